@@ -1,0 +1,93 @@
+// Package templates holds the files ecc embeds: the headers injected into
+// BPF builds (include/), and later the `ecc init` project scaffolds.
+package templates
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+)
+
+//go:embed include
+var files embed.FS
+
+// Include is the tree of headers put on the include path of every build:
+// ecc.h (ECC_EXPORT) and bpf/ shadow headers that add what an old libbpf lacks.
+func Include() fs.FS {
+	sub, err := fs.Sub(files, "include")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+var digest = sync.OnceValue(func() string {
+	h := sha256.New()
+	var names []string
+	fs.WalkDir(Include(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			names = append(names, p)
+		}
+		return nil
+	})
+	sort.Strings(names)
+	for _, n := range names {
+		b, _ := fs.ReadFile(Include(), n)
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+})
+
+// IncludeDigest identifies the content of Include.
+func IncludeDigest() string { return digest() }
+
+// ExtractInclude writes Include into a content-addressed folder under
+// cacheDir (once) and returns its path.
+func ExtractInclude(cacheDir string) (string, error) {
+	dir := filepath.Join(cacheDir, "include", IncludeDigest()[:16])
+	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
+		return dir, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-include-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	err = fs.WalkDir(Include(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(tmp, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := fs.ReadFile(Include(), p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err == nil {
+		err = os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644)
+	}
+	if err != nil {
+		return "", fmt.Errorf("extract build headers: %w", err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		// Another process got there first.
+		if _, serr := os.Stat(filepath.Join(dir, ".complete")); serr != nil {
+			return "", fmt.Errorf("extract build headers: %w", err)
+		}
+	}
+	return dir, nil
+}
