@@ -44,7 +44,7 @@ func (p *Package) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	var z bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	zw, err := zlib.NewWriterLevel(&z, zlib.DefaultCompression)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,49 @@
+# ecc: make demo runs the main job end to end; make test passes the tests.
+# Both install what is missing first (scripts/deps.sh, apt-get as root).
+
+export PATH := /usr/local/go/bin:$(PATH)
+GO      ?= go
+BIN     := bin
+EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
+# Where example packages are built (kept out of the source tree).
+OUT     ?= build/examples
+GOFLAGS_BUILD := -trimpath
+
+.PHONY: all deps build examples test demo bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecc ./cmd/ecc
+	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecli ./cmd/ecli
+
+# Compile every example; each folder holds NAME.bpf.c and maybe NAME.h.
+examples: build
+	@set -e; for ex in $(EXAMPLES); do \
+		hdr=$$(ls examples/$$ex/$$ex.h 2>/dev/null || true); \
+		$(BIN)/ecc build -o $(OUT)/$$ex examples/$$ex/$$ex.bpf.c $$hdr; \
+	done
+
+test: deps
+	ECC_TEST_BINDIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 14m ./...
+
+demo: examples
+	@for ex in $(EXAMPLES); do \
+		echo "=== $$ex"; $(BIN)/ecc inspect $(OUT)/$$ex/package.json; echo; \
+	done
+
+bench: build
+	$(GO) run ./bench $(BENCHFLAGS)
+
+# Short fuzzing of every parser (longer: make fuzz FUZZTIME=10m).
+FUZZTIME ?= 30s
+fuzz: deps
+	$(GO) test ./packager -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./packager -run '^$$' -fuzz '^FuzzUnmarshalMeta$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./compiler/doccomment -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf $(BIN) build

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/ecc-bpf/ecc/compiler"
+)
+
+func buildCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "build",
+		Usage:     "compile NAME.bpf.c into NAME.bpf.o, NAME.skel.json and package.json",
+		ArgsUsage: "SOURCE.bpf.c [EXPORT_HEADER.h]",
+		Description: `Compiles the source with the newest clang found (clang-30 down to clang-14),
+against a vmlinux.h generated from the kernel's BTF, strips DWARF (keeping BTF),
+and extracts the metadata a runtime needs: programs, maps, globals (which become
+'ecli run' flags), doc comments and the event structs. Every struct of
+EXPORT_HEADER.h is exported; ECC_EXPORT(map, struct x) from <ecc.h> binds one
+in the source instead. Unchanged rebuilds come from the cache.
+
+Examples:
+   ecc build execsnoop.bpf.c execsnoop.h
+   ecc build -o out/ --cflags "-DDEBUG -Wall" runqlat.bpf.c
+   ecc build --arch x86_64,arm64 --btf arm64=vmlinux-arm64.btf opensnoop.bpf.c
+   ECC_CLANG=clang-14 ecc build --no-cache -v profile.bpf.c`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write outputs to `DIR` (default: the source's folder)"},
+			&cli.StringFlag{Name: "clang", Usage: "clang command or `PATH` (default: newest clang-N on PATH)", EnvVars: []string{"ECC_CLANG"}},
+			&cli.StringFlag{Name: "cflags", Usage: "extra clang `FLAGS`, space-separated (quotes group words)"},
+			&cli.StringSliceFlag{Name: "btf", Usage: "BTF `FILE` for vmlinux.h, or ARCH=FILE per architecture (default: /sys/kernel/btf/vmlinux)"},
+			&cli.StringSliceFlag{Name: "arch", Usage: "target `ARCH`es, comma-separated: x86_64, arm64, riscv64, s390x, ppc64le, loongarch64, arm (default: host)"},
+			&cli.BoolFlag{Name: "no-cache", Usage: "build even when the cache holds the result"},
+			&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default: $XDG_CACHE_HOME/ecc)", EnvVars: []string{"ECC_CACHE_DIR"}},
+			&cli.BoolFlag{Name: "json", Usage: "print the outputs as JSON on stdout"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print the commands run"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 || c.NArg() > 2 {
+				return fmt.Errorf("ecc build takes SOURCE.bpf.c and an optional EXPORT_HEADER.h (got %d arguments); see 'ecc build --help'", c.NArg())
+			}
+			arches, err := compiler.ParseArches(c.StringSlice("arch"))
+			if err != nil {
+				return err
+			}
+			btfs, err := parseBTFFlags(c.StringSlice("btf"))
+			if err != nil {
+				return err
+			}
+			cflags, err := splitFlags(c.String("cflags"))
+			if err != nil {
+				return fmt.Errorf("--cflags: %w", err)
+			}
+			o := &compiler.Options{
+				Source:       c.Args().Get(0),
+				ExportHeader: c.Args().Get(1),
+				OutDir:       c.String("output"),
+				Clang:        c.String("clang"),
+				CFlags:       cflags,
+				Arches:       arches,
+				BTF:          btfs,
+				NoCache:      c.Bool("no-cache"),
+				CacheDir:     c.String("cache-dir"),
+				Stderr:       os.Stderr,
+				Color:        term.IsTerminal(int(os.Stderr.Fd())),
+			}
+			if c.Bool("verbose") {
+				o.Verbose = os.Stderr
+			}
+			res, err := compiler.Build(c.Context, o)
+			if err != nil {
+				return err
+			}
+			for _, out := range res.Outputs {
+				how := fmt.Sprintf("built with clang %s", out.Clang.Version)
+				if out.Cached {
+					how = "cached, unchanged"
+				}
+				fmt.Fprintf(os.Stderr, "%s: %s (%s, %s in %d ms)\n", res.Name, out.Package, out.Arch.Name, how, out.Took.Milliseconds())
+			}
+			if c.Bool("json") {
+				type jsonOut struct {
+					Arch    string `json:"arch"`
+					Object  string `json:"object"`
+					Skel    string `json:"skel"`
+					Package string `json:"package"`
+					Cached  bool   `json:"cached"`
+					Millis  int64  `json:"ms"`
+				}
+				var outs []jsonOut
+				for _, o := range res.Outputs {
+					outs = append(outs, jsonOut{o.Arch.Name, o.Object, o.Skel, o.Package, o.Cached, o.Took.Milliseconds()})
+				}
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"name": res.Name, "outputs": outs})
+			}
+			return nil
+		},
+	}
+}
+
+// parseBTFFlags reads --btf FILE and --btf ARCH=FILE.
+func parseBTFFlags(vals []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, v := range vals {
+		if arch, file, ok := strings.Cut(v, "="); ok {
+			a, err := compiler.ParseArch(arch)
+			if err != nil {
+				return nil, fmt.Errorf("--btf %s: %w", v, err)
+			}
+			out[a.Name] = file
+			continue
+		}
+		out[""] = v
+	}
+	return out, nil
+}
+
+// splitFlags splits a flag string on spaces, honouring single and double quotes.
+func splitFlags(s string) ([]string, error) {
+	var out []string
+	var cur strings.Builder
+	in := false
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0:
+			if r == quote {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case r == '\'' || r == '"':
+			quote, in = r, true
+		case r == ' ' || r == '\t' || r == '\n':
+			if in {
+				out = append(out, cur.String())
+				cur.Reset()
+				in = false
+			}
+		default:
+			cur.WriteRune(r)
+			in = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unterminated %c quote in %q", quote, s)
+	}
+	if in {
+		out = append(out, cur.String())
+	}
+	return out, nil
+}

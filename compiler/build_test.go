@@ -1,0 +1,454 @@
+package compiler
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ecc-bpf/ecc/compiler/meta"
+	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/packager"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden metadata files")
+
+// sharedCache keeps one vmlinux.h for all tests of the package.
+var sharedCache string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "ecc-compiler-test-")
+	if err != nil {
+		panic(err)
+	}
+	sharedCache = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// example is one program of examples/.
+type example struct {
+	name, src, hdr string
+}
+
+func examples(t *testing.T) []example {
+	t.Helper()
+	dirs, err := filepath.Glob("../examples/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []example
+	for _, d := range dirs {
+		name := filepath.Base(d)
+		src := filepath.Join(d, name+".bpf.c")
+		if _, err := os.Stat(src); err != nil {
+			continue
+		}
+		ex := example{name: name, src: src}
+		if _, err := os.Stat(filepath.Join(d, name+".h")); err == nil {
+			ex.hdr = filepath.Join(d, name+".h")
+		}
+		out = append(out, ex)
+	}
+	if len(out) < 8 {
+		t.Fatalf("found %d examples, want at least 8", len(out))
+	}
+	return out
+}
+
+// needBuild skips unless clang, libbpf headers and kernel BTF are here.
+func needBuild(t *testing.T) {
+	t.Helper()
+	testenv.Clang(t)
+	if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
+		testenv.Missing(t, "libbpf headers are not installed (apt-get install libbpf-dev)")
+	}
+	if _, err := os.Stat(DefaultBTF); err != nil {
+		testenv.Missing(t, "no kernel BTF at %s", DefaultBTF)
+	}
+}
+
+func build(t *testing.T, o *Options) (*Result, string, error) {
+	t.Helper()
+	var stderr bytes.Buffer
+	if o.CacheDir == "" {
+		o.CacheDir = sharedCache
+	}
+	if o.OutDir == "" {
+		o.OutDir = t.TempDir()
+	}
+	o.Stderr = &stderr
+	res, err := Build(context.Background(), o)
+	return res, stderr.String(), err
+}
+
+// TestBuildExamples builds every example and compares its metadata with the
+// golden file, field by field (type IDs depend on the compiler and are left out).
+func TestBuildExamples(t *testing.T) {
+	needBuild(t)
+	for _, ex := range examples(t) {
+		t.Run(ex.name, func(t *testing.T) {
+			res, stderr, err := build(t, &Options{Source: ex.src, ExportHeader: ex.hdr, NoCache: true})
+			if err != nil {
+				t.Fatalf("build: %v\n%s", err, stderr)
+			}
+			if strings.Contains(stderr, "warning:") {
+				t.Errorf("clang warned:\n%s", stderr)
+			}
+			out := res.Outputs[0]
+			obj, err := os.ReadFile(out.Object)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkObject(t, obj)
+			pkg, err := packager.ReadFile(out.Package)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(pkg.Object, obj) {
+				t.Fatal("package.json embeds a different object than NAME.bpf.o")
+			}
+			skel, err := os.ReadFile(out.Skel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := packager.UnmarshalMeta(skel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !jsonEqual(t, m, &pkg.Meta) {
+				t.Fatal("skel.json and package.json metadata differ")
+			}
+			compareGolden(t, ex.name, m)
+		})
+	}
+}
+
+// checkObject checks that the object is stripped of DWARF but keeps BTF.
+func checkObject(t *testing.T, obj []byte) {
+	t.Helper()
+	f, err := elf.NewFile(bytes.NewReader(obj))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, s := range f.Sections {
+		have[s.Name] = true
+		if strings.HasPrefix(s.Name, ".debug_") {
+			t.Errorf("object keeps DWARF section %s", s.Name)
+		}
+	}
+	for _, s := range []string{".BTF", ".BTF.ext"} {
+		if !have[s] {
+			t.Errorf("object lacks %s", s)
+		}
+	}
+	if f.Machine != elf.EM_BPF {
+		t.Errorf("object machine %v, want EM_BPF", f.Machine)
+	}
+}
+
+func jsonEqual(t *testing.T, a, b any) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return bytes.Equal(ja, jb)
+}
+
+func compareGolden(t *testing.T, name string, m *packager.Meta) {
+	t.Helper()
+	c := *m
+	c.ExportTypes = append([]packager.ExportType{}, m.ExportTypes...)
+	for i := range c.ExportTypes {
+		c.ExportTypes[i].TypeID = 0
+	}
+	c.BpfSkel.Maps = append([]packager.Map{}, m.BpfSkel.Maps...)
+	for i := range c.BpfSkel.Maps {
+		c.BpfSkel.Maps[i].ExportConfig = nil
+	}
+	got, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "golden", name+".json")
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./compiler -run TestBuildExamples -update to create it)", err)
+	}
+	var gm, wm map[string]any
+	json.Unmarshal(got, &gm)
+	json.Unmarshal(want, &wm)
+	diffs := diffJSON("", wm, gm)
+	if len(diffs) > 0 {
+		sort.Strings(diffs)
+		t.Errorf("metadata differs from %s (-update to accept):\n%s", path, strings.Join(diffs, "\n"))
+	}
+}
+
+// diffJSON compares decoded JSON values field by field.
+func diffJSON(path string, want, got any) []string {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return []string{path + ": want an object"}
+		}
+		var out []string
+		for k, wv := range w {
+			out = append(out, diffJSON(path+"."+k, wv, g[k])...)
+		}
+		for k := range g {
+			if _, ok := w[k]; !ok {
+				out = append(out, path+"."+k+": unexpected field")
+			}
+		}
+		return out
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			wj, _ := json.Marshal(want)
+			gj, _ := json.Marshal(got)
+			return []string{path + ": want " + string(wj) + ", got " + string(gj)}
+		}
+		var out []string
+		for i := range w {
+			out = append(out, diffJSON(path+"["+itoa(i)+"]", w[i], g[i])...)
+		}
+		return out
+	}
+	wj, _ := json.Marshal(want)
+	gj, _ := json.Marshal(got)
+	if !bytes.Equal(wj, gj) {
+		return []string{path + ": want " + string(wj) + ", got " + string(gj)}
+	}
+	return nil
+}
+
+func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i%10))) }
+
+func TestBuildCache(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "cached.bpf.c")
+	hdr := filepath.Join(dir, "helper.h")
+	os.WriteFile(hdr, []byte("#define VALUE 1\n"), 0o644)
+	os.WriteFile(src, []byte(`#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "helper.h"
+const volatile int value = VALUE;
+SEC("tp/syscalls/sys_enter_getpid")
+int handle(void *ctx) { return value; }
+char LICENSE[] SEC("license") = "GPL";
+`), 0o644)
+	cache := t.TempDir()
+	o := func() *Options { return &Options{Source: src, OutDir: dir, CacheDir: cache} }
+	var first *Result
+	for i, wantCached := range []bool{false, true} {
+		res, stderr, err := build(t, o())
+		if err != nil {
+			t.Fatalf("build %d: %v\n%s", i, err, stderr)
+		}
+		if res.Outputs[0].Cached != wantCached {
+			t.Fatalf("build %d: cached=%v, want %v", i, res.Outputs[0].Cached, wantCached)
+		}
+		if i == 0 {
+			first = res
+		}
+	}
+	value := func() string {
+		m, err := packager.Open(first.Outputs[0].Skel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(m.Meta.BpfSkel.DataSections[0].Variables[0].Value)
+	}
+	if v := value(); v != "1" {
+		t.Fatalf("value %s", v)
+	}
+	// Changing an included header (not the source) invalidates the entry.
+	os.WriteFile(hdr, []byte("#define VALUE 2\n"), 0o644)
+	res, _, err := build(t, o())
+	if err != nil || res.Outputs[0].Cached {
+		t.Fatalf("after header change: cached=%v err=%v", res.Outputs[0].Cached, err)
+	}
+	if v := value(); v != "2" {
+		t.Fatalf("value after header change %s, want 2", v)
+	}
+	// --no-cache always builds.
+	nc := o()
+	nc.NoCache = true
+	if res, _, err := build(t, nc); err != nil || res.Outputs[0].Cached {
+		t.Fatalf("--no-cache: cached=%v err=%v", res.Outputs[0].Cached, err)
+	}
+	// Different flags are a different entry.
+	fl := o()
+	fl.CFlags = []string{"-DOTHER"}
+	if res, _, err := build(t, fl); err != nil || res.Outputs[0].Cached {
+		t.Fatalf("new cflags: cached=%v err=%v", res.Outputs[0].Cached, err)
+	}
+}
+
+func TestBuildMultiArch(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "arch.bpf.c")
+	os.WriteFile(src, []byte(`#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#if defined(__TARGET_ARCH_arm64)
+const volatile int arch = 64;
+#elif defined(__TARGET_ARCH_x86)
+const volatile int arch = 86;
+#endif
+SEC("tp/syscalls/sys_enter_getpid")
+int handle(void *ctx) { return arch; }
+char LICENSE[] SEC("license") = "GPL";
+`), 0o644)
+	arches, _ := ParseArches([]string{"x86_64,arm64"})
+	res, stderr, err := build(t, &Options{Source: src, Arches: arches})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if len(res.Outputs) != 2 {
+		t.Fatalf("outputs %+v", res.Outputs)
+	}
+	if filepath.Base(res.Outputs[1].Dir) != "arm64" || res.Outputs[0].Dir != filepath.Dir(res.Outputs[1].Dir) {
+		t.Fatalf("output dirs %s, %s", res.Outputs[0].Dir, res.Outputs[1].Dir)
+	}
+	if HostArch().Name == "x86_64" && !strings.Contains(stderr, "no --btf for arm64") {
+		t.Errorf("no notice about the assumed BTF for arm64:\n%s", stderr)
+	}
+	for i, want := range []string{"86", "64"} {
+		p, err := packager.ReadFile(res.Outputs[i].Package)
+		if err != nil {
+			t.Fatalf("%s: %v", res.Outputs[i].Arch.Name, err)
+		}
+		if got := string(p.Meta.BpfSkel.DataSections[0].Variables[0].Value); got != want {
+			t.Errorf("%s: arch = %s, want %s", res.Outputs[i].Arch.Name, got, want)
+		}
+	}
+}
+
+// TestBuildErrors: bad input gives an error naming the thing and the fix,
+// and leaves no output files.
+func TestBuildErrors(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o644)
+		return p
+	}
+	syntax := write("broken.bpf.c", "#include \"vmlinux.h\"\nint x = ;\n")
+	good := write("good.bpf.c", "#include \"vmlinux.h\"\nint x = 1;\nchar LICENSE[] __attribute__((section(\"license\"))) = \"GPL\";\n")
+	noStruct := write("nostruct.h", "#define X 1\n// struct commented { int a; };\n")
+	garbageBTF := write("garbage.btf", "this is not BTF")
+	notC := write("prog.txt", "int x;")
+	binary := write("bin.bpf.c", "\x7fELF\x00\x00")
+	cases := []struct {
+		name string
+		o    Options
+		want []string
+	}{
+		{"missing source", Options{Source: filepath.Join(dir, "nope.bpf.c")}, []string{"nope.bpf.c", "no such file"}},
+		{"directory", Options{Source: dir}, []string{"is a directory"}},
+		{"not C", Options{Source: notC}, []string{"prog.txt", "not a C file"}},
+		{"binary", Options{Source: binary}, []string{"bin.bpf.c", "binary data"}},
+		{"syntax error", Options{Source: syntax}, []string{"clang failed to compile", "broken.bpf.c"}},
+		{"header without struct", Options{Source: good, ExportHeader: noStruct}, []string{"nostruct.h", "defines no struct"}},
+		{"missing header", Options{Source: good, ExportHeader: filepath.Join(dir, "nope.h")}, []string{"nope.h", "no such file"}},
+		{"bad btf", Options{Source: good, BTF: map[string]string{"": garbageBTF}}, []string{"garbage.btf", "--btf"}},
+		{"missing btf", Options{Source: good, BTF: map[string]string{"": filepath.Join(dir, "none.btf")}}, []string{"none.btf", "--btf"}},
+		{"no clang", Options{Source: good, Clang: filepath.Join(dir, "no-clang")}, []string{"no-clang", "apt-get install clang-19"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := t.TempDir()
+			c.o.OutDir = out
+			c.o.CacheDir = t.TempDir()
+			_, stderr, err := build(t, &c.o)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+			if ents, _ := os.ReadDir(out); len(ents) != 0 {
+				t.Errorf("left files behind: %v", ents)
+			}
+			if c.name == "syntax error" {
+				var ce *ClangError
+				if !errors.As(err, &ce) || ce.Status == 0 {
+					t.Errorf("not a ClangError with a status: %v", err)
+				}
+				if !strings.Contains(stderr, "broken.bpf.c:2:9: error: expected expression") {
+					t.Errorf("clang's diagnostic did not reach the user unchanged:\n%s", stderr)
+				}
+			}
+		})
+	}
+}
+
+// A syntax error in a source built with an export header: the wrapper that
+// keeps the structs alive must not show in the diagnostics.
+func TestBuildErrorWithHeader(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ev.h"), []byte("struct ev { int pid; };\n"), 0o644)
+	src := filepath.Join(dir, "ev.bpf.c")
+	os.WriteFile(src, []byte("#include \"vmlinux.h\"\n#include \"ev.h\"\nstruct ev e = { .pid = oops };\n"), 0o644)
+	_, stderr, err := build(t, &Options{Source: src, ExportHeader: filepath.Join(dir, "ev.h"), CacheDir: t.TempDir()})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if !strings.Contains(stderr, "ev.bpf.c:3:24: error") || strings.Contains(stderr, ".ecc.c") {
+		t.Fatalf("diagnostics:\n%s", stderr)
+	}
+}
+
+// Export header structs that the source never includes are reported.
+func TestBuildHeaderNotIncluded(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "ev.h"), []byte("struct ev { int pid; };\n"), 0o644)
+	src := filepath.Join(dir, "p.bpf.c")
+	os.WriteFile(src, []byte("#include \"vmlinux.h\"\nint x;\n"), 0o644)
+	_, _, err := build(t, &Options{Source: src, ExportHeader: filepath.Join(dir, "ev.h"), CacheDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "export struct ev") || !strings.Contains(err.Error(), "#include it") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestHeaderStructs(t *testing.T) {
+	got := meta.HeaderStructs([]byte(`
+/* struct in_comment { int x; }; */
+// struct line_comment { int y; };
+#define S "struct in_string { int z; }"
+struct event { int pid; };
+typedef struct event2 { int x; } event2_t;
+struct event *ptr_only;
+struct __attribute__((packed)) skipped_attr_before_name { int a; };
+struct packed_after __attribute__((packed)) { int b; };
+struct event { int dup; };
+`))
+	want := "event,event2,packed_after"
+	if strings.Join(got, ",") != want {
+		t.Fatalf("got %v, want %s", got, want)
+	}
+}

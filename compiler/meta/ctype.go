@@ -1,0 +1,152 @@
+package meta
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// TypeName spells a BTF type as C does in an abstract declarator, the way
+// eunomia's metadata writes types: "int", "pid_t", "char[16]", "int[2][3]",
+// "struct event *", "const char *", "void (*)(int)". Typedef names are kept.
+func TypeName(t btf.Type) string {
+	var b strings.Builder
+	writeDecl(&b, t, "")
+	return b.String()
+}
+
+// StripQualifiers removes top-level const/volatile/restrict and type tags.
+func StripQualifiers(t btf.Type) btf.Type {
+	for {
+		switch q := t.(type) {
+		case *btf.Const:
+			t = q.Type
+		case *btf.Volatile:
+			t = q.Type
+		case *btf.Restrict:
+			t = q.Type
+		case *btf.TypeTag:
+			t = q.Type
+		default:
+			return t
+		}
+	}
+}
+
+// Resolve strips qualifiers and typedefs down to the underlying type.
+func Resolve(t btf.Type) btf.Type {
+	for {
+		t = StripQualifiers(t)
+		td, ok := t.(*btf.Typedef)
+		if !ok {
+			return t
+		}
+		t = td.Type
+	}
+}
+
+// writeDecl writes the declaration of an entity of type t named by inner
+// (which already holds the declarator built so far, e.g. "*" or "[4]").
+func writeDecl(b *strings.Builder, t btf.Type, inner string) {
+	switch v := t.(type) {
+	case nil, *btf.Void:
+		b.WriteString("void")
+		writeInner(b, inner)
+	case *btf.Int, *btf.Float, *btf.Typedef:
+		b.WriteString(t.TypeName())
+		writeInner(b, inner)
+	case *btf.Struct:
+		b.WriteString(tagged("struct", v.Name))
+		writeInner(b, inner)
+	case *btf.Union:
+		b.WriteString(tagged("union", v.Name))
+		writeInner(b, inner)
+	case *btf.Enum:
+		b.WriteString(tagged("enum", v.Name))
+		writeInner(b, inner)
+	case *btf.Fwd:
+		kind := "struct"
+		switch v.Kind {
+		case btf.FwdUnion:
+			kind = "union"
+		}
+		b.WriteString(tagged(kind, v.Name))
+		writeInner(b, inner)
+	case *btf.Const:
+		writeQualified(b, "const", v.Type, inner)
+	case *btf.Volatile:
+		writeQualified(b, "volatile", v.Type, inner)
+	case *btf.Restrict:
+		writeQualified(b, "restrict", v.Type, inner)
+	case *btf.TypeTag:
+		writeDecl(b, v.Type, inner)
+	case *btf.Pointer:
+		target := v.Target
+		p := "*" + inner
+		switch StripQualifiers(target).(type) {
+		case *btf.Array, *btf.FuncProto:
+			p = "(" + p + ")"
+		}
+		writeDecl(b, target, p)
+	case *btf.Array:
+		writeDecl(b, v.Type, inner+"["+strconv.FormatUint(uint64(v.Nelems), 10)+"]")
+	case *btf.FuncProto:
+		var params strings.Builder
+		params.WriteString("(")
+		for i, p := range v.Params {
+			if i > 0 {
+				params.WriteString(", ")
+			}
+			if _, ok := p.Type.(*btf.Void); ok || p.Type == nil {
+				params.WriteString("...")
+				continue
+			}
+			writeDecl(&params, p.Type, "")
+		}
+		if len(v.Params) == 0 {
+			params.WriteString("void")
+		}
+		params.WriteString(")")
+		writeDecl(b, v.Return, inner+params.String())
+	case *btf.Func:
+		writeDecl(b, v.Type, v.Name)
+	case *btf.Var:
+		writeDecl(b, v.Type, inner)
+	default:
+		b.WriteString(t.TypeName())
+		writeInner(b, inner)
+	}
+}
+
+func writeQualified(b *strings.Builder, q string, t btf.Type, inner string) {
+	// Qualifiers of a pointer go after the star: "char *const".
+	if _, ok := t.(*btf.Pointer); ok {
+		if inner == "" {
+			writeDecl(b, t, " "+q)
+		} else {
+			writeDecl(b, t, " "+q+" "+inner)
+		}
+		return
+	}
+	b.WriteString(q)
+	b.WriteString(" ")
+	writeDecl(b, t, inner)
+}
+
+func writeInner(b *strings.Builder, inner string) {
+	if inner == "" {
+		return
+	}
+	if inner[0] == '*' || inner[0] == '(' {
+		b.WriteString(" ")
+	}
+	b.WriteString(inner)
+}
+
+func tagged(kind, name string) string {
+	if name == "" {
+		return kind
+	}
+	return kind + " " + name
+}

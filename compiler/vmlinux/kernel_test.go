@@ -1,0 +1,282 @@
+package vmlinux
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+const kernelBTF = "/sys/kernel/btf/vmlinux"
+
+func loadKernelSpec(t testing.TB) *btf.Spec {
+	t.Helper()
+	if _, err := os.Stat(kernelBTF); err != nil {
+		skipOrFail(t, "no kernel BTF: %v", err)
+	}
+	spec, err := btf.LoadSpec(kernelBTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+// layoutAsserts returns _Static_asserts checking, for every named struct,
+// union and enum of spec, under the name the header gives it, its size, and
+// for every named non-bitfield member, including those reached through
+// anonymous members, its offset. Typedefs of sized types get a size check.
+// Expected values come from the btf.Types; only the (possibly ___N renamed)
+// names come from the writer, whose table follows spec.All's order.
+func layoutAsserts(t testing.TB, spec *btf.Spec, d *dumper) (string, int) {
+	t.Helper()
+	var b strings.Builder
+	count := 0
+	assert := func(expr string, want int64) {
+		b.WriteString("_Static_assert(")
+		b.WriteString(expr)
+		b.WriteString(" == ")
+		b.WriteString(strconv.FormatInt(want, 10))
+		b.WriteString(", \"\");\n")
+		count++
+	}
+	var members func(cname string, ms []btf.Member, base int64)
+	members = func(cname string, ms []btf.Member, base int64) {
+		for _, m := range ms {
+			if m.BitfieldSize != 0 || m.Offset%8 != 0 {
+				continue
+			}
+			off := base + int64(m.Offset/8)
+			if m.Name != "" {
+				assert("__builtin_offsetof("+cname+", "+m.Name+")", off)
+				continue
+			}
+			switch inner := m.Type.(type) {
+			case *btf.Struct:
+				members(cname, inner.Members, off)
+			case *btf.Union:
+				members(cname, inner.Members, off)
+			}
+		}
+	}
+	id := int32(0)
+	for typ, err := range spec.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := typ.(*btf.Void); ok {
+			continue
+		}
+		id++
+		n := &d.nodes[id]
+		if _, tag := typ.(*btf.TypeTag); !tag && typ.TypeName() != n.name {
+			t.Fatalf("type table out of step with spec.All at %v", typ)
+		}
+		if n.name == "" {
+			continue
+		}
+		if !n.resolved {
+			switch typ.(type) {
+			case *btf.Struct, *btf.Union, *btf.Enum, *btf.Typedef:
+				if n.name != "__builtin_va_list" {
+					t.Errorf("%v was never written", typ)
+				}
+			}
+			continue
+		}
+		switch typ := typ.(type) {
+		case *btf.Struct:
+			cname := "struct " + n.renamed
+			assert("sizeof("+cname+")", int64(typ.Size))
+			members(cname, typ.Members, 0)
+		case *btf.Union:
+			cname := "union " + n.renamed
+			assert("sizeof("+cname+")", int64(typ.Size))
+			members(cname, typ.Members, 0)
+		case *btf.Enum:
+			if len(typ.Values) > 0 {
+				assert("sizeof(enum "+n.renamed+")", int64(typ.Size))
+			}
+		case *btf.Typedef:
+			if usesVaList(typ) {
+				// The compiler's own va_list, not the kernel's.
+				continue
+			}
+			if sz, err := btf.Sizeof(typ); err == nil && sz > 0 {
+				assert("sizeof("+n.renamed+")", int64(sz))
+			}
+		}
+	}
+	return b.String(), count
+}
+
+// usesVaList reports whether typ is or aliases an array of
+// __builtin_va_list, which has a different size on the BPF target.
+func usesVaList(typ btf.Type) bool {
+	for range 64 {
+		switch t := typ.(type) {
+		case *btf.Typedef:
+			if t.Name == "__builtin_va_list" {
+				return true
+			}
+			typ = t.Type
+		case *btf.Array:
+			typ = t.Type
+		case *btf.Const:
+			typ = t.Type
+		case *btf.Volatile:
+			typ = t.Type
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func TestKernel(t *testing.T) {
+	spec := loadKernelSpec(t)
+
+	var buf bytes.Buffer
+	d, err := write(&buf, nil, func(d *dumper) error { return d.load(spec) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := buf.String()
+
+	t.Run("layout", func(t *testing.T) {
+		clang := needClang(t)
+		asserts, n := layoutAsserts(t, spec, d)
+		t.Logf("header %d bytes, %d layout assertions, %s", len(header), n, clang)
+		compileC(t, clang, header+"\n"+asserts)
+	})
+
+	t.Run("deterministic", func(t *testing.T) {
+		var again bytes.Buffer
+		if err := Write(&again, spec, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf.Bytes(), again.Bytes()) {
+			t.Error("two runs over the same BTF produced different output")
+		}
+	})
+
+	t.Run("raw", func(t *testing.T) {
+		// The raw decoder must agree with the btf.Spec path byte for byte.
+		f, err := os.Open(kernelBTF)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var raw bytes.Buffer
+		if err := WriteFromReader(&raw, f, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(buf.Bytes(), raw.Bytes()) {
+			t.Errorf("WriteFromReader and Write differ (%d vs %d bytes)", raw.Len(), buf.Len())
+		}
+	})
+
+	t.Run("bpftool", func(t *testing.T) {
+		// The header must declare the same named types as bpftool's.
+		bpftool, err := exec.LookPath("bpftool")
+		if err != nil {
+			for _, p := range []string{"/usr/sbin/bpftool", "/sbin/bpftool"} {
+				if _, serr := os.Stat(p); serr == nil {
+					bpftool, err = p, nil
+					break
+				}
+			}
+		}
+		if err != nil {
+			skipOrFail(t, "no bpftool to compare with: %v", err)
+		}
+		out, err := exec.Command(bpftool, "btf", "dump", "file", kernelBTF, "format", "c").Output()
+		if err != nil {
+			t.Fatalf("bpftool: %v", err)
+		}
+		ours, theirs := topLevelNames(header), topLevelNames(string(out))
+		if len(theirs) < 1000 {
+			t.Fatalf("only %d names found in bpftool output: parser broken?", len(theirs))
+		}
+		var missing, extra []string
+		for name := range theirs {
+			if !ours[name] {
+				missing = append(missing, name)
+			}
+		}
+		for name := range ours {
+			if !theirs[name] {
+				extra = append(extra, name)
+			}
+		}
+		slices.Sort(missing)
+		slices.Sort(extra)
+		if len(missing) > 0 || len(extra) > 0 {
+			t.Errorf("named types differ from bpftool's (%d vs %d names)\nonly in bpftool (%d): %s\nonly in ours (%d): %s",
+				len(theirs), len(ours), len(missing), truncate(strings.Join(missing, ", "), 4000),
+				len(extra), truncate(strings.Join(extra, ", "), 4000))
+		}
+		t.Logf("%d named types, same set as bpftool", len(ours))
+	})
+}
+
+// BenchmarkWrite measures Write alone on the kernel's BTF (types already
+// inflated by cilium/ebpf).
+func BenchmarkWrite(b *testing.B) {
+	spec := loadKernelSpec(b)
+	var buf bytes.Buffer
+	if err := Write(&buf, spec, nil); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		if err := Write(&buf, spec, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLoadAndWrite measures what "bpftool btf dump file
+// /sys/kernel/btf/vmlinux format c" does: parse the BTF and write the
+// header.
+func BenchmarkLoadAndWrite(b *testing.B) {
+	loadKernelSpec(b)
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		spec, err := btf.LoadSpec(kernelBTF)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := Write(&buf, spec, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWriteFromReader measures the fast path end to end: read the
+// kernel's BTF and write the header.
+func BenchmarkWriteFromReader(b *testing.B) {
+	loadKernelSpec(b)
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		f, err := os.Open(kernelBTF)
+		if err != nil {
+			b.Fatal(err)
+		}
+		err = WriteFromReader(&buf, f, nil)
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+// Package testenv lets tests find the tools and kernel features they need,
+// and skip with a visible reason when they are missing — unless
+// ECC_REQUIRE_KERNEL=1 (set by CI), in which case they fail instead.
+package testenv
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+)
+
+// Required reports whether missing kernel features and tools must fail tests.
+func Required() bool { return os.Getenv("ECC_REQUIRE_KERNEL") == "1" }
+
+// Missing skips the test, or fails it when Required.
+func Missing(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if Required() {
+		t.Fatalf("ECC_REQUIRE_KERNEL=1 but "+format, args...)
+	}
+	t.Skipf("skipped: "+format, args...)
+}
+
+// Clang returns the newest clang on PATH (clang-30 … clang-14, clang).
+func Clang(t testing.TB) string {
+	t.Helper()
+	for v := 30; v >= 14; v-- {
+		if p, err := exec.LookPath("clang-" + strconv.Itoa(v)); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("clang"); err == nil {
+		return p
+	}
+	Missing(t, "no clang on PATH (make deps installs clang-19)")
+	return ""
+}
+
+// Tool returns the path of a command, or skips/fails.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		Missing(t, "%s is not installed (make deps installs it)", name)
+	}
+	return p
+}
+
+var bpfErr = sync.OnceValue(func() error {
+	if os.Geteuid() != 0 {
+		return errors.New("not running as root")
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return errors.New("the kernel exposes no BTF at /sys/kernel/btf/vmlinux")
+	}
+	return features.HaveProgramType(ebpf.SocketFilter)
+})
+
+// Kernel skips (or fails) the test unless BPF programs can be loaded here.
+func Kernel(t testing.TB) {
+	t.Helper()
+	if err := bpfErr(); err != nil {
+		Missing(t, "cannot load BPF programs: %v", err)
+	}
+}
