@@ -452,3 +452,80 @@ struct event { int dup; };
 		t.Fatalf("got %v, want %s", got, want)
 	}
 }
+
+// Two ring buffers carrying different structs, bound with ECC_EXPORT:
+// eunomia's multiple-export-types switch and per-map btf_type_id.
+func TestBuildMultipleExports(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "multi.bpf.c")
+	os.WriteFile(src, []byte(`#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <ecc.h>
+struct exec_ev { int pid; char comm[16]; };
+struct exit_ev { int pid; int code; };
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } execs SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } exits SEC(".maps");
+ECC_EXPORT(execs, struct exec_ev);
+ECC_EXPORT(exits, struct exit_ev);
+SEC("tp/sched/sched_process_exec")
+int on_exec(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`), 0o644)
+	res, stderr, err := build(t, &Options{Source: src, CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	p, err := packager.ReadFile(res.Outputs[0].Package)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &p.Meta
+	if !m.EnableMultipleExportTypes || len(m.ExportTypes) != 2 {
+		t.Fatalf("export types %+v, multiple=%v", m.ExportTypes, m.EnableMultipleExportTypes)
+	}
+	for mapName, st := range map[string]string{"execs": "exec_ev", "exits": "exit_ev"} {
+		mp := m.BpfSkel.Map(mapName)
+		et := m.ExportType(st)
+		if mp == nil || et == nil || mp.ExportType != st {
+			t.Fatalf("map %s: %+v, type %+v", mapName, mp, et)
+		}
+		var cfg struct {
+			ID uint32 `json:"btf_type_id"`
+		}
+		if err := json.Unmarshal(mp.ExportConfig, &cfg); err != nil || cfg.ID != et.TypeID || cfg.ID == 0 {
+			t.Errorf("map %s export_config %s, want btf_type_id %d", mapName, mp.ExportConfig, et.TypeID)
+		}
+	}
+	for _, ds := range m.BpfSkel.DataSections {
+		for _, v := range ds.Variables {
+			if strings.HasPrefix(v.Name, "__ecc") {
+				t.Errorf("internal variable %s listed in %s", v.Name, ds.Name)
+			}
+		}
+	}
+}
+
+// A malformed @cmdarg fails the build with the file and line.
+func TestBuildBadDocComment(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "bad.bpf.c")
+	os.WriteFile(src, []byte(`#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+/// @cmdarg {"long": "pid", }
+const volatile int targ_pid = 0;
+SEC("tp/sched/sched_process_exec")
+int on_exec(void *ctx) { return targ_pid; }
+char LICENSE[] SEC("license") = "GPL";
+`), 0o644)
+	out := t.TempDir()
+	_, _, err := build(t, &Options{Source: src, OutDir: out, CacheDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "bad.bpf.c:4") || !strings.Contains(err.Error(), "@cmdarg") {
+		t.Fatalf("got %v", err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("left files: %v", ents)
+	}
+}
