@@ -28,7 +28,7 @@ examples: build
 	done
 
 test: deps
-	ECC_TEST_BINDIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 14m ./...
+	$(GO) test -count=1 -timeout 14m ./...
 
 demo: examples
 	@for ex in $(EXAMPLES); do \

@@ -529,3 +529,61 @@ char LICENSE[] SEC("license") = "GPL";
 		t.Errorf("left files: %v", ents)
 	}
 }
+
+// A clang whose system include dirs hold no libbpf headers: the error names
+// the package to install.
+func TestBuildNoLibbpfHeaders(t *testing.T) {
+	needBuild(t)
+	real := testenv.Clang(t)
+	bin := t.TempDir()
+	empty := t.TempDir()
+	wrapper := filepath.Join(bin, "clang-nolibbpf")
+	os.WriteFile(wrapper, []byte(`#!/bin/sh
+if [ "$1" = "-v" ]; then
+	echo '#include <...> search starts here:' >&2
+	echo ' `+empty+`' >&2
+	echo 'End of search list.' >&2
+	exit 0
+fi
+exec `+real+` "$@"
+`), 0o755)
+	out := t.TempDir()
+	_, _, err := build(t, &Options{Source: "../examples/execsnoop/execsnoop.bpf.c", Clang: wrapper, OutDir: out, CacheDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "libbpf headers not found") || !strings.Contains(err.Error(), "apt-get install libbpf-dev") {
+		t.Fatalf("got %v", err)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Errorf("left files: %v", ents)
+	}
+}
+
+// --btf with a file: the kernel's BTF copied elsewhere gives the same
+// vmlinux.h (same digest) and a working build.
+func TestBuildExplicitBTF(t *testing.T) {
+	needBuild(t)
+	data, err := os.ReadFile(DefaultBTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "kernel.btf")
+	os.WriteFile(p, data, 0o644)
+	cache := t.TempDir()
+	a, err := VmlinuxHeader(DefaultBTF, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := VmlinuxHeader(p, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.digest != b.digest || a.dir != b.dir {
+		t.Fatalf("same BTF, different headers: %s vs %s", a.dir, b.dir)
+	}
+	res, stderr, err := build(t, &Options{Source: "../examples/runqlat/runqlat.bpf.c", BTF: map[string]string{"": p}, CacheDir: cache})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if _, err := packager.ReadFile(res.Outputs[0].Package); err != nil {
+		t.Fatal(err)
+	}
+}
