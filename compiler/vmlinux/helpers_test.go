@@ -2,50 +2,11 @@ package vmlinux
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 )
-
-// requireTools reports whether missing external tools (clang, bpftool,
-// kernel BTF) must fail tests instead of skipping them.
-func requireTools() bool { return os.Getenv("ECC_REQUIRE_KERNEL") == "1" }
-
-// skipOrFail skips the test with a visible reason, or fails it when
-// ECC_REQUIRE_KERNEL=1.
-func skipOrFail(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if requireTools() {
-		t.Fatalf("%s (ECC_REQUIRE_KERNEL=1)", msg)
-	}
-	t.Skipf("SKIP: %s (set ECC_REQUIRE_KERNEL=1 to make this a failure)", msg)
-}
-
-// findClang returns the newest clang from clang-19 down to clang-14, then
-// plain clang.
-func findClang() string {
-	for v := 19; v >= 14; v-- {
-		if p, err := exec.LookPath(fmt.Sprintf("clang-%d", v)); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("clang"); err == nil {
-		return p
-	}
-	return ""
-}
-
-func needClang(t testing.TB) string {
-	t.Helper()
-	c := findClang()
-	if c == "" {
-		skipOrFail(t, "no clang (tried clang-19 ... clang-14, clang) on PATH")
-	}
-	return c
-}
 
 // compileC checks that src compiles for the BPF target.
 func compileC(t testing.TB, clang, src string) {

@@ -2,6 +2,7 @@ package vmlinux
 
 import (
 	"bytes"
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"os"
 	"os/exec"
 	"slices"
@@ -17,7 +18,7 @@ const kernelBTF = "/sys/kernel/btf/vmlinux"
 func loadKernelSpec(t testing.TB) *btf.Spec {
 	t.Helper()
 	if _, err := os.Stat(kernelBTF); err != nil {
-		skipOrFail(t, "no kernel BTF: %v", err)
+		testenv.Missing(t, "no kernel BTF: %v", err)
 	}
 	spec, err := btf.LoadSpec(kernelBTF)
 	if err != nil {
@@ -148,7 +149,7 @@ func TestKernel(t *testing.T) {
 	header := buf.String()
 
 	t.Run("layout", func(t *testing.T) {
-		clang := needClang(t)
+		clang := testenv.Clang(t)
 		asserts, n := layoutAsserts(t, spec, d)
 		t.Logf("header %d bytes, %d layout assertions, %s", len(header), n, clang)
 		compileC(t, clang, header+"\n"+asserts)
@@ -192,7 +193,7 @@ func TestKernel(t *testing.T) {
 			}
 		}
 		if err != nil {
-			skipOrFail(t, "no bpftool to compare with: %v", err)
+			testenv.Missing(t, "no bpftool to compare with: %v", err)
 		}
 		out, err := exec.Command(bpftool, "btf", "dump", "file", kernelBTF, "format", "c").Output()
 		if err != nil {

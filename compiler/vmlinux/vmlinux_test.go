@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"io"
 	"os"
 	"path/filepath"
@@ -122,7 +123,7 @@ func layout(cname string, s btf.Type) []string {
 // compileChecks compiles header followed by a _Static_assert per check.
 func compileChecks(t *testing.T, header string, checks ...string) {
 	t.Helper()
-	clang := needClang(t)
+	clang := testenv.Clang(t)
 	var b strings.Builder
 	b.WriteString(header)
 	for _, c := range checks {
