@@ -2,7 +2,6 @@ package vmlinux
 
 import (
 	"bytes"
-	"github.com/ecc-bpf/ecc/internal/testenv"
 	"os"
 	"os/exec"
 	"slices"
@@ -11,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
 const kernelBTF = "/sys/kernel/btf/vmlinux"

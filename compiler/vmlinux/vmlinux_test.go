@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/ecc-bpf/ecc/internal/testenv"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
 // Base types, shaped like those of kernel BTF.
