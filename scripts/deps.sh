@@ -60,7 +60,8 @@ for g in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go; do
 done
 if [ -z "$GO" ]; then
 	arch=$(dpkg --print-architecture)
-	ver=$(curl -fsSL "${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/list" | sed -n "s/^v0.0.1-go\(${gover}\(\.[0-9]*\)\?\)\.linux-${arch}$/\1/p" | sort -V | tail -n1)
+	minor=$(echo "$gover" | cut -d. -f1,2)
+	ver=$(curl -fsSL "${GOPROXY_URL:-https://proxy.golang.org}/golang.org/toolchain/@v/list" | sed -n "s/^v0.0.1-go\(${minor}\(\.[0-9]*\)\?\)\.linux-${arch}$/\1/p" | sort -V | tail -n1)
 	[ -n "$ver" ] || { echo "deps: no Go $gover toolchain for linux-$arch on the module proxy; install Go $gover into /usr/local/go" >&2; exit 1; }
 	echo "deps: installing Go $ver into /usr/local/go" >&2
 	tmp=$(mktemp -d)
