@@ -15,6 +15,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/compiler/doccomment"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/runtime/decode"
 )
 
 // Prefixes of globals that only exist to keep export structs in BTF.
@@ -209,9 +210,12 @@ func (x *extractor) dataSections() error {
 				raw := contents[vs.Offset:end]
 				if vs.Size <= 256 || !allZero(raw) {
 					// Only scalars and strings: eunomia's runtime refuses other defaults.
-					val, err := ValueJSON(v.Type, raw, order)
-					if err == nil && len(val) > 0 && val[0] != '[' && val[0] != '{' {
-						pv.Value = val
+					dec, err := decode.New(v.Type, &decode.Options{ByteOrder: order})
+					if err == nil {
+						val, err := dec.AppendJSON(nil, raw)
+						if err == nil && len(val) > 0 && val[0] != '[' && val[0] != '{' {
+							pv.Value = val
+						}
 					}
 				}
 			}

@@ -1,0 +1,68 @@
+package decode
+
+import (
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// benchEvent returns a decoder for a typical 128-byte event, as a file
+// open tracer sends it, and one such event.
+func benchEvent(tb testing.TB) (*Decoder, []byte) {
+	tb.Helper()
+	op := &btf.Enum{Name: "op", Size: 4, Values: []btf.EnumValue{
+		{Name: "OP_OPEN", Value: 0}, {Name: "OP_OPENAT", Value: 1}, {Name: "OP_OPENAT2", Value: 2},
+	}}
+	typ := st("event", 128,
+		mem("ts", tU64, 0),
+		mem("pid", tPid, 8),
+		mem("tid", tPid, 12),
+		mem("uid", tU32, 16),
+		mem("ret", tInt, 20),
+		mem("comm", arr(tChar, 16), 24),
+		mem("fname", arr(tChar, 80), 40),
+		mem("flags", tU8, 120),
+		mem("is_dir", tBool, 121),
+		mem("mode", &btf.Typedef{Name: "__u16", Type: tUShort}, 122),
+		mem("op", op, 124))
+	d, err := New(typ, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	data := le{}.u64(1234567890123456).u32(4242).u32(4243).u32(1000).u32(3).
+		str("systemd-journal", 16).
+		str("/usr/lib/x86_64-linux-gnu/libc.so.6", 80).
+		u8(0x41).u8(0).u16(0o644).u32(1)
+	if len(data) != 128 || d.Size() != 128 {
+		tb.Fatalf("event of %d bytes, decoder for %d", len(data), d.Size())
+	}
+	return d, data
+}
+
+func BenchmarkAppendJSON(b *testing.B) {
+	d, data := benchEvent(b)
+	buf := make([]byte, 0, 1024)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = d.AppendJSON(buf[:0], data)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkAppendText(b *testing.B) {
+	d, data := benchEvent(b)
+	buf := make([]byte, 0, 1024)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = d.AppendText(buf[:0], data)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkNew(b *testing.B) {
+	for b.Loop() {
+		benchEvent(b)
+	}
+}
