@@ -34,6 +34,23 @@ func StripQualifiers(t btf.Type) btf.Type {
 	}
 }
 
+// VarTypeName spells the type of a global as eunomia's metadata does: the
+// qualifiers of the variable itself dropped, including those C puts on the
+// elements of an array (const volatile char x[16] is "char[16]").
+func VarTypeName(t btf.Type) string {
+	return TypeName(stripVarQualifiers(t))
+}
+
+func stripVarQualifiers(t btf.Type) btf.Type {
+	t = StripQualifiers(t)
+	if a, ok := t.(*btf.Array); ok {
+		c := *a
+		c.Type = stripVarQualifiers(a.Type)
+		return &c
+	}
+	return t
+}
+
 // Resolve strips qualifiers and typedefs down to the underlying type.
 func Resolve(t btf.Type) btf.Type {
 	for {

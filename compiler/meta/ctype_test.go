@@ -46,6 +46,13 @@ func TestTypeName(t *testing.T) {
 			t.Errorf("TypeName(%v) = %q, want %q", c.t, got, c.want)
 		}
 	}
+	cvChar := &btf.Const{Type: &btf.Volatile{Type: charT}}
+	if got := VarTypeName(&btf.Array{Type: &btf.Array{Type: cvChar, Nelems: 8}, Nelems: 2}); got != "char[2][8]" {
+		t.Errorf("VarTypeName of const volatile char[2][8]: %q", got)
+	}
+	if got := VarTypeName(&btf.Pointer{Target: cvChar}); got != "const volatile char *" {
+		t.Errorf("VarTypeName keeps the pointee's qualifiers: %q", got)
+	}
 	if got := TypeName(StripQualifiers(&btf.Const{Type: &btf.Volatile{Type: pidT}})); got != "pid_t" {
 		t.Errorf("StripQualifiers: %q", got)
 	}

@@ -202,7 +202,7 @@ func (x *extractor) dataSections() error {
 			}
 			pv := packager.Variable{
 				Name:   v.Name,
-				Type:   TypeName(StripQualifiers(v.Type)),
+				Type:   VarTypeName(v.Type),
 				Size:   vs.Size,
 				Offset: vs.Offset,
 			}
