@@ -196,6 +196,26 @@ func (d *Decoder) AppendText(dst, data []byte) ([]byte, error) {
 	return dst, nil
 }
 
+// WithoutColumns returns a decoder whose text format leaves out the
+// top-level members with the given C names (e.g. raw stack arrays a caller
+// prints symbolised instead). JSON output is unchanged.
+func (d *Decoder) WithoutColumns(members ...string) *Decoder {
+	drop := map[string]bool{}
+	for _, m := range members {
+		drop[m] = true
+	}
+	c := *d
+	c.cells, c.cols = nil, nil
+	for i, f := range d.cells {
+		if drop[d.cols[i].Member] {
+			continue
+		}
+		c.cells = append(c.cells, f)
+		c.cols = append(c.cols, d.cols[i])
+	}
+	return &c
+}
+
 // AppendCell appends the text of column i alone, unpadded: what a table
 // renderer that aligns cells itself needs. It returns dst unchanged and an
 // error wrapping [ErrShortData] if data is shorter than Size.

@@ -592,6 +592,16 @@ func TestAppendCell(t *testing.T) {
 	if strings.Join(got, "|") != "-1|a b|7" {
 		t.Fatalf("cells %q", got)
 	}
+	w := d.WithoutColumns("comm")
+	if row, _ := w.AppendText(nil, data); string(row) != "     -1       7" {
+		t.Errorf("WithoutColumns text %q", row)
+	}
+	if h := w.AppendHeader(nil); string(h) != "    PID       N" {
+		t.Errorf("WithoutColumns header %q", h)
+	}
+	if js, _ := w.AppendJSON(nil, data); !strings.Contains(string(js), `"comm":"a b"`) {
+		t.Errorf("WithoutColumns changed JSON: %s", js)
+	}
 	if _, err := d.AppendCell(nil, data[:3], 0); !errors.Is(err, ErrShortData) {
 		t.Fatalf("short data: %v", err)
 	}
