@@ -4,9 +4,14 @@
 //   - ecc build --no-cache of each example against the bare clang command
 //     ecc runs for it (same flags, same vmlinux.h): the cost of ecc's own work
 //     (DWARF strip, metadata, package) on top of the compiler;
+//
 //   - the cached rebuild (ecc build with nothing changed);
+//
 //   - vmlinux.h generation in Go (ecc gen vmlinux) against
 //     bpftool btf dump file /sys/kernel/btf/vmlinux format c.
+//
+//   - ecli run against bpftrace and BCC: start-up wall time and peak RSS,
+//     time to attach, and lossless events/s from a tight syscall loop.
 //
 // Runs alternate between the compared commands so that machine noise hits
 // both alike. Usage: go run ./bench [-n 11] [-ecc bin/ecc] [-only build|vmlinux].
@@ -30,7 +35,7 @@ import (
 var (
 	runs    = flag.Int("n", 11, "runs per command (the median is reported)")
 	eccBin  = flag.String("ecc", "bin/ecc", "ecc binary to measure")
-	only    = flag.String("only", "", "run only this part: build or vmlinux")
+	only    = flag.String("only", "", "run only this part: build, vmlinux or run")
 	exGlob  = flag.String("examples", "examples/*", "example folders")
 	keepOut = flag.Bool("keep", false, "keep the output folder")
 )
@@ -107,6 +112,9 @@ func main() {
 	}
 	if *only == "" || *only == "vmlinux" {
 		ok = benchVmlinux(ecc, out, env) && ok
+	}
+	if *only == "" || *only == "run" {
+		ok = benchRun(ecc, out, env) && ok
 	}
 	if !ok {
 		os.Exit(1)

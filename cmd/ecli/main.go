@@ -15,9 +15,11 @@ func main() {
 		Name:  "ecli",
 		Usage: "run eBPF packages: load, attach, print events",
 		Description: `Examples:
+   ecli run examples/execsnoop/package.json
+   ecli run -j -d 5s examples/opensnoop/package.json --failed
    ecli inspect examples/execsnoop/package.json`,
 		HideHelpCommand: true,
-		Commands:        []*cli.Command{commands.Inspect()},
+		Commands:        []*cli.Command{runCommand(), commands.Inspect()},
 		ExitErrHandler:  func(*cli.Context, error) {},
 	}
 	if err := app.Run(os.Args); err != nil {

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ecc-bpf/ecc/runtime"
+	"github.com/ecc-bpf/ecc/runtime/attach"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "load a package into the kernel, attach it and print its events",
+		ArgsUsage: "PACKAGE [PROGRAM FLAGS...]",
+		Description: `PACKAGE is a package.json, a build folder, a bare NAME.bpf.o, an http(s) URL
+of a package.json, or - for stdin. The program's own flags come after PACKAGE:
+they are generated from its global variables ('ecli run PACKAGE --help' lists
+them). ecli's flags go before PACKAGE. Ctrl-C (SIGINT) or SIGTERM detaches
+everything and exits.
+
+Examples:
+   ecli run examples/execsnoop/package.json
+   ecli run -j -d 10s examples/opensnoop/ --pid 1234 --failed
+   ecli run --ifname lo examples/xdpcount/package.json
+   ecli run --uprobe /bin/bash:readline probe.bpf.o
+   ecli run examples/runqlat/package.json --help
+   curl -s https://example.org/p/package.json | ecli run -`,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print events and maps as JSON lines"},
+			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
+			&cli.StringFlag{Name: "ifname", Usage: "network interface `NAME` for xdp, tc/tcx and socket programs", EnvVars: []string{"ECLI_IFNAME"}},
+			&cli.StringFlag{Name: "cgroup", Usage: "cgroup v2 `PATH` for cgroup programs (default: the cgroup v2 root)"},
+			&cli.StringFlag{Name: "uprobe", Usage: "`BINARY:SYMBOL[+OFFSET]` for uprobe/uretprobe sections that name no target"},
+			&cli.IntFlag{Name: "pid", Usage: "attach uprobes in process `PID` only"},
+			&cli.Uint64Flag{Name: "freq", Usage: "perf_event sampling frequency in `HZ` on every CPU", Value: 49},
+			&cli.StringFlag{Name: "btf", Usage: "kernel BTF `FILE` for CO-RE on kernels without /sys/kernel/btf/vmlinux"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show whole verifier logs and what is attached"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return fmt.Errorf("ecli run needs a PACKAGE; see 'ecli run --help'")
+			}
+			dur, err := parseDuration(c.String("duration"))
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			src, err := runtime.Open(ctx, c.Args().First(), os.Stdin)
+			if err != nil {
+				return err
+			}
+			o := &runtime.Options{
+				JSON:      c.Bool("json"),
+				Duration:  dur,
+				Verbose:   c.Bool("verbose"),
+				KernelBTF: c.String("btf"),
+				Attach: attach.Options{
+					IfName: c.String("ifname"),
+					Cgroup: c.String("cgroup"),
+					Uprobe: c.String("uprobe"),
+					PID:    c.Int("pid"),
+					Freq:   c.Uint64("freq"),
+				},
+			}
+			err = runtime.Run(ctx, src, c.Args().Tail(), o)
+			return hintRunFlags(c, err)
+		},
+	}
+}
+
+// hintRunFlags: an unknown program flag that is one of ecli's own was put
+// after PACKAGE.
+func hintRunFlags(c *cli.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			dash := "-" + n
+			if len(n) > 1 {
+				dash = "--" + n
+			}
+			if strings.HasPrefix(msg, "unknown flag "+dash+";") || strings.HasPrefix(msg, "unknown flag "+dash+" ") {
+				return fmt.Errorf("%w\n%s is an ecli run flag: put it before PACKAGE (ecli run %s PACKAGE ...)", err, dash, dash)
+			}
+		}
+	}
+	return err
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseFloat(s, 64); err == nil {
+		if n < 0 {
+			return 0, fmt.Errorf("--duration %s: must not be negative", s)
+		}
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--duration %q: use a duration like 10s, 500ms or 2m", s)
+	}
+	return d, nil
+}

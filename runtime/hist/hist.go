@@ -1,0 +1,423 @@
+// Package hist renders the maps that BPF tools aggregate in the kernel:
+// log2 and linear histograms, in the style of BCC's runqlat and
+// biolatency, and key/value tables. Output is text or JSON.
+//
+// Every renderer comes in two forms: one that writes to an [io.Writer] with
+// a single Write call, and an Append form that appends to a caller's
+// buffer, so a periodic printer can reuse one buffer and allocate nothing.
+// Nothing here touches the kernel.
+//
+// # Histograms
+//
+//	usecs               : count    distribution
+//	    0 -> 1          : 12       |****                                    |
+//	    2 -> 3          : 104      |****************************************|
+//	    4 -> 7          : 33       |************                            |
+//
+// A log2 histogram has up to 64 slots: slot 0 counts the values 0 and 1,
+// slot i ≥ 1 the values 2^i to 2^(i+1)-1 (the convention of libbpf-tools:
+// the BPF side stores a value v in slot floor(log2(v)), 0 for v = 0). As
+// BCC does, rows run from slot 0 up to the last non-empty slot: leading
+// empty slots are kept so that the scale always starts at zero, trailing
+// ones are dropped. Slots beyond 63 would hold values that do not fit in 64
+// bits; they are ignored.
+//
+// A linear histogram has buckets of step values starting at base: bucket i
+// counts base+i*step to base+(i+1)*step-1. Rows run from the first to the
+// last non-empty bucket (empty buckets in between are kept, so the shape
+// shows). With a step of 1 each row shows one value instead of a range. A
+// step of 0 is taken as 1.
+//
+// Layout: the low and high columns are 10 digits wide and the bar 40 stars,
+// scaled so that the largest count gets all 40. When a bound needs more
+// than 10 digits (log2 slots above 32, that is values from 2^33), the
+// columns become 20 wide and the bar 20 stars, as in BCC, so that lines
+// keep about the same length; the widths are fixed rather than fitted so
+// that successive prints of a growing histogram keep their layout. The
+// count column is 8 wide, or as wide as the largest count. The unit heads
+// the value column (an empty unit reads "value"); a unit too long for its
+// place widens the column. A histogram whose slots are all zero renders as
+// nothing at all (no header either), as in BCC.
+//
+// The JSON form has the same rows, as {"low":L,"high":H,"count":C} objects:
+//
+//	{"unit":"usecs","buckets":[{"low":0,"high":1,"count":12},{"low":2,"high":3,"count":104}]}
+//
+// An empty histogram has "buckets":[]. Numbers are exact decimal uint64s.
+//
+// # Tables
+//
+// [KV] prints key/value maps (and any other rows of cells) as a table
+// whose columns are separated by two spaces. A column whose cells are all
+// numbers (decimal integers, decimals, or 0x hex; empty cells allowed) is
+// right-aligned, header included; other columns are left-aligned. When the
+// last column holds a number in every row, which is the case of maps whose
+// value is a counter, KV lists the rows by that number, largest first
+// (ties keep their order); [Table] never reorders.
+package hist
+
+import (
+	"io"
+	"math"
+	"math/bits"
+	"strconv"
+	"unicode/utf8"
+)
+
+// MaxLog2Slots is the number of log2 slots that 64-bit values can fill.
+const MaxLog2Slots = 64
+
+const (
+	narrowWidth = 10 // digits of the value columns
+	wideWidth   = 20
+	narrowBar   = 40 // stars of the bar
+	wideBar     = 20
+	countWidth  = 8 // minimum width of the count column
+)
+
+// Bucket is one row of a histogram: Count values fell in [Low, High].
+type Bucket struct {
+	Low   uint64 `json:"low"`
+	High  uint64 `json:"high"`
+	Count uint64 `json:"count"`
+}
+
+// Histogram is a histogram's rows, in the shape of its JSON form.
+type Histogram struct {
+	Unit    string   `json:"unit"`
+	Buckets []Bucket `json:"buckets"`
+}
+
+// rows describes the rows of a histogram without materialising them.
+type rows struct {
+	slots       []uint64
+	first, last int // rows are slots[first..last]; last < first when empty
+	log2        bool
+	base, step  uint64
+}
+
+func log2Rows(slots []uint64) rows {
+	if len(slots) > MaxLog2Slots {
+		slots = slots[:MaxLog2Slots]
+	}
+	r := rows{slots: slots, log2: true, last: -1}
+	for i := len(slots) - 1; i >= 0; i-- {
+		if slots[i] != 0 {
+			r.last = i
+			break
+		}
+	}
+	return r
+}
+
+func linearRows(base, step uint64, slots []uint64) rows {
+	if step == 0 {
+		step = 1
+	}
+	r := rows{slots: slots, base: base, step: step, first: 0, last: -1}
+	for i, v := range slots {
+		if v != 0 {
+			r.first = i
+			break
+		}
+	}
+	for i := len(slots) - 1; i >= 0; i-- {
+		if slots[i] != 0 {
+			r.last = i
+			break
+		}
+	}
+	return r
+}
+
+// bounds returns the values counted by row i.
+func (r *rows) bounds(i int) (low, high uint64) {
+	if r.log2 {
+		if i == 0 {
+			return 0, 1
+		}
+		// For i = 63 the shift gives 0 and high wraps to 2^64-1.
+		return 1 << uint(i), 1<<uint(i+1) - 1
+	}
+	hi, lo := bits.Mul64(uint64(i), r.step)
+	if hi != 0 {
+		return math.MaxUint64, math.MaxUint64
+	}
+	low, carry := bits.Add64(r.base, lo, 0)
+	if carry != 0 {
+		return math.MaxUint64, math.MaxUint64
+	}
+	high, carry = bits.Add64(low, r.step-1, 0)
+	if carry != 0 {
+		high = math.MaxUint64
+	}
+	return low, high
+}
+
+func (r *rows) histogram(unit string) Histogram {
+	h := Histogram{Unit: unit, Buckets: []Bucket{}}
+	if r.last < r.first {
+		return h
+	}
+	h.Buckets = make([]Bucket, 0, r.last-r.first+1)
+	for i := r.first; i <= r.last; i++ {
+		lo, hi := r.bounds(i)
+		h.Buckets = append(h.Buckets, Bucket{Low: lo, High: hi, Count: r.slots[i]})
+	}
+	return h
+}
+
+// Log2 writes a log2 histogram of slots (see the package documentation) as
+// text, with one Write call.
+func Log2(w io.Writer, unit string, slots []uint64) error {
+	return write(w, AppendLog2(nil, unit, slots))
+}
+
+// AppendLog2 appends the text of [Log2] to b.
+func AppendLog2(b []byte, unit string, slots []uint64) []byte {
+	r := log2Rows(slots)
+	return r.appendText(b, unit)
+}
+
+// Linear writes a linear histogram of slots (see the package
+// documentation) as text, with one Write call.
+func Linear(w io.Writer, unit string, base, step uint64, slots []uint64) error {
+	return write(w, AppendLinear(nil, unit, base, step, slots))
+}
+
+// AppendLinear appends the text of [Linear] to b.
+func AppendLinear(b []byte, unit string, base, step uint64, slots []uint64) []byte {
+	r := linearRows(base, step, slots)
+	return r.appendText(b, unit)
+}
+
+// Log2Histogram returns the rows that [Log2] prints.
+func Log2Histogram(unit string, slots []uint64) Histogram {
+	r := log2Rows(slots)
+	return r.histogram(unit)
+}
+
+// LinearHistogram returns the rows that [Linear] prints.
+func LinearHistogram(unit string, base, step uint64, slots []uint64) Histogram {
+	r := linearRows(base, step, slots)
+	return r.histogram(unit)
+}
+
+// AppendLog2JSON appends the JSON form of a log2 histogram to b.
+func AppendLog2JSON(b []byte, unit string, slots []uint64) []byte {
+	r := log2Rows(slots)
+	return r.appendJSON(b, unit)
+}
+
+// AppendLinearJSON appends the JSON form of a linear histogram to b.
+func AppendLinearJSON(b []byte, unit string, base, step uint64, slots []uint64) []byte {
+	r := linearRows(base, step, slots)
+	return r.appendJSON(b, unit)
+}
+
+func (r *rows) appendText(b []byte, unit string) []byte {
+	if r.last < r.first {
+		return b
+	}
+	if unit == "" {
+		unit = "value"
+	}
+	ranges := r.log2 || r.step > 1
+
+	var maxCount uint64
+	for _, v := range r.slots[r.first : r.last+1] {
+		maxCount = max(maxCount, v)
+	}
+	// Bounds grow with the row, so the last row has the widest numbers.
+	_, maxHigh := r.bounds(r.last)
+	vw, bar := narrowWidth, narrowBar
+	if digits(maxHigh) > narrowWidth {
+		vw, bar = wideWidth, wideBar
+	}
+	cw := max(countWidth, digits(maxCount))
+
+	// The value column: "low -> high", or one value right-aligned.
+	left := vw
+	indent := 0 // the unit is right-aligned over single values
+	if ranges {
+		left = 2*vw + 4
+		indent = vw - 5 // a 5-letter unit such as "usecs" ends where the lows do
+	}
+	uw := utf8.RuneCountInString(unit)
+	if uw > left {
+		left = uw
+	}
+	if ranges {
+		indent = min(indent, left-uw)
+	} else {
+		indent = left - uw
+	}
+
+	// Header.
+	b = appendSpaces(b, indent)
+	b = append(b, unit...)
+	b = appendSpaces(b, left-indent-uw)
+	b = append(b, " : count"...)
+	b = appendSpaces(b, cw-5)
+	b = append(b, " distribution\n"...)
+
+	pad := left - vw
+	if ranges {
+		pad = left - (2*vw + 4)
+	}
+	for i := r.first; i <= r.last; i++ {
+		low, high := r.bounds(i)
+		count := r.slots[i]
+		b = appendSpaces(b, pad)
+		b = appendUintLeftPad(b, low, vw)
+		if ranges {
+			b = append(b, " -> "...)
+			b = appendUintRightPad(b, high, vw)
+		}
+		b = append(b, " : "...)
+		b = appendUintRightPad(b, count, cw)
+		b = append(b, " |"...)
+		n := stars(count, maxCount, bar)
+		for range n {
+			b = append(b, '*')
+		}
+		b = appendSpaces(b, bar-n)
+		b = append(b, "|\n"...)
+	}
+	return b
+}
+
+// stars scales v to width, maxV getting width stars, rounding down.
+func stars(v, maxV uint64, width int) int {
+	if maxV == 0 || v == 0 {
+		return 0
+	}
+	if v >= maxV {
+		return width
+	}
+	hi, lo := bits.Mul64(v, uint64(width))
+	q, _ := bits.Div64(hi, lo, maxV) // hi < maxV since v < maxV
+	return int(q)
+}
+
+func (r *rows) appendJSON(b []byte, unit string) []byte {
+	b = append(b, `{"unit":`...)
+	b = appendJSONString(b, unit)
+	b = append(b, `,"buckets":[`...)
+	for i := r.first; i <= r.last; i++ {
+		if i > r.first {
+			b = append(b, ',')
+		}
+		low, high := r.bounds(i)
+		b = appendBucket(b, low, high, r.slots[i])
+	}
+	return append(b, "]}"...)
+}
+
+func appendBucket(b []byte, low, high, count uint64) []byte {
+	b = append(b, `{"low":`...)
+	b = strconv.AppendUint(b, low, 10)
+	b = append(b, `,"high":`...)
+	b = strconv.AppendUint(b, high, 10)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendUint(b, count, 10)
+	return append(b, '}')
+}
+
+// AppendJSON appends h as JSON to b. A nil Buckets is written as [].
+func (h Histogram) AppendJSON(b []byte) []byte {
+	b = append(b, `{"unit":`...)
+	b = appendJSONString(b, h.Unit)
+	b = append(b, `,"buckets":[`...)
+	for i, k := range h.Buckets {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendBucket(b, k.Low, k.High, k.Count)
+	}
+	return append(b, "]}"...)
+}
+
+// MarshalJSON implements [encoding/json.Marshaler] with [Histogram.AppendJSON].
+func (h Histogram) MarshalJSON() ([]byte, error) {
+	return h.AppendJSON(nil), nil
+}
+
+func write(w io.Writer, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+func digits(v uint64) int {
+	n := 1
+	for v >= 10 {
+		v /= 10
+		n++
+	}
+	return n
+}
+
+const spaces = "                                                                "
+
+func appendSpaces(b []byte, n int) []byte {
+	for n > len(spaces) {
+		b = append(b, spaces...)
+		n -= len(spaces)
+	}
+	if n > 0 {
+		b = append(b, spaces[:n]...)
+	}
+	return b
+}
+
+// appendUintLeftPad appends v right-aligned in width columns.
+func appendUintLeftPad(b []byte, v uint64, width int) []byte {
+	b = appendSpaces(b, width-digits(v))
+	return strconv.AppendUint(b, v, 10)
+}
+
+// appendUintRightPad appends v left-aligned in width columns.
+func appendUintRightPad(b []byte, v uint64, width int) []byte {
+	b = strconv.AppendUint(b, v, 10)
+	return appendSpaces(b, width-digits(v))
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 replaced by U+FFFD.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				b = append(b, '\\', c)
+			case c == '\n':
+				b = append(b, '\\', 'n')
+			case c == '\r':
+				b = append(b, '\\', 'r')
+			case c == '\t':
+				b = append(b, '\\', 't')
+			case c < 0x20 || c == 0x7f:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			default:
+				b = append(b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
+}

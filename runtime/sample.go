@@ -1,0 +1,339 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/ecc-bpf/ecc/compiler/meta"
+	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/runtime/decode"
+	"github.com/ecc-bpf/ecc/runtime/hist"
+)
+
+// sampler prints one @sample map every interval.
+type sampler struct {
+	r      *runner
+	name   string
+	m      *ebpf.Map
+	spec   *ebpf.MapSpec
+	sample *packager.Sample
+	keyDec *decode.Decoder
+	valDec *decode.Decoder
+	// Histogram layout: slots is the array of counts inside the value (or
+	// the value itself); slotOff its byte offset; nslots its length.
+	hist    bool
+	slotOff int
+	slotSz  int
+	nslots  int
+	// keyIsSlot: each entry is one slot (key = slot index, value = count).
+	keyIsSlot bool
+	// extra value members printed in a histogram's heading (e.g. comm).
+	order binary.ByteOrder
+}
+
+func (r *runner) startSamplers() error {
+	meta := &r.src.Package.Meta
+	for _, mm := range meta.BpfSkel.Maps {
+		if mm.Sample == nil {
+			continue
+		}
+		m := r.maps[mm.Name]
+		ms := r.spec.Maps[mm.Name]
+		if m == nil || ms == nil {
+			continue
+		}
+		s, err := newSampler(r, mm.Name, m, ms, mm.Sample)
+		if err != nil {
+			return err
+		}
+		interval := time.Duration(mm.Sample.Interval) * time.Millisecond
+		if interval <= 0 {
+			interval = time.Second
+		}
+		r.samplers = append(r.samplers, s)
+		r.every(interval, s.print)
+	}
+	return nil
+}
+
+func newSampler(r *runner, name string, m *ebpf.Map, ms *ebpf.MapSpec, smp *packager.Sample) (*sampler, error) {
+	s := &sampler{r: r, name: name, m: m, spec: ms, sample: smp, order: r.spec.ByteOrder}
+	if s.order == nil {
+		s.order = binary.NativeEndian
+	}
+	if ms.Key == nil || ms.Value == nil {
+		return nil, fmt.Errorf("map %s: @sample needs BTF key and value types (declare the map with __type(key, ...) and __type(value, ...))", name)
+	}
+	var err error
+	if s.keyDec, err = decode.New(ms.Key, &decode.Options{ByteOrder: s.order}); err != nil {
+		return nil, fmt.Errorf("map %s key: %w", name, err)
+	}
+	if s.valDec, err = decode.New(ms.Value, &decode.Options{ByteOrder: s.order}); err != nil {
+		return nil, fmt.Errorf("map %s value: %w", name, err)
+	}
+	switch smp.Type {
+	case packager.SampleLog2Hist, packager.SampleLinearHist:
+		s.hist = true
+		if err := s.findSlots(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// findSlots locates the counts of a histogram: an integer array member of
+// the value (preferring one called slots), the value itself if it is such an
+// array, or, with integer keys and values, one entry per slot.
+func (s *sampler) findSlots() error {
+	val := meta.Resolve(s.spec.Value)
+	intArray := func(t btf.Type) (int, int, bool) {
+		a, ok := meta.Resolve(t).(*btf.Array)
+		if !ok {
+			return 0, 0, false
+		}
+		it, ok := meta.Resolve(a.Type).(*btf.Int)
+		if !ok || (it.Size != 4 && it.Size != 8) {
+			return 0, 0, false
+		}
+		return int(it.Size), int(a.Nelems), true
+	}
+	if sz, n, ok := intArray(val); ok {
+		s.slotSz, s.nslots = sz, n
+		return nil
+	}
+	if st, ok := val.(*btf.Struct); ok {
+		found := false
+		for _, mb := range st.Members {
+			if sz, n, ok := intArray(mb.Type); ok && (!found || mb.Name == "slots") {
+				s.slotOff, s.slotSz, s.nslots = int(mb.Offset.Bytes()), sz, n
+				found = true
+			}
+		}
+		if found {
+			return nil
+		}
+	}
+	_, keyInt := meta.Resolve(s.spec.Key).(*btf.Int)
+	if it, ok := val.(*btf.Int); ok && keyInt && (it.Size == 4 || it.Size == 8) {
+		s.keyIsSlot, s.slotSz = true, int(it.Size)
+		return nil
+	}
+	return fmt.Errorf("map %s: a %s sample needs a value with an integer array (e.g. __u32 slots[26]), or integer keys (slot) and values (count); its value is %s", s.name, s.sample.Type, meta.TypeName(s.spec.Value))
+}
+
+type entry struct {
+	key, val []byte
+}
+
+// entries reads the map (and clears it when asked).
+func (s *sampler) entries() ([]entry, error) {
+	var out []entry
+	it := s.m.Iterate()
+	var k, v []byte
+	for it.Next(&k, &v) {
+		out = append(out, entry{bytes.Clone(k), bytes.Clone(v)})
+	}
+	if err := it.Err(); err != nil {
+		return nil, err
+	}
+	if s.sample.ClearMap {
+		for _, e := range out {
+			s.m.Delete(e.key)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].key, out[j].key) < 0 })
+	return out, nil
+}
+
+func (s *sampler) uint(b []byte) uint64 {
+	if s.slotSz == 4 {
+		return uint64(s.order.Uint32(b))
+	}
+	return s.order.Uint64(b)
+}
+
+func (s *sampler) slotsOf(v []byte) []uint64 {
+	slots := make([]uint64, s.nslots)
+	for i := range slots {
+		off := s.slotOff + i*s.slotSz
+		if off+s.slotSz <= len(v) {
+			slots[i] = s.uint(v[off:])
+		}
+	}
+	return slots
+}
+
+func (s *sampler) print() {
+	ents, err := s.entries()
+	if err != nil {
+		fmt.Fprintf(s.r.o.Stderr, "ecli: warning: read map %s: %v\n", s.name, err)
+		return
+	}
+	var b bytes.Buffer
+	now := time.Now()
+	unit := s.sample.Unit
+	if unit == "" {
+		unit = "value"
+	}
+	switch {
+	case s.hist && s.keyIsSlot:
+		var slots []uint64
+		for _, e := range ents {
+			i := int(s.keyUint(e.key))
+			if i < 0 || i > 1<<16 {
+				continue
+			}
+			for len(slots) <= i {
+				slots = append(slots, 0)
+			}
+			slots[i] += s.uint(e.val)
+		}
+		s.writeHist(&b, now, unit, nil, nil, slots)
+	case s.hist:
+		if s.r.o.JSON {
+			for _, e := range ents {
+				s.writeHist(&b, now, unit, e.key, e.val, s.slotsOf(e.val))
+			}
+			break
+		}
+		fmt.Fprintf(&b, "\n%s %s\n", now.Format("15:04:05"), s.name)
+		for _, e := range ents {
+			s.writeHist(&b, now, unit, e.key, e.val, s.slotsOf(e.val))
+		}
+	default:
+		s.writeKV(&b, now, ents)
+	}
+	s.r.out.write(b.Bytes())
+	s.r.out.flush()
+}
+
+func (s *sampler) keyUint(k []byte) uint64 {
+	switch len(k) {
+	case 1:
+		return uint64(k[0])
+	case 2:
+		return uint64(s.order.Uint16(k))
+	case 4:
+		return uint64(s.order.Uint32(k))
+	case 8:
+		return s.order.Uint64(k)
+	}
+	return 0
+}
+
+func (s *sampler) writeHist(b *bytes.Buffer, now time.Time, unit string, key, val []byte, slots []uint64) {
+	linear := s.sample.Type == packager.SampleLinearHist
+	if s.r.o.JSON {
+		obj := map[string]any{"time": now.Format(time.RFC3339Nano), "map": s.name, "type": s.sample.Type}
+		if key != nil {
+			if kj, err := s.keyDec.AppendJSON(nil, key); err == nil {
+				obj["key"] = json.RawMessage(kj)
+			}
+		}
+		if linear {
+			obj["hist"] = json.RawMessage(hist.AppendLinearJSON(nil, unit, 0, 1, slots))
+		} else {
+			obj["hist"] = json.RawMessage(hist.AppendLog2JSON(nil, unit, slots))
+		}
+		line, _ := json.Marshal(obj)
+		b.Write(line)
+		b.WriteByte('\n')
+		return
+	}
+	if key != nil {
+		kt, _ := s.keyDec.AppendText(nil, key)
+		heading := strings.TrimSpace(string(kt))
+		if extra := s.valueExtras(val); extra != "" {
+			heading += " " + extra
+		}
+		fmt.Fprintf(b, "\n%s = %s\n", strings.ToLower(s.keyDec.Columns()[0].Name), heading)
+	}
+	if linear {
+		hist.Linear(b, unit, 0, 1, slots)
+	} else {
+		hist.Log2(b, unit, slots)
+	}
+}
+
+// valueExtras prints the non-slot members of a histogram value (comm…).
+func (s *sampler) valueExtras(val []byte) string {
+	st, ok := meta.Resolve(s.spec.Value).(*btf.Struct)
+	if !ok || len(st.Members) < 2 {
+		return ""
+	}
+	vt, err := s.valDec.AppendText(nil, val)
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	fields := strings.Fields(string(vt))
+	cols := s.valDec.Columns()
+	for i, c := range cols {
+		if i < len(fields) && int(st.Members[i].Offset.Bytes()) != s.slotOff {
+			parts = append(parts, strings.ToLower(c.Name)+"="+fields[i])
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func (s *sampler) writeKV(b *bytes.Buffer, now time.Time, ents []entry) {
+	if s.r.o.JSON {
+		b.WriteString(`{"time":"`)
+		b.WriteString(now.Format(time.RFC3339Nano))
+		b.WriteString(`","map":`)
+		nj, _ := json.Marshal(s.name)
+		b.Write(nj)
+		b.WriteString(`,"entries":[`)
+		var line []byte
+		for i, e := range ents {
+			if i > 0 {
+				line = append(line, ',')
+			}
+			line = append(line, `{"key":`...)
+			line, _ = s.keyDec.AppendJSON(line, e.key)
+			line = append(line, `,"value":`...)
+			line, _ = s.valDec.AppendJSON(line, e.val)
+			line = append(line, '}')
+		}
+		b.Write(line)
+		b.WriteString("]}\n")
+		return
+	}
+	var header []string
+	for _, c := range s.keyDec.Columns() {
+		header = append(header, c.Name)
+	}
+	for _, c := range s.valDec.Columns() {
+		header = append(header, c.Name)
+	}
+	// Largest values first when the value is one number.
+	if it, ok := meta.Resolve(s.spec.Value).(*btf.Int); ok && (it.Size == 4 || it.Size == 8) {
+		s.slotSz = int(it.Size)
+		sort.SliceStable(ents, func(i, j int) bool { return s.uint(ents[i].val) > s.uint(ents[j].val) })
+	}
+	rows := make([][]string, 0, len(ents))
+	for _, e := range ents {
+		rows = append(rows, append(cells(s.keyDec, e.key), cells(s.valDec, e.val)...))
+	}
+	fmt.Fprintf(b, "\n%s %s\n", now.Format("15:04:05"), s.name)
+	hist.KV(b, header, rows)
+}
+
+// cells formats a value as one string per text column.
+func cells(d *decode.Decoder, data []byte) []string {
+	out := make([]string, len(d.Columns()))
+	var b []byte
+	for i := range out {
+		b, _ = d.AppendCell(b[:0], data, i)
+		out[i] = string(b)
+	}
+	return out
+}

@@ -1,0 +1,121 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ecc-bpf/ecc/compiler"
+	"github.com/ecc-bpf/ecc/compiler/meta"
+	"github.com/ecc-bpf/ecc/packager"
+)
+
+// Source is a package and where it came from.
+type Source struct {
+	// Name is how the user named it (a path, URL or "-").
+	Name    string
+	Package *packager.Package
+}
+
+// HTTPTimeout bounds fetching a package over http(s).
+var HTTPTimeout = 30 * time.Second
+
+// Open reads a package named by ref: a package.json, a build folder, a bare
+// BPF object (NAME.bpf.o, its metadata derived as ecc build would, without
+// doc comments), an http(s) URL of a package.json, or "-" for stdin.
+func Open(ctx context.Context, ref string, stdin io.Reader) (*Source, error) {
+	switch {
+	case ref == "":
+		return nil, errors.New("no package given; usage: ecli run PACKAGE [PROGRAM FLAGS...]")
+	case ref == "-":
+		data, err := io.ReadAll(io.LimitReader(stdin, packager.MaxPackageSize+1))
+		if err != nil {
+			return nil, fmt.Errorf("read package from stdin: %w", err)
+		}
+		return fromBytes("-", "stdin", data)
+	case strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://"):
+		data, err := fetch(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		return fromBytes(ref, nameFromURL(ref), data)
+	}
+	st, err := os.Stat(ref)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("package %s: no such file or folder; pass a package.json, a build folder, a .bpf.o, a URL or -", ref)
+		}
+		return nil, fmt.Errorf("package %s: %w", ref, err)
+	}
+	if st.IsDir() {
+		p, err := packager.Open(ref)
+		if err != nil {
+			return nil, err
+		}
+		return &Source{Name: ref, Package: p}, nil
+	}
+	data, err := os.ReadFile(ref)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", ref, err)
+	}
+	if len(data) > packager.MaxPackageSize {
+		return nil, fmt.Errorf("package %s: larger than %d bytes", ref, packager.MaxPackageSize)
+	}
+	return fromBytes(ref, compiler.NameOf(ref), data)
+}
+
+// fromBytes decodes a package.json or derives a package from a bare object.
+func fromBytes(ref, name string, data []byte) (*Source, error) {
+	if bytes.HasPrefix(data, []byte("\x7fELF")) {
+		m, err := meta.Extract(&meta.Input{Object: data, Name: name})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		return &Source{Name: ref, Package: &packager.Package{Object: data, Meta: *m}}, nil
+	}
+	p, err := packager.Unmarshal(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	return &Source{Name: ref, Package: p}, nil
+}
+
+func fetch(ctx context.Context, url string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, HTTPTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", url, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch package %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetch package %s: %s", url, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, packager.MaxPackageSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch package %s: %w", url, err)
+	}
+	if len(data) > packager.MaxPackageSize {
+		return nil, fmt.Errorf("fetch package %s: larger than %d bytes", url, packager.MaxPackageSize)
+	}
+	return data, nil
+}
+
+func nameFromURL(u string) string {
+	base := filepath.Base(strings.SplitN(u, "?", 2)[0])
+	if base == "package.json" || base == "." || base == "/" {
+		return "package"
+	}
+	return compiler.NameOf(base)
+}
