@@ -1,0 +1,167 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecc-bpf/ecc/compiler"
+	"github.com/ecc-bpf/ecc/internal/testenv"
+)
+
+// buildSource compiles a C source written by the test.
+func buildSource(t *testing.T, name, code string) *Source {
+	t.Helper()
+	testenv.Clang(t)
+	testenv.Kernel(t)
+	buildCacheOnce.Do(func() {
+		buildCacheDir, _ = os.MkdirTemp("", "ecc-runtime-test-cache-")
+	})
+	dir := t.TempDir()
+	src := filepath.Join(dir, name+".bpf.c")
+	os.WriteFile(src, []byte(code), 0o644)
+	var stderr bytes.Buffer
+	res, err := compiler.Build(context.Background(), &compiler.Options{Source: src, OutDir: dir, CacheDir: buildCacheDir, Stderr: &stderr})
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, stderr.String())
+	}
+	s, err := Open(context.Background(), res.Outputs[0].Package, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+const prelude = `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+char LICENSE[] SEC("license") = "GPL";
+`
+
+// Programs the kernel refuses are skipped with a warning when others run
+// (libbpf-tools' alternative pairs: fentry vs tracepoint, kprobe vs tp).
+func TestSkipsRefusedPrograms(t *testing.T) {
+	src := buildSource(t, "pairs", prelude+`
+SEC("fentry/do_nanosleep")
+int BPF_PROG(fentry_sleep) { return 0; }
+SEC("kprobe/do_nanosleep")
+int BPF_KPROBE(kprobe_sleep) { return 0; }
+SEC("tp/syscalls/sys_enter_nanosleep")
+int tp_sleep(void *ctx) { return 0; }
+`)
+	r := start(t, src, nil, Options{})
+	r.stop(t)
+	stderr := r.errs.String()
+	for _, want := range []string{
+		"warning: skipping program fentry_sleep (fentry/do_nanosleep): not supported by this kernel",
+		"warning: skipping program kprobe_sleep (kprobe/do_nanosleep)",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "MEMLOCK") {
+		t.Errorf("misleading MEMLOCK hint shown:\n%s", stderr)
+	}
+}
+
+// When no program can run, the error names each one and why.
+func TestNothingRuns(t *testing.T) {
+	src := buildSource(t, "refused", prelude+`
+SEC("fentry/do_nanosleep")
+int BPF_PROG(fentry_sleep) { return 0; }
+SEC("lsm/file_open")
+int BPF_PROG(lsm_open, struct file *file) { return 0; }
+`)
+	err := Run(context.Background(), src, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	if err == nil {
+		t.Skip("this kernel runs fentry and lsm programs")
+	}
+	for _, want := range []string{"no program could run", "fentry_sleep (fentry/do_nanosleep): not supported by this kernel", "lsm_open (lsm/file_open): not supported by this kernel"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+// A verifier rejection shows the log's tail and points to -v.
+func TestVerifierErrorTail(t *testing.T) {
+	src := buildSource(t, "unsafe", prelude+`
+SEC("tp/syscalls/sys_enter_getpid")
+int bad(void *ctx) {
+	char *p = (char *)(long)bpf_get_prandom_u32();
+	return *p; /* dereferences a scalar: the verifier refuses */
+}
+`)
+	err := Run(context.Background(), src, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	if err == nil || !strings.Contains(err.Error(), "rejected by the verifier") || !strings.Contains(err.Error(), "invalid mem access") {
+		t.Fatalf("got %v", err)
+	}
+	if n := strings.Count(err.Error(), "\n    "); n > verifierTail {
+		t.Errorf("%d log lines shown, want at most %d", n, verifierTail)
+	}
+	verbose := Run(context.Background(), src, nil, &Options{Verbose: true, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	if verbose == nil || strings.Contains(verbose.Error(), "-v shows all") {
+		t.Errorf("-v should show the whole log: %v", verbose)
+	}
+}
+
+// Packages come from a file, a folder, a bare object, a URL or stdin.
+func TestOpenSources(t *testing.T) {
+	src := buildExample(t, "execsnoop")
+	pkgPath := src.Name
+	data, err := os.ReadFile(pkgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	check := func(what string, s *Source, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if len(s.Package.Meta.BpfSkel.Progs) != 1 || s.Package.Meta.BpfSkel.Progs[0].Name != "handle_exec" {
+			t.Errorf("%s: programs %+v", what, s.Package.Meta.BpfSkel.Progs)
+		}
+	}
+	s, err := Open(ctx, filepath.Dir(pkgPath), nil)
+	check("folder", s, err)
+	s, err = Open(ctx, "-", bytes.NewReader(data))
+	check("stdin", s, err)
+	s, err = Open(ctx, filepath.Join(filepath.Dir(pkgPath), "execsnoop.bpf.o"), nil)
+	check("bare object", s, err)
+	if s.Package.Meta.BpfSkel.ObjName != "execsnoop_bpf" || len(s.Package.Meta.ExportTypes) != 1 {
+		t.Errorf("bare object metadata: %s, %+v", s.Package.Meta.BpfSkel.ObjName, s.Package.Meta.ExportTypes)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/execsnoop/package.json" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(data)
+	}))
+	defer srv.Close()
+	s, err = Open(ctx, srv.URL+"/execsnoop/package.json", nil)
+	check("url", s, err)
+	if _, err := Open(ctx, srv.URL+"/missing.json", nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("missing URL: %v", err)
+	}
+	if _, err := Open(ctx, "-", strings.NewReader("not json")); err == nil || !strings.Contains(err.Error(), "-") {
+		t.Errorf("junk on stdin: %v", err)
+	}
+	// And the bare object runs: events decode through the derived metadata.
+	s, _ = Open(ctx, filepath.Join(filepath.Dir(pkgPath), "execsnoop.bpf.o"), nil)
+	r := start(t, s, nil, Options{JSON: true})
+	time.Sleep(50 * time.Millisecond)
+	os.StartProcess("/bin/true", []string{"true", "bare-object-mark"}, &os.ProcAttr{})
+	r.waitFor(t, "an exec event", func(m map[string]any) bool {
+		a, _ := m["args"].(string)
+		return strings.Contains(a, "bare-object-mark")
+	})
+}
