@@ -35,7 +35,15 @@ demo: examples
 		echo "=== $$ex"; $(BIN)/ecc inspect $(OUT)/$$ex/package.json; echo; \
 	done
 
+# The peers: bpftrace, BCC (which needs kernel headers: on kernels without
+# a headers package, Debian's are linked in as /lib/modules/$(uname -r)/build),
+# and a C compiler for the load generator.
 bench: build
+	@EXTRA_PKGS="bpftrace bpfcc-tools python3-bpfcc linux-headers-amd64 gcc" scripts/deps.sh
+	@k=/lib/modules/$$(uname -r); if [ ! -e $$k/build ]; then \
+		h=$$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n1); \
+		if [ -n "$$h" ]; then mkdir -p $$k && ln -sfn $$h $$k/build && ln -sfn $${h%-amd64}-common $$k/source && \
+			echo "bench: linked $$h as $$k/build for BCC" >&2; fi; fi
 	$(GO) run ./bench $(BENCHFLAGS)
 
 # Short fuzzing of every parser (longer: make fuzz FUZZTIME=10m).

@@ -161,6 +161,7 @@ func (r *runner) startOutputs() error {
 				// also tells the user the probe is running.
 				h := p.dec.AppendHeader([]byte("TIME     "))
 				r.out.write(append(h, '\n'))
+				r.out.flush()
 			}
 		}
 		if r.o.Verbose {

@@ -69,6 +69,7 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 		o.Stderr = os.Stderr
 	}
 	pkg := src.Package
+	tr := newTracer(o)
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(pkg.Object))
 	if err != nil {
 		return fmt.Errorf("%s: read BPF object: %w", src.Name, err)
@@ -89,6 +90,7 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 		return err
 	}
 	prepareMaps(spec)
+	tr.mark("spec and flags")
 
 	// Plan every attachment before touching the kernel: a missing --ifname
 	// is the user's to fix, whatever else loads.
@@ -108,17 +110,21 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	// cgroup instead, so failing here is harmless.
 	rlimit.RemoveMemlock()
 
-	r := &runner{o: o, src: src, spec: spec}
+	tr.mark("plans")
+	r := &runner{o: o, src: src, spec: spec, tr: tr}
 	defer r.close()
 	if err := r.load(); err != nil {
 		return err
 	}
+	tr.mark("load")
 	if err := r.attach(plans); err != nil {
 		return err
 	}
+	tr.mark("attach")
 	if err := r.startOutputs(); err != nil {
 		return err
 	}
+	tr.mark("outputs")
 	if o.Ready != nil {
 		o.Ready()
 	}
@@ -134,7 +140,10 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	case err := <-r.failed:
 		return err
 	}
-	return r.finish()
+	tr.mark("run")
+	err = r.finish()
+	tr.mark("drain and free")
+	return err
 }
 
 type runner struct {
@@ -158,6 +167,7 @@ type runner struct {
 	tickerWG sync.WaitGroup
 	// after runs once output is drained: summaries, symbol tables.
 	after []func()
+	tr    *tracer
 }
 
 type iterLink struct {
@@ -169,10 +179,13 @@ type iterLink struct {
 // programs, drain the buffers, print the maps one last time, flush the
 // output, then free the maps and programs.
 func (r *runner) close() {
-	for _, l := range r.links {
-		l.Close()
+	if len(r.links) > 0 {
+		for _, l := range r.links {
+			l.Close()
+		}
+		r.links = nil
+		r.tr.mark("detach")
 	}
-	r.links = nil
 	for _, rd := range r.readers {
 		rd.flush()
 	}
@@ -247,6 +260,10 @@ func prepareMaps(spec *ebpf.CollectionSpec) {
 func (r *runner) load() error {
 	cache := btf.NewCache()
 	opts := ebpf.CollectionOptions{Cache: cache}
+	if r.o.KernelBTF == "" && os.Getenv("ECLI_NO_CORE_CACHE") != "1" {
+		prerelocate(r.src.Package.Object, r.spec, cache)
+		r.tr.mark("co-re")
+	}
 	if r.o.KernelBTF != "" {
 		kt, err := btf.LoadSpec(r.o.KernelBTF)
 		if err != nil {
@@ -369,4 +386,27 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 		fmt.Fprintf(r.o.Stderr, "ecli: warning: skipping %v\n", f)
 	}
 	return nil
+}
+
+// tracer prints how long each step of a run took when ECLI_TRACE=1 (see
+// docs/troubleshooting.md: start-up and exit costs).
+type tracer struct {
+	w    io.Writer
+	last time.Time
+}
+
+func newTracer(o *Options) *tracer {
+	if os.Getenv("ECLI_TRACE") != "1" {
+		return &tracer{}
+	}
+	return &tracer{w: o.Stderr, last: time.Now()}
+}
+
+func (t *tracer) mark(step string) {
+	if t.w == nil {
+		return
+	}
+	now := time.Now()
+	fmt.Fprintf(t.w, "ecli: trace: %-16s %6.2f ms\n", step, float64(now.Sub(t.last).Microseconds())/1000)
+	t.last = now
 }

@@ -6,10 +6,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/testenv"
@@ -164,4 +169,49 @@ func TestOpenSources(t *testing.T) {
 		a, _ := m["args"].(string)
 		return strings.Contains(a, "bare-object-mark")
 	})
+}
+
+// The CO-RE cache: a first run stores the relocated instructions, a second
+// run uses them without the kernel's BTF, and both decode real events (ppid
+// comes from task->real_parent->tgid, a CO-RE read).
+func TestCORECache(t *testing.T) {
+	src := buildExample(t, "execsnoop")
+	t.Setenv("ECC_CACHE_DIR", t.TempDir())
+	spec1, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(src.Package.Object))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !prerelocate(src.Package.Object, spec1, btf.NewCache()) {
+		t.Fatal("first prerelocate did not relocate")
+	}
+	files, _ := filepath.Glob(filepath.Join(coreCacheDir(), "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("cache files %v", files)
+	}
+	spec2, _ := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(src.Package.Object))
+	// A cache hit must not need the kernel's BTF: give it a cache that fails.
+	if !prerelocate(src.Package.Object, spec2, nil) {
+		t.Fatal("second prerelocate did not use the cache")
+	}
+	for name, p := range spec1.Programs {
+		if a, b := p.Instructions.String(), spec2.Programs[name].Instructions.String(); a != b {
+			t.Errorf("program %s: cached relocation differs from computed", name)
+		}
+		if idx, n := relocInsns(spec2); n != 0 {
+			t.Errorf("CO-RE metadata left: %v", idx)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		r := start(t, src, nil, Options{JSON: true})
+		mark := "core-cache-" + strconv.Itoa(i)
+		exec.Command("/bin/true", mark).Run()
+		ev := r.waitFor(t, "exec with "+mark, func(m map[string]any) bool {
+			a, _ := m["args"].(string)
+			return strings.Contains(a, mark)
+		})
+		if num(ev["ppid"]) != int64(os.Getpid()) {
+			t.Errorf("run %d: ppid %v, want %d (wrong CO-RE offsets?)", i, ev["ppid"], os.Getpid())
+		}
+		r.stop(t)
+	}
 }

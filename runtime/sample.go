@@ -309,6 +309,9 @@ func (s *sampler) writeKV(b *bytes.Buffer, now time.Time, ents []entry) {
 	}
 	var header []string
 	for _, c := range s.keyDec.Columns() {
+		if len(s.keyDec.Columns()) == 1 && c.Name == "VALUE" {
+			c.Name = "KEY"
+		}
 		header = append(header, c.Name)
 	}
 	for _, c := range s.valDec.Columns() {

@@ -27,7 +27,6 @@ const volatile __u32 targ_pid = 0;
 
 /// Events the ring buffer had no room for
 __u64 dropped = 0;
-__s32 seq = 0;
 
 SEC("tp/syscalls/sys_enter_getppid")
 int on_getppid(void *ctx)
@@ -44,7 +43,7 @@ int on_getppid(void *ctx)
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->seq = __sync_fetch_and_add(&seq, 1);
+	e->seq = (__s32)(e->ts & 0x7fffffff);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	__builtin_memcpy(e->note, "throughput", 11);
 	e->flags = 0x2a;
