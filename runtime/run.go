@@ -205,7 +205,7 @@ func (r *runner) close() {
 		r.tickerWG.Wait()
 		r.stop = nil
 		for _, s := range r.samplers {
-			s.print()
+			s.printFinal()
 		}
 	}
 	if r.out != nil {

@@ -35,8 +35,9 @@ type sampler struct {
 	nslots  int
 	// keyIsSlot: each entry is one slot (key = slot index, value = count).
 	keyIsSlot bool
-	// extra value members printed in a histogram's heading (e.g. comm).
 	order binary.ByteOrder
+	// last is when the map was last printed.
+	last time.Time
 }
 
 func (r *runner) startSamplers() error {
@@ -171,7 +172,16 @@ func (s *sampler) slotsOf(v []byte) []uint64 {
 	return slots
 }
 
+// printFinal prints the map at exit unless a tick just printed it.
+func (s *sampler) printFinal() {
+	if !s.last.IsZero() && time.Since(s.last) < 200*time.Millisecond {
+		return
+	}
+	s.print()
+}
+
 func (s *sampler) print() {
+	s.last = time.Now()
 	ents, err := s.entries()
 	if err != nil {
 		fmt.Fprintf(s.r.o.Stderr, "ecli: warning: read map %s: %v\n", s.name, err)
@@ -205,8 +215,14 @@ func (s *sampler) print() {
 			break
 		}
 		fmt.Fprintf(&b, "\n%s %s\n", now.Format("15:04:05"), s.name)
+		// One entry with a zero key is the whole system: no heading.
+		single := len(ents) == 1 && isZero(ents[0].key)
 		for _, e := range ents {
-			s.writeHist(&b, now, unit, e.key, e.val, s.slotsOf(e.val))
+			key := e.key
+			if single {
+				key = nil
+			}
+			s.writeHist(&b, now, unit, key, e.val, s.slotsOf(e.val))
 		}
 	default:
 		s.writeKV(&b, now, ents)
@@ -254,7 +270,11 @@ func (s *sampler) writeHist(b *bytes.Buffer, now time.Time, unit string, key, va
 		if extra := s.valueExtras(val); extra != "" {
 			heading += " " + extra
 		}
-		fmt.Fprintf(b, "\n%s = %s\n", strings.ToLower(s.keyDec.Columns()[0].Name), heading)
+		name := strings.ToLower(s.keyDec.Columns()[0].Name)
+		if len(s.keyDec.Columns()) == 1 && name == "value" {
+			name = "key"
+		}
+		fmt.Fprintf(b, "\n%s = %s\n", name, heading)
 	}
 	if linear {
 		hist.Linear(b, unit, 0, 1, slots)
@@ -339,4 +359,13 @@ func cells(d *decode.Decoder, data []byte) []string {
 		out[i] = string(b)
 	}
 	return out
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
