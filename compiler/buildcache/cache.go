@@ -173,17 +173,22 @@ func (c *Cache) Put(key string, files map[string]string, deps []Dep) (*Entry, er
 	if err := os.WriteFile(filepath.Join(tmp, "manifest.json"), b, 0o644); err != nil {
 		return nil, err
 	}
-	// Replace any stale entry (its deps changed); a concurrent writer of the
-	// same key produces the same content, so losing the race is fine.
 	if err := os.Rename(tmp, final); err != nil {
+		// An entry is there. While it is valid, it stays: readers may be
+		// copying from it, and it holds what we built (same key, same
+		// dependencies). Only a stale one (a dependency changed) is replaced.
+		if e, ok := c.Get(key); ok {
+			return e, nil
+		}
 		old := final + ".old-" + filepath.Base(tmp)
 		if os.Rename(final, old) == nil {
 			os.RemoveAll(old)
 		}
 		if err := os.Rename(tmp, final); err != nil && !errors.Is(err, os.ErrExist) {
-			if _, ok := c.Get(key); !ok {
-				return nil, fmt.Errorf("build cache: %w", err)
+			if e, ok := c.Get(key); ok {
+				return e, nil
 			}
+			return nil, fmt.Errorf("build cache: %w", err)
 		}
 	}
 	return &Entry{dir: final, Files: m.Files}, nil
