@@ -35,7 +35,7 @@ type sampler struct {
 	nslots  int
 	// keyIsSlot: each entry is one slot (key = slot index, value = count).
 	keyIsSlot bool
-	order binary.ByteOrder
+	order     binary.ByteOrder
 	// last is when the map was last printed.
 	last time.Time
 }
@@ -94,13 +94,13 @@ func newSampler(r *runner, name string, m *ebpf.Map, ms *ebpf.MapSpec, smp *pack
 // the value (preferring one called slots), the value itself if it is such an
 // array, or, with integer keys and values, one entry per slot.
 func (s *sampler) findSlots() error {
-	val := meta.Resolve(s.spec.Value)
+	val := btf.UnderlyingType(s.spec.Value)
 	intArray := func(t btf.Type) (int, int, bool) {
-		a, ok := meta.Resolve(t).(*btf.Array)
+		a, ok := btf.UnderlyingType(t).(*btf.Array)
 		if !ok {
 			return 0, 0, false
 		}
-		it, ok := meta.Resolve(a.Type).(*btf.Int)
+		it, ok := btf.UnderlyingType(a.Type).(*btf.Int)
 		if !ok || (it.Size != 4 && it.Size != 8) {
 			return 0, 0, false
 		}
@@ -122,7 +122,7 @@ func (s *sampler) findSlots() error {
 			return nil
 		}
 	}
-	_, keyInt := meta.Resolve(s.spec.Key).(*btf.Int)
+	_, keyInt := btf.UnderlyingType(s.spec.Key).(*btf.Int)
 	if it, ok := val.(*btf.Int); ok && keyInt && (it.Size == 4 || it.Size == 8) {
 		s.keyIsSlot, s.slotSz = true, int(it.Size)
 		return nil
@@ -154,12 +154,7 @@ func (s *sampler) entries() ([]entry, error) {
 	return out, nil
 }
 
-func (s *sampler) uint(b []byte) uint64 {
-	if s.slotSz == 4 {
-		return uint64(s.order.Uint32(b))
-	}
-	return s.order.Uint64(b)
-}
+func (s *sampler) uint(b []byte) uint64 { return readUint(s.order, b, s.slotSz) }
 
 func (s *sampler) slotsOf(v []byte) []uint64 {
 	slots := make([]uint64, s.nslots)
@@ -197,7 +192,7 @@ func (s *sampler) print() {
 	case s.hist && s.keyIsSlot:
 		var slots []uint64
 		for _, e := range ents {
-			i := int(s.keyUint(e.key))
+			i := int(readUint(s.order, e.key, len(e.key)))
 			if i < 0 || i > 1<<16 {
 				continue
 			}
@@ -229,20 +224,6 @@ func (s *sampler) print() {
 	}
 	s.r.out.write(b.Bytes())
 	s.r.out.flush()
-}
-
-func (s *sampler) keyUint(k []byte) uint64 {
-	switch len(k) {
-	case 1:
-		return uint64(k[0])
-	case 2:
-		return uint64(s.order.Uint16(k))
-	case 4:
-		return uint64(s.order.Uint32(k))
-	case 8:
-		return s.order.Uint64(k)
-	}
-	return 0
 }
 
 func (s *sampler) writeHist(b *bytes.Buffer, now time.Time, unit string, key, val []byte, slots []uint64) {
@@ -285,7 +266,7 @@ func (s *sampler) writeHist(b *bytes.Buffer, now time.Time, unit string, key, va
 
 // valueExtras prints the non-slot members of a histogram value (comm…).
 func (s *sampler) valueExtras(val []byte) string {
-	st, ok := meta.Resolve(s.spec.Value).(*btf.Struct)
+	st, ok := btf.UnderlyingType(s.spec.Value).(*btf.Struct)
 	if !ok || len(st.Members) < 2 {
 		return ""
 	}
@@ -338,7 +319,7 @@ func (s *sampler) writeKV(b *bytes.Buffer, now time.Time, ents []entry) {
 		header = append(header, c.Name)
 	}
 	// Largest values first when the value is one number.
-	if it, ok := meta.Resolve(s.spec.Value).(*btf.Int); ok && (it.Size == 4 || it.Size == 8) {
+	if it, ok := btf.UnderlyingType(s.spec.Value).(*btf.Int); ok && (it.Size == 4 || it.Size == 8) {
 		s.slotSz = int(it.Size)
 		sort.SliceStable(ents, func(i, j int) bool { return s.uint(ents[i].val) > s.uint(ents[j].val) })
 	}
@@ -368,4 +349,22 @@ func isZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// readUint reads an unsigned integer of 1, 2, 4 or 8 bytes (0 otherwise).
+func readUint(order binary.ByteOrder, b []byte, size int) uint64 {
+	if len(b) < size {
+		return 0
+	}
+	switch size {
+	case 1:
+		return uint64(b[0])
+	case 2:
+		return uint64(order.Uint16(b))
+	case 4:
+		return uint64(order.Uint32(b))
+	case 8:
+		return order.Uint64(b)
+	}
+	return 0
 }

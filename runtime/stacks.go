@@ -9,7 +9,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
-	"github.com/ecc-bpf/ecc/compiler/meta"
 	"github.com/ecc-bpf/ecc/runtime/symbol"
 )
 
@@ -88,7 +87,7 @@ func member(st *btf.Struct, names ...string) (btf.Member, bool) {
 }
 
 func intSize(t btf.Type) int {
-	if it, ok := meta.Resolve(t).(*btf.Int); ok && it.Size <= 8 {
+	if it, ok := btf.UnderlyingType(t).(*btf.Int); ok && it.Size <= 8 {
 		return int(it.Size)
 	}
 	return 0
@@ -97,7 +96,7 @@ func intSize(t btf.Type) int {
 // forType returns a stack printer for events of type t, or nil when they
 // carry no stacks.
 func (f *stackPrinterFactory) forType(t btf.Type) *stackPrinter {
-	st, ok := meta.Resolve(t).(*btf.Struct)
+	st, ok := btf.UnderlyingType(t).(*btf.Struct)
 	if !ok {
 		return nil
 	}
@@ -115,7 +114,7 @@ func (f *stackPrinterFactory) forType(t btf.Type) *stackPrinter {
 			jsonKey = "kstack_syms"
 		}
 		if m, ok := member(st, kind.names...); ok {
-			a, isArr := meta.Resolve(m.Type).(*btf.Array)
+			a, isArr := btf.UnderlyingType(m.Type).(*btf.Array)
 			if isArr && intSize(a.Type) == 8 {
 				sf := stackField{kernel: kind.kernel, off: int(m.Offset.Bytes()), n: int(a.Nelems), lenOff: -1, json: jsonKey}
 				for _, suffix := range []string{"_len", "_depth", "_sz", "_size", "_nr"} {
@@ -143,20 +142,6 @@ func (f *stackPrinterFactory) forType(t btf.Type) *stackPrinter {
 	return p
 }
 
-func (f *stackPrinterFactory) readUint(b []byte, size int) uint64 {
-	switch size {
-	case 1:
-		return uint64(b[0])
-	case 2:
-		return uint64(f.order.Uint16(b))
-	case 4:
-		return uint64(f.order.Uint32(b))
-	case 8:
-		return f.order.Uint64(b)
-	}
-	return 0
-}
-
 // frames returns the symbolised frames of one stack field of an event.
 func (p *stackPrinter) frames(sf *stackField, data []byte) []string {
 	f := p.f
@@ -165,7 +150,7 @@ func (p *stackPrinter) frames(sf *stackField, data []byte) []string {
 		if sf.off+sf.idSize > len(data) {
 			return nil
 		}
-		id := int64(f.readUint(data[sf.off:], sf.idSize))
+		id := int64(readUint(f.order, data[sf.off:], sf.idSize))
 		if sf.idSize == 4 {
 			id = int64(int32(id))
 		}
@@ -186,7 +171,7 @@ func (p *stackPrinter) frames(sf *stackField, data []byte) []string {
 	} else {
 		n := sf.n
 		if sf.lenOff >= 0 && sf.lenOff+sf.lenSize <= len(data) {
-			l := int(f.readUint(data[sf.lenOff:], sf.lenSize))
+			l := int(readUint(f.order, data[sf.lenOff:], sf.lenSize))
 			if sf.lenBytes {
 				l /= 8
 			}
@@ -211,7 +196,7 @@ func (p *stackPrinter) frames(sf *stackField, data []byte) []string {
 	res := f.syms()
 	var pid uint32
 	if p.pidOff >= 0 && p.pidOff+p.pidSize <= len(data) {
-		pid = uint32(f.readUint(data[p.pidOff:], p.pidSize))
+		pid = uint32(readUint(f.order, data[p.pidOff:], p.pidSize))
 	}
 	out := make([]string, len(addrs))
 	for i, a := range addrs {

@@ -16,24 +16,6 @@ func TypeName(t btf.Type) string {
 	return b.String()
 }
 
-// StripQualifiers removes top-level const/volatile/restrict and type tags.
-func StripQualifiers(t btf.Type) btf.Type {
-	for {
-		switch q := t.(type) {
-		case *btf.Const:
-			t = q.Type
-		case *btf.Volatile:
-			t = q.Type
-		case *btf.Restrict:
-			t = q.Type
-		case *btf.TypeTag:
-			t = q.Type
-		default:
-			return t
-		}
-	}
-}
-
 // VarTypeName spells the type of a global as eunomia's metadata does: the
 // qualifiers of the variable itself dropped, including those C puts on the
 // elements of an array (const volatile char x[16] is "char[16]").
@@ -42,25 +24,13 @@ func VarTypeName(t btf.Type) string {
 }
 
 func stripVarQualifiers(t btf.Type) btf.Type {
-	t = StripQualifiers(t)
+	t = btf.QualifiedType(t)
 	if a, ok := t.(*btf.Array); ok {
 		c := *a
 		c.Type = stripVarQualifiers(a.Type)
 		return &c
 	}
 	return t
-}
-
-// Resolve strips qualifiers and typedefs down to the underlying type.
-func Resolve(t btf.Type) btf.Type {
-	for {
-		t = StripQualifiers(t)
-		td, ok := t.(*btf.Typedef)
-		if !ok {
-			return t
-		}
-		t = td.Type
-	}
 }
 
 // writeDecl writes the declaration of an entity of type t named by inner
@@ -101,7 +71,7 @@ func writeDecl(b *strings.Builder, t btf.Type, inner string) {
 	case *btf.Pointer:
 		target := v.Target
 		p := "*" + inner
-		switch StripQualifiers(target).(type) {
+		switch btf.QualifiedType(target).(type) {
 		case *btf.Array, *btf.FuncProto:
 			p = "(" + p + ")"
 		}

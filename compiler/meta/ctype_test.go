@@ -53,8 +53,8 @@ func TestTypeName(t *testing.T) {
 	if got := VarTypeName(&btf.Pointer{Target: cvChar}); got != "const volatile char *" {
 		t.Errorf("VarTypeName keeps the pointee's qualifiers: %q", got)
 	}
-	if got := TypeName(StripQualifiers(&btf.Const{Type: &btf.Volatile{Type: pidT}})); got != "pid_t" {
-		t.Errorf("StripQualifiers: %q", got)
+	if got := TypeName(btf.QualifiedType(&btf.Const{Type: &btf.Volatile{Type: pidT}})); got != "pid_t" {
+		t.Errorf("QualifiedType: %q", got)
 	}
 }
 

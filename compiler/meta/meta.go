@@ -241,7 +241,7 @@ func (x *extractor) dataSections() error {
 
 // internalVar records the export binding an injected global stands for.
 func (x *extractor) internalVar(v *btf.Var) {
-	st, ok := Resolve(pointee(v.Type)).(*btf.Struct)
+	st, ok := btf.UnderlyingType(pointee(v.Type)).(*btf.Struct)
 	if !ok || st.Name == "" {
 		return
 	}
@@ -252,7 +252,7 @@ func (x *extractor) internalVar(v *btf.Var) {
 }
 
 func pointee(t btf.Type) btf.Type {
-	if p, ok := StripQualifiers(t).(*btf.Pointer); ok {
+	if p, ok := btf.QualifiedType(t).(*btf.Pointer); ok {
 		return p.Target
 	}
 	return t

@@ -135,29 +135,10 @@ func analyze(t btf.Type, order binary.ByteOrder, depth int) *codec {
 	return c
 }
 
-// stripQualifiers removes const, volatile, restrict and type tags.
-func stripQualifiers(t btf.Type) btf.Type {
-	for i := 0; i < 64; i++ {
-		switch q := t.(type) {
-		case *btf.Const:
-			t = q.Type
-		case *btf.Volatile:
-			t = q.Type
-		case *btf.Restrict:
-			t = q.Type
-		case *btf.TypeTag:
-			t = q.Type
-		default:
-			return t
-		}
-	}
-	return t
-}
-
 // resolve strips qualifiers and typedefs.
 func resolve(t btf.Type) btf.Type {
 	for i := 0; i < 64; i++ {
-		t = stripQualifiers(t)
+		t = btf.QualifiedType(t)
 		td, ok := t.(*btf.Typedef)
 		if !ok {
 			return t
@@ -170,7 +151,7 @@ func resolve(t btf.Type) btf.Type {
 // isCharElem reports whether an array element is written as char, signed
 // char or unsigned char (qualifiers aside; a typedef such as u8 is not).
 func isCharElem(t btf.Type) bool {
-	it, ok := stripQualifiers(t).(*btf.Int)
+	it, ok := btf.QualifiedType(t).(*btf.Int)
 	if !ok || it.Size != 1 || it.Encoding&btf.Bool != 0 {
 		return false
 	}
@@ -187,7 +168,7 @@ func spell(t btf.Type, depth int) string {
 	if depth > maxDepth {
 		return "?"
 	}
-	t = stripQualifiers(t)
+	t = btf.QualifiedType(t)
 	switch v := t.(type) {
 	case nil, *btf.Void:
 		return "void"
@@ -212,7 +193,7 @@ func spell(t btf.Type, depth int) string {
 		dims := ""
 		var et btf.Type = v
 		for i := 0; i < maxDepth; i++ {
-			a, ok := stripQualifiers(et).(*btf.Array)
+			a, ok := btf.QualifiedType(et).(*btf.Array)
 			if !ok {
 				break
 			}
@@ -221,7 +202,7 @@ func spell(t btf.Type, depth int) string {
 		}
 		return spell(et, depth+1) + dims
 	case *btf.Pointer:
-		switch stripQualifiers(v.Target).(type) {
+		switch btf.QualifiedType(v.Target).(type) {
 		case *btf.Array, *btf.FuncProto:
 			return "pointer"
 		}
