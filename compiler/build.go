@@ -317,7 +317,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 		Skel:    filepath.Join(dir, b.name+SkelSuffix),
 		Package: filepath.Join(dir, PackageFile),
 	}
-	key := buildcache.Key([]byte("ecc-build-1"), []byte(b.selfID), []byte(b.clang.id),
+	key := buildcache.Key([]byte("ecc-build-2"), []byte(b.selfID), []byte(b.clang.id),
 		[]byte(a.Name), []byte(bi.digest), []byte(templates.IncludeDigest()),
 		[]byte(strings.Join(b.o.CFlags, "\x00")), []byte(b.src), b.srcText,
 		[]byte(b.hdr), b.hdrText)
@@ -382,6 +382,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 	if err != nil {
 		return nil, nil, err
 	}
+	m.Arch = a.Name
 	skel, err := packager.MarshalMeta(m)
 	if err != nil {
 		return nil, nil, err

@@ -19,6 +19,10 @@ type Meta struct {
 	// EnableMultipleExportTypes makes runtimes use each map's ExportConfig
 	// instead of ExportTypes[0] (eunomia's switch, same meaning).
 	EnableMultipleExportTypes bool `json:"enable_multiple_export_types,omitempty"`
+
+	// ecc extension: the architecture the object was built for, as the
+	// kernel names it (x86_64, arm64, ...); empty in eunomia's packages.
+	Arch string `json:"arch,omitempty"`
 }
 
 // Defaults used when a field is absent or zero.
