@@ -1,0 +1,188 @@
+package packager
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content/memory"
+)
+
+func pushAll(t *testing.T, art *Artifact) *memory.Store {
+	t.Helper()
+	s := memory.New()
+	for _, b := range art.Blobs {
+		if ok, _ := s.Exists(context.Background(), b.Desc); ok {
+			continue
+		}
+		if err := s.Push(context.Background(), b.Desc, bytes.NewReader(b.Data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+func twoArch(t *testing.T) []PlatformPackage {
+	x := &Package{Object: testObject(), Meta: testMeta()}
+	x.Meta.Arch = "x86_64"
+	a := &Package{Object: append(testObject(), 'a'), Meta: testMeta()}
+	a.Meta.Arch = "arm64"
+	return []PlatformPackage{{Package: x, Wasm: []byte("\x00asm\x01\x00\x00\x00")}, {Package: a}}
+}
+
+func TestArtifactRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	art, err := NewArtifact(twoArch(t), ArtifactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if art.Root.MediaType != ocispec.MediaTypeImageIndex || art.Root.ArtifactType != ArtifactType {
+		t.Fatalf("root %+v", art.Root)
+	}
+	s := pushAll(t, art)
+	for _, c := range []struct{ platform, arch string }{{"linux/amd64", "x86_64"}, {"linux/arm64", "arm64"}} {
+		d, err := SelectManifest(ctx, s, art.Root, c.platform)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pp, err := ReadManifest(ctx, s, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pp.Package.Meta.Arch != c.arch || pp.Platform != c.platform || pp.Name != "execsnoop" {
+			t.Errorf("%s: arch %q platform %q name %q", c.platform, pp.Package.Meta.Arch, pp.Platform, pp.Name)
+		}
+		if (pp.Wasm != nil) != (c.arch == "x86_64") {
+			t.Errorf("%s: wasm %v", c.platform, pp.Wasm != nil)
+		}
+	}
+	// The manifest carries the layout DESIGN.md fixes.
+	d, _ := SelectManifest(ctx, s, art.Root, "linux/amd64")
+	raw, _ := s.Fetch(ctx, d)
+	var man ocispec.Manifest
+	json.NewDecoder(raw).Decode(&man)
+	raw.Close()
+	if man.ArtifactType != ArtifactType || man.Config.MediaType != MediaTypeConfig {
+		t.Errorf("manifest %+v", man)
+	}
+	titles := map[string]string{}
+	for _, l := range man.Layers {
+		titles[l.MediaType] = l.Annotations[ocispec.AnnotationTitle]
+	}
+	if titles[MediaTypeObject] != "execsnoop.bpf.o" || titles[MediaTypeWasm] != "execsnoop.wasm" {
+		t.Errorf("layer titles %v", titles)
+	}
+	if man.Annotations[ocispec.AnnotationVersion] != "0.1.0" || man.Annotations[ocispec.AnnotationDescription] != "trace exec" {
+		t.Errorf("annotations %v", man.Annotations)
+	}
+	if _, ok := man.Annotations[ocispec.AnnotationCreated]; ok {
+		t.Error("created set without SOURCE_DATE_EPOCH")
+	}
+	// Not there: a platform the index lacks.
+	if _, err := SelectManifest(ctx, s, art.Root, "linux/riscv64"); !errors.Is(err, ErrNoPlatform) || !strings.Contains(err.Error(), "linux/amd64, linux/arm64") {
+		t.Errorf("missing platform: %v", err)
+	}
+}
+
+func TestArtifactReproducible(t *testing.T) {
+	a, _ := NewArtifact(twoArch(t), ArtifactOptions{})
+	b, _ := NewArtifact(twoArch(t), ArtifactOptions{})
+	if a.Root.Digest != b.Root.Digest {
+		t.Fatal("same packages, different digests")
+	}
+	when := time.Unix(1700000000, 0)
+	c, _ := NewArtifact(twoArch(t), ArtifactOptions{Created: &when})
+	d, _ := NewArtifact(twoArch(t), ArtifactOptions{Created: &when})
+	if c.Root.Digest != d.Root.Digest || c.Root.Digest == a.Root.Digest {
+		t.Fatal("created must change the digest, reproducibly")
+	}
+}
+
+// pushManifest stores a hand-made manifest and returns its descriptor.
+func pushManifest(t *testing.T, s *memory.Store, config ocispec.Descriptor, layers ...ocispec.Descriptor) ocispec.Descriptor {
+	man := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: config, Layers: layers}
+	data, _ := json.Marshal(&man)
+	b := blob(ocispec.MediaTypeImageManifest, data, nil)
+	s.Push(context.Background(), b.Desc, bytes.NewReader(data))
+	return b.Desc
+}
+
+func pushBlob(s *memory.Store, mt string, data []byte) ocispec.Descriptor {
+	b := blob(mt, data, nil)
+	s.Push(context.Background(), b.Desc, bytes.NewReader(data))
+	return b.Desc
+}
+
+func TestReadManifestRefuses(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	m := testMeta()
+	cfgData, _ := json.Marshal(&m)
+	cfg := pushBlob(s, MediaTypeConfig, cfgData)
+	obj := pushBlob(s, MediaTypeObject, testObject())
+
+	unknown := pushManifest(t, s, cfg, obj, pushBlob(s, "application/x-mystery", []byte("?")))
+	if _, err := ReadManifest(ctx, s, unknown); !errors.Is(err, ErrUnknownMediaType) || !strings.Contains(err.Error(), "application/x-mystery") {
+		t.Errorf("unknown layer: %v", err)
+	}
+	badCfg := pushManifest(t, s, pushBlob(s, "application/vnd.oci.image.config.v1+json", []byte("{}")), obj)
+	if _, err := ReadManifest(ctx, s, badCfg); !errors.Is(err, ErrUnknownMediaType) {
+		t.Errorf("image config: %v", err)
+	}
+	huge := obj
+	huge.Size = MaxObjectSize + 1
+	tooBig := pushManifest(t, s, cfg, huge)
+	if _, err := ReadManifest(ctx, s, tooBig); err == nil || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("oversized layer: %v", err)
+	}
+	noObj := pushManifest(t, s, cfg)
+	if _, err := ReadManifest(ctx, s, noObj); err == nil || !strings.Contains(err.Error(), "no BPF object") {
+		t.Errorf("no object: %v", err)
+	}
+	// A registry that serves bytes which do not match the digest.
+	corrupt := pushManifest(t, s, cfg, obj)
+	if _, err := ReadManifest(ctx, lyingFetcher{s, obj.Digest}, corrupt); err == nil || !strings.Contains(err.Error(), "digest") {
+		t.Errorf("corrupted layer: %v", err)
+	}
+}
+
+// lyingFetcher serves flipped bytes for one digest, as a corrupted registry would.
+type lyingFetcher struct {
+	*memory.Store
+	bad digest.Digest
+}
+
+func (l lyingFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	rc, err := l.Store.Fetch(ctx, d)
+	if err != nil || d.Digest != l.bad {
+		return rc, err
+	}
+	data, _ := io.ReadAll(rc)
+	rc.Close()
+	data[len(data)-1] ^= 0xff
+	return io.NopCloser(bytes.NewReader(data)), nil
+}
+
+func TestEunomiaWasmShape(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	wasm := []byte("\x00asm\x01\x00\x00\x00rest")
+	l := pushBlob(s, MediaTypeWasm, wasm)
+	l.Annotations = map[string]string{ocispec.AnnotationTitle: "app.wasm"}
+	d := pushManifest(t, s, pushBlob(s, MediaTypeWasmConfig, []byte("{}")), l)
+	pp, err := ReadManifest(ctx, s, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pp.Package != nil || !bytes.Equal(pp.Wasm, wasm) || pp.Name != "app" {
+		t.Fatalf("%+v", pp)
+	}
+}
