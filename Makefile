@@ -1,7 +1,7 @@
 # ecc: make demo runs the main job end to end; make test passes the tests.
 # Both install what is missing first (scripts/deps.sh, apt-get as root).
 
-export PATH := /usr/local/go/bin:$(PATH)
+export PATH := $(CURDIR)/.tools/bin:/usr/local/go/bin:$(PATH)
 GO      ?= go
 BIN     := bin
 EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
@@ -9,7 +9,7 @@ EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
 OUT     ?= build/examples
 GOFLAGS_BUILD := -trimpath
 
-.PHONY: all deps build examples test demo bench fuzz clean
+.PHONY: all deps test-deps build examples test demo bench fuzz clean
 
 all: build
 
@@ -27,7 +27,13 @@ examples: build
 		$(BIN)/ecc build -o $(OUT)/$$ex examples/$$ex/$$ex.bpf.c $$hdr; \
 	done
 
-test: deps
+# Tests also use Debian's docker-registry and skopeo, and the oras CLI.
+ORAS_VERSION := v1.3.6
+test-deps:
+	@EXTRA_PKGS="docker-registry skopeo" scripts/deps.sh
+	@[ -x .tools/bin/oras ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+
+test: test-deps
 	$(GO) test -count=1 -timeout 14m ./...
 
 # Build every example, show what each package holds, then run two in the
