@@ -137,7 +137,7 @@ func TestOpenSources(t *testing.T) {
 	}
 	s, err := Open(ctx, filepath.Dir(pkgPath), nil)
 	check("folder", s, err)
-	s, err = Open(ctx, "-", bytes.NewReader(data))
+	s, err = Open(ctx, "-", &OpenOptions{Stdin: bytes.NewReader(data)})
 	check("stdin", s, err)
 	s, err = Open(ctx, filepath.Join(filepath.Dir(pkgPath), "execsnoop.bpf.o"), nil)
 	check("bare object", s, err)
@@ -157,7 +157,7 @@ func TestOpenSources(t *testing.T) {
 	if _, err := Open(ctx, srv.URL+"/missing.json", nil); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("missing URL: %v", err)
 	}
-	if _, err := Open(ctx, "-", strings.NewReader("not json")); err == nil || !strings.Contains(err.Error(), "-") {
+	if _, err := Open(ctx, "-", &OpenOptions{Stdin: strings.NewReader("not json")}); err == nil || !strings.Contains(err.Error(), "-") {
 		t.Errorf("junk on stdin: %v", err)
 	}
 	// And the bare object runs: events decode through the derived metadata.

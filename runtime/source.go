@@ -15,6 +15,7 @@ import (
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/compiler/meta"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry"
 )
 
 // Source is a package and where it came from.
@@ -27,15 +28,44 @@ type Source struct {
 // HTTPTimeout bounds fetching a package over http(s).
 var HTTPTimeout = 30 * time.Second
 
+// OpenOptions say where packages named by reference come from.
+type OpenOptions struct {
+	// Stdin is read for "-".
+	Stdin io.Reader
+	// Registry configures pulls of references.
+	Registry *registry.Options
+	// Pull is the policy for references: "missing" (default: use the local
+	// store, pull what it lacks), "never" (the store only) or "always".
+	Pull string
+	// Platform chooses from multi-arch artifacts ("" is the host's).
+	Platform string
+	// Progress receives transfer progress (nil: none).
+	Progress io.Writer
+}
+
+// Pull policies.
+const (
+	PullMissing = "missing"
+	PullNever   = "never"
+	PullAlways  = "always"
+)
+
 // Open reads a package named by ref: a package.json, a build folder, a bare
 // BPF object (NAME.bpf.o, its metadata derived as ecc build would, without
-// doc comments), an http(s) URL of a package.json, or "-" for stdin.
-func Open(ctx context.Context, ref string, stdin io.Reader) (*Source, error) {
+// doc comments), an http(s) URL of a package.json, "-" for stdin, or an OCI
+// reference (pulled into the local store, verified, per o.Pull).
+func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
+	if o == nil {
+		o = &OpenOptions{}
+	}
 	switch {
 	case ref == "":
 		return nil, errors.New("no package given; usage: ecli run PACKAGE [PROGRAM FLAGS...]")
 	case ref == "-":
-		data, err := io.ReadAll(io.LimitReader(stdin, packager.MaxPackageSize+1))
+		if o.Stdin == nil {
+			return nil, errors.New("package -: no standard input")
+		}
+		data, err := io.ReadAll(io.LimitReader(o.Stdin, packager.MaxPackageSize+1))
 		if err != nil {
 			return nil, fmt.Errorf("read package from stdin: %w", err)
 		}
@@ -50,7 +80,10 @@ func Open(ctx context.Context, ref string, stdin io.Reader) (*Source, error) {
 	st, err := os.Stat(ref)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("package %s: no such file or folder; pass a package.json, a build folder, a .bpf.o, a URL or -", ref)
+			if r, perr := registry.ParseReference(ref); perr == nil {
+				return openReference(ctx, r, o)
+			}
+			return nil, fmt.Errorf("package %s: no such file or folder, nor a registry reference; pass a package.json, a build folder, a .bpf.o, a URL, - or host/repo:tag", ref)
 		}
 		return nil, fmt.Errorf("package %s: %w", ref, err)
 	}
@@ -118,4 +151,49 @@ func nameFromURL(u string) string {
 		return "package"
 	}
 	return compiler.NameOf(base)
+}
+
+// openReference gets a package from the local store or its registry.
+func openReference(ctx context.Context, ref registry.Reference, o *OpenOptions) (*Source, error) {
+	store, err := registry.OpenStore(registry.DefaultStoreDir())
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	var pp *packager.PlatformPackage
+	policy := o.Pull
+	if policy == "" {
+		policy = PullMissing
+	}
+	switch policy {
+	case PullMissing, PullNever:
+		pp, err = registry.Load(ctx, store, ref, o.Platform)
+		if err == nil || !errors.Is(err, registry.ErrNotInStore) {
+			break
+		}
+		if policy == PullNever {
+			return nil, fmt.Errorf("%s is not in the local store and --pull=never: pull it first (ecli pull %s)", ref, ref)
+		}
+		fallthrough
+	case PullAlways:
+		var src registry.Target
+		if src, err = registry.OpenTarget(ctx, ref, o.Registry); err != nil {
+			return nil, err
+		}
+		var p *registry.Pulled
+		p, err = registry.Pull(ctx, src, ref, store, &registry.PullOptions{Platform: o.Platform, Progress: o.Progress})
+		src.Close()
+		if err == nil {
+			pp = p.Package
+		}
+	default:
+		return nil, fmt.Errorf("--pull=%s: use missing, never or always", policy)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if pp.Package == nil {
+		return nil, fmt.Errorf("%s is a Wasm package (no BPF object and metadata); running Wasm packages is not supported by this ecli yet", ref)
+	}
+	return &Source{Name: ref.String(), Package: pp.Package}, nil
 }

@@ -26,16 +26,24 @@ maps output are derived from it.
 Examples:
    ecc build examples/execsnoop/execsnoop.bpf.c examples/execsnoop/execsnoop.h
    ecc inspect examples/execsnoop/package.json
+   ecc push examples/execsnoop/ ghcr.io/org/execsnoop:v1
+   ecc pull ghcr.io/org/execsnoop:v1
    ecc gen vmlinux -o vmlinux.h`,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			buildCommand(),
 			genCommand(),
-			commands.Inspect(),
+			pushCommand(),
+			commands.Pull("ecc"),
+			commands.Login("ecc"),
+			commands.Logout("ecc"),
+			commands.Images("ecc"),
+			commands.Tag("ecc"),
+			commands.Inspect("ecc"),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
-	if err := app.Run(args); err != nil {
+	if err := app.Run(commands.Intersperse(app, args)); err != nil {
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) && ec.Error() == "" {
 			return ec.ExitCode()

@@ -17,12 +17,13 @@ func main() {
 		Description: `Examples:
    ecli run examples/execsnoop/package.json
    ecli run -j -d 5s examples/opensnoop/package.json --failed
+   ecli run ghcr.io/org/execsnoop:v1
    ecli inspect examples/execsnoop/package.json`,
 		HideHelpCommand: true,
-		Commands:        []*cli.Command{runCommand(), commands.Inspect()},
+		Commands:        []*cli.Command{runCommand(), commands.Pull("ecli"), commands.Login("ecli"), commands.Logout("ecli"), commands.Images("ecli"), commands.Inspect("ecli")},
 		ExitErrHandler:  func(*cli.Context, error) {},
 	}
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(commands.Intersperse(app, os.Args, "run")); err != nil {
 		fmt.Fprintf(os.Stderr, "ecli: %v\n", err)
 		os.Exit(1)
 	}

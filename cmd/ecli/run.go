@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/runtime"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 )
@@ -21,7 +22,9 @@ func runCommand() *cli.Command {
 		Usage:     "load a package into the kernel, attach it and print its events",
 		ArgsUsage: "PACKAGE [PROGRAM FLAGS...]",
 		Description: `PACKAGE is a package.json, a build folder, a bare NAME.bpf.o, an http(s) URL
-of a package.json, or - for stdin. The program's own flags come after PACKAGE:
+of a package.json, - for stdin, or an OCI reference (host[:port]/repo[:tag],
+oci:DIR[:tag], oci-archive:FILE.tar[:tag]) pulled into the local store with
+every digest verified; a second run works offline from the store. The program's own flags come after PACKAGE:
 they are generated from its global variables ('ecli run PACKAGE --help' lists
 them). ecli's flags go before PACKAGE. Ctrl-C (SIGINT) or SIGTERM detaches
 everything and exits.
@@ -32,8 +35,10 @@ Examples:
    ecli run --ifname lo examples/xdpcount/package.json
    ecli run --uprobe /bin/bash:readline probe.bpf.o
    ecli run examples/runqlat/package.json --help
+   ecli run ghcr.io/org/execsnoop:v1 --uid 1000
+   ecli run --pull=never 127.0.0.1:5000/probes/runqlat:latest
    curl -s https://example.org/p/package.json | ecli run -`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print events and maps as JSON lines"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
 			&cli.StringFlag{Name: "ifname", Usage: "network interface `NAME` for xdp, tc/tcx and socket programs", EnvVars: []string{"ECLI_IFNAME"}},
@@ -43,7 +48,9 @@ Examples:
 			&cli.Uint64Flag{Name: "freq", Usage: "perf_event sampling frequency in `HZ` on every CPU", Value: 49},
 			&cli.StringFlag{Name: "btf", Usage: "kernel BTF `FILE` for CO-RE on kernels without /sys/kernel/btf/vmlinux"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show whole verifier logs and what is attached"},
-		},
+			&cli.StringFlag{Name: "pull", Value: runtime.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
+			&cli.StringFlag{Name: "platform", Usage: "for a multi-arch REF: the `OS/ARCH` to run (default: this host's)"},
+		}, commands.RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
 				return fmt.Errorf("ecli run needs a PACKAGE; see 'ecli run --help'")
@@ -54,7 +61,14 @@ Examples:
 			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			src, err := runtime.Open(ctx, c.Args().First(), os.Stdin)
+			ro, err := commands.RegistryOptions(c)
+			if err != nil {
+				return err
+			}
+			src, err := runtime.Open(ctx, c.Args().First(), &runtime.OpenOptions{
+				Stdin: os.Stdin, Registry: ro, Pull: c.String("pull"),
+				Platform: c.String("platform"), Progress: commands.Progress(),
+			})
 			if err != nil {
 				return err
 			}

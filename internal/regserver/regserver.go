@@ -38,6 +38,14 @@ type Server struct {
 	User, Password string
 	// Log is the registry's output file.
 	Log string
+
+	cmd *exec.Cmd
+}
+
+// Stop ends the registry before the test does (to test offline use).
+func (s *Server) Stop() {
+	s.cmd.Process.Kill()
+	s.cmd.Wait()
 }
 
 // Start runs docker-registry until the test ends; it skips (or fails with
@@ -94,9 +102,12 @@ auth:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	s.cmd = cmd
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
 		logf.Close()
 	})
 	pool := x509.NewCertPool()

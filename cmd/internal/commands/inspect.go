@@ -4,33 +4,37 @@ package commands
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry"
 )
 
-// Inspect is "inspect PACKAGE".
-func Inspect() *cli.Command {
-	return &cli.Command{
+// Inspect is "inspect PACKAGE|REF".
+func Inspect(prog string) *cli.Command {
+	return named(prog, &cli.Command{
 		Name:      "inspect",
 		Usage:     "summarise a package: programs, maps, flags, export types",
-		ArgsUsage: "PACKAGE",
-		Description: `PACKAGE is a package.json, a NAME.skel.json or a build folder.
+		ArgsUsage: "PACKAGE|REF",
+		Description: `PACKAGE is a package.json, a NAME.skel.json or a build folder; REF a package in
+the local store or on a registry (read without storing it).
 
 Examples:
-   ecc inspect examples/execsnoop/package.json
-   ecc inspect --format json examples/runqlat/`,
-		Flags: []cli.Flag{
+   PROG inspect examples/execsnoop/package.json
+   PROG inspect --format json ghcr.io/org/probe:v1`,
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json (the metadata)"},
-		},
+			&cli.StringFlag{Name: "platform", Usage: "the `OS/ARCH` of a multi-arch artifact (default: this host's)"},
+		}, RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("%s inspect takes one PACKAGE (got %d arguments); see '%s inspect --help'", c.App.Name, c.NArg(), c.App.Name)
+				return fmt.Errorf("%s inspect takes one PACKAGE or REF (got %d arguments); see '%s inspect --help'", c.App.Name, c.NArg(), c.App.Name)
 			}
-			p, err := packager.Open(c.Args().First())
+			p, err := openAny(c, c.Args().First())
 			if err != nil {
 				return err
 			}
@@ -48,5 +52,47 @@ Examples:
 			}
 			return fmt.Errorf("--format %q: use text or json", c.String("format"))
 		},
+	})
+}
+
+// openAny opens a local package, or a reference from the store, else from
+// its registry without storing it.
+func openAny(c *cli.Context, arg string) (*packager.Package, error) {
+	if IsLocal(arg) {
+		return packager.Open(arg)
 	}
+	ref, err := registry.ParseReference(arg)
+	if err != nil {
+		// Not a reference either: say what is wrong with the path.
+		return packager.Open(arg)
+	}
+	store, err := OpenStore()
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	pp, err := registry.Load(c.Context, store, ref, c.String("platform"))
+	if err != nil {
+		if !errors.Is(err, registry.ErrNotInStore) {
+			return nil, err
+		}
+		o, err := RegistryOptions(c)
+		if err != nil {
+			return nil, err
+		}
+		src, err := registry.OpenTarget(c.Context, ref, o)
+		if err != nil {
+			return nil, err
+		}
+		defer src.Close()
+		pulled, err := registry.Pull(c.Context, src, ref, nil, &registry.PullOptions{Platform: c.String("platform")})
+		if err != nil {
+			return nil, err
+		}
+		pp = pulled.Package
+	}
+	if pp.Package == nil {
+		return nil, fmt.Errorf("%s is a Wasm-only package: it has no BPF metadata to show", ref)
+	}
+	return pp.Package, nil
 }

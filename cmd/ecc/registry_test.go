@@ -1,0 +1,280 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ecc-bpf/ecc/internal/regserver"
+	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/packager"
+)
+
+// env is a clean environment for ecc/ecli: its own docker config and store.
+type env struct {
+	t            *testing.T
+	dockerConfig string
+	store        string
+}
+
+func newEnv(t *testing.T) *env {
+	return &env{t: t, dockerConfig: t.TempDir(), store: t.TempDir()}
+}
+
+func (e *env) run(stdin string, bin string, args ...string) (string, string, int) {
+	e.t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+e.dockerConfig, "ECC_STORE_DIR="+e.store,
+		"ECC_REGISTRY_USERNAME=", "ECC_REGISTRY_PASSWORD=")
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, er bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &er
+	err := cmd.Run()
+	status := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		status = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatal(err)
+	}
+	return o.String(), er.String(), status
+}
+
+func (e *env) ok(stdin, bin string, args ...string) string {
+	e.t.Helper()
+	out, errs, status := e.run(stdin, bin, args...)
+	if status != 0 {
+		e.t.Fatalf("%s %s: status %d\n%s%s", filepath.Base(bin), strings.Join(args, " "), status, out, errs)
+	}
+	return out
+}
+
+var ecliOnce sync.Once
+var ecliBin string
+
+func buildEcli(t *testing.T) string {
+	ecliOnce.Do(func() {
+		ecliBin = filepath.Join(filepath.Dir(eccBin), "ecli")
+		if out, err := exec.Command("go", "build", "-o", ecliBin, "../ecli").CombinedOutput(); err != nil {
+			t.Fatalf("build ecli: %v\n%s", err, out)
+		}
+	})
+	return ecliBin
+}
+
+// The whole path on Debian's docker-registry with TLS and htpasswd: login,
+// push a real example, read it back with skopeo, the oras CLI and ecc pull,
+// and run it with ecli run REF in the kernel, then offline from the store.
+func TestRegistryEndToEnd(t *testing.T) {
+	needBuild(t)
+	testenv.Kernel(t)
+	ecli := buildEcli(t)
+	reg := regserver.Start(t)
+	e := newEnv(t)
+	out := t.TempDir()
+	e.ok("", eccBin, "build", "-o", out, "../../examples/execsnoop/execsnoop.bpf.c", "../../examples/execsnoop/execsnoop.h")
+	built, err := packager.ReadFile(filepath.Join(out, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.Host + "/probes/execsnoop:v1"
+	tlsFlags := []string{"--ca-file", reg.CAFile}
+
+	// Login: a wrong password is refused and stores nothing.
+	_, errs, status := e.run("not-the-password\n", eccBin, append([]string{"login", reg.Host, "-u", reg.User, "--password-stdin"}, tlsFlags...)...)
+	if status != 1 || !strings.Contains(errs, "wrong username or password") || strings.Contains(errs, "not-the-password") {
+		t.Fatalf("wrong password: status %d: %s", status, errs)
+	}
+	if _, err := os.Stat(filepath.Join(e.dockerConfig, "config.json")); err == nil {
+		cfg, _ := os.ReadFile(filepath.Join(e.dockerConfig, "config.json"))
+		if strings.Contains(string(cfg), reg.Host) {
+			t.Fatal("a failed login stored credentials")
+		}
+	}
+	e.ok(reg.Password+"\n", eccBin, append([]string{"login", reg.Host, "-u", reg.User, "--password-stdin"}, tlsFlags...)...)
+
+	// Push, twice: the second uploads no blob and gives the same digest.
+	pushOut := e.ok("", eccBin, append([]string{"push", "--format", "json", out, ref}, tlsFlags...)...)
+	var pushed struct {
+		Reference, Digest string
+		Size              int64
+		Uploaded          int
+	}
+	if err := json.Unmarshal([]byte(pushOut), &pushed); err != nil {
+		t.Fatalf("push --format json: %v\n%s", err, pushOut)
+	}
+	if pushed.Reference != ref || !strings.HasPrefix(pushed.Digest, "sha256:") || pushed.Size == 0 || pushed.Uploaded == 0 {
+		t.Fatalf("push result %+v", pushed)
+	}
+	again := e.ok("", eccBin, append([]string{"push", "--format", "json", out, ref}, tlsFlags...)...)
+	var pushed2 struct {
+		Digest   string
+		Uploaded int
+	}
+	json.Unmarshal([]byte(again), &pushed2)
+	if pushed2.Digest != pushed.Digest || pushed2.Uploaded != 0 {
+		t.Errorf("re-push: %s", again)
+	}
+
+	// skopeo reads the index.
+	if skopeo, err := exec.LookPath("skopeo"); err == nil {
+		raw := e.ok("", skopeo, "inspect", "--raw", "--cert-dir", reg.CertDir, "--creds", reg.User+":"+reg.Password, "docker://"+ref)
+		var idx struct {
+			MediaType    string
+			ArtifactType string
+			Manifests    []struct {
+				Platform struct{ Architecture, OS string }
+			}
+		}
+		if err := json.Unmarshal([]byte(raw), &idx); err != nil || idx.ArtifactType != packager.ArtifactType || len(idx.Manifests) != 1 || idx.Manifests[0].Platform.OS != "linux" {
+			t.Errorf("skopeo inspect --raw: %v\n%s", err, raw)
+		}
+	} else {
+		testenv.Missing(t, "skopeo is not installed (make test-deps)")
+	}
+
+	// The oras CLI pulls files named by the layer titles.
+	if oras := orasCLI(t); oras != "" {
+		dir := t.TempDir()
+		e.ok(reg.Password, oras, "pull", "--ca-file", reg.CAFile, "-u", reg.User, "--password-stdin", "--platform", "linux/amd64", "-o", dir, ref)
+		got, err := os.ReadFile(filepath.Join(dir, "execsnoop.bpf.o"))
+		if err != nil || !bytes.Equal(got, built.Object) {
+			t.Errorf("oras pull: %v (object equal: %v)", err, bytes.Equal(got, built.Object))
+		}
+	}
+
+	// ecc pull writes the package back.
+	pulled := t.TempDir()
+	e.ok("", eccBin, append([]string{"pull", "-o", pulled, ref}, tlsFlags...)...)
+	p, err := packager.ReadFile(filepath.Join(pulled, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(p.Object, built.Object) || p.Meta.BpfSkel.Progs[0].Attach != built.Meta.BpfSkel.Progs[0].Attach {
+		t.Fatal("pulled package differs from the built one")
+	}
+	if images := e.ok("", eccBin, "images"); !strings.Contains(images, reg.Host+"/probes/execsnoop") || !strings.Contains(images, "amd64") {
+		t.Errorf("ecc images:\n%s", images)
+	}
+
+	// ecli run REF, in the kernel.
+	runAndSee := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command(ecli, args...)
+		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+e.dockerConfig, "ECC_STORE_DIR="+e.store)
+		var stdout, stderr lockedBuffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Signal(syscall.SIGINT)
+			cmd.Wait()
+		}()
+		mark := "registry-run-" + strconv.Itoa(time.Now().Nanosecond())
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			exec.Command("/bin/true", mark).Run()
+			if strings.Contains(stdout.String(), mark) {
+				var ev map[string]any
+				for _, line := range strings.Split(stdout.String(), "\n") {
+					if strings.Contains(line, mark) && json.Unmarshal([]byte(line), &ev) == nil {
+						if ev["filename"] != "/bin/true" {
+							t.Errorf("event %v", ev)
+						}
+						return
+					}
+				}
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("ecli %s: no event\nstdout: %s\nstderr: %s", strings.Join(args, " "), stdout.String(), stderr.String())
+	}
+	e.ok("", eccBin, "images", "rm", ref) // make ecli pull it itself
+	runAndSee(append([]string{"run", "-j"}, append(tlsFlags, ref)...)...)
+	// Offline: the registry is gone, the store has it.
+	reg.Stop()
+	runAndSee("run", "-j", "--pull=never", ref)
+	_, errs, status = e.run("", ecli, "run", "--pull=never", reg.Host+"/probes/other:v1")
+	if status != 1 || !strings.Contains(errs, "not in the local store") {
+		t.Errorf("--pull=never of an absent ref: %d %s", status, errs)
+	}
+}
+
+// lockedBuffer is written by a process while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// orasCLI finds the oras CLI that make test-deps installs.
+func orasCLI(t *testing.T) string {
+	for _, p := range []string{"../../.tools/bin/oras"} {
+		if abs, err := filepath.Abs(p); err == nil {
+			if _, err := os.Stat(abs); err == nil {
+				return abs
+			}
+		}
+	}
+	if p, err := exec.LookPath("oras"); err == nil {
+		return p
+	}
+	testenv.Missing(t, "the oras CLI is not installed (make test-deps installs it)")
+	return ""
+}
+
+// Eight ecc processes push and pull at once through one local store.
+func TestConcurrentStoreUse(t *testing.T) {
+	needBuild(t)
+	e := newEnv(t)
+	out := t.TempDir()
+	e.ok("", eccBin, "build", "-o", out, "../../examples/runqlat/runqlat.bpf.c")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			// Separate layouts (oci:DIR is not a shared store); one local store.
+			ref := fmt.Sprintf("oci:%s:p%d", filepath.Join(out, "layouts", strconv.Itoa(i)), i)
+			if _, se, st := e.run("", eccBin, "push", out, ref); st != 0 {
+				errs <- fmt.Errorf("push %d: %s", i, se)
+				return
+			}
+			if _, se, st := e.run("", eccBin, "pull", "-o", filepath.Join(out, "pull", strconv.Itoa(i)), ref); st != 0 {
+				errs <- fmt.Errorf("pull %d: %s", i, se)
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var imgs []struct{ Reference string }
+	if err := json.Unmarshal([]byte(e.ok("", eccBin, "images", "--format", "json")), &imgs); err != nil || len(imgs) != 8 {
+		t.Fatalf("store lists %d images (%v): %+v", len(imgs), err, imgs)
+	}
+}

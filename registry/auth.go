@@ -1,0 +1,317 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/errcode"
+)
+
+// Options configures every registry operation. The CLI fills it from its
+// flags and the environment; the zero value (or nil) is valid.
+type Options struct {
+	// RegistryConfig is a docker config.json to read credentials from and
+	// store them in (--registry-config). Empty: $DOCKER_CONFIG/config.json,
+	// else ~/.docker/config.json.
+	RegistryConfig string
+	// Username and Password, when set, are used for the reference's registry
+	// instead of the config file (-u with --password-stdin, or
+	// CredentialsFromEnv). For ghcr.io the password may be a GitHub token
+	// (GITHUB_TOKEN or a personal access token with packages scope) and the
+	// username any non-empty name: it is ordinary basic auth that the
+	// registry exchanges for a bearer token.
+	Username, Password string
+	// CAFile is a PEM file of extra certificate authorities trusted besides
+	// the system pool (--ca-file).
+	CAFile string
+	// PlainHTTP talks HTTP instead of HTTPS (--plain-http). Loopback hosts
+	// use plain HTTP even without it unless RequireTLS, CAFile or Insecure is
+	// set.
+	PlainHTTP bool
+	// RequireTLS forbids the automatic plain HTTP for loopback hosts
+	// (--plain-http=false given explicitly).
+	RequireTLS bool
+	// Insecure skips TLS certificate verification (--insecure).
+	Insecure bool
+	// Stderr receives one-line notices ("notice: ..."); nil discards them.
+	Stderr io.Writer
+	// UserAgent is sent with every request; empty means "ecc/VERSION" with
+	// the version of the running binary's module.
+	UserAgent string
+	// WrapTransport, when set, wraps the HTTP transport below the retry and
+	// auth layers, so it sees every attempt, token requests included (tests
+	// and benchmarks count requests with it).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
+}
+
+func (o *Options) orDefault() *Options {
+	if o == nil {
+		return &Options{}
+	}
+	return o
+}
+
+func (o *Options) notice(format string, args ...any) {
+	if o.Stderr != nil {
+		fmt.Fprintf(o.Stderr, "notice: "+format+"\n", args...)
+	}
+}
+
+// Environment variables read by CredentialsFromEnv.
+const (
+	EnvUsername = "ECC_REGISTRY_USERNAME"
+	EnvPassword = "ECC_REGISTRY_PASSWORD"
+)
+
+// CredentialsFromEnv returns $ECC_REGISTRY_USERNAME and
+// $ECC_REGISTRY_PASSWORD. The CLI puts them in Options when -u and
+// --password-stdin are absent, so secrets never have to be command-line
+// arguments (which other users can read in /proc).
+func CredentialsFromEnv() (username, password string) {
+	return os.Getenv(EnvUsername), os.Getenv(EnvPassword)
+}
+
+// ConfigPath returns the docker config file used for credentials:
+// opts.RegistryConfig, else $DOCKER_CONFIG/config.json, else
+// ~/.docker/config.json. The file need not exist.
+func ConfigPath(opts *Options) (string, error) {
+	opts = opts.orDefault()
+	if opts.RegistryConfig != "" {
+		return opts.RegistryConfig, nil
+	}
+	if dir := os.Getenv("DOCKER_CONFIG"); dir != "" {
+		return filepath.Join(dir, "config.json"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("find the docker config: %w (pass --registry-config FILE)", err)
+	}
+	return filepath.Join(home, ".docker", "config.json"), nil
+}
+
+// credentialStore opens the docker config with oras-go: credHelpers, then
+// credsStore, then a detected platform helper when the file configures no
+// credentials at all, then "auths". forWrite allows storing base64
+// credentials in the file when no helper applies (as docker does).
+func credentialStore(opts *Options, forWrite bool) (*credentials.DynamicStore, string, error) {
+	path, err := ConfigPath(opts)
+	if err != nil {
+		return nil, "", err
+	}
+	store, err := credentials.NewStore(path, credentials.StoreOptions{
+		AllowPlaintextPut:        forWrite,
+		DetectDefaultNativeStore: true,
+	})
+	if err != nil {
+		return nil, path, fmt.Errorf("read registry credentials: %w (fix or move the file, or pass --registry-config FILE)", redactCredErr(err))
+	}
+	return store, path, nil
+}
+
+// credentialHost is the name auth.Client asks credentials for.
+func credentialHost(registry string) string {
+	if registry == "docker.io" {
+		return "registry-1.docker.io"
+	}
+	return registry
+}
+
+// credentialFunc returns the credential resolution for a client talking to
+// registry: explicit Options.Username/Password (for that registry only), else
+// the docker config and its helpers.
+func credentialFunc(registry string, opts *Options) (auth.CredentialFunc, error) {
+	if opts.Username != "" || opts.Password != "" {
+		if opts.Username == "" {
+			return nil, fmt.Errorf("a password was given without a username: pass -u USER or set %s", EnvUsername)
+		}
+		if opts.Password == "" {
+			return nil, fmt.Errorf("username %q was given without a password: pass --password-stdin or set %s", opts.Username, EnvPassword)
+		}
+		return auth.StaticCredential(registry, auth.Credential{Username: opts.Username, Password: opts.Password}), nil
+	}
+	store, path, err := credentialStore(opts, false)
+	if err != nil {
+		return nil, err
+	}
+	get := credentials.Credential(store)
+	return func(ctx context.Context, hostport string) (auth.Credential, error) {
+		cred, err := get(ctx, hostport)
+		if err != nil {
+			return auth.EmptyCredential, fmt.Errorf("get credentials for %s (config %s): %w", hostport, path, redactCredErr(err))
+		}
+		return cred, nil
+	}, nil
+}
+
+// Credential returns the credential a registry operation on host would use,
+// following the order in the package documentation. An empty credential
+// (auth.EmptyCredential) means anonymous access.
+func Credential(ctx context.Context, host string, opts *Options) (auth.Credential, error) {
+	opts = opts.orDefault()
+	fn, err := credentialFunc(host, opts)
+	if err != nil {
+		return auth.EmptyCredential, err
+	}
+	return fn(ctx, credentialHost(host))
+}
+
+// redact drops an error text that could quote a secret: oras-go's config
+// parser prints the decoded "auth" value when it lacks a colon.
+func redactCredErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if msg := err.Error(); strings.Contains(msg, "does not conform") || strings.Contains(msg, "auth '") {
+		return errors.New("an \"auth\" entry is not base64 of user:password")
+	}
+	return err
+}
+
+// normalizeHost accepts what docker login accepts: host[:port], optionally
+// as a URL (https://host/...).
+func normalizeHost(host string) string {
+	h := strings.TrimPrefix(strings.TrimPrefix(host, "https://"), "http://")
+	if i := strings.IndexByte(h, '/'); i >= 0 {
+		h = h[:i]
+	}
+	if h == "index.docker.io" || h == "registry-1.docker.io" {
+		h = "docker.io"
+	}
+	return h
+}
+
+// putRecorder remembers whether storing failed, to tell a storage failure
+// from a rejected login in credentials.Login's error.
+type putRecorder struct {
+	credentials.Store
+	putErr error
+}
+
+func (p *putRecorder) Put(ctx context.Context, server string, cred auth.Credential) error {
+	p.putErr = p.Store.Put(ctx, server, cred)
+	return p.putErr
+}
+
+// Login checks username and password against the registry host (a GET /v2/
+// with them, through the token exchange when the registry asks for it) and
+// stores them as docker would: in the host's credential helper, the
+// credsStore, or base64-encoded in the config file (a notice then says so).
+// A rejected login gives "login to HOST: wrong username or password"
+// wrapping ErrUnauthorized. For ghcr.io a GitHub token works as the password.
+func Login(ctx context.Context, host, username, password string, opts *Options) error {
+	opts = opts.orDefault()
+	host = normalizeHost(host)
+	if err := validHost(host); err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	if username == "" {
+		return fmt.Errorf("login to %s: a username is required (-u USER)", host)
+	}
+	if password == "" {
+		return fmt.Errorf("login to %s: empty password: pass it on stdin with --password-stdin or in %s", host, EnvPassword)
+	}
+	store, path, err := credentialStore(opts, true)
+	if err != nil {
+		return fmt.Errorf("login to %s: %w", host, err)
+	}
+	// The client carries the credentials being checked, not Options' own.
+	copts := *opts
+	copts.Username, copts.Password = username, password
+	c, err := newRegistryClient(host, &copts)
+	if err != nil {
+		return fmt.Errorf("login to %s: %w", host, err)
+	}
+	defer c.close()
+	reg, err := remote.NewRegistry(host)
+	if err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	reg.PlainHTTP = c.plainHTTP
+	reg.Client = c.auth
+	rec := &putRecorder{Store: store}
+	err = credentials.Login(ctx, rec, reg, auth.Credential{Username: username, Password: password})
+	switch {
+	case err == nil:
+	case rec.putErr != nil:
+		return fmt.Errorf("login to %s: the credentials are valid but storing them failed (config %s): %w", host, path, redactCredErr(rec.putErr))
+	case errStatusCode(err) == http.StatusUnauthorized:
+		e := &classifiedError{kind: ErrUnauthorized, err: err,
+			msg: fmt.Sprintf("login to %s: wrong username or password", host)}
+		if host == "ghcr.io" {
+			e.hint = "the password must be a GitHub token with the read:packages (and write:packages to push) scope"
+		}
+		return e
+	default:
+		return fmt.Errorf("login to %s: %w", host, classify(err, host, ""))
+	}
+	if plain, _ := storedInFile(path, credentials.ServerAddressFromRegistry(host)); plain {
+		opts.notice("credentials for %s are stored unencrypted (base64) in %s; set a credsStore (docker-credential-*) helper to avoid it", host, path)
+	}
+	return nil
+}
+
+// storedInFile reports whether the config at path keeps server's credentials
+// itself ("auths") rather than in a helper.
+func storedInFile(path, server string) (bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, err
+	}
+	var cfg struct {
+		Auths       map[string]json.RawMessage `json:"auths"`
+		CredsStore  string                     `json:"credsStore"`
+		CredHelpers map[string]string          `json:"credHelpers"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return false, err
+	}
+	if cfg.CredHelpers[server] != "" || cfg.CredsStore != "" {
+		return false, nil
+	}
+	_, ok := cfg.Auths[server]
+	return ok, nil
+}
+
+// Logout removes the stored credentials of host from the helper or config
+// file that holds them. Logging out when not logged in prints a notice and
+// succeeds.
+func Logout(ctx context.Context, host string, opts *Options) error {
+	opts = opts.orDefault()
+	host = normalizeHost(host)
+	if err := validHost(host); err != nil {
+		return fmt.Errorf("logout: %w", err)
+	}
+	store, path, err := credentialStore(opts, true)
+	if err != nil {
+		return fmt.Errorf("logout from %s: %w", host, err)
+	}
+	server := credentials.ServerAddressFromRegistry(host)
+	if cred, err := store.Get(ctx, server); err == nil && cred == auth.EmptyCredential {
+		opts.notice("not logged in to %s", host)
+		return nil
+	}
+	if err := credentials.Logout(ctx, store, host); err != nil {
+		return fmt.Errorf("logout from %s (config %s): %w", host, path, redactCredErr(err))
+	}
+	return nil
+}
+
+// statusCode returns the HTTP status of a registry error response in err's
+// chain, or 0.
+func errStatusCode(err error) int {
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.StatusCode
+	}
+	return 0
+}

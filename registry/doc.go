@@ -1,0 +1,88 @@
+// Package registry moves ecc packages between registries and local folders
+// with oras-go/v2: it parses references, resolves credentials, builds
+// authenticated registry clients and opens push/pull targets.
+//
+// # References
+//
+// ParseReference accepts three forms:
+//
+//	host[:port]/repo/path[:tag|@sha256:…]   a registry (ghcr.io/org/probe:v1, localhost:5000/x, [::1]:5000/x)
+//	oci:DIR[:tag|@digest]                   an OCI image layout folder
+//	oci-archive:FILE.tar[:tag|@digest]      the same layout as one tar file
+//
+// The registry host is required (there is no implicit docker.io; write
+// docker.io/library/NAME). A missing tag means "latest". In the layout forms
+// the text after the last ':' is a tag only when it is a valid tag and holds
+// no '/', so oci:out:v1 is the folder "out" with tag v1; a folder whose name
+// itself ends in ":word" needs an explicit tag (oci:dir:word:latest). The
+// prefixes "oci:" and "oci-archive:" always mean a layout, never a registry
+// host of that name.
+//
+// # Credentials
+//
+// For a registry operation the credential is, in this order:
+//
+//  1. Options.Username and Options.Password, when set. The CLI fills them from
+//     -u with --password-stdin, or from ECC_REGISTRY_USERNAME and
+//     ECC_REGISTRY_PASSWORD (see CredentialsFromEnv). They are sent only to the
+//     registry named in the reference.
+//  2. The docker config file: Options.RegistryConfig (--registry-config),
+//     else $DOCKER_CONFIG/config.json, else ~/.docker/config.json. Its
+//     credHelpers entry for the host wins over credsStore, which wins over the
+//     "auths" entries (base64 user:password or an identitytoken). Helpers are
+//     the docker-credential-NAME programs on PATH; secrets reach them on
+//     stdin, never in arguments. oras-go's credentials package does the work.
+//
+// Login checks the credentials against the registry (GET /v2/) before
+// storing them where docker would: the host's credential helper, the
+// credsStore, an auto-detected platform helper when the file configures none,
+// or else base64 in the config file (with a notice that they are unencrypted).
+// Passwords never appear in errors, notices or process arguments.
+//
+// # Transport
+//
+// TLS is verified against the system roots plus Options.CAFile; Insecure
+// skips verification. Plain HTTP is used when Options.PlainHTTP is set, and
+// automatically (with a one-line notice) for loopback hosts — localhost,
+// 127.0.0.0/8 and ::1 — unless RequireTLS (--plain-http=false), CAFile or
+// Insecure asks for HTTPS. Requests go through oras-go's retry transport
+// (5xx, 429 and connection resets are retried with backoff), a per-client
+// token cache and the User-Agent ecc/VERSION. Options.WrapTransport lets tests
+// and benchmarks observe every HTTP attempt.
+//
+// # Targets
+//
+// OpenTarget returns an oras.GraphTarget that must be closed:
+//
+//   - a registry repository (its Close only drops idle connections);
+//   - oci:DIR, an oras-go content/oci store. Reading never creates DIR; the
+//     layout is created on the first write. A non-empty folder without an
+//     oci-layout file is refused rather than turned into a layout;
+//   - oci-archive:FILE.tar. An existing archive is extracted into a private
+//     temporary folder and served from there. Writes go to that folder, and
+//     Close writes the whole layout back as a new tar (deterministic order
+//     and timestamps) into a temporary file next to FILE that is then
+//     renamed over it, so readers never see a half-written archive. Close
+//     rewrites the archive only if a manifest was stored or a tag was set,
+//     so a push that fails while uploading blobs leaves FILE untouched.
+//
+// # Errors
+//
+// Failures are classified under the sentinel errors below (test them with
+// errors.Is; the original oras-go error stays in the chain) and their
+// messages end with what to do next, e.g. "run 'ecc login HOST'".
+package registry
+
+import "errors"
+
+// Sentinel errors. Errors returned by this package (and by the targets it
+// opens) wrap one of these when the cause is known.
+var (
+	// ErrUnauthorized: the registry wants credentials, rejected the ones
+	// sent (HTTP 401), or denied the operation to them (HTTP 403).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrNotFound: a reference, manifest or blob does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalidReference: a reference that ParseReference cannot accept.
+	ErrInvalidReference = errors.New("invalid reference")
+)

@@ -1,0 +1,264 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry/registrytest"
+)
+
+// testPackages makes a two-architecture package without a compiler.
+func testPackages(t *testing.T, seed byte) []packager.PlatformPackage {
+	t.Helper()
+	var out []packager.PlatformPackage
+	for _, arch := range []string{"x86_64", "arm64"} {
+		obj := append([]byte("\x7fELF"), bytes.Repeat([]byte{seed, byte(len(arch))}, 4096)...)
+		m := packager.Meta{Arch: arch}
+		m.BpfSkel.ObjName = "probe_bpf"
+		m.BpfSkel.Doc = &packager.Doc{Version: "1.2.3", Brief: "a test probe"}
+		m.BpfSkel.Progs = []packager.Prog{{Name: "handle", Attach: "tp/sched/sched_process_exec", Link: true}}
+		out = append(out, packager.PlatformPackage{Package: &packager.Package{Object: obj, Meta: m}})
+	}
+	return out
+}
+
+func mustRef(t *testing.T, s string) Reference {
+	t.Helper()
+	r, err := ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func openStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// storeFiles lists the store's files (to check it did not change).
+func storeFiles(t *testing.T, dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		// .lock and ingest/ are the store's own bookkeeping (locks, the
+		// pins of open sessions), not content.
+		if err == nil && !d.IsDir() && filepath.Base(p) != ".lock" && !strings.Contains(p, "/ingest/") {
+			b, _ := os.ReadFile(p)
+			out = append(out, strings.TrimPrefix(p, dir)+":"+string(b[:min(len(b), 64)]))
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out
+}
+
+func pushPull(t *testing.T, srv registrytest.ServerOptions) {
+	ctx := context.Background()
+	reg := registrytest.NewServer(t, srv)
+	opts := &Options{Username: srv.Username, Password: srv.Password}
+	ref := mustRef(t, reg.Host+"/probes/test:v1")
+	dst, err := OpenTarget(ctx, ref, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	res, err := Push(ctx, testPackages(t, 1), dst, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Uploaded != 7 || res.Skipped != 0 || !strings.HasPrefix(res.Digest, "sha256:") {
+		t.Fatalf("first push %+v", res)
+	}
+	// Re-push: no blob is uploaded again.
+	before := reg.Requests()
+	res2, err := Push(ctx, testPackages(t, 1), dst, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Digest != res.Digest {
+		t.Fatalf("same packages, new digest %s vs %s", res2.Digest, res.Digest)
+	}
+	for _, r := range reg.Requests()[len(before):] {
+		if strings.Contains(r.Path, "/blobs/uploads") {
+			t.Errorf("re-push uploaded a blob: %s", r)
+		}
+	}
+	store := openStore(t)
+	src, _ := OpenTarget(ctx, ref, opts)
+	defer src.Close()
+	for _, platform := range []string{"linux/amd64", "linux/arm64"} {
+		p, err := Pull(ctx, src, ref, store, &PullOptions{Platform: platform})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[string]string{"linux/amd64": "x86_64", "linux/arm64": "arm64"}[platform]; p.Package.Package.Meta.Arch != want {
+			t.Errorf("%s: arch %s", platform, p.Package.Package.Meta.Arch)
+		}
+	}
+	// From the store, offline.
+	pp, err := Load(ctx, store, ref, "linux/arm64")
+	if err != nil || pp.Package.Meta.Arch != "arm64" {
+		t.Fatalf("load from store: %v %+v", err, pp)
+	}
+	imgs, err := store.List(ctx)
+	if err != nil || len(imgs) != 1 || imgs[0].Reference != ref.String() || len(imgs[0].Platforms) != 2 {
+		t.Fatalf("store list %+v %v", imgs, err)
+	}
+}
+
+func TestPushPullBasicAuth(t *testing.T) {
+	pushPull(t, registrytest.ServerOptions{Username: "u", Password: "p"})
+}
+
+func TestPushPullTokenAuth(t *testing.T) {
+	pushPull(t, registrytest.ServerOptions{Username: "u", Password: "p", Token: true})
+}
+
+func TestPushWrongPassword(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{Username: "u", Password: "p"})
+	ref := mustRef(t, reg.Host+"/probes/test:v1")
+	dst, _ := OpenTarget(ctx, ref, &Options{Username: "u", Password: "wrong-secret"})
+	_, err := Push(ctx, testPackages(t, 1), dst, ref, nil)
+	if !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "wrong-secret") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// A connection cut in the middle of a blob and a 503, once each: push and
+// pull still succeed.
+func TestTransferFaults(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
+	proxy := registrytest.NewFaultyProxy(t, reg.Host)
+	opts := &Options{PlainHTTP: true}
+	ref := mustRef(t, proxy.Host+"/probes/faulty:v1")
+	dst, _ := OpenTarget(ctx, ref, opts)
+	defer dst.Close()
+	proxy.CutNextUpload(1000)
+	proxy.FailNext(`/manifests/`)
+	if _, err := Push(ctx, testPackages(t, 2), dst, ref, nil); err != nil {
+		t.Fatalf("push through faults: %v", err)
+	}
+	if proxy.Faults() < 2 {
+		t.Fatalf("only %d faults injected", proxy.Faults())
+	}
+	store := openStore(t)
+	f0 := proxy.Faults()
+	proxy.CutNextBlobGet(500)
+	proxy.FailNext(`/blobs/`)
+	p, err := Pull(ctx, dst, ref, store, nil)
+	if err != nil {
+		t.Fatalf("pull through faults: %v", err)
+	}
+	if proxy.Faults() < f0+2 {
+		t.Fatalf("pull saw %d faults", proxy.Faults()-f0)
+	}
+	if p.Package.Package == nil || len(p.Package.Package.Object) != 4+8192 {
+		t.Fatalf("pulled %+v", p.Package)
+	}
+}
+
+// A blob that does not match its digest fails the pull with a digest error
+// and leaves the store as it was.
+func TestPullCorruptedBlob(t *testing.T) {
+	ctx := context.Background()
+	layout := t.TempDir()
+	ref := mustRef(t, "oci:"+layout+":v1")
+	dst, err := OpenTarget(ctx, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Push(ctx, testPackages(t, 3), dst, ref, nil); err != nil {
+		t.Fatal(err)
+	}
+	dst.Close()
+	// Corrupt the largest blob (an object layer) in place, same size.
+	var biggest string
+	var size int64
+	filepath.WalkDir(filepath.Join(layout, "blobs"), func(p string, d fs.DirEntry, err error) error {
+		if info, e := d.Info(); e == nil && !d.IsDir() && info.Size() > size {
+			biggest, size = p, info.Size()
+		}
+		return nil
+	})
+	data, _ := os.ReadFile(biggest)
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(biggest, data, 0o644)
+
+	store := openStore(t)
+	// Something already in the store must stay as it was.
+	other := mustRef(t, "oci:"+t.TempDir()+":keep")
+	od, _ := OpenTarget(ctx, other, nil)
+	Push(ctx, testPackages(t, 4), od, other, nil)
+	if _, err := Pull(ctx, od, other, store, nil); err != nil {
+		t.Fatal(err)
+	}
+	od.Close()
+	before := storeFiles(t, store.Dir())
+	src, _ := OpenTarget(ctx, ref, nil)
+	defer src.Close()
+	_, err = Pull(ctx, src, ref, store, nil)
+	if err == nil || !strings.Contains(err.Error(), "digest") {
+		t.Fatalf("got %v", err)
+	}
+	if after := storeFiles(t, store.Dir()); strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Fatalf("store changed:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// Media types ecc does not know are refused before anything is stored.
+func TestPullUnknownMediaType(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
+	ref := mustRef(t, reg.Host+"/images/plain:v1")
+	dst, _ := OpenTarget(ctx, ref, nil)
+	defer dst.Close()
+	// A container-image-like manifest with a gzip layer.
+	layer := pushBytes(t, dst, "application/vnd.oci.image.layer.v1.tar+gzip", []byte("tarball"))
+	cfg := pushBytes(t, dst, "application/vnd.oci.image.config.v1+json", []byte("{}"))
+	man := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":` + descJSON(cfg) + `,"layers":[` + descJSON(layer) + `]}`)
+	md := pushBytes(t, dst, "application/vnd.oci.image.manifest.v1+json", man)
+	if err := dst.Tag(ctx, md, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t)
+	_, err := Pull(ctx, dst, ref, store, nil)
+	if !errors.Is(err, packager.ErrUnknownMediaType) || !strings.Contains(err.Error(), "application/vnd.oci.image.config.v1+json") {
+		t.Fatalf("got %v", err)
+	}
+	if imgs, _ := store.List(ctx); len(imgs) != 0 {
+		t.Fatalf("store got %v", imgs)
+	}
+}
+
+func pushBytes(t *testing.T, dst Target, mediaType string, data []byte) ocispec.Descriptor {
+	t.Helper()
+	d := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	if err := dst.Push(context.Background(), d, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func descJSON(d ocispec.Descriptor) string {
+	b, _ := json.Marshal(d)
+	return string(b)
+}
