@@ -36,20 +36,12 @@ test-deps:
 test: test-deps
 	$(GO) test -count=1 -timeout 14m ./...
 
-# Build every example, show what each package holds, then run two in the
-# kernel while generating activity: exec events, then a latency histogram.
+# The main job: build every example, inspect the packages, push them to a
+# registry on loopback, pull them back into the local store, and run them
+# in the kernel from the store while generating activity.
 demo: examples
-	@for ex in $(EXAMPLES); do \
-		echo "=== $$ex"; $(BIN)/ecc inspect $(OUT)/$$ex/package.json; echo; \
-	done
-	@echo "=== ecli run execsnoop (3 s, while running a few commands)"
-	@( sleep 1; for i in 1 2 3; do /bin/echo demo-$$i >/dev/null; ls / >/dev/null; done ) & \
-		$(BIN)/ecli run -d 3s $(OUT)/execsnoop/package.json
-	@echo; echo "=== ecli run opensnoop --failed (2 s, JSON)"
-	@( sleep 1; cat /nonexistent/demo-file 2>/dev/null; true ) & \
-		$(BIN)/ecli run -j -d 2s $(OUT)/opensnoop/package.json --failed
-	@echo; echo "=== ecli run runqlat (2 s)"
-	@( for i in $$(seq 20); do sleep 0.01; done ) & $(BIN)/ecli run -d 2s $(OUT)/runqlat/package.json
+	@EXTRA_PKGS="docker-registry" scripts/deps.sh
+	@BIN=$(BIN) OUT=$(OUT) scripts/demo.sh
 
 # The peers: bpftrace, BCC (which needs kernel headers: on kernels without
 # a headers package, Debian's are linked in as /lib/modules/$(uname -r)/build),
