@@ -11,7 +11,10 @@
 //     bpftool btf dump file /sys/kernel/btf/vmlinux format c.
 //
 //   - ecli run against bpftrace and BCC: start-up wall time and peak RSS,
-//     time to attach, and lossless events/s from a tight syscall loop.
+//     time to attach, and lossless events/s from a tight syscall loop;
+//
+//   - ecc push/pull against the oras CLI on one docker-registry: wall time,
+//     HTTP requests, and blob uploads of a re-push.
 //
 // Runs alternate between the compared commands so that machine noise hits
 // both alike. Usage: go run ./bench [-n 11] [-ecc bin/ecc] [-only build|vmlinux].
@@ -35,7 +38,7 @@ import (
 var (
 	runs    = flag.Int("n", 11, "runs per command (the median is reported)")
 	eccBin  = flag.String("ecc", "bin/ecc", "ecc binary to measure")
-	only    = flag.String("only", "", "run only this part: build, vmlinux or run")
+	only    = flag.String("only", "", "run only this part: build, vmlinux, run or oci")
 	exGlob  = flag.String("examples", "examples/*", "example folders")
 	keepOut = flag.Bool("keep", false, "keep the output folder")
 )
@@ -115,6 +118,9 @@ func main() {
 	}
 	if *only == "" || *only == "run" {
 		ok = benchRun(ecc, out, env) && ok
+	}
+	if *only == "" || *only == "oci" {
+		ok = benchOCI(ecc, out, env) && ok
 	}
 	if !ok {
 		os.Exit(1)

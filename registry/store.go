@@ -25,7 +25,8 @@ package registry
 // subject (a referrer, e.g. a signature, is kept as an untagged index entry).
 // Pushing a blob streams it to DIR/ingest without any lock, verifying size and
 // digest; only the final rename takes the shared lock, so a large download
-// never blocks other processes.
+// never blocks other processes. Blobs are not fsynced (reads verify digests,
+// so a blob torn by a crash is found and fetched again); index.json is.
 //
 // Pins. A pull pushes blobs before it names them, so a garbage collection run
 // by another process in between must not delete them. Content a Store pushes,
@@ -452,9 +453,8 @@ func (s *Store) push(ctx context.Context, expected ocispec.Descriptor, r io.Read
 	if got := digest.NewDigest(expected.Digest.Algorithm(), h); got != expected.Digest {
 		return fmt.Errorf("expected digest %s, got %s: %w", expected.Digest, got, content.ErrMismatchedDigest)
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
+	// Blobs are not fsynced: every read verifies the digest, so a blob a
+	// crash tore is found and fetched again. Names (index.json) are synced.
 
 	unlock, err = s.lock(ctx, false)
 	if err != nil {
@@ -491,7 +491,7 @@ func (s *Store) commitBlob(tmp *os.File, final string, desc ocispec.Descriptor) 
 		return err
 	}
 	tmp.Close()
-	return storeSyncDir(filepath.Dir(final))
+	return nil
 }
 
 // recordReferrer keeps a pushed manifest that has a subject (a signature, an

@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/content/memory"
+	"oras.land/oras-go/v2/errdef"
+	orasregistry "oras.land/oras-go/v2/registry"
 
 	"github.com/ecc-bpf/ecc/packager"
 )
@@ -62,42 +66,81 @@ func Push(ctx context.Context, pkgs []packager.PlatformPackage, dst oras.Target,
 	if ref.Digest != "" && ref.Digest != art.Root.Digest.String() {
 		return nil, fmt.Errorf("push %s: the package's digest is %s", ref, art.Root.Digest)
 	}
-	src := memory.New()
 	res := &PushResult{Reference: ref.String(), Digest: art.Root.Digest.String(), MediaType: art.Root.MediaType}
-	titles := map[string]string{}
+	var blobs, manifests []packager.Blob
+	seen := map[string]bool{}
 	for _, b := range art.Blobs {
-		if ok, _ := src.Exists(ctx, b.Desc); ok {
+		if seen[b.Desc.Digest.String()] {
 			continue
 		}
-		if err := src.Push(ctx, b.Desc, bytes.NewReader(b.Data)); err != nil {
-			return nil, err
-		}
+		seen[b.Desc.Digest.String()] = true
 		res.Size += b.Desc.Size
-		titles[b.Desc.Digest.String()] = describe(b.Desc)
-	}
-	if err := src.Tag(ctx, art.Root, "root"); err != nil {
-		return nil, err
-	}
-	opts := oras.DefaultCopyOptions
-	opts.Concurrency = 4
-	opts.PostCopy = func(ctx context.Context, d ocispec.Descriptor) error {
-		res.Uploaded++
-		progress(po.Progress, "pushed", titles[d.Digest.String()], d.Size)
-		return nil
-	}
-	opts.OnCopySkipped = func(ctx context.Context, d ocispec.Descriptor) error {
-		res.Skipped++
-		progress(po.Progress, "exists", titles[d.Digest.String()], d.Size)
-		return nil
+		switch b.Desc.MediaType {
+		case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex:
+			if b.Desc.Digest != art.Root.Digest {
+				manifests = append(manifests, b)
+			}
+		default:
+			blobs = append(blobs, b)
+		}
 	}
 	err = withRetries(ctx, po.Retries, func() error {
 		res.Uploaded, res.Skipped = 0, 0
-		_, err := oras.Copy(ctx, src, "root", dst, ref.TagOrDigest(), opts)
-		return err
+		// Blobs, concurrently: a HEAD each, and an upload of those missing.
+		var mu sync.Mutex
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(4)
+		for _, b := range blobs {
+			g.Go(func() error {
+				have, err := dst.Exists(gctx, b.Desc)
+				if err != nil {
+					return err
+				}
+				verb := "exists"
+				if !have {
+					verb = "pushed"
+					if err := dst.Push(gctx, b.Desc, bytes.NewReader(b.Data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+						return err
+					}
+				}
+				mu.Lock()
+				if have {
+					res.Skipped++
+				} else {
+					res.Uploaded++
+				}
+				progress(po.Progress, verb, describe(b.Desc), b.Desc.Size)
+				mu.Unlock()
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		// Manifests need no HEAD first: putting one again is harmless.
+		for _, m := range manifests {
+			if err := dst.Push(ctx, m.Desc, bytes.NewReader(m.Data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+				return err
+			}
+		}
+		// The index, by tag in one request where the target can.
+		root := art.Blobs[len(art.Blobs)-1]
+		if rp, ok := dst.(orasregistry.ReferencePusher); ok {
+			return rp.PushReference(ctx, root.Desc, bytes.NewReader(root.Data), ref.TagOrDigest())
+		}
+		if err := dst.Push(ctx, root.Desc, bytes.NewReader(root.Data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+			return err
+		}
+		name := ref.TagOrDigest()
+		if _, isStore := dst.(*Store); isStore {
+			name = ref.String()
+		}
+		return dst.Tag(ctx, root.Desc, name)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("push %s: %w", ref, MapError(err, ref))
 	}
+	progress(po.Progress, "tagged", ref.String(), art.Root.Size)
 	return res, nil
 }
 
@@ -196,70 +239,82 @@ type graph struct {
 	data  map[string][]byte // manifests and indexes already fetched
 }
 
-// walk fetches and checks the manifests of an artifact before any content
-// is stored: known media types, sizes within the caps.
-func walk(ctx context.Context, src content.Fetcher, root ocispec.Descriptor) (*graph, error) {
-	g := &graph{data: map[string][]byte{}}
-	var visit func(d ocispec.Descriptor, depth int) error
-	visit = func(d ocispec.Descriptor, depth int) error {
-		if depth > 2 {
-			return fmt.Errorf("%s: nested indexes are not packages", d.Digest)
+// leafCaps are the layer and config types a package may hold, with caps.
+var leafCaps = map[string]int64{
+	packager.MediaTypeConfig:     packager.MaxConfigSize,
+	packager.MediaTypeWasmConfig: packager.MaxConfigSize,
+	packager.MediaTypeObject:     packager.MaxObjectSize,
+	packager.MediaTypeWasm:       packager.MaxWasmSize,
+	packager.MediaTypeBTF:        packager.MaxBTFSize,
+}
+
+// checkManifest parses a manifest and checks its config and layers.
+func checkManifest(d ocispec.Descriptor, data []byte) ([]ocispec.Descriptor, error) {
+	var man ocispec.Manifest
+	if err := json.Unmarshal(data, &man); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
+	}
+	leaves := append([]ocispec.Descriptor{man.Config}, man.Layers...)
+	for _, c := range leaves {
+		max, ok := leafCaps[c.MediaType]
+		if !ok {
+			return nil, fmt.Errorf("%w: %q (%s) in manifest %s; ecc reads %s and %s layers", packager.ErrUnknownMediaType, c.MediaType, c.Digest, d.Digest, packager.MediaTypeObject, packager.MediaTypeWasm)
 		}
-		switch d.MediaType {
-		case ocispec.MediaTypeImageIndex:
-			data, err := fetchCapped(ctx, src, d, packager.MaxManifestSize, "index")
+		if c.Size < 0 || c.Size > max {
+			return nil, fmt.Errorf("%s %s is %d bytes, more than the %d allowed", c.MediaType, c.Digest, c.Size, max)
+		}
+	}
+	return leaves, nil
+}
+
+// walk checks an artifact before any content is stored: known media types,
+// sizes within the caps. The root's content is already fetched; the
+// manifests of an index are fetched concurrently.
+func walk(ctx context.Context, src content.Fetcher, root ocispec.Descriptor, rootData []byte) (*graph, error) {
+	g := &graph{data: map[string][]byte{root.Digest.String(): rootData}}
+	switch root.MediaType {
+	case ocispec.MediaTypeImageManifest:
+		leaves, err := checkManifest(root, rootData)
+		if err != nil {
+			return nil, err
+		}
+		g.nodes = append(leaves, root)
+		return g, nil
+	case ocispec.MediaTypeImageIndex:
+	default:
+		return nil, fmt.Errorf("%w: %q for %s (not an OCI manifest or index)", packager.ErrUnknownMediaType, root.MediaType, root.Digest)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(rootData, &idx); err != nil {
+		return nil, fmt.Errorf("index %s: %w", root.Digest, err)
+	}
+	leaves := make([][]ocispec.Descriptor, len(idx.Manifests))
+	datas := make([][]byte, len(idx.Manifests))
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(4)
+	for i, m := range idx.Manifests {
+		if m.MediaType != ocispec.MediaTypeImageManifest {
+			return nil, fmt.Errorf("%w: %q for %s in index %s (packages hold one manifest per platform)", packager.ErrUnknownMediaType, m.MediaType, m.Digest, root.Digest)
+		}
+		eg.Go(func() error {
+			data, err := fetchCapped(ectx, src, m, packager.MaxManifestSize, "manifest")
 			if err != nil {
 				return err
 			}
-			var idx ocispec.Index
-			if err := json.Unmarshal(data, &idx); err != nil {
-				return fmt.Errorf("index %s: %w", d.Digest, err)
-			}
-			g.data[d.Digest.String()] = data
-			for _, m := range idx.Manifests {
-				if err := visit(m, depth+1); err != nil {
-					return err
-				}
-			}
-		case ocispec.MediaTypeImageManifest:
-			data, err := fetchCapped(ctx, src, d, packager.MaxManifestSize, "manifest")
-			if err != nil {
-				return err
-			}
-			var man ocispec.Manifest
-			if err := json.Unmarshal(data, &man); err != nil {
-				return fmt.Errorf("manifest %s: %w", d.Digest, err)
-			}
-			g.data[d.Digest.String()] = data
-			caps := map[string]int64{
-				packager.MediaTypeConfig:     packager.MaxConfigSize,
-				packager.MediaTypeWasmConfig: packager.MaxConfigSize,
-				packager.MediaTypeObject:     packager.MaxObjectSize,
-				packager.MediaTypeWasm:       packager.MaxWasmSize,
-				packager.MediaTypeBTF:        packager.MaxBTFSize,
-			}
-			for _, c := range append([]ocispec.Descriptor{man.Config}, man.Layers...) {
-				max, ok := caps[c.MediaType]
-				if !ok {
-					return fmt.Errorf("%w: %q (%s) in manifest %s; ecc reads %s and %s layers", packager.ErrUnknownMediaType, c.MediaType, c.Digest, d.Digest, packager.MediaTypeObject, packager.MediaTypeWasm)
-				}
-				if c.Size < 0 || c.Size > max {
-					return fmt.Errorf("%s %s is %d bytes, more than the %d allowed", c.MediaType, c.Digest, c.Size, max)
-				}
-				g.nodes = append(g.nodes, c)
-			}
-		default:
-			return fmt.Errorf("%w: %q for %s (not an OCI manifest or index)", packager.ErrUnknownMediaType, d.MediaType, d.Digest)
-		}
-		g.nodes = append(g.nodes, d)
-		return nil
+			datas[i] = data
+			leaves[i], err = checkManifest(m, data)
+			return err
+		})
 	}
-	if root.Size > packager.MaxManifestSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d allowed for a manifest", root.Digest, root.Size, packager.MaxManifestSize)
-	}
-	if err := visit(root, 0); err != nil {
+	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
+	for i, m := range idx.Manifests {
+		g.data[m.Digest.String()] = datas[i]
+		g.nodes = append(g.nodes, leaves[i]...)
+	}
+	g.nodes = append(g.nodes, idx.Manifests...)
+	g.nodes = append(g.nodes, root)
 	return g, nil
 }
 
@@ -270,67 +325,112 @@ func fetchCapped(ctx context.Context, f content.Fetcher, d ocispec.Descriptor, m
 	return content.FetchAll(ctx, f, d)
 }
 
+// fetchRoot gets the artifact's root by reference: one GET where the target
+// can answer with the content (a registry), else resolve then fetch.
+func fetchRoot(ctx context.Context, src oras.ReadOnlyTarget, reference string) (ocispec.Descriptor, []byte, error) {
+	if rf, ok := src.(orasregistry.ReferenceFetcher); ok {
+		d, rc, err := rf.FetchReference(ctx, reference)
+		if err != nil {
+			return d, nil, err
+		}
+		defer rc.Close()
+		if d.Size < 0 || d.Size > packager.MaxManifestSize {
+			return d, nil, fmt.Errorf("%s is %d bytes, more than the %d allowed for a manifest", d.Digest, d.Size, packager.MaxManifestSize)
+		}
+		data, err := content.ReadAll(rc, d)
+		return d, data, err
+	}
+	d, err := src.Resolve(ctx, reference)
+	if err != nil {
+		return d, nil, err
+	}
+	data, err := fetchCapped(ctx, src, d, packager.MaxManifestSize, "manifest")
+	return d, data, err
+}
+
 // Pull copies the artifact ref names from src into the store, checked and
 // verified, and returns the package for the platform. The store changes
 // only once everything has arrived and verified: then the artifact is
-// stored whole and named ref.
+// stored whole and named ref. A nil store just reads the package.
 func Pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions) (*Pulled, error) {
 	if po == nil {
 		po = &PullOptions{}
 	}
 	var root ocispec.Descriptor
+	var g *graph
 	err := withRetries(ctx, po.Retries, func() error {
+		var data []byte
 		var err error
-		root, err = src.Resolve(ctx, ref.TagOrDigest())
+		if root, data, err = fetchRoot(ctx, src, ref.TagOrDigest()); err != nil {
+			return err
+		}
+		g, err = walk(ctx, src, root, data)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, MapError(err, ref))
 	}
-	var g *graph
-	if err := withRetries(ctx, po.Retries, func() error {
-		var err error
-		g, err = walk(ctx, src, root)
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, MapError(err, ref))
-	}
-	// Stage everything in memory, verified, before touching the store.
+	// Stage everything in memory, verified, before touching the store:
+	// what the store has is read from it (sequentially: the store's locks
+	// make concurrent callers in one process wait on each other), the rest
+	// is fetched concurrently.
 	staged := memory.New()
 	out := &Pulled{Root: root}
+	var missing []ocispec.Descriptor
+	seen := map[string]bool{}
 	for _, d := range g.nodes {
-		if ok, _ := staged.Exists(ctx, d); ok {
+		if seen[d.Digest.String()] {
 			continue
 		}
+		seen[d.Digest.String()] = true
 		data, ok := g.data[d.Digest.String()]
-		if !ok {
+		if !ok && store != nil {
 			if have, _ := store.Exists(ctx, d); have {
-				rc, err := store.Fetch(ctx, d)
-				if err == nil {
+				if rc, err := store.Fetch(ctx, d); err == nil {
 					data, err = content.ReadAll(rc, d)
 					rc.Close()
-				}
-				if err == nil {
-					out.Skipped++
-					progress(po.Progress, "local", describe(d), d.Size)
+					if err == nil {
+						ok = true
+						out.Skipped++
+						progress(po.Progress, "local", describe(d), d.Size)
+					}
 				}
 			}
 		}
-		if data == nil {
-			err := withRetries(ctx, po.Retries, func() error {
+		if !ok {
+			missing = append(missing, d)
+			continue
+		}
+		if err := staged.Push(ctx, d, bytes.NewReader(data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+			return nil, err
+		}
+	}
+	var mu sync.Mutex
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(4)
+	for _, d := range missing {
+		eg.Go(func() error {
+			var data []byte
+			err := withRetries(ectx, po.Retries, func() error {
 				var err error
-				data, err = content.FetchAll(ctx, src, d)
+				data, err = content.FetchAll(ectx, src, d)
 				return err
 			})
 			if err != nil {
-				return nil, fmt.Errorf("pull %s: %w", ref, MapError(err, ref))
+				return err
 			}
+			mu.Lock()
 			out.Fetched++
 			progress(po.Progress, "pulled", describe(d), d.Size)
-		}
-		if err := staged.Push(ctx, d, bytes.NewReader(data)); err != nil {
-			return nil, fmt.Errorf("pull %s: %w", ref, err)
-		}
+			mu.Unlock()
+			if err := staged.Push(ectx, d, bytes.NewReader(data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+				return err
+			}
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, fmt.Errorf("pull %s: %w", ref, MapError(err, ref))
 	}
 	md, err := packager.SelectManifest(ctx, staged, root, po.Platform)
 	if err != nil {
@@ -339,24 +439,33 @@ func Pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 	if out.Package, err = packager.ReadManifest(ctx, staged, md); err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	if store != nil {
-		for _, d := range g.nodes {
-			if ok, _ := store.Exists(ctx, d); ok {
-				continue
-			}
-			rc, err := staged.Fetch(ctx, d)
-			if err != nil {
-				return nil, err
-			}
-			err = store.Push(ctx, d, rc)
-			rc.Close()
-			if err != nil {
-				return nil, fmt.Errorf("store %s: %w", ref, err)
-			}
+	if store == nil {
+		return out, nil
+	}
+	for _, d := range g.nodes {
+		if d.Digest == root.Digest {
+			continue
 		}
-		if err := store.Tag(ctx, root, ref.String()); err != nil {
+		if ok, _ := store.Exists(ctx, d); ok {
+			continue
+		}
+		rc, err := staged.Fetch(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		err = store.Push(ctx, d, rc)
+		rc.Close()
+		if err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
 			return nil, fmt.Errorf("store %s: %w", ref, err)
 		}
+	}
+	if ok, _ := store.Exists(ctx, root); !ok {
+		if err := store.Push(ctx, root, bytes.NewReader(g.data[root.Digest.String()])); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+			return nil, fmt.Errorf("store %s: %w", ref, err)
+		}
+	}
+	if err := store.Tag(ctx, root, ref.String()); err != nil {
+		return nil, fmt.Errorf("store %s: %w", ref, err)
 	}
 	return out, nil
 }

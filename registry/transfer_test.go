@@ -83,7 +83,7 @@ func pushPull(t *testing.T, srv registrytest.ServerOptions) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Uploaded != 7 || res.Skipped != 0 || !strings.HasPrefix(res.Digest, "sha256:") {
+	if res.Uploaded != 4 || res.Skipped != 0 || !strings.HasPrefix(res.Digest, "sha256:") {
 		t.Fatalf("first push %+v", res)
 	}
 	// Re-push: no blob is uploaded again.
@@ -94,6 +94,9 @@ func pushPull(t *testing.T, srv registrytest.ServerOptions) {
 	}
 	if res2.Digest != res.Digest {
 		t.Fatalf("same packages, new digest %s vs %s", res2.Digest, res.Digest)
+	}
+	if res2.Uploaded != 0 || res2.Skipped != 4 {
+		t.Fatalf("re-push %+v", res2)
 	}
 	for _, r := range reg.Requests()[len(before):] {
 		if strings.Contains(r.Path, "/blobs/uploads") {
