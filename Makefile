@@ -7,7 +7,7 @@ BIN     := bin
 EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
 # Where example packages are built (kept out of the source tree).
 OUT     ?= build/examples
-GOFLAGS_BUILD := -trimpath
+GOFLAGS_BUILD := -trimpath -buildvcs=true
 
 .PHONY: all deps test-deps build examples test demo bench fuzz clean
 

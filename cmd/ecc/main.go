@@ -29,7 +29,8 @@ Examples:
    ecc push examples/execsnoop/ ghcr.io/org/execsnoop:v1
    ecc pull ghcr.io/org/execsnoop:v1
    ecc gen vmlinux -o vmlinux.h`,
-		HideHelpCommand: true,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			buildCommand(),
 			genCommand(),
@@ -40,6 +41,8 @@ Examples:
 			commands.Images("ecc"),
 			commands.Tag("ecc"),
 			commands.Inspect("ecc"),
+			commands.Named("ecc", commands.Version()),
+			commands.Named("ecc", commands.Completion()),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

@@ -209,3 +209,30 @@ func TestSplitFlags(t *testing.T) {
 		t.Fatalf("got %q", got)
 	}
 }
+
+func TestVersionAndCompletion(t *testing.T) {
+	stdout, _, status := ecc(t, "version", "--format", "json")
+	var m map[string]any
+	if status != 0 || json.Unmarshal([]byte(stdout), &m) != nil {
+		t.Fatalf("version: %d %s", status, stdout)
+	}
+	if g, _ := m["go"].(string); !strings.HasPrefix(g, "go1.") {
+		t.Errorf("version fields: %v", m)
+	}
+	if c, _ := m["cilium_ebpf"].(string); !strings.HasPrefix(c, "v0.") || m["version"] == "" {
+		t.Errorf("version fields: %v", m)
+	}
+	for _, sh := range []string{"bash", "zsh", "fish"} {
+		out, _, st := ecc(t, "completion", sh)
+		if st != 0 || !strings.Contains(out, "ecc") {
+			t.Errorf("completion %s: %d %q", sh, st, out)
+		}
+	}
+	// The completion scripts ask the binary: it must answer with commands.
+	out, _, _ := ecc(t, "--generate-bash-completion")
+	for _, c := range []string{"build", "push", "pull", "login", "images", "inspect", "version"} {
+		if !strings.Contains(out, c+"\n") {
+			t.Errorf("completion candidates lack %s: %q", c, out)
+		}
+	}
+}

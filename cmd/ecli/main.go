@@ -19,9 +19,10 @@ func main() {
    ecli run -j -d 5s examples/opensnoop/package.json --failed
    ecli run ghcr.io/org/execsnoop:v1
    ecli inspect examples/execsnoop/package.json`,
-		HideHelpCommand: true,
-		Commands:        []*cli.Command{runCommand(), commands.Pull("ecli"), commands.Login("ecli"), commands.Logout("ecli"), commands.Images("ecli"), commands.Inspect("ecli")},
-		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		Commands:             []*cli.Command{runCommand(), commands.Pull("ecli"), commands.Login("ecli"), commands.Logout("ecli"), commands.Images("ecli"), commands.Inspect("ecli"), commands.Named("ecli", commands.Version()), commands.Named("ecli", commands.Completion())},
+		ExitErrHandler:       func(*cli.Context, error) {},
 	}
 	if err := app.Run(commands.Intersperse(app, os.Args, "run")); err != nil {
 		fmt.Fprintf(os.Stderr, "ecli: %v\n", err)

@@ -410,6 +410,9 @@ func Tag(prog string) *cli.Command {
 
 // named puts the program's name into a command's examples.
 func named(prog string, c *cli.Command) *cli.Command {
-	c.Description = strings.ReplaceAll(c.Description, "PROG ", prog+" ")
+	c.Description = strings.ReplaceAll(c.Description, "PROG", prog)
 	return c
 }
+
+// Named puts the program's name into a shared command's examples.
+func Named(prog string, c *cli.Command) *cli.Command { return named(prog, c) }
