@@ -24,6 +24,8 @@ type btfInfo struct {
 	digest string
 	// dir holds the vmlinux.h generated from this BTF.
 	dir string
+	// foreign: the host's BTF stands in for another architecture's.
+	foreign bool
 }
 
 // btf returns the BTF for an architecture and makes sure its vmlinux.h exists.
@@ -32,23 +34,28 @@ func (b *builder) btf(a Arch) (*btfInfo, error) {
 	if !explicit {
 		path, explicit = b.o.BTF[""]
 	}
-	if !explicit || path == "" {
+	explicit = explicit && path != ""
+	if !explicit {
 		path = DefaultBTF
 		if a.Name != HostArch().Name {
 			fmt.Fprintf(b.notes, "ecc: note: no --btf for %s, so its vmlinux.h comes from this %s host's kernel (%s). "+
-				"CO-RE fixes field offsets at load time, but arch-specific types (struct pt_regs) are the host's; "+
-				"pass --btf %s=FILE with the target kernel's BTF for programs that use them.\n", a.Name, HostArch().Name, path, a.Name)
+				"CO-RE fixes field offsets at load time, and ecc declares arm64's struct user_pt_regs for the PT_REGS_* macros, "+
+				"but other arch-specific types are the host's; pass --btf %s=FILE with the target kernel's BTF for programs that use them.\n", a.Name, HostArch().Name, path, a.Name)
 		}
 	}
-	if bi, ok := b.btfCache[path]; ok {
+	foreign := !explicit && a.Name != HostArch().Name
+	key := fmt.Sprintf("%s|%v", path, foreign)
+	if bi, ok := b.btfCache[key]; ok {
 		return bi, nil
 	}
 	bi, err := VmlinuxHeader(path, b.o.CacheDir)
 	if err != nil {
 		return nil, err
 	}
-	b.btfCache[path] = bi
-	return bi, nil
+	c := *bi
+	c.foreign = foreign
+	b.btfCache[key] = &c
+	return &c, nil
 }
 
 // VmlinuxHeader returns the folder holding vmlinux.h for the BTF at path,

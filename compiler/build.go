@@ -272,9 +272,12 @@ func selfID() string {
 	return fmt.Sprintf("%s|%d|%d", exe, st.Size(), st.ModTime().UnixNano())
 }
 
-func (b *builder) clangArgs(a Arch, vmlinuxDir, input, obj, deps string) []string {
-	args := []string{"-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_" + a.Target,
-		"-I" + filepath.Dir(b.src), "-I" + b.include, "-I" + vmlinuxDir}
+func (b *builder) clangArgs(a Arch, bi *btfInfo, input, obj, deps string) []string {
+	args := []string{"-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_" + a.Target}
+	if bi.foreign {
+		args = append(args, "-D__ECC_FOREIGN_BTF")
+	}
+	args = append(args, "-I"+filepath.Dir(b.src), "-I"+b.include, "-I"+bi.dir)
 	for _, d := range b.clang.IncludeDirs {
 		args = append(args, "-idirafter", d)
 	}
@@ -303,7 +306,7 @@ func BareClangArgs(o *Options) (string, []string, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	return b.clang.Path, b.clangArgs(a, bi.dir, b.src, "/dev/null", ""), nil
+	return b.clang.Path, b.clangArgs(a, bi, b.src, "/dev/null", ""), nil
 }
 
 func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, []string, error) {
@@ -359,7 +362,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 	}
 	obj := filepath.Join(work, names[0])
 	depFile := filepath.Join(work, "deps.d")
-	args := b.clangArgs(a, bi.dir, input, obj, depFile)
+	args := b.clangArgs(a, bi, input, obj, depFile)
 	if err := b.run(ctx, b.clang.Path, args, wrapper); err != nil {
 		return nil, nil, err
 	}

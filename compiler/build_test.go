@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cilium/ebpf/btf"
+
 	"github.com/ecc-bpf/ecc/compiler/meta"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
@@ -589,5 +591,27 @@ func TestBuildExplicitBTF(t *testing.T) {
 	}
 	if _, err := packager.ReadFile(res.Outputs[0].Package); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A uretprobe program for arm64 on this x86_64 host's BTF: the PT_REGS_*
+// macros need arm64's struct user_pt_regs, which ecc declares (CO-RE).
+func TestBuildCrossUprobe(t *testing.T) {
+	needBuild(t)
+	if HostArch().Name == "arm64" {
+		t.Skip("the host is arm64")
+	}
+	arm, _ := ParseArches([]string{"arm64"})
+	res, stderr, err := build(t, &Options{Source: "../examples/bashreadline/bashreadline.bpf.c", ExportHeader: "../examples/bashreadline/bashreadline.h", Arches: arm})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	spec, err := btf.LoadSpec(res.Outputs[0].Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var regs *btf.Struct
+	if err := spec.TypeByName("user_pt_regs", &regs); err != nil || regs.Size != 34*8 {
+		t.Fatalf("object's user_pt_regs: %v %+v", err, regs)
 	}
 }

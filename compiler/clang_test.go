@@ -175,8 +175,8 @@ func TestClangArgs(t *testing.T) {
 		clang:   &Clang{IncludeDirs: []string{"/usr/lib/llvm-19/lib/clang/19/include", "/usr/include"}},
 	}
 	a, _ := ParseArch("arm64")
-	got := strings.Join(b.clangArgs(a, "/cache/vmlinux/123", "/src/prog/x.bpf.c", "/w/x.bpf.o", "/w/deps.d"), " ")
-	want := "-g -O2 -target bpf -D__TARGET_ARCH_arm64 -I/src/prog -I/cache/include/abc -I/cache/vmlinux/123 " +
+	got := strings.Join(b.clangArgs(a, &btfInfo{dir: "/cache/vmlinux/123", foreign: true}, "/src/prog/x.bpf.c", "/w/x.bpf.o", "/w/deps.d"), " ")
+	want := "-g -O2 -target bpf -D__TARGET_ARCH_arm64 -D__ECC_FOREIGN_BTF -I/src/prog -I/cache/include/abc -I/cache/vmlinux/123 " +
 		"-idirafter /usr/lib/llvm-19/lib/clang/19/include -idirafter /usr/include -DX=1 -Wall " +
 		"-MD -MF /w/deps.d -c /src/prog/x.bpf.c -o /w/x.bpf.o"
 	if got != want {

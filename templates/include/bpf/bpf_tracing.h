@@ -25,4 +25,20 @@
 #define BPF_URETPROBE(name, args...) BPF_KRETPROBE(name, ##args)
 #endif
 
+/*
+ * Cross builds on the host's BTF (ecc build --arch arm64 without --btf
+ * arm64=FILE define __ECC_FOREIGN_BTF): the x86 vmlinux.h has no
+ * struct user_pt_regs, which arm64's PT_REGS_* macros read. Declare it with
+ * CO-RE relocations, so field accesses are fixed against the arm64 kernel's
+ * own BTF at load time.
+ */
+#if defined(__ECC_FOREIGN_BTF) && defined(__TARGET_ARCH_arm64)
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+} __attribute__((preserve_access_index));
+#endif
+
 #endif /* __ECC_COMPAT_BPF_TRACING_H */
