@@ -107,12 +107,27 @@ func (p *eventPrinter) print(data []byte) error {
 	return nil
 }
 
-// exportType finds the struct that events of a buffer map carry.
+// exportType finds the struct that events of a buffer map carry: the map's
+// export_type (ecc), its export_config btf_type_id when the package enables
+// multiple export types (eunomia), else the first export type.
 func exportType(m *packager.Meta, spec *ebpf.CollectionSpec, mapName string) (btf.Type, error) {
 	name := ""
-	if mm := m.BpfSkel.Map(mapName); mm != nil && mm.ExportType != "" {
+	mm := m.BpfSkel.Map(mapName)
+	if mm != nil && mm.ExportType != "" {
 		name = mm.ExportType
-	} else if len(m.ExportTypes) > 0 {
+	} else if mm != nil && m.EnableMultipleExportTypes && len(mm.ExportConfig) > 0 {
+		var cfg struct {
+			ID *btf.TypeID `json:"btf_type_id"`
+		}
+		if json.Unmarshal(mm.ExportConfig, &cfg) == nil && cfg.ID != nil {
+			t, err := spec.Types.TypeByID(*cfg.ID)
+			if err != nil {
+				return nil, fmt.Errorf("map %s: export_config names BTF type %d: %w", mapName, *cfg.ID, err)
+			}
+			return t, nil
+		}
+	}
+	if name == "" && len(m.ExportTypes) > 0 {
 		name = m.ExportTypes[0].Name
 	}
 	if name == "" {

@@ -215,3 +215,37 @@ func TestCORECache(t *testing.T) {
 		r.stop(t)
 	}
 }
+
+// eunomia's per-map export_config (enable_multiple_export_types) picks the
+// event type by BTF ID.
+func TestExportConfigByTypeID(t *testing.T) {
+	src := buildSource(t, "multi", prelude+`
+#include <ecc.h>
+struct a_ev { int pid; int a; };
+struct b_ev { int pid; char comm[16]; };
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } as SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } bs SEC(".maps");
+ECC_EXPORT(as, struct a_ev);
+ECC_EXPORT(bs, struct b_ev);
+SEC("tp/sched/sched_process_exec")
+int on_exec(void *ctx) { return 0; }
+`)
+	m := &src.Package.Meta
+	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(src.Package.Object))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As eunomia writes it: no ecc export_type, only export_config.
+	for i := range m.BpfSkel.Maps {
+		m.BpfSkel.Maps[i].ExportType = ""
+	}
+	if !m.EnableMultipleExportTypes {
+		t.Fatal("package does not enable multiple export types")
+	}
+	for mapName, want := range map[string]string{"as": "a_ev", "bs": "b_ev"} {
+		typ, err := exportType(m, spec, mapName)
+		if err != nil || typ == nil || typ.TypeName() != want {
+			t.Errorf("map %s: %v %v, want struct %s", mapName, typ, err, want)
+		}
+	}
+}
