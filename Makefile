@@ -23,6 +23,8 @@ build: deps
 # Compile every example; each folder holds NAME.bpf.c and maybe NAME.h.
 examples: build
 	@set -e; for ex in $(EXAMPLES); do \
+		if [ -f examples/$$ex/main.c ] || [ -f examples/$$ex/main.go ]; then \
+			$(BIN)/ecc build -o $(OUT)/$$ex --wasm examples/$$ex; continue; fi; \
 		hdr=$$(ls examples/$$ex/$$ex.h 2>/dev/null || true); \
 		$(BIN)/ecc build -o $(OUT)/$$ex examples/$$ex/$$ex.bpf.c $$hdr; \
 	done

@@ -374,3 +374,29 @@ func readWasmManifest(ctx context.Context, f content.Fetcher, man *ocispec.Manif
 	}
 	return pp, nil
 }
+
+// NewWasmArtifact lays a Wasm module out in eunomia-bpf's shape: one
+// manifest with an empty Wasm config and the module as its only layer,
+// which eunomia's ecli (and ecc's) runs.
+func NewWasmArtifact(wasm []byte, name string) (*Artifact, error) {
+	if !bytes.HasPrefix(wasm, []byte("\x00asm")) {
+		return nil, errors.New("not a Wasm module")
+	}
+	if name == "" {
+		name = "app"
+	}
+	cfg := blob(MediaTypeWasmConfig, []byte("{}"), nil)
+	layer := blob(MediaTypeWasm, wasm, map[string]string{ocispec.AnnotationTitle: name + ".wasm"})
+	man := ocispec.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    cfg.Desc,
+		Layers:    []ocispec.Descriptor{layer.Desc},
+	}
+	data, err := json.Marshal(&man)
+	if err != nil {
+		return nil, err
+	}
+	root := blob(ocispec.MediaTypeImageManifest, data, nil)
+	return &Artifact{Root: root.Desc, Blobs: []Blob{layer, cfg, root}}, nil
+}

@@ -35,6 +35,9 @@ type PushOptions struct {
 	Progress io.Writer
 	// Retries of a failed transfer; 0 means DefaultRetries.
 	Retries int
+	// Eunomia pushes the Wasm module alone in eunomia-bpf's shape (one
+	// manifest, a Wasm config and one Wasm layer) for its ecli.
+	Eunomia bool
 }
 
 // PushResult is what a push produced.
@@ -56,13 +59,32 @@ func Push(ctx context.Context, pkgs []packager.PlatformPackage, dst oras.Target,
 	if po == nil {
 		po = &PushOptions{}
 	}
-	if ref.Tag == "" {
-		return nil, fmt.Errorf("push %s: a tag is needed (e.g. %s:latest)", ref, ref.String())
+	var art *packager.Artifact
+	var err error
+	if po.Eunomia {
+		if len(pkgs) != 1 || pkgs[0].Wasm == nil {
+			return nil, fmt.Errorf("push %s: --eunomia pushes one Wasm module, and this package has none (build one with ecc build --wasm)", ref)
+		}
+		art, err = packager.NewWasmArtifact(pkgs[0].Wasm, pkgs[0].Name)
+	} else {
+		art, err = packager.NewArtifact(pkgs, packager.ArtifactOptions{Created: po.Created})
 	}
-	art, err := packager.NewArtifact(pkgs, packager.ArtifactOptions{Created: po.Created})
 	if err != nil {
 		return nil, err
 	}
+	return PushArtifact(ctx, art, dst, ref, po)
+}
+
+// PushArtifact copies laid-out content to dst under ref's tag. Blobs dst
+// already has are not sent again.
+func PushArtifact(ctx context.Context, art *packager.Artifact, dst oras.Target, ref Reference, po *PushOptions) (*PushResult, error) {
+	if po == nil {
+		po = &PushOptions{}
+	}
+	if ref.Tag == "" {
+		return nil, fmt.Errorf("push %s: a tag is needed (e.g. %s:latest)", ref, ref.String())
+	}
+	var err error
 	if ref.Digest != "" && ref.Digest != art.Root.Digest.String() {
 		return nil, fmt.Errorf("push %s: the package's digest is %s", ref, art.Root.Digest)
 	}

@@ -23,6 +23,10 @@ type Source struct {
 	// Name is how the user named it (a path, URL or "-").
 	Name    string
 	Package *packager.Package
+	// Wasm is a Wasm user-space program (a .wasm file, or the Wasm layer of
+	// an OCI artifact); when set, it is what runs, and it loads its own BPF
+	// object through the wasm_bpf host ABI.
+	Wasm []byte
 }
 
 // HTTPTimeout bounds fetching a package over http(s).
@@ -106,6 +110,9 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 
 // fromBytes decodes a package.json or derives a package from a bare object.
 func fromBytes(ref, name string, data []byte) (*Source, error) {
+	if bytes.HasPrefix(data, []byte("\x00asm")) {
+		return &Source{Name: ref, Wasm: data}, nil
+	}
 	if bytes.HasPrefix(data, []byte("\x7fELF")) {
 		m, err := meta.Extract(&meta.Input{Object: data, Name: name})
 		if err != nil {
@@ -192,8 +199,5 @@ func openReference(ctx context.Context, ref registry.Reference, o *OpenOptions) 
 	if err != nil {
 		return nil, err
 	}
-	if pp.Package == nil {
-		return nil, fmt.Errorf("%s is a Wasm package (no BPF object and metadata); running Wasm packages is not supported by this ecli yet", ref)
-	}
-	return &Source{Name: ref.String(), Package: pp.Package}, nil
+	return &Source{Name: ref.String(), Package: pp.Package, Wasm: pp.Wasm}, nil
 }

@@ -17,6 +17,20 @@ import (
 //go:embed include
 var files embed.FS
 
+//go:embed wasm
+var wasmFiles embed.FS
+
+// Wasm is the guest-side SDK of Wasm packages, which `ecc build --wasm`
+// puts on guests' include path (c/ecc_wasm.h) or into their module
+// (go/eccwasm/, the Go package github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm).
+func Wasm() fs.FS {
+	sub, err := fs.Sub(wasmFiles, "wasm")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
 // Include is the tree of headers put on the include path of every build:
 // ecc.h (ECC_EXPORT) and bpf/ shadow headers that add what an old libbpf lacks.
 func Include() fs.FS {

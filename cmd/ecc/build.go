@@ -28,7 +28,20 @@ Examples:
    ecc build execsnoop.bpf.c execsnoop.h
    ecc build -o out/ --cflags "-DDEBUG -Wall" runqlat.bpf.c
    ecc build --arch x86_64,arm64 --btf arm64=vmlinux-arm64.btf opensnoop.bpf.c
-   ECC_CLANG=clang-14 ecc build --no-cache -v profile.bpf.c`,
+   ECC_CLANG=clang-14 ecc build --no-cache -v profile.bpf.c
+
+With --wasm GUEST, ecc also builds the program's user space as a Wasm module,
+NAME.wasm, next to package.json: GUEST is a C file (compiled with clang
+--target=wasm32-wasi, needs wasi-libc, lld and compiler-rt for wasm32) or a Go
+package main (GOOS=wasip1 GOARCH=wasm). The BPF program is --bpf FILE.bpf.c or
+the only *.bpf.c in GUEST's folder. A C guest includes the generated
+NAME.wasm.h (the program's structs, checked against its BTF, and the embedded
+object; see ecc_wasm.h); a Go guest gets NAME_bpf_wasm.go in its package and
+imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
+
+   ecc build --wasm examples/wasm-execsnoop-c/main.c
+   ecc build --wasm main.go --bpf ../bpf/execsnoop.bpf.c -o out/
+   sudo ecli run examples/wasm-execsnoop-c/execsnoop.wasm`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write outputs to `DIR` (default: the source's folder)"},
 			&cli.StringFlag{Name: "clang", Usage: "clang command or `PATH` (default: newest clang-N on PATH)", EnvVars: []string{"ECC_CLANG"}},
@@ -39,9 +52,18 @@ Examples:
 			&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default: $XDG_CACHE_HOME/ecc)", EnvVars: []string{"ECC_CACHE_DIR"}},
 			&cli.BoolFlag{Name: "json", Usage: "print the outputs as JSON on stdout"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print the commands run"},
+			&cli.StringFlag{Name: "wasm", Usage: "also build the user-space `GUEST` program (main.c or main.go) into NAME.wasm, a Wasm module embedding the BPF object, for 'ecli run NAME.wasm'"},
+			&cli.StringFlag{Name: "bpf", Usage: "with --wasm: the BPF program `FILE.bpf.c` (default: the only *.bpf.c in the guest's folder)"},
+			&cli.StringFlag{Name: "wasm-cflags", Usage: "with --wasm: extra clang `FLAGS` for a C guest"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() < 1 || c.NArg() > 2 {
+			if c.String("wasm") == "" && (c.String("bpf") != "" || c.String("wasm-cflags") != "") {
+				return fmt.Errorf("--bpf and --wasm-cflags go with --wasm GUEST; see 'ecc build --help'")
+			}
+			if c.String("wasm") != "" && c.NArg() > 2 {
+				return fmt.Errorf("ecc build --wasm GUEST takes an optional SOURCE.bpf.c and EXPORT_HEADER.h (got %d arguments); see 'ecc build --help'", c.NArg())
+			}
+			if c.String("wasm") == "" && (c.NArg() < 1 || c.NArg() > 2) {
 				return fmt.Errorf("ecc build takes SOURCE.bpf.c and an optional EXPORT_HEADER.h (got %d arguments); see 'ecc build --help'", c.NArg())
 			}
 			arches, err := compiler.ParseArches(c.StringSlice("arch"))
@@ -71,6 +93,9 @@ Examples:
 			}
 			if c.Bool("verbose") {
 				o.Verbose = os.Stderr
+			}
+			if guest := c.String("wasm"); guest != "" {
+				return buildWasm(c, o, guest)
 			}
 			res, err := compiler.Build(c.Context, o)
 			if err != nil {
@@ -156,4 +181,40 @@ func splitFlags(s string) ([]string, error) {
 		out = append(out, cur.String())
 	}
 	return out, nil
+}
+
+// buildWasm runs `ecc build --wasm GUEST`: the BPF build, then the guest.
+func buildWasm(c *cli.Context, o *compiler.Options, guest string) error {
+	if b := c.String("bpf"); b != "" {
+		if o.Source != "" && o.Source != b {
+			return fmt.Errorf("--bpf %s and SOURCE %s both name the BPF program; give it once", b, o.Source)
+		}
+		o.Source = b
+	}
+	gflags, err := splitFlags(c.String("wasm-cflags"))
+	if err != nil {
+		return fmt.Errorf("--wasm-cflags: %w", err)
+	}
+	res, err := compiler.BuildWasm(c.Context, &compiler.WasmOptions{Options: *o, Guest: guest, GuestCFlags: gflags})
+	if err != nil {
+		return err
+	}
+	out := res.BPF.Outputs[0]
+	how := fmt.Sprintf("built with clang %s", out.Clang.Version)
+	if out.Cached {
+		how = "cached, unchanged"
+	}
+	fmt.Fprintf(os.Stderr, "%s: %s (%s, %s in %d ms)\n", res.Name, out.Package, out.Arch.Name, how, out.Took.Milliseconds())
+	fmt.Fprintf(os.Stderr, "%s: %s (wasm32, %s, %d KiB)\n", res.Name, res.Wasm, res.Lang, (res.Size+1023)/1024)
+	if c.Bool("json") {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"name": res.Name, "outputs": []map[string]any{{
+			"arch": out.Arch.Name, "object": out.Object, "skel": out.Skel, "package": out.Package,
+			"cached": out.Cached, "ms": out.Took.Milliseconds(),
+		}}, "wasm": map[string]any{
+			"path": res.Wasm, "lang": res.Lang, "size": res.Size, "compiler": res.Compiler, "ms": res.Took.Milliseconds(),
+		}})
+	}
+	return nil
 }

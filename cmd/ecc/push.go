@@ -31,9 +31,14 @@ Examples:
    ecc push build/ ghcr.io/org/probe:v1
    echo "$GITHUB_TOKEN" | ecc push -u "$GITHUB_ACTOR" --password-stdin build/ ghcr.io/org/probe:v1
    ecc push examples/execsnoop/ oci:/media/usb/probes:execsnoop
-   ecc push --format json build/ 127.0.0.1:5000/probes/execsnoop:latest`,
+   ecc push --format json build/ 127.0.0.1:5000/probes/execsnoop:latest
+   ecc push --eunomia build/examples/wasm-execsnoop-c ghcr.io/org/execsnoop-wasm:v1
+
+A build folder holding NAME.wasm (ecc build --wasm) pushes it as a layer
+beside the object; ecli run REF then runs the Wasm program.`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
+			&cli.BoolFlag{Name: "eunomia", Usage: "push only the Wasm module, in eunomia-bpf's artifact shape (for its ecli)"},
 		}, commands.RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
@@ -51,7 +56,7 @@ Examples:
 			if err != nil {
 				return err
 			}
-			po := &registry.PushOptions{Progress: commands.Progress()}
+			po := &registry.PushOptions{Progress: commands.Progress(), Eunomia: c.Bool("eunomia")}
 			if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
 				sec, err := strconv.ParseInt(e, 10, 64)
 				if err != nil {

@@ -278,3 +278,54 @@ func TestConcurrentStoreUse(t *testing.T) {
 		t.Fatalf("store lists %d images (%v): %+v", len(imgs), err, imgs)
 	}
 }
+
+// A Wasm package travels as a layer beside its object, and in eunomia's
+// shape with --eunomia; ecli run REF runs the Wasm program in both cases.
+func TestWasmDistribution(t *testing.T) {
+	needBuild(t)
+	testenv.Kernel(t)
+	ecli := buildEcli(t)
+	e := newEnv(t)
+	out := t.TempDir()
+	e.ok("", eccBin, "build", "-o", out, "--wasm", "../../examples/wasm-execsnoop-c")
+	if _, err := os.Stat(filepath.Join(out, "execsnoop.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	layout := t.TempDir()
+	for _, c := range []struct{ tag, flag string }{{"ecc", ""}, {"eunomia", "--eunomia"}} {
+		ref := "oci:" + layout + ":" + c.tag
+		args := []string{"push", out, ref}
+		if c.flag != "" {
+			args = []string{"push", c.flag, out, ref}
+		}
+		e.ok("", eccBin, args...)
+		cmd := exec.Command(ecli, "run", ref)
+		cmd.Env = append(os.Environ(), "ECC_STORE_DIR="+e.store)
+		var stdout, stderr lockedBuffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(t.TempDir(), "ecc-wasm-"+c.tag)
+		data, _ := os.ReadFile("/bin/true")
+		os.WriteFile(bin, data, 0o755)
+		seen := false
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !seen; time.Sleep(200 * time.Millisecond) {
+			exec.Command(bin).Run()
+			seen = strings.Contains(stdout.String(), "file="+bin)
+		}
+		cmd.Process.Signal(syscall.SIGINT)
+		err := cmd.Wait()
+		if !seen {
+			t.Fatalf("%s: the Wasm guest printed no event for %s\nstdout: %s\nstderr: %s", c.tag, bin, stdout.String(), stderr.String())
+		}
+		if err != nil {
+			t.Errorf("%s: ecli run exited with %v: %s", c.tag, err, stderr.String())
+		}
+	}
+	// The eunomia-shaped artifact: one manifest, a Wasm config, one Wasm layer.
+	idx, _ := os.ReadFile(filepath.Join(layout, "index.json"))
+	if !strings.Contains(string(idx), "application/vnd.oci.image.manifest.v1+json") {
+		t.Errorf("index.json: %s", idx)
+	}
+}

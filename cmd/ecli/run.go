@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +16,7 @@ import (
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/runtime"
 	"github.com/ecc-bpf/ecc/runtime/attach"
+	"github.com/ecc-bpf/ecc/runtime/wasm"
 )
 
 func runCommand() *cli.Command {
@@ -21,7 +24,8 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "load a package into the kernel, attach it and print its events",
 		ArgsUsage: "PACKAGE [PROGRAM FLAGS...]",
-		Description: `PACKAGE is a package.json, a build folder, a bare NAME.bpf.o, an http(s) URL
+		Description: `PACKAGE is a package.json, a build folder, a bare NAME.bpf.o, a NAME.wasm
+program (its arguments follow PACKAGE, after an optional --), an http(s) URL
 of a package.json, - for stdin, or an OCI reference (host[:port]/repo[:tag],
 oci:DIR[:tag], oci-archive:FILE.tar[:tag]) pulled into the local store with
 every digest verified; a second run works offline from the store. The program's own flags come after PACKAGE:
@@ -35,6 +39,7 @@ Examples:
    ecli run --ifname lo examples/xdpcount/package.json
    ecli run --uprobe /bin/bash:readline probe.bpf.o
    ecli run examples/runqlat/package.json --help
+   ecli run build/examples/wasm-counter/counter.wasm
    ecli run ghcr.io/org/execsnoop:v1 --uid 1000
    ecli run --pull=never 127.0.0.1:5000/probes/runqlat:latest
    curl -s https://example.org/p/package.json | ecli run -`,
@@ -85,7 +90,28 @@ Examples:
 					Freq:   c.Uint64("freq"),
 				},
 			}
-			err = runtime.Run(ctx, src, c.Args().Tail(), o)
+			args := c.Args().Tail()
+			if src.Wasm != nil {
+				// A Wasm program gets the arguments after PACKAGE (after an
+				// optional "--") as its argv.
+				if len(args) > 0 && args[0] == "--" {
+					args = args[1:]
+				}
+				if o.Duration > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, o.Duration)
+					defer cancel()
+				}
+				return wasm.Run(ctx, src.Wasm, &wasm.Options{
+					Args:    append([]string{filepath.Base(src.Name)}, args...),
+					Env:     map[string]string{"TERM": os.Getenv("TERM")},
+					Stdout:  os.Stdout,
+					Stderr:  os.Stderr,
+					Attach:  o.Attach,
+					Verbose: o.Verbose,
+				})
+			}
+			err = runtime.Run(ctx, src, args, o)
 			return hintRunFlags(c, err)
 		},
 	}
