@@ -14,7 +14,10 @@
 //     time to attach, and lossless events/s from a tight syscall loop;
 //
 //   - ecc push/pull against the oras CLI on one docker-registry: wall time,
-//     HTTP requests, and blob uploads of a re-push.
+//     HTTP requests, and blob uploads of a re-push;
+//
+//   - Wasm packages against the JSON package of the same program: start-up
+//     with the compilation cache cold and warm, and the per-event callback cost.
 //
 // Runs alternate between the compared commands so that machine noise hits
 // both alike. Usage: go run ./bench [-n 11] [-ecc bin/ecc] [-only build|vmlinux].
@@ -38,7 +41,7 @@ import (
 var (
 	runs    = flag.Int("n", 11, "runs per command (the median is reported)")
 	eccBin  = flag.String("ecc", "bin/ecc", "ecc binary to measure")
-	only    = flag.String("only", "", "run only this part: build, vmlinux, run or oci")
+	only    = flag.String("only", "", "run only this part: build, vmlinux, run, oci or wasm")
 	exGlob  = flag.String("examples", "examples/*", "example folders")
 	keepOut = flag.Bool("keep", false, "keep the output folder")
 )
@@ -121,6 +124,9 @@ func main() {
 	}
 	if *only == "" || *only == "oci" {
 		ok = benchOCI(ecc, out, env) && ok
+	}
+	if *only == "" || *only == "wasm" {
+		ok = benchWasm(ecc, out, env) && ok
 	}
 	if !ok {
 		os.Exit(1)

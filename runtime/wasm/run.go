@@ -223,6 +223,9 @@ func openCache(h *host, dir string) wazero.CompilationCache {
 	if dir == "-" {
 		return nil
 	}
+	if dir == "" && os.Getenv("ECC_CACHE_DIR") != "" {
+		dir = filepath.Join(os.Getenv("ECC_CACHE_DIR"), "wasm")
+	}
 	if dir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
