@@ -16,7 +16,7 @@ export ECC_STORE_DIR="$PWD/$WORK/store"   # keep the demo's store apart
 
 step() { printf '\n\033[1m=== %s\033[0m\n' "$*"; }
 
-for ex in $(ls "$OUT"); do
+for ex in $(ls "$OUT" | grep -v '^wasm-'); do
 	step "ecc inspect $OUT/$ex"
 	"$BIN/ecc" inspect "$OUT/$ex/package.json"
 done
@@ -60,6 +60,9 @@ step "ecli run -j $REG/demo/opensnoop:latest --failed (2 s, pulled on first use)
 step "ecli run $REG/demo/runqlat:latest (2 s)"
 ( for i in $(seq 20); do sleep 0.01; done ) &
 "$BIN/ecli" run -d 2s "$REG/demo/runqlat:latest"
+
+step "ecli run $OUT/wasm-counter/counter.wasm (2.5 s: a Wasm program reading and resetting a BPF map)"
+"$BIN/ecli" run -d 2500ms "$OUT/wasm-counter/counter.wasm"
 
 step "the local store after the demo"
 "$BIN/ecc" images

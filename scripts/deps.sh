@@ -34,8 +34,17 @@ if [ -z "$clang_pkg" ]; then
 	want "$clang_pkg"
 fi
 llvm_pkg="llvm"
-case "$clang_pkg" in clang-*) llvm_pkg="llvm-${clang_pkg#clang-}" ;; esac
+lld_pkg="lld"
+rt_pkg="libclang-rt-dev-wasm32"
+case "$clang_pkg" in clang-*)
+	v=${clang_pkg#clang-}
+	llvm_pkg="llvm-$v"; lld_pkg="lld-$v"; rt_pkg="libclang-rt-$v-dev-wasm32" ;;
+esac
 have_pkg "$llvm_pkg" || want "$llvm_pkg"
+# Wasm guests (ecc build --wasm): lld, wasi-libc and the wasm32 builtins.
+for p in "$lld_pkg" "$rt_pkg" wasi-libc; do
+	have_pkg "$p" || { apt_has "$p" && want "$p"; } || true
+done
 for p in libbpf-dev bpftool make curl ca-certificates unzip git ${EXTRA_PKGS:-}; do
 	have_pkg "$p" || want "$p"
 done
