@@ -43,7 +43,7 @@ esac
 have_pkg "$llvm_pkg" || want "$llvm_pkg"
 # Wasm guests (ecc build --wasm): lld, wasi-libc and the wasm32 builtins.
 for p in "$lld_pkg" "$rt_pkg" wasi-libc; do
-	have_pkg "$p" || { apt_has "$p" && want "$p"; } || true
+	have_pkg "$p" || { apt_has "$p" || apt_update; apt_has "$p" && want "$p"; } || true
 done
 for p in libbpf-dev bpftool make curl ca-certificates unzip git ${EXTRA_PKGS:-}; do
 	have_pkg "$p" || want "$p"
