@@ -3,8 +3,6 @@ package compiler
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"go/parser"
@@ -16,10 +14,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ecc-bpf/ecc/compiler/wasmgen"
@@ -146,7 +142,7 @@ func BuildWasm(ctx context.Context, o *WasmOptions) (*WasmResult, error) {
 		return nil, fmt.Errorf("work folder: %w", err)
 	}
 	defer os.RemoveAll(work)
-	sdk, err := extractWasmSDK(bo.CacheDir)
+	sdk, err := templates.ExtractWasm(bo.CacheDir)
 	if err != nil {
 		return nil, err
 	}
@@ -576,63 +572,3 @@ func checkModule(data []byte, lang, path string, notes io.Writer) error {
 	return nil
 }
 
-var wasmSDKDigest = sync.OnceValue(func() string {
-	h := sha256.New()
-	var names []string
-	fs.WalkDir(templates.Wasm(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			names = append(names, p)
-		}
-		return nil
-	})
-	sort.Strings(names)
-	for _, n := range names {
-		b, _ := fs.ReadFile(templates.Wasm(), n)
-		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
-		h.Write(b)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-})
-
-// extractWasmSDK writes templates/wasm (c/ecc_wasm.h, go/eccwasm/) into a
-// content-addressed folder under cacheDir, once, and returns its path.
-func extractWasmSDK(cacheDir string) (string, error) {
-	dir := filepath.Join(cacheDir, "wasm-sdk", wasmSDKDigest()[:16])
-	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
-		return dir, nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-wasm-sdk-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	err = fs.WalkDir(templates.Wasm(), ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(tmp, filepath.FromSlash(p))
-		if d.IsDir() {
-			return os.MkdirAll(dst, 0o755)
-		}
-		b, err := fs.ReadFile(templates.Wasm(), p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(dst, b, 0o644)
-	})
-	if err == nil {
-		err = os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644)
-	}
-	if err != nil {
-		return "", fmt.Errorf("extract the Wasm guest SDK: %w", err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, ".complete")); serr != nil {
-			return "", fmt.Errorf("extract the Wasm guest SDK: %w", err)
-		}
-	}
-	return dir, nil
-}

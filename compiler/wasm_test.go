@@ -26,6 +26,7 @@ import (
 	"github.com/ecc-bpf/ecc/compiler/wasmgen"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/templates"
 )
 
 // needWasmC skips unless clang can build wasm32-wasi programs.
@@ -124,7 +125,7 @@ func bindings(t *testing.T, obj []byte, structs ...string) *wasmgen.Bindings {
 
 // compileWasmC compiles main.c of dir (with the generated header there).
 func compileWasmC(cl *Clang, dir string, flags ...string) (string, error) {
-	sdk, err := extractWasmSDK(sharedCache)
+	sdk, err := templates.ExtractWasm(sharedCache)
 	if err != nil {
 		return "", err
 	}

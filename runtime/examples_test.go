@@ -323,6 +323,7 @@ func kvPackets(m map[string]any) int64 {
 
 func TestXdpcount(t *testing.T) {
 	src := buildExample(t, "xdpcount")
+	testenv.Exclusive(t, "xdp-lo")
 	r := start(t, src, nil, Options{JSON: true, Attach: attach.Options{IfName: "lo"}})
 	sendUDP(t, 50)
 	r.waitFor(t, "50 UDP packets counted", func(m map[string]any) bool { return kvPackets(m) >= 50 })

@@ -7,16 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/ecc-bpf/ecc/runtime/attach"
+	"github.com/ecc-bpf/ecc/runtime/loader"
 	"github.com/ecc-bpf/ecc/runtime/progflags"
 )
 
@@ -39,24 +37,12 @@ type Options struct {
 	Ready func()
 }
 
-// ErrNothingRuns is returned when no program of a package could be loaded
+// ErrNothingRuns is wrapped when no program of a package could be loaded
 // and attached.
-var ErrNothingRuns = errors.New("no program could run")
+var ErrNothingRuns = loader.ErrNothingRuns
 
 // ProgramError says why one program did not run.
-type ProgramError struct {
-	Program, Section string
-	Err              error
-}
-
-func (e *ProgramError) Error() string {
-	return fmt.Sprintf("program %s (%s): %v", e.Program, e.Section, e.Err)
-}
-
-func (e *ProgramError) Unwrap() error { return e.Err }
-
-// verifierTail is how many lines of a verifier log are shown without -v.
-const verifierTail = 12
+type ProgramError = loader.ProgramError
 
 // Run loads the package into the kernel, attaches its programs, prints their
 // output until ctx is done or the duration passes, then detaches everything.
@@ -89,13 +75,13 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	if err := flags.Apply(spec); err != nil {
 		return err
 	}
-	prepareMaps(spec)
+	loader.PrepareMaps(spec)
 	tr.mark("spec and flags")
 
 	// Plan every attachment before touching the kernel: a missing --ifname
 	// is the user's to fix, whatever else loads.
 	plans := map[string]*attach.Plan{}
-	for _, name := range sortedPrograms(spec) {
+	for _, name := range loader.SortedPrograms(spec) {
 		plan, err := attach.PlanFor(spec.Programs[name], &o.Attach)
 		if err != nil {
 			return err
@@ -221,141 +207,25 @@ func (r *runner) close() {
 	r.closers = nil
 }
 
-func sortedPrograms(spec *ebpf.CollectionSpec) []string {
-	names := make([]string, 0, len(spec.Programs))
-	for n := range spec.Programs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// prepareMaps gives sizes to maps that leave them to the loader, and keeps
-// the run from pinning anything.
-func prepareMaps(spec *ebpf.CollectionSpec) {
-	for _, m := range spec.Maps {
-		m.Pinning = ebpf.PinNone
-		switch m.Type {
-		case ebpf.StackTrace:
-			if m.MaxEntries == 0 {
-				m.MaxEntries = 16384
-			}
-			if m.ValueSize == 0 {
-				m.ValueSize = 127 * 8 // PERF_MAX_STACK_DEPTH frames
-			}
-			if m.KeySize == 0 {
-				m.KeySize = 4
-			}
-		case ebpf.RingBuf:
-			if m.MaxEntries == 0 {
-				m.MaxEntries = 256 << 10
-			}
-		}
-	}
-}
-
-// load creates the maps and programs. When the whole collection does not
-// load, programs are loaded one by one against shared maps, so that those
-// the kernel refuses (e.g. fentry where only kprobe works) can be skipped.
+// load creates the maps and programs; programs the kernel refuses are
+// skipped with a warning when others load.
 func (r *runner) load() error {
-	cache := btf.NewCache()
-	opts := ebpf.CollectionOptions{Cache: cache}
-	if r.o.KernelBTF == "" && os.Getenv("ECLI_NO_CORE_CACHE") != "1" {
-		prerelocate(r.src.Package.Object, r.spec, cache)
-		r.tr.mark("co-re")
-	}
-	if r.o.KernelBTF != "" {
-		kt, err := btf.LoadSpec(r.o.KernelBTF)
-		if err != nil {
-			return fmt.Errorf("--btf %s: %w; pass the running kernel's BTF (raw or an ELF with .BTF)", r.o.KernelBTF, err)
-		}
-		opts.Programs.KernelTypes = kt
-	}
-	if r.o.Verbose {
-		opts.Programs.LogLevel = ebpf.LogLevelInstruction
-	}
-	coll, err := ebpf.NewCollectionWithOptions(r.spec, opts)
-	if err == nil {
-		r.progs, r.maps = coll.Programs, coll.Maps
-		r.closers = append(r.closers, coll.Close)
-		return nil
-	}
-	if len(r.spec.Programs) == 0 {
-		return fmt.Errorf("%s: load maps: %w", r.src.Name, err)
-	}
-	// One by one: maps first.
-	mapsOnly := r.spec.Copy()
-	mapsOnly.Programs = map[string]*ebpf.ProgramSpec{}
-	mapColl, err := ebpf.NewCollectionWithOptions(mapsOnly, opts)
+	c, err := loader.Load(r.spec, &loader.Options{Object: r.src.Package.Object, KernelBTF: r.o.KernelBTF, Verbose: r.o.Verbose})
 	if err != nil {
-		return fmt.Errorf("%s: create maps: %w", r.src.Name, err)
+		return fmt.Errorf("%s: %w", r.src.Name, err)
 	}
-	r.maps = mapColl.Maps
-	r.closers = append(r.closers, mapColl.Close)
-	r.progs = map[string]*ebpf.Program{}
-	var failures []error
-	for _, name := range sortedPrograms(r.spec) {
-		one := r.spec.Copy()
-		one.Programs = map[string]*ebpf.ProgramSpec{name: r.spec.Programs[name]}
-		o := opts
-		o.MapReplacements = mapColl.Maps
-		c, err := ebpf.NewCollectionWithOptions(one, o)
-		if err != nil {
-			failures = append(failures, &ProgramError{Program: name, Section: r.spec.Programs[name].SectionName, Err: r.explain(err)})
-			continue
-		}
-		prog := c.DetachProgram(name)
-		c.Close()
-		r.progs[name] = prog
-		r.closers = append(r.closers, func() { prog.Close() })
-	}
-	if len(r.progs) == 0 {
-		return nothingRuns(r.src.Name, failures)
-	}
-	for _, f := range failures {
+	r.progs, r.maps = c.Programs, c.Maps
+	r.closers = append(r.closers, c.Close)
+	for _, f := range c.Failed {
 		fmt.Fprintf(r.o.Stderr, "ecli: warning: skipping %v\n", f)
 	}
 	return nil
 }
 
-// explain turns load errors into what the user needs: "not supported by
-// this kernel" for refusals, the verifier log's tail for rejections.
-func (r *runner) explain(err error) error {
-	var ve *ebpf.VerifierError
-	if errors.As(err, &ve) && len(ve.Log) > 0 {
-		lines := ve.Log
-		more := ""
-		if !r.o.Verbose && len(lines) > verifierTail {
-			lines = lines[len(lines)-verifierTail:]
-			more = fmt.Sprintf(" (last %d lines; -v shows all %d)", verifierTail, len(ve.Log))
-		}
-		return fmt.Errorf("rejected by the verifier%s:\n    %s", more, strings.Join(lines, "\n    "))
-	}
-	if attach.IsNotSupported(err) {
-		return fmt.Errorf("%w: %v", attach.ErrNotSupported, cleanErr(err))
-	}
-	return err
-}
-
-// cleanErr drops cilium/ebpf's MEMLOCK hint, which is misleading on kernels
-// that account BPF memory to cgroups.
-func cleanErr(err error) string {
-	return strings.Replace(err.Error(), " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)", "", 1)
-}
-
-func nothingRuns(name string, failures []error) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %v:", name, ErrNothingRuns)
-	for _, f := range failures {
-		fmt.Fprintf(&b, "\n  %v", f)
-	}
-	return errors.New(b.String())
-}
-
 func (r *runner) attach(plans map[string]*attach.Plan) error {
 	var failures []error
 	attached := 0
-	for _, name := range sortedPrograms(r.spec) {
+	for _, name := range loader.SortedPrograms(r.spec) {
 		prog := r.progs[name]
 		if prog == nil {
 			continue
@@ -367,7 +237,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 		}
 		l, err := attach.Attach(prog, plan)
 		if err != nil {
-			failures = append(failures, &ProgramError{Program: name, Section: plan.Section, Err: r.explain(err)})
+			failures = append(failures, &ProgramError{Program: name, Section: plan.Section, Err: loader.Explain(err, r.o.Verbose)})
 			continue
 		}
 		attached++
@@ -380,7 +250,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 		}
 	}
 	if attached == 0 && len(failures) > 0 {
-		return nothingRuns(r.src.Name, failures)
+		return loader.NothingRuns(r.src.Name, failures)
 	}
 	for _, f := range failures {
 		fmt.Fprintf(r.o.Stderr, "ecli: warning: skipping %v\n", f)

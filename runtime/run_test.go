@@ -18,6 +18,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/runtime/loader"
 )
 
 // buildSource compiles a C source written by the test.
@@ -108,8 +109,8 @@ int bad(void *ctx) {
 	if err == nil || !strings.Contains(err.Error(), "rejected by the verifier") || !strings.Contains(err.Error(), "invalid mem access") {
 		t.Fatalf("got %v", err)
 	}
-	if n := strings.Count(err.Error(), "\n    "); n > verifierTail {
-		t.Errorf("%d log lines shown, want at most %d", n, verifierTail)
+	if n := strings.Count(err.Error(), "\n    "); n > loader.VerifierTail {
+		t.Errorf("%d log lines shown, want at most %d", n, loader.VerifierTail)
 	}
 	verbose := Run(context.Background(), src, nil, &Options{Verbose: true, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
 	if verbose == nil || strings.Contains(verbose.Error(), "-v shows all") {
@@ -181,24 +182,24 @@ func TestCORECache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !prerelocate(src.Package.Object, spec1, btf.NewCache()) {
+	if !loader.Prerelocate(src.Package.Object, spec1, btf.NewCache()) {
 		t.Fatal("first prerelocate did not relocate")
 	}
-	files, _ := filepath.Glob(filepath.Join(coreCacheDir(), "*.json"))
+	files, _ := filepath.Glob(filepath.Join(loader.CacheDir(), "*.json"))
 	if len(files) != 1 {
 		t.Fatalf("cache files %v", files)
 	}
 	spec2, _ := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(src.Package.Object))
 	// A cache hit must not need the kernel's BTF: give it a cache that fails.
-	if !prerelocate(src.Package.Object, spec2, nil) {
+	if !loader.Prerelocate(src.Package.Object, spec2, nil) {
 		t.Fatal("second prerelocate did not use the cache")
 	}
 	for name, p := range spec1.Programs {
 		if a, b := p.Instructions.String(), spec2.Programs[name].Instructions.String(); a != b {
 			t.Errorf("program %s: cached relocation differs from computed", name)
 		}
-		if idx, n := relocInsns(spec2); n != 0 {
-			t.Errorf("CO-RE metadata left: %v", idx)
+		if n := loader.PendingRelocations(spec2); n != 0 {
+			t.Errorf("%d CO-RE relocations left", n)
 		}
 	}
 	for i := 0; i < 2; i++ {

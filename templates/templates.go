@@ -41,10 +41,11 @@ func Include() fs.FS {
 	return sub
 }
 
-var digest = sync.OnceValue(func() string {
+// Digest identifies the content of a tree of embedded files.
+func Digest(fsys fs.FS) string {
 	h := sha256.New()
 	var names []string
-	fs.WalkDir(Include(), ".", func(p string, d fs.DirEntry, err error) error {
+	fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
 			names = append(names, p)
 		}
@@ -52,32 +53,46 @@ var digest = sync.OnceValue(func() string {
 	})
 	sort.Strings(names)
 	for _, n := range names {
-		b, _ := fs.ReadFile(Include(), n)
+		b, _ := fs.ReadFile(fsys, n)
 		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil))
-})
+}
+
+var includeDigest = sync.OnceValue(func() string { return Digest(Include()) })
+var wasmDigest = sync.OnceValue(func() string { return Digest(Wasm()) })
 
 // IncludeDigest identifies the content of Include.
-func IncludeDigest() string { return digest() }
+func IncludeDigest() string { return includeDigest() }
 
 // ExtractInclude writes Include into a content-addressed folder under
 // cacheDir (once) and returns its path.
 func ExtractInclude(cacheDir string) (string, error) {
-	dir := filepath.Join(cacheDir, "include", IncludeDigest()[:16])
+	return Extract(Include(), includeDigest(), filepath.Join(cacheDir, "include"))
+}
+
+// ExtractWasm writes the Wasm guest SDK likewise.
+func ExtractWasm(cacheDir string) (string, error) {
+	return Extract(Wasm(), wasmDigest(), filepath.Join(cacheDir, "wasm-sdk"))
+}
+
+// Extract writes fsys into parent/DIGEST[:16], once: through a temporary
+// folder renamed into place, so that concurrent builds never see part of it.
+func Extract(fsys fs.FS, digest, parent string) (string, error) {
+	dir := filepath.Join(parent, digest[:16])
 	if _, err := os.Stat(filepath.Join(dir, ".complete")); err == nil {
 		return dir, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", err
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".tmp-include-")
+	tmp, err := os.MkdirTemp(parent, ".tmp-")
 	if err != nil {
 		return "", err
 	}
 	defer os.RemoveAll(tmp)
-	err = fs.WalkDir(Include(), ".", func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -85,7 +100,7 @@ func ExtractInclude(cacheDir string) (string, error) {
 		if d.IsDir() {
 			return os.MkdirAll(dst, 0o755)
 		}
-		b, err := fs.ReadFile(Include(), p)
+		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
@@ -95,12 +110,12 @@ func ExtractInclude(cacheDir string) (string, error) {
 		err = os.WriteFile(filepath.Join(tmp, ".complete"), nil, 0o644)
 	}
 	if err != nil {
-		return "", fmt.Errorf("extract build headers: %w", err)
+		return "", fmt.Errorf("extract embedded files to %s: %w", parent, err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		// Another process got there first.
 		if _, serr := os.Stat(filepath.Join(dir, ".complete")); serr != nil {
-			return "", fmt.Errorf("extract build headers: %w", err)
+			return "", fmt.Errorf("extract embedded files to %s: %w", parent, err)
 		}
 	}
 	return dir, nil

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/features"
+	"golang.org/x/sys/unix"
 )
 
 // Required reports whether missing kernel features and tools must fail tests.
@@ -68,4 +70,20 @@ func Kernel(t testing.TB) {
 	if err := bpfErr(); err != nil {
 		Missing(t, "cannot load BPF programs: %v", err)
 	}
+}
+
+// Exclusive holds a machine-wide lock named name until the test ends, for
+// tests of different packages (which go test runs in parallel) that need
+// the same kernel resource, e.g. the one XDP program an interface takes.
+func Exclusive(t testing.TB, name string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "ecc-test-"+name+".lock"), os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
 }

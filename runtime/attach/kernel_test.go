@@ -459,6 +459,7 @@ func TestKernelIter(t *testing.T) {
 
 func TestKernelXDP(t *testing.T) {
 	k := kernelEnv(t)
+	testenv.Exclusive(t, "xdp-lo")
 	l := k.attach(t, "xdp_count", Options{IfName: "lo"})
 	if !strings.Contains(l.String(), "mode") {
 		t.Errorf("xdp link %q does not say which mode", l)

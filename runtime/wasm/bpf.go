@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/ecc-bpf/ecc/runtime/attach"
+	"github.com/ecc-bpf/ecc/runtime/loader"
 )
 
 // wasm_load_bpf_object(obj_buf i32, obj_buf_sz i32) -> i64
@@ -51,56 +52,16 @@ func (h *host) load(elf []byte) (uint64, error) {
 		return 0, fmt.Errorf("read BPF object: %w", err)
 	}
 	h.setup()
-	prepareMaps(spec)
 	obj := &object{spec: spec, failed: map[string]error{}, buffers: map[int]source{}}
-	opts := ebpf.CollectionOptions{}
-	if h.o.Verbose {
-		opts.Programs.LogLevel = ebpf.LogLevelInstruction
+	c, err := loader.Load(spec, &loader.Options{Object: elf, Verbose: h.o.Verbose})
+	if err != nil {
+		return 0, fmt.Errorf("load BPF object: %w", err)
 	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
-	switch {
-	case err == nil:
-		obj.progs, obj.maps = coll.Programs, coll.Maps
-		obj.closers = append(obj.closers, coll.Close)
-	case len(spec.Programs) == 0:
-		return 0, fmt.Errorf("load BPF object: create maps: %w", err)
-	default:
-		mapsOnly := spec.Copy()
-		mapsOnly.Programs = map[string]*ebpf.ProgramSpec{}
-		mapColl, err := ebpf.NewCollectionWithOptions(mapsOnly, opts)
-		if err != nil {
-			return 0, fmt.Errorf("load BPF object: create maps: %w", err)
-		}
-		obj.maps = mapColl.Maps
-		obj.closers = append(obj.closers, mapColl.Close)
-		obj.progs = map[string]*ebpf.Program{}
-		var msgs []string
-		for _, name := range sortedKeys(spec.Programs) {
-			one := spec.Copy()
-			one.Programs = map[string]*ebpf.ProgramSpec{name: spec.Programs[name]}
-			o := opts
-			o.MapReplacements = mapColl.Maps
-			c, err := ebpf.NewCollectionWithOptions(one, o)
-			if err != nil {
-				err = explain(err, h.o.Verbose)
-				obj.failed[name] = err
-				msgs = append(msgs, fmt.Sprintf("program %s (SEC(%q)): %v", name, spec.Programs[name].SectionName, err))
-				continue
-			}
-			prog := c.DetachProgram(name)
-			c.Close()
-			obj.progs[name] = prog
-			obj.closers = append(obj.closers, func() { prog.Close() })
-		}
-		if len(obj.progs) == 0 {
-			for i := len(obj.closers) - 1; i >= 0; i-- {
-				obj.closers[i]()
-			}
-			return 0, fmt.Errorf("load BPF object: no program loads:\n  %s", strings.Join(msgs, "\n  "))
-		}
-		for _, m := range msgs {
-			h.logf("warning: skipping %s", m)
-		}
+	obj.progs, obj.maps = c.Programs, c.Maps
+	obj.closers = append(obj.closers, c.Close)
+	for _, f := range c.Failed {
+		obj.failed[f.Program] = f.Err
+		h.logf("warning: skipping %v", f)
 	}
 
 	h.mu.Lock()
@@ -119,50 +80,6 @@ func (h *host) load(elf []byte) (uint64, error) {
 	}
 	h.debugf("loaded BPF object %d: %d programs, %d maps", obj.id, len(obj.progs), len(obj.maps))
 	return obj.id, nil
-}
-
-// prepareMaps gives sizes to maps that leave them to the loader, and keeps
-// the run from pinning anything (as ecli run does).
-func prepareMaps(spec *ebpf.CollectionSpec) {
-	for _, m := range spec.Maps {
-		m.Pinning = ebpf.PinNone
-		switch m.Type {
-		case ebpf.StackTrace:
-			if m.MaxEntries == 0 {
-				m.MaxEntries = 16384
-			}
-			if m.ValueSize == 0 {
-				m.ValueSize = 127 * 8
-			}
-			if m.KeySize == 0 {
-				m.KeySize = 4
-			}
-		case ebpf.RingBuf:
-			if m.MaxEntries == 0 {
-				m.MaxEntries = 256 << 10
-			}
-		}
-	}
-}
-
-const verifierTail = 20
-
-// explain turns a load error into what a user needs: "not supported by
-// this kernel" for refusals, the verifier log's tail for rejections.
-func explain(err error, verbose bool) error {
-	var ve *ebpf.VerifierError
-	if errors.As(err, &ve) && len(ve.Log) > 0 {
-		lines := ve.Log
-		if !verbose && len(lines) > verifierTail {
-			lines = lines[len(lines)-verifierTail:]
-		}
-		return fmt.Errorf("rejected by the verifier: %w:\n    %s", ve.Cause, strings.Join(lines, "\n    "))
-	}
-	if attach.IsNotSupported(err) {
-		msg := strings.Replace(err.Error(), " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)", "", 1)
-		return fmt.Errorf("%w: %s", attach.ErrNotSupported, msg)
-	}
-	return err
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -244,7 +161,7 @@ func (h *host) attach(obj *object, name, target string) int32 {
 	}
 	l, err := attach.Attach(prog, plan)
 	if err != nil {
-		h.logf("%s: %v", h.name, explain(err, h.o.Verbose))
+		h.logf("%s: %v", h.name, loader.Explain(err, h.o.Verbose))
 		return errno(err, eINVAL)
 	}
 	obj.links = append(obj.links, l)

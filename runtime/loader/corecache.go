@@ -1,4 +1,4 @@
-package runtime
+package loader
 
 import (
 	"crypto/sha256"
@@ -75,7 +75,9 @@ func kernelBTFIdentity() (string, error) {
 	return b.String(), nil
 }
 
-func coreCacheDir() string {
+// CacheDir is where relocations are cached ($ECC_CACHE_DIR/core, else the
+// user cache dir).
+func CacheDir() string {
 	if d := os.Getenv("ECC_CACHE_DIR"); d != "" {
 		return filepath.Join(d, "core")
 	}
@@ -83,6 +85,12 @@ func coreCacheDir() string {
 		return filepath.Join(d, "ecc", "core")
 	}
 	return ""
+}
+
+// PendingRelocations counts the CO-RE relocations left in spec.
+func PendingRelocations(spec *ebpf.CollectionSpec) int {
+	_, n := relocInsns(spec)
+	return n
 }
 
 // relocInsns lists, per program, the indexes of instructions that carry a
@@ -101,15 +109,15 @@ func relocInsns(spec *ebpf.CollectionSpec) (map[string][]int, int) {
 	return out, total
 }
 
-// prerelocate applies CO-RE relocations to spec from the cache, or computes
+// Prerelocate applies CO-RE relocations to spec from the cache, or computes
 // them (sharing c with the load that follows) and stores them. It reports
 // whether the spec no longer needs the kernel's BTF for relocations.
-func prerelocate(object []byte, spec *ebpf.CollectionSpec, c *btf.Cache) bool {
+func Prerelocate(object []byte, spec *ebpf.CollectionSpec, c *btf.Cache) bool {
 	idx, total := relocInsns(spec)
 	if total == 0 {
 		return false
 	}
-	dir := coreCacheDir()
+	dir := CacheDir()
 	kid, err := kernelBTFIdentity()
 	if dir == "" || err != nil {
 		return false
