@@ -16,7 +16,21 @@ func main() {
 }
 
 func run(args []string) int {
-	app := &cli.App{
+	app := newApp()
+	if err := app.Run(commands.Intersperse(app, args)); err != nil {
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) && ec.Error() == "" {
+			return ec.ExitCode()
+		}
+		fmt.Fprintf(os.Stderr, "ecc: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// newApp is the command line: every command with its flags (tests walk it).
+func newApp() *cli.App {
+	return &cli.App{
 		Name:  "ecc",
 		Usage: "compile eBPF C into portable packages, and distribute them",
 		Description: `ecc turns a kernel-side NAME.bpf.c into a CO-RE object and a package that
@@ -28,12 +42,14 @@ Examples:
    ecc inspect examples/execsnoop/package.json
    ecc push examples/execsnoop/ ghcr.io/org/execsnoop:v1
    ecc pull ghcr.io/org/execsnoop:v1
-   ecc gen vmlinux -o vmlinux.h`,
+   ecc gen vmlinux -o vmlinux.h
+   ecc init my_probe --template xdp`,
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			buildCommand(),
 			genCommand(),
+			initCommand(),
 			pushCommand(),
 			commands.Pull("ecc"),
 			commands.Login("ecc"),
@@ -46,13 +62,4 @@ Examples:
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
-	if err := app.Run(commands.Intersperse(app, args)); err != nil {
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) && ec.Error() == "" {
-			return ec.ExitCode()
-		}
-		fmt.Fprintf(os.Stderr, "ecc: %v\n", err)
-		return 1
-	}
-	return 0
 }

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ecc-bpf/ecc/templates"
+)
+
+func initCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "init",
+		Usage:     "create a new eBPF project from a template",
+		ArgsUsage: "NAME",
+		Description: `Creates the folder NAME (or -o DIR) with NAME.bpf.c (and NAME.h when the
+template exports events), a README, a Makefile (build, run, push) and a
+GitHub Actions workflow that builds for x86_64 and arm64 and pushes to
+ghcr.io on every tag v*. NAME is a C identifier in lower case (my_probe).
+An existing folder is only used when it is empty.
+
+Examples:
+   ecc init --list
+   ecc init execwatch
+   ecc init pktcount --template xdp
+   ecc init lat -t histogram -o ~/src/lat`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "template", Aliases: []string{"t"}, Value: templates.DefaultScaffold, Usage: "project `TEMPLATE` (ecc init --list shows them)"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "create the project in `DIR` (default: ./NAME)"},
+			&cli.BoolFlag{Name: "list", Aliases: []string{"l"}, Usage: "list the templates"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.Bool("list") {
+				return listScaffolds(c.App.Writer)
+			}
+			if c.NArg() != 1 {
+				return fmt.Errorf("ecc init takes one NAME (got %d arguments); e.g. 'ecc init my_probe --template %s'", c.NArg(), templates.DefaultScaffold)
+			}
+			name := c.Args().First()
+			dir := c.String("output")
+			if dir == "" {
+				dir = name
+			}
+			files, err := templates.RenderFiles(c.String("template"), name)
+			if err != nil {
+				return err
+			}
+			data, err := templates.ScaffoldFor(c.String("template"), name)
+			if err != nil {
+				return err
+			}
+			if err := templates.WriteProject(dir, files); err != nil {
+				return err
+			}
+			w := c.App.Writer
+			fmt.Fprintf(w, "Created %s (template %s: %s)\n", dir, data.Template, data.Description)
+			for _, f := range files {
+				fmt.Fprintf(w, "  %s\n", filepath.Join(dir, filepath.FromSlash(f.Path)))
+			}
+			run := "sudo ecli run "
+			if data.RunFlags != "" {
+				run += data.RunFlags + " "
+			}
+			fmt.Fprintf(w, "\nNext:\n")
+			if filepath.Clean(dir) != "." {
+				fmt.Fprintf(w, "  cd %s\n", dir)
+			}
+			fmt.Fprintf(w, "  ecc build -o build %s\n  %s%s\n", data.Sources, run, data.Package)
+			return nil
+		},
+	}
+}
+
+// listScaffolds prints one template a line: name and description, aligned.
+func listScaffolds(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, s := range templates.Scaffolds() {
+		desc := s.Description
+		if s.Name == templates.DefaultScaffold {
+			desc += " (default)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", s.Name, desc)
+	}
+	return tw.Flush()
+}
