@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -504,10 +505,16 @@ func TestInitWorkflow(t *testing.T) {
 				t.Errorf("steps use %v: want checkout, then setup-go", uses)
 			}
 			d, _ := templates.ScaffoldFor(s.Name, name)
+			apt, build := "apt-get install -y clang llvm libbpf-dev", "ecc build --arch x86_64,arm64 -o build "+d.Sources
+			if isWasm(d.Sources) {
+				// A Wasm program embeds one object: one architecture, and
+				// the wasm32 toolchain.
+				apt, build = apt+" lld wasi-libc libclang-rt-dev-wasm32", "ecc build -o build "+d.Sources
+			}
 			wantLines := map[string]string{
-				"apt-get install": "apt-get install -y clang llvm libbpf-dev",
+				"apt-get install": apt,
 				"go install":      "go install github.com/ecc-bpf/ecc/cmd/ecc@latest",
-				"build":           "ecc build --arch x86_64,arm64 -o build " + d.Sources,
+				"build":           build,
 				"login":           "ecc login ghcr.io -u ${{ github.actor }} --password-stdin",
 				"push":            "ecc push --format json build ghcr.io/${{ github.repository }}:${{ github.ref_name }}",
 			}
@@ -610,9 +617,14 @@ func TestInitDocsCommands(t *testing.T) {
 				t.Fatalf("make build: %v\n%s", err, out)
 			}
 			d, _ := templates.ScaffoldFor(s.Name, name)
-			help, err := exec.Command(buildEcli(t), "run", filepath.Join(dir, filepath.FromSlash(d.Package)), "--help").Output()
-			if err != nil {
-				t.Fatalf("ecli run --help: %v", err)
+			var help []byte
+			if !isWasm(d.Sources) {
+				// (A Wasm program's arguments are its own: nothing to list.)
+				var err error
+				help, err = exec.Command(buildEcli(t), "run", filepath.Join(dir, filepath.FromSlash(d.Package)), "--help").Output()
+				if err != nil {
+					t.Fatalf("ecli run --help: %v", err)
+				}
 			}
 			progFlags := map[string]bool{"help": true, "h": true}
 			for _, m := range progFlagRE.FindAllStringSubmatch(string(help), -1) {
@@ -657,6 +669,10 @@ func TestInitDocsCommands(t *testing.T) {
 					cmd, err = checkEcc(app, words)
 					count["ecc "+cmd]++
 				case "ecli":
+					// After "--" come a Wasm program's own arguments.
+					if i := slices.Index(words, "--"); i >= 0 {
+						words = words[:i]
+					}
 					err = checkEcli(words, flags, progFlags)
 					count["ecli run"]++
 				default:
@@ -761,8 +777,12 @@ func TestInitWorkflowRuns(t *testing.T) {
 			for _, m := range idx.Manifests {
 				plats = append(plats, m.Platform.OS+"/"+m.Platform.Architecture)
 			}
-			if idx.MediaType != "application/vnd.oci.image.index.v1+json" || strings.Join(plats, ",") != "linux/amd64,linux/arm64" {
-				t.Errorf("pushed %s with %v, want an index of linux/amd64 and linux/arm64", idx.MediaType, plats)
+			wantPlats := "linux/amd64,linux/arm64"
+			if d, _ := templates.ScaffoldFor(s.Name, name); isWasm(d.Sources) {
+				wantPlats = "linux/amd64"
+			}
+			if idx.MediaType != "application/vnd.oci.image.index.v1+json" || strings.Join(plats, ",") != wantPlats {
+				t.Errorf("pushed %s with %v, want an index of %s", idx.MediaType, plats, wantPlats)
 			}
 			t.Logf("pushed %s (%s): %v", res.Reference, res.Digest[:19], plats)
 		})
@@ -781,6 +801,8 @@ var kernelTests = map[string]string{
 	"tc":         "TestInitKernelTC",
 	"histogram":  "TestInitKernelHistogram",
 	"profile":    "TestInitKernelProfile",
+	"wasm-c":     "TestInitKernelWasm/wasm-c",
+	"wasm-go":    "TestInitKernelWasm/wasm-go",
 }
 
 // A new template comes with a kernel test.
@@ -1334,3 +1356,55 @@ int main(void) { pthread_t t; pthread_create(&t, 0, ecc_read_zero, 0); ecc_spin_
 	ks := strs(kern["kstack_syms"])
 	t.Logf("kernel sample (%d frames): %v", len(ks), ks[:min(6, len(ks))])
 }
+
+// The Wasm templates: ecc init, make build (ecc build --wasm), then ecli run
+// NAME.wasm while a uniquely named program is exec'd: the guest prints it.
+func TestInitKernelWasm(t *testing.T) {
+	for _, tmpl := range []string{"wasm-c", "wasm-go"} {
+		t.Run(tmpl, func(t *testing.T) {
+			name := "k_" + strings.ReplaceAll(tmpl, "-", "_")
+			dir, _ := buildProject(t, tmpl, name)
+			wasmFile := filepath.Join(dir, "build", name+".wasm")
+			if _, err := os.Stat(wasmFile); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(buildEcli(t), "run", wasmFile)
+			var stdout, stderr lockedBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				cmd.Process.Signal(syscall.SIGINT)
+				cmd.Wait()
+			}()
+			bin := filepath.Join(t.TempDir(), "ecc-"+tmpl)
+			data, _ := os.ReadFile("/bin/true")
+			os.WriteFile(bin, data, 0o755)
+			var pid int
+			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+				c := exec.Command(bin)
+				if c.Run() == nil {
+					want := fmt.Sprintf("pid=%d ", c.Process.Pid)
+					for _, line := range strings.Split(stdout.String(), "\n") {
+						if strings.HasPrefix(line, want) && strings.Contains(line, "comm=ecc-"+tmpl) && strings.Contains(line, "file="+bin) {
+							pid = c.Process.Pid
+						}
+					}
+				}
+				if pid != 0 {
+					break
+				}
+			}
+			if pid == 0 {
+				t.Fatalf("the guest printed no line for %s\nstdout: %s\nstderr: %s", bin, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), fmt.Sprintf("ppid=%d ", os.Getpid())) {
+				t.Errorf("no line with this test as the parent:\n%s", stdout.String())
+			}
+		})
+	}
+}
+
+// isWasm reports whether a template builds a Wasm program.
+func isWasm(sources string) bool { return strings.Contains(sources, "--wasm") }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,6 +97,10 @@ Examples:
 				// optional "--") as its argv.
 				if len(args) > 0 && args[0] == "--" {
 					args = args[1:]
+				} else if slices.Contains(args, "--help") || slices.Contains(args, "-h") {
+					fmt.Printf("%s is a Wasm program: its own arguments follow --, e.g.\n   ecli run %s -- --help\n"+
+						"ecli's flags go before it; see 'ecli run --help'.\n", src.Name, src.Name)
+					return nil
 				}
 				if o.Duration > 0 {
 					var cancel context.CancelFunc
