@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/urfave/cli/v2"
+
 	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
@@ -235,4 +237,37 @@ func TestVersionAndCompletion(t *testing.T) {
 			t.Errorf("completion candidates lack %s: %q", c, out)
 		}
 	}
+}
+
+// Every command and subcommand explains itself and shows examples.
+func TestEveryCommandHasExamples(t *testing.T) {
+	var walk func(prefix string, cmds []*cli.Command)
+	walk = func(prefix string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			name := strings.TrimSpace(prefix + " " + c.Name)
+			if len(c.Subcommands) > 0 && c.Action == nil {
+				walk(name, c.Subcommands)
+				continue
+			}
+			if c.Usage == "" || !strings.Contains(c.Description, "Examples:") {
+				t.Errorf("ecc %s: usage %q, no Examples: in its description", name, c.Usage)
+			}
+			walk(name, c.Subcommands)
+		}
+	}
+	walk("", newApp().Commands)
+}
+
+// No placeholder leaks into help text.
+func TestHelpHasNoPlaceholders(t *testing.T) {
+	var walk func(cmds []*cli.Command)
+	walk = func(cmds []*cli.Command) {
+		for _, c := range cmds {
+			if strings.Contains(c.Description, "PROG") {
+				t.Errorf("%s: PROG left in the description", c.Name)
+			}
+			walk(c.Subcommands)
+		}
+	}
+	walk(newApp().Commands)
 }

@@ -348,6 +348,9 @@ Examples:
 			Name:      "rm",
 			Usage:     "remove references from the local store (unreferenced content goes too)",
 			ArgsUsage: "REF...",
+			Description: `Examples:
+   PROG images rm ghcr.io/org/probe:v1
+   PROG images rm 127.0.0.1:5000/probes/a:latest 127.0.0.1:5000/probes/b:latest`,
 			Action: func(c *cli.Context) error {
 				if c.NArg() == 0 {
 					return errors.New("images rm takes one or more REF")
@@ -411,6 +414,9 @@ func Tag(prog string) *cli.Command {
 // named puts the program's name into a command's examples.
 func named(prog string, c *cli.Command) *cli.Command {
 	c.Description = strings.ReplaceAll(c.Description, "PROG", prog)
+	for _, sub := range c.Subcommands {
+		named(prog, sub)
+	}
 	return c
 }
 
