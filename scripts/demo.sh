@@ -14,7 +14,11 @@ rm -rf "$WORK"
 mkdir -p "$WORK/registry"
 export ECC_STORE_DIR="$PWD/$WORK/store"   # keep the demo's store apart
 
-step() { printf '\n\033[1m=== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+	step() { printf '\n\033[1m=== %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n=== %s\n' "$*"; }
+fi
 
 for ex in $(ls "$OUT" | grep -v '^wasm-'); do
 	step "ecc inspect $OUT/$ex"
