@@ -571,4 +571,3 @@ func checkModule(data []byte, lang, path string, notes io.Writer) error {
 	}
 	return nil
 }
-
