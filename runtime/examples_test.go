@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -16,8 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/testenv"
@@ -388,35 +385,13 @@ int main(void) { ecc_spin_target(); return 0; }
 	}
 }
 
-// openPTY opens a pseudo-terminal pair.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		testenv.Missing(t, "no /dev/ptmx: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	master = os.NewFile(uintptr(fd), "ptmx")
-	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return master, slave
-}
-
 func TestBashreadline(t *testing.T) {
 	if _, err := os.Stat("/bin/bash"); err != nil {
 		testenv.Missing(t, "no /bin/bash")
 	}
 	src := buildExample(t, "bashreadline")
 	r := start(t, src, nil, Options{JSON: true})
-	master, slave := openPTY(t)
+	master, slave := testenv.OpenPTY(t)
 	defer master.Close()
 	bash := exec.Command("/bin/bash", "--norc", "--noprofile", "-i")
 	bash.Stdin, bash.Stdout, bash.Stderr = slave, slave, slave

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
@@ -1073,7 +1072,7 @@ func TestInitKernelUprobeBash(t *testing.T) {
 	_, pkg := buildProject(t, "uprobe", "k_readline")
 	d, _ := templates.ScaffoldFor("uprobe", "k_readline")
 	r := startEcli(t, append(append([]string{"run", "-j"}, strings.Fields(d.RunFlags)...), pkg)...)
-	master, slave := openPTY(t)
+	master, slave := testenv.OpenPTY(t)
 	defer master.Close()
 	bash := exec.Command("/bin/bash", "--norc", "--noprofile", "-i")
 	bash.Stdin, bash.Stdout, bash.Stderr = slave, slave, slave
@@ -1103,27 +1102,6 @@ func TestInitKernelUprobeBash(t *testing.T) {
 		t.Errorf("event %v: want comm bash, a non-NULL line, a duration", ev)
 	}
 	t.Logf("event: %v", ev)
-}
-
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		testenv.Missing(t, "no /dev/ptmx: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	master = os.NewFile(uintptr(fd), "ptmx")
-	slave, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return master, slave
 }
 
 // udpListener is a bound UDP socket on 127.0.0.1.
