@@ -7,8 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -18,6 +19,7 @@ import (
 	"oras.land/oras-go/v2/content/memory"
 	"oras.land/oras-go/v2/errdef"
 	orasregistry "oras.land/oras-go/v2/registry"
+	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/ecc-bpf/ecc/packager"
 )
@@ -231,10 +233,16 @@ func retryable(err error) bool {
 		errors.Is(err, packager.ErrUnknownMediaType) || errors.Is(err, packager.ErrInvalid) || errors.Is(err, packager.ErrNoPlatform) {
 		return false
 	}
-	msg := err.Error()
-	return strings.Contains(msg, "EOF") || strings.Contains(msg, "connection reset") ||
-		strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection refused") ||
-		strings.Contains(msg, " 5") || strings.Contains(msg, "timeout") || strings.Contains(msg, "unexpected")
+	// Transfers cut off (a connection dropped or refused mid-way, a body
+	// ending early) and registry-side failures (5xx) are worth another try.
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.StatusCode >= 500
+	}
+	var netErr net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &netErr)
 }
 
 // PullOptions tune Pull.
