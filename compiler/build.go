@@ -106,13 +106,7 @@ func DefaultCacheDir() string {
 }
 
 // NameOf returns NAME for NAME.bpf.c: the file name up to the first dot.
-func NameOf(source string) string {
-	base := filepath.Base(source)
-	if i := strings.IndexByte(base, '.'); i >= 0 {
-		base = base[:i]
-	}
-	return base
-}
+func NameOf(source string) string { return packager.NameOf(source) }
 
 type builder struct {
 	o        *Options

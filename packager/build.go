@@ -76,3 +76,13 @@ func openPlatform(pkgPath string) (*PlatformPackage, error) {
 	}
 	return pp, nil
 }
+
+// NameOf returns NAME for NAME.bpf.c, NAME.bpf.o or NAME.wasm: the file name
+// up to the first dot.
+func NameOf(path string) string {
+	base := filepath.Base(path)
+	if i := strings.IndexByte(base, '.'); i >= 0 {
+		base = base[:i]
+	}
+	return base
+}

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/compiler/meta"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
@@ -105,7 +104,7 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 	if len(data) > packager.MaxPackageSize {
 		return nil, fmt.Errorf("package %s: larger than %d bytes", ref, packager.MaxPackageSize)
 	}
-	return fromBytes(ref, compiler.NameOf(ref), data)
+	return fromBytes(ref, packager.NameOf(ref), data)
 }
 
 // fromBytes decodes a package.json or derives a package from a bare object.
@@ -157,7 +156,7 @@ func nameFromURL(u string) string {
 	if base == "package.json" || base == "." || base == "/" {
 		return "package"
 	}
-	return compiler.NameOf(base)
+	return packager.NameOf(base)
 }
 
 // openReference gets a package from the local store or its registry.
