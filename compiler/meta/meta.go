@@ -137,6 +137,17 @@ func IsDataSection(name string) bool {
 		strings.HasPrefix(name, ".data.") || strings.HasPrefix(name, ".rodata.") || strings.HasPrefix(name, ".bss.")
 }
 
+// IsGlobal reports whether a variable of a data section is a global that
+// user space may read and set: not static (by BTF linkage, or because the
+// object's symbol table does not export it, as for __hidden globals).
+func IsGlobal(spec *ebpf.CollectionSpec, v *btf.Var) bool {
+	if v.Linkage == btf.StaticVar {
+		return false
+	}
+	_, ok := spec.Variables[v.Name]
+	return ok
+}
+
 // IsInternalVar reports globals that exist only to keep types in BTF.
 func IsInternalVar(name string) bool {
 	return strings.HasPrefix(name, ExportPrefix) || strings.HasPrefix(name, DummyPrefix) || strings.HasPrefix(name, eunomiaDummyPrefix)
@@ -198,6 +209,12 @@ func (x *extractor) dataSections() error {
 			}
 			if IsInternalVar(v.Name) {
 				x.internalVar(v)
+				continue
+			}
+			if !IsGlobal(x.spec, v) {
+				// Statics (static struct hist zero, func.empty, the
+				// ____fmt of bpf_printk) are the program's own: not
+				// settings, left out as libbpf's skeleton leaves them.
 				continue
 			}
 			pv := packager.Variable{

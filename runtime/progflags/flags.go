@@ -98,7 +98,13 @@ type Set struct {
 	byShort map[string]*Flag
 	doc     *packager.Doc
 	objName string
+	skipped []string
 }
+
+// Skipped lists the variables of the metadata that are not flags because
+// the object does not expose them as globals: statics, function-scoped
+// statics (func.name) and bpf_printk's format strings.
+func (s *Set) Skipped() []string { return s.skipped }
 
 // Reserved names, not available to globals.
 const helpName = "help"
@@ -106,11 +112,12 @@ const helpName = "help"
 // New makes the flags of a program from its package metadata and its
 // collection spec (loaded from the object, not yet created in the kernel):
 // one flag per variable of every data section of meta, except the
-// variables ecc and eunomia inject (__ecc_*, __eunomia_dummy*) and
-// .kconfig externs. Types and initial values come from the spec's BTF and
+// variables ecc and eunomia inject (__ecc_*, __eunomia_dummy*), .kconfig
+// externs and variables that spec does not expose as globals (statics, see
+// [Set.Skipped]). Types and initial values come from the spec's BTF and
 // bytes; names, help and defaults from meta.
 //
-// It fails when a variable of meta is missing from spec, on invalid or
+// It fails on invalid or
 // duplicate long or short names (naming both globals), and on a @cmdarg
 // default that does not fit the variable's type.
 func New(meta *packager.Meta, spec *ebpf.CollectionSpec) (*Set, error) {
@@ -138,6 +145,13 @@ func New(meta *packager.Meta, spec *ebpf.CollectionSpec) (*Set, error) {
 			if strings.HasPrefix(v.Name, "__ecc_") || strings.HasPrefix(v.Name, "__eunomia_dummy") {
 				continue
 			}
+			if spec.Variables[v.Name] == nil {
+				// Static globals (static struct hist zero, func.empty,
+				// bpf_printk's ____fmt) are listed by older packages but
+				// are not settings: libbpf's skeleton leaves them out too.
+				s.skipped = append(s.skipped, v.Name)
+				continue
+			}
 			f, err := newFlag(sec.Name, v, spec, order)
 			if err != nil {
 				return nil, err
@@ -152,9 +166,6 @@ func New(meta *packager.Meta, spec *ebpf.CollectionSpec) (*Set, error) {
 
 func newFlag(section string, v *packager.Variable, spec *ebpf.CollectionSpec, order binary.ByteOrder) (*Flag, error) {
 	vs := spec.Variables[v.Name]
-	if vs == nil {
-		return nil, fmt.Errorf("the metadata lists global %s (section %s) but the BPF object has no such variable", v.Name, section)
-	}
 	f := &Flag{Name: v.Name, Var: v.Name, Section: section, Type: v.Type}
 	if vs.SectionName != "" {
 		f.Section = vs.SectionName

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -579,9 +580,6 @@ func TestNewErrors(t *testing.T) {
 		{"default bool for int", func(t *testing.T, m *packager.Meta, _ *ebpf.CollectionSpec) {
 			setCmdarg(t, m, "hits", `{"default": true}`)
 		}, `global hits: @cmdarg default expects u64 (a decimal or 0x hex number), got "true"`},
-		{"missing variable", func(_ *testing.T, _ *packager.Meta, spec *ebpf.CollectionSpec) {
-			delete(spec.Variables, "hits")
-		}, "the metadata lists global hits (section .bss) but the BPF object has no such variable"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -595,6 +593,33 @@ func TestNewErrors(t *testing.T) {
 	}
 	if _, err := progflags.New(nil, nil); err == nil {
 		t.Error("New(nil, nil) succeeded")
+	}
+}
+
+// Packages built before statics were left out list them (static zero
+// values, func.empty, bpf_printk's ____fmt); they are neither flags nor a
+// reason to refuse the package.
+func TestStaticsListedByOldPackagesAreSkipped(t *testing.T) {
+	m, spec := fixture(t)
+	delete(spec.Variables, "hits")
+	m.BpfSkel.DataSections[0].Variables = append(m.BpfSkel.DataSections[0].Variables,
+		packager.Variable{Name: "handle_exec.____fmt", Type: "char[12]"},
+		packager.Variable{Name: "zero", Type: "struct hist"})
+	s, err := progflags.New(m, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hits", "handle_exec.____fmt", "zero"} {
+		if s.Lookup(name) != nil {
+			t.Errorf("%s became a flag", name)
+		}
+	}
+	skipped := slices.Sorted(slices.Values(s.Skipped()))
+	if got := strings.Join(skipped, " "); got != "handle_exec.____fmt hits zero" {
+		t.Errorf("Skipped = %q", got)
+	}
+	if s.Lookup("v_u8") == nil {
+		t.Error("the other flags are gone")
 	}
 }
 
