@@ -31,6 +31,10 @@ type Options struct {
 	// KernelBTF is a BTF file for CO-RE relocations, for kernels that do
 	// not expose /sys/kernel/btf/vmlinux.
 	KernelBTF string
+	// MaxEntries are the --max-entries values: N sizes every map that
+	// declares max_entries 0 (default loader.DefaultMaxEntries), MAP=N one
+	// map (loader.ParseMaxEntries).
+	MaxEntries []string
 	// Stdout receives events and maps; Stderr status and warnings.
 	Stdout, Stderr io.Writer
 	// Ready, when set, is called once everything is attached and being read.
@@ -75,19 +79,33 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	if err := flags.Apply(spec); err != nil {
 		return err
 	}
+	sizes, err := loader.ParseMaxEntries(o.MaxEntries)
+	if err != nil {
+		return err
+	}
+	if err := loader.SizeMaps(spec, sizes); err != nil {
+		return fmt.Errorf("%s: %w", src.Name, err)
+	}
 	loader.PrepareMaps(spec)
 	tr.mark("spec and flags")
 
 	// Plan every attachment before touching the kernel: a missing --ifname
-	// is the user's to fix, whatever else loads.
-	plans := map[string]*attach.Plan{}
-	for _, name := range loader.SortedPrograms(spec) {
-		plan, err := attach.PlanFor(spec.Programs[name], &o.Attach)
-		if err != nil {
-			return err
-		}
-		plans[name] = plan
+	// is the user's to fix, whatever else loads; a program that cannot run
+	// here (a bare uprobe without --uprobe) is skipped with a warning.
+	set, err := attach.PlanAll(spec, &o.Attach)
+	if err != nil {
+		return err
 	}
+	if len(set.Plans) == 0 && len(set.Skipped) > 0 {
+		return loader.NothingRuns(src.Name, set.Skipped)
+	}
+	for _, w := range set.Warnings {
+		fmt.Fprintf(o.Stderr, "ecli: warning: %s\n", w)
+	}
+	for _, e := range set.Skipped {
+		fmt.Fprintf(o.Stderr, "ecli: warning: skipping %v\n", e)
+	}
+	plans := set.Plans
 
 	if err := attach.EnsureFS(); err != nil && o.Verbose {
 		fmt.Fprintf(o.Stderr, "ecli: %v\n", err)
@@ -97,9 +115,9 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	rlimit.RemoveMemlock()
 
 	tr.mark("plans")
-	r := &runner{o: o, src: src, spec: spec, tr: tr}
+	r := &runner{o: o, src: src, spec: spec, tr: tr, twins: newTwins(set)}
 	defer r.close()
-	if err := r.load(); err != nil {
+	if err := r.load(set.Deferred()); err != nil {
 		return err
 	}
 	tr.mark("load")
@@ -154,6 +172,11 @@ type runner struct {
 	// after runs once output is drained: summaries, symbol tables.
 	after []func()
 	tr    *tracer
+
+	// coll loads deferred twins; twins tracks them (twins.go).
+	coll         *loader.Collection
+	twins        *twinState
+	loadFailures []error
 }
 
 type iterLink struct {
@@ -209,30 +232,38 @@ func (r *runner) close() {
 
 // load creates the maps and programs; programs the kernel refuses are
 // skipped with a warning when others load.
-func (r *runner) load() error {
-	c, err := loader.Load(r.spec, &loader.Options{Object: r.src.Package.Object, KernelBTF: r.o.KernelBTF, Verbose: r.o.Verbose})
+// Programs in deferred are not loaded up front: skipped ones, and twins
+// held in reserve.
+func (r *runner) load(deferred []string) error {
+	c, err := loader.Load(r.spec, &loader.Options{Object: r.src.Package.Object, KernelBTF: r.o.KernelBTF, Verbose: r.o.Verbose, Defer: deferred})
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.src.Name, err)
 	}
+	r.coll = c
 	r.progs, r.maps = c.Programs, c.Maps
 	r.closers = append(r.closers, c.Close)
 	for _, f := range c.Failed {
-		fmt.Fprintf(r.o.Stderr, "ecli: warning: skipping %v\n", f)
+		if r.twins.loadFailed(f) {
+			continue // reported once its twins are tried
+		}
+		r.loadFailures = append(r.loadFailures, f)
 	}
 	return nil
 }
 
 func (r *runner) attach(plans map[string]*attach.Plan) error {
-	var failures []error
+	// Programs that did not load are reported with those that did not
+	// attach: as warnings when something runs, else in the error.
+	failures := append([]error(nil), r.loadFailures...)
 	attached := 0
 	for _, name := range loader.SortedPrograms(r.spec) {
 		prog := r.progs[name]
-		if prog == nil {
+		plan := plans[name]
+		if prog == nil || plan == nil || r.twins.member(name) {
 			continue
 		}
-		plan := plans[name]
 		if plan.Kind == attach.Manual {
-			fmt.Fprintf(r.o.Stderr, "ecli: note: program %s (%s) is loaded but not attached automatically\n", name, plan.Section)
+			fmt.Fprintf(r.o.Stderr, "ecli: note: program %s (%s) is loaded but not attached automatically: %s\n", name, plan.Section, plan.Reason)
 			continue
 		}
 		l, err := attach.Attach(prog, plan)
@@ -249,6 +280,9 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 			fmt.Fprintf(r.o.Stderr, "ecli: attached %s (%s)\n", name, plan.Section)
 		}
 	}
+	n, errs := r.attachTwins(plans)
+	attached += n
+	failures = append(failures, errs...)
 	if attached == 0 && len(failures) > 0 {
 		return loader.NothingRuns(r.src.Name, failures)
 	}

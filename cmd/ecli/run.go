@@ -34,11 +34,22 @@ they are generated from its global variables ('ecli run PACKAGE --help' lists
 them). ecli's flags go before PACKAGE. Ctrl-C (SIGINT) or SIGTERM detaches
 everything and exits.
 
+Uprobe targets: a section naming BINARY:SYMBOL is used as it is; --uprobe
+NAME=BINARY:SYMBOL[+OFFSET] targets program NAME; --uprobe BINARY serves
+sections that name a function alone (uretprobe/readline); --uprobe
+BINARY:SYMBOL without NAME= serves bare uprobe/uretprobe sections only when the
+package has at most one such entry probe and one such return probe. Relative
+paths start at the working folder. Programs left without a target are skipped
+with a warning. Maps declaring max_entries 0 get 10240 entries (--max-entries).
+
 Examples:
    ecli run examples/execsnoop/package.json
    ecli run -j -d 10s examples/opensnoop/ --pid 1234 --failed
    ecli run --ifname lo examples/xdpcount/package.json
    ecli run --uprobe /bin/bash:readline probe.bpf.o
+   ecli run --uprobe /bin/bash bashreadline/          # SEC("uretprobe/readline")
+   ecli run --uprobe alloc_enter=libc.so.6:malloc --uprobe alloc_exit=libc.so.6:malloc memleak/
+   ecli run --max-entries 65536 --max-entries counts=1024 tool/
    ecli run examples/runqlat/package.json --help
    ecli run build/examples/wasm-counter/counter.wasm
    ecli run ghcr.io/org/execsnoop:v1 --uid 1000
@@ -49,8 +60,12 @@ Examples:
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
 			&cli.StringFlag{Name: "ifname", Usage: "network interface `NAME` for xdp, tc/tcx and socket programs", EnvVars: []string{"ECLI_IFNAME"}},
 			&cli.StringFlag{Name: "cgroup", Usage: "cgroup v2 `PATH` for cgroup programs (default: the cgroup v2 root)"},
-			&cli.StringFlag{Name: "uprobe", Usage: "`BINARY:SYMBOL[+OFFSET]` for uprobe/uretprobe sections that name no target"},
+			&cli.StringSliceFlag{Name: "uprobe", Usage: "uprobe target `[PROG=]BINARY[:SYMBOL[+OFFSET]]` (repeatable): PROG=BINARY:SYMBOL for program PROG; " +
+				"BINARY for sections naming a function alone (uretprobe/readline); BINARY:SYMBOL without PROG= for bare uprobe/uretprobe sections, " +
+				"when the package has one entry and/or one return probe without target"},
 			&cli.IntFlag{Name: "pid", Usage: "attach uprobes in process `PID` only"},
+			&cli.StringSliceFlag{Name: "max-entries", Usage: "size of maps that leave it to user space (max_entries 0): `N` for all of them " +
+				"(default 10240 for hash and array maps, 16384 for stack traces), or MAP=N for one map, whatever it declares (repeatable)"},
 			&cli.Uint64Flag{Name: "freq", Usage: "perf_event sampling frequency in `HZ` on every CPU", Value: 49},
 			&cli.StringFlag{Name: "btf", Usage: "kernel BTF `FILE` for CO-RE on kernels without /sys/kernel/btf/vmlinux"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show whole verifier logs and what is attached"},
@@ -79,14 +94,15 @@ Examples:
 				return err
 			}
 			o := &runtime.Options{
-				JSON:      c.Bool("json"),
-				Duration:  dur,
-				Verbose:   c.Bool("verbose"),
-				KernelBTF: c.String("btf"),
+				JSON:       c.Bool("json"),
+				Duration:   dur,
+				Verbose:    c.Bool("verbose"),
+				KernelBTF:  c.String("btf"),
+				MaxEntries: c.StringSlice("max-entries"),
 				Attach: attach.Options{
 					IfName: c.String("ifname"),
 					Cgroup: c.String("cgroup"),
-					Uprobe: c.String("uprobe"),
+					Uprobe: c.StringSlice("uprobe"),
 					PID:    c.Int("pid"),
 					Freq:   c.Uint64("freq"),
 				},

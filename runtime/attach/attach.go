@@ -1,14 +1,12 @@
 package attach
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path"
-	"sort"
 	"strings"
 	"syscall"
 
@@ -321,70 +319,8 @@ func kernelFunctions(pattern string) ([]string, error) {
 	return out, nil
 }
 
-// elfSymbol says whether an ELF file defines a function symbol: found
-// (present in .symtab or .dynsym) and defined (with a non-zero address,
-// i.e. not imported from a shared library).
-func elfSymbol(file, name string) (found, defined bool, err error) {
-	f, err := elf.Open(file)
-	if err != nil {
-		return false, false, fmt.Errorf("%s is not an ELF executable or library: %w", file, err)
-	}
-	defer f.Close()
-	syms, _ := f.Symbols()
-	dyn, _ := f.DynamicSymbols()
-	for _, s := range append(syms, dyn...) {
-		if s.Name != name {
-			continue
-		}
-		found = true
-		if elf.ST_TYPE(s.Info) == elf.STT_FUNC && s.Value != 0 {
-			return true, true, nil
-		}
-	}
-	return found, false, nil
-}
-
-// elfFunctions lists the defined function symbols of file matching a glob.
-func elfFunctions(file, pattern string) ([]string, error) {
-	f, err := elf.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s is not an ELF executable or library: %w", file, err)
-	}
-	defer f.Close()
-	syms, _ := f.Symbols()
-	dyn, _ := f.DynamicSymbols()
-	seen := map[string]bool{}
-	var out []string
-	for _, s := range append(syms, dyn...) {
-		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value == 0 || seen[s.Name] {
-			continue
-		}
-		if ok, _ := path.Match(pattern, s.Name); ok {
-			seen[s.Name] = true
-			out = append(out, s.Name)
-		}
-	}
-	sort.Strings(out)
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no function in %s matches %q", file, pattern)
-	}
-	return out, nil
-}
-
 func attachUprobe(prog *ebpf.Program, p *Plan) (Link, error) {
 	multi := p.Kind == UprobeMulti || p.Kind == UretprobeMulti
-	if p.Symbol != "" && !(multi && hasGlob(p.Symbol)) {
-		found, defined, err := elfSymbol(p.Binary, p.Symbol)
-		if err != nil {
-			return nil, err
-		}
-		if !found {
-			return nil, fmt.Errorf("symbol %s not found in %s (nm -D %s lists its symbols)", p.Symbol, p.Binary, p.Binary)
-		}
-		if !defined {
-			return nil, fmt.Errorf("%s is not defined in %s but in a shared library it loads: probe the library, e.g. uprobe/libc.so.6:%s", p.Symbol, p.Binary, p.Symbol)
-		}
-	}
 	ex, err := link.OpenExecutable(p.Binary)
 	if err != nil {
 		return nil, err
@@ -393,30 +329,48 @@ func attachUprobe(prog *ebpf.Program, p *Plan) (Link, error) {
 	desc := p.String()
 	switch p.Kind {
 	case Uprobe, Uretprobe:
-		opts := &link.UprobeOptions{PID: p.PID}
-		if p.Symbol == "" {
-			opts.Address = p.Offset
-		} else {
-			opts.Offset = p.Offset
-		}
-		if p.Kind == Uretprobe {
-			l, err = ex.Uretprobe(p.Symbol, prog, opts)
-		} else {
-			l, err = ex.Uprobe(p.Symbol, prog, opts)
-		}
-	default:
-		syms := []string{p.Symbol}
-		if hasGlob(p.Symbol) {
-			if syms, err = elfFunctions(p.Binary, p.Symbol); err != nil {
+		// cilium/ebpf gets the file offset ecli resolved (elfsym.go), not
+		// the name: its own lookup can pick the wrong version of a symbol.
+		opts := &link.UprobeOptions{PID: p.PID, Address: p.Offset}
+		sym := p.Symbol
+		if sym != "" {
+			fn, err := resolveSymbol(p.Binary, p.Symbol)
+			if err != nil {
 				return nil, err
 			}
-		}
-		desc = fmt.Sprintf("%s (%d functions)", desc, len(syms))
-		opts := &link.UprobeMultiOptions{PID: uint32(p.PID)}
-		if p.Kind == UretprobeMulti {
-			l, err = ex.UretprobeMulti(syms, prog, opts)
+			if fn.size > 0 && p.Offset >= fn.size {
+				return nil, fmt.Errorf("offset %#x is beyond the end of %s (%d bytes)", p.Offset, fn.name, fn.size)
+			}
+			opts.Address, opts.Offset = fn.offset, p.Offset
+			sym, _, _ = splitVersion(sym)
 		} else {
-			l, err = ex.UprobeMulti(syms, prog, opts)
+			sym = fmt.Sprintf("addr_%x", p.Offset)
+		}
+		if p.Kind == Uretprobe {
+			l, err = ex.Uretprobe(sym, prog, opts)
+		} else {
+			l, err = ex.Uprobe(sym, prog, opts)
+		}
+	default:
+		var names []string
+		var offsets []uint64
+		if hasGlob(p.Symbol) {
+			if names, offsets, err = elfFunctions(p.Binary, p.Symbol); err != nil {
+				return nil, err
+			}
+		} else {
+			fn, err := resolveSymbol(p.Binary, p.Symbol)
+			if err != nil {
+				return nil, err
+			}
+			names, offsets = []string{fn.name}, []uint64{fn.offset}
+		}
+		desc = fmt.Sprintf("%s (%d functions)", desc, len(names))
+		opts := &link.UprobeMultiOptions{PID: uint32(p.PID), Addresses: offsets}
+		if p.Kind == UretprobeMulti {
+			l, err = ex.UretprobeMulti(nil, prog, opts)
+		} else {
+			l, err = ex.UprobeMulti(nil, prog, opts)
 		}
 	}
 	if err != nil {

@@ -615,8 +615,8 @@ func TestKernelUprobes(t *testing.T) {
 	b := k.startTarget(t, 7, 3) // 7 calls, and 3 of ecc_target_other
 	pidA := a.cmd.Process.Pid
 
-	bare := k.attach(t, "uprobe_bare", Options{Uprobe: fn})
-	ret := k.attach(t, "uretprobe_pid", Options{Uprobe: fn, PID: pidA})
+	bare := k.attach(t, "uprobe_bare", Options{Uprobe: []string{fn}})
+	ret := k.attach(t, "uretprobe_pid", Options{Uprobe: []string{fn}, PID: pidA})
 	path := k.attach(t, "uprobe_path", Options{})
 	multi := k.attach(t, "uprobe_multi", Options{})
 	if p := k.plan(t, "uprobe_path", Options{}); p.Binary != k.target || p.Symbol != "ecc_target_func" {
@@ -651,7 +651,7 @@ func TestKernelUprobes(t *testing.T) {
 		{k.target + ":no_such_function", "symbol no_such_function not found in " + k.target},
 		{k.target + ":printf", "printf is not defined in " + k.target + " but in a shared library"},
 	} {
-		p := k.plan(t, "uprobe_bare", Options{Uprobe: c.target})
+		p := k.plan(t, "uprobe_bare", Options{Uprobe: []string{c.target}})
 		l, err := Attach(prog, p)
 		if err == nil {
 			l.Close()

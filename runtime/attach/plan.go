@@ -3,9 +3,6 @@ package attach
 import (
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -25,9 +22,12 @@ type Options struct {
 	// Cgroup is the cgroup v2 directory for cgroup programs (--cgroup);
 	// empty means the root of the cgroup v2 hierarchy.
 	Cgroup string
-	// Uprobe is BINARY:SYMBOL[+OFFSET] for bare SEC("uprobe") and
-	// SEC("uretprobe") programs (--uprobe), which name no target.
-	Uprobe string
+	// Uprobe holds the --uprobe values, each [PROG=]BINARY[:SYMBOL[+OFFSET]]
+	// or [PROG=]BINARY:ADDRESS: targets for uprobe programs whose section
+	// names none (bare SEC("uprobe")) or names a function but no binary
+	// (SEC("uretprobe/readline")); see "Uprobe targets" in the package
+	// documentation for how they apply.
+	Uprobe []string
 	// PID limits uprobes and uretprobes to one process (--pid); 0 traces
 	// every process.
 	PID int
@@ -355,12 +355,20 @@ func lookupSection(section string) (*secDef, string, bool) {
 
 // PlanFor decides how to attach the program described by spec, from its
 // section name (spec.SectionName) and the user's options. It reads no
-// kernel state; it does look for uprobe binaries on PATH and for the
-// cgroup v2 mount point. Errors name the program and say which flag to pass.
+// kernel state (but for /proc/kallsyms when a target looks like a
+// placeholder, dummy_*); it does look for uprobe binaries and for the
+// cgroup v2 mount point. Errors are *PlanError: they name the program,
+// say which flag to pass, and tell whether the program can just be
+// skipped (PlanError.Skip) or the user's flags are at fault.
 //
-// Programs the runtime cannot attach by itself (struct_ops, sk_msg, ...)
-// get a Plan of Kind Manual, with Reason saying why; Attach refuses them
-// with ErrManual.
+// Programs the runtime cannot attach by itself (struct_ops, sk_msg, a
+// section that names no valid target, ...) get a Plan of Kind Manual, with
+// Reason saying why; Attach refuses them with ErrManual.
+//
+// PlanFor sees one program: an --uprobe BINARY:SYMBOL without PROG= applies
+// to it whenever its section is a bare SEC("uprobe"). PlanAll plans a whole
+// object and applies the rules that need every program ("Uprobe targets"
+// in the package documentation).
 func PlanFor(spec *ebpf.ProgramSpec, opts *Options) (*Plan, error) {
 	if spec == nil {
 		return nil, errors.New("plan attachment: nil program spec")
@@ -368,21 +376,45 @@ func PlanFor(spec *ebpf.ProgramSpec, opts *Options) (*Plan, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
+	flags, err := parseUprobeValues(opts.Uprobe)
+	if err != nil {
+		return nil, &PlanError{Program: spec.Name, Section: spec.SectionName, Msg: err.Error()}
+	}
+	return planFor(spec, opts, flags)
+}
+
+func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, error) {
 	section := strings.TrimPrefix(spec.SectionName, "?")
 	p := &Plan{Program: spec.Name, Section: spec.SectionName, Type: spec.Type}
+	// fail: the user's flags are at fault (or must be given).
 	fail := func(format string, args ...any) (*Plan, error) {
-		return nil, fmt.Errorf("program %s (SEC(%q)): %s", spec.Name, spec.SectionName, fmt.Sprintf(format, args...))
+		return nil, &PlanError{Program: spec.Name, Section: spec.SectionName, Msg: fmt.Sprintf(format, args...)}
+	}
+	// skip: this program cannot run here; the others can.
+	skip := func(format string, args ...any) (*Plan, error) {
+		return nil, &PlanError{Program: spec.Name, Section: spec.SectionName, Msg: fmt.Sprintf(format, args...), Skip: true}
 	}
 
 	def, extra, ok := lookupSection(section)
 	if !ok {
-		return fail("unknown section name %q: not a libbpf program section, so ecli cannot tell how to attach it", section)
+		def, extra, ok = lookupLegacy(section, spec.Type)
+	}
+	if !ok {
+		if def, ok = defForType(spec); !ok {
+			return skip("unknown section name %q: not a libbpf program section, so ecli can neither load nor attach it", section)
+		}
+		extra = ""
 	}
 	p.Kind, p.Attach = def.kind, def.attach
 	prefix, _, _ := strings.Cut(section, "/")
 	manual := func(reason string) (*Plan, error) {
 		p.Kind, p.Attach, p.Reason = Manual, 0, reason
 		return p, nil
+	}
+	// noTarget: the section names no valid target; the program may be a
+	// tail call or be attached by the tool's own user space.
+	noTarget := func(format string, args ...any) (*Plan, error) {
+		return manual("the section names no valid target: " + fmt.Sprintf(format, args...))
 	}
 
 	switch def.kind {
@@ -395,7 +427,7 @@ func PlanFor(spec *ebpf.ProgramSpec, opts *Options) (*Plan, error) {
 		}
 		group, name, ok := strings.Cut(extra, "/")
 		if !ok || group == "" || name == "" || strings.Contains(name, "/") {
-			return fail("malformed tracepoint %q: want %s/GROUP/NAME, e.g. %s/syscalls/sys_enter_openat", extra, prefix, prefix)
+			return noTarget("malformed tracepoint %q: want %s/GROUP/NAME, e.g. %s/syscalls/sys_enter_openat", extra, prefix, prefix)
 		}
 		p.Group, p.Name = group, name
 
@@ -407,11 +439,14 @@ func PlanFor(spec *ebpf.ProgramSpec, opts *Options) (*Plan, error) {
 
 	case TracingBTF, Iter:
 		if extra == "" {
-			return fail("the section names no kernel target: want %s/NAME", prefix)
+			return noTarget("want %s/NAME", prefix)
 		}
 		p.Name = extra
 		if def.kind == Iter && (extra == "bpf_map_elem" || extra == "sockmap" || extra == "bpf_sk_storage_map") {
 			return manual(reasonMapIter)
+		}
+		if def.kind == TracingBTF && (def.attach == ebpf.AttachTraceFEntry || def.attach == ebpf.AttachTraceFExit || def.attach == ebpf.AttachModifyReturn) && isPlaceholder(extra) {
+			return skip(placeholderMsg, extra)
 		}
 
 	case Kprobe, Kretprobe:
@@ -420,10 +455,13 @@ func PlanFor(spec *ebpf.ProgramSpec, opts *Options) (*Plan, error) {
 		}
 		sym, off, err := splitOffset(extra)
 		if err != nil || sym == "" {
-			return fail("malformed kernel probe target %q: want FUNC or FUNC+OFFSET", extra)
+			return noTarget("malformed kernel probe target %q: want FUNC or FUNC+OFFSET", extra)
 		}
 		if off != 0 && def.kind == Kretprobe {
-			return fail("kretprobes take no offset (%q)", extra)
+			return noTarget("kretprobes take no offset (%q)", extra)
+		}
+		if isPlaceholder(sym) {
+			return skip(placeholderMsg, sym)
 		}
 		p.Symbol, p.Offset = sym, off
 
@@ -432,7 +470,7 @@ func PlanFor(spec *ebpf.ProgramSpec, opts *Options) (*Plan, error) {
 			return manual(fmt.Sprintf(reasonNoTarget, prefix))
 		}
 		if strings.ContainsAny(extra, "+/:") {
-			return fail("malformed syscall name %q: want %s/NAME, e.g. %s/openat", extra, prefix, prefix)
+			return noTarget("malformed syscall name %q: want %s/NAME, e.g. %s/openat", extra, prefix, prefix)
 		}
 		p.Name = extra
 		p.Symbol = SyscallPrefix(runtime.GOARCH) + "sys_" + extra
@@ -447,26 +485,10 @@ func PlanFor(spec *ebpf.ProgramSpec, opts *Options) (*Plan, error) {
 		if opts.PID < 0 {
 			return fail("bad --pid %d", opts.PID)
 		}
-		target, from := extra, "section"
-		if target == "" {
-			if opts.Uprobe == "" {
-				return fail("the section names no BINARY:SYMBOL to probe: pass --uprobe BINARY:SYMBOL[+OFFSET]")
-			}
-			target, from = opts.Uprobe, "--uprobe"
+		if err := planUprobe(p, def.kind, extra, flags); err != nil {
+			return nil, err
 		}
-		bin, sym, off, err := parseUprobeTarget(target)
-		if err != nil {
-			return fail("%s target %q: %v", from, target, err)
-		}
-		multi := def.kind == UprobeMulti || def.kind == UretprobeMulti
-		if multi && (off != 0 || sym == "") {
-			return fail("%s target %q: multi-uprobes take BINARY:PATTERN, without offset", from, target)
-		}
-		path, err := ResolveBinary(bin)
-		if err != nil {
-			return fail("%s target %q: %v", from, target, err)
-		}
-		p.Binary, p.Symbol, p.Offset, p.PID = path, sym, off, opts.PID
+		p.PID = opts.PID
 
 	case XDP, TC, TCX, SocketFilter:
 		if opts.IfName == "" {
@@ -538,13 +560,6 @@ func parseUprobeTarget(s string) (bin, sym string, off uint64, err error) {
 	return bin, sym, off, nil
 }
 
-// libDirs are searched for shared libraries named without a slash
-// (uprobe/libc.so.6:malloc), after $LD_LIBRARY_PATH.
-var libDirs = []string{
-	"/lib/" + multiarch(), "/usr/lib/" + multiarch(),
-	"/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib",
-}
-
 func multiarch() string {
 	switch runtime.GOARCH {
 	case "amd64":
@@ -559,41 +574,6 @@ func multiarch() string {
 		return "powerpc64le-linux-gnu"
 	}
 	return runtime.GOARCH + "-linux-gnu"
-}
-
-// ResolveBinary finds the file a uprobe target names: a path (made
-// absolute), a shared library name containing ".so" (searched in
-// $LD_LIBRARY_PATH and the usual library directories), or a command name
-// (searched on $PATH).
-func ResolveBinary(name string) (string, error) {
-	if strings.Contains(name, "/") {
-		abs, err := filepath.Abs(name)
-		if err != nil {
-			return "", err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return "", fmt.Errorf("binary %s: %w", name, err)
-		}
-		return abs, nil
-	}
-	if strings.Contains(name, ".so") {
-		dirs := append(filepath.SplitList(os.Getenv("LD_LIBRARY_PATH")), libDirs...)
-		for _, d := range dirs {
-			if d == "" {
-				continue
-			}
-			p := filepath.Join(d, name)
-			if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-				return p, nil
-			}
-		}
-		return "", fmt.Errorf("library %s not found in $LD_LIBRARY_PATH or %s; give its path", name, strings.Join(libDirs, ", "))
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("binary %s not found on $PATH; give its path", name)
-	}
-	return filepath.Abs(p)
 }
 
 // SyscallPrefix is the prefix of syscall entry points on kernels built

@@ -58,6 +58,10 @@ type Options struct {
 	KernelBTF string
 	// Verbose keeps whole verifier logs.
 	Verbose bool
+	// Defer names programs Load leaves out; Collection.LoadProgram loads
+	// them later, against the same maps (the twins kept in reserve in case
+	// the preferred one fails, programs a runner skips).
+	Defer []string
 }
 
 // Collection is a loaded object.
@@ -67,6 +71,11 @@ type Collection struct {
 	// Failed are the programs that did not load (when others did).
 	Failed []*ProgramError
 	close  []func()
+
+	// What LoadProgram needs: the whole spec, the options, the maps.
+	spec    *ebpf.CollectionSpec
+	opts    ebpf.CollectionOptions
+	verbose bool
 }
 
 // Close frees the programs and maps.
@@ -77,11 +86,16 @@ func (c *Collection) Close() {
 	c.close = nil
 }
 
-// PrepareMaps gives sizes to maps that leave them to the loader (stack
-// traces, ring buffers), and keeps the run from pinning anything.
+// PrepareMaps gives sizes to maps that leave them to the loader (hash and
+// array maps: DefaultMaxEntries; stack traces: 16384; ring buffers: 256
+// KiB), and keeps the run from pinning anything. SizeMaps, run first,
+// applies the user's --max-entries.
 func PrepareMaps(spec *ebpf.CollectionSpec) {
 	for _, m := range spec.Maps {
 		m.Pinning = ebpf.PinNone
+		if m.MaxEntries == 0 && unsizedTypes[m.Type] && m.Type != ebpf.StackTrace {
+			m.MaxEntries = DefaultMaxEntries
+		}
 		switch m.Type {
 		case ebpf.StackTrace:
 			if m.MaxEntries == 0 {
@@ -123,14 +137,21 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 	if o.Verbose {
 		opts.Programs.LogLevel = ebpf.LogLevelInstruction
 	}
-	c := &Collection{}
-	coll, err := ebpf.NewCollectionWithOptions(spec, opts)
+	c := &Collection{spec: spec, opts: opts, verbose: o.Verbose}
+	first := spec
+	if len(o.Defer) > 0 {
+		first = spec.Copy()
+		for _, name := range o.Defer {
+			delete(first.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollectionWithOptions(first, opts)
 	if err == nil {
 		c.Programs, c.Maps = coll.Programs, coll.Maps
 		c.close = append(c.close, coll.Close)
 		return c, nil
 	}
-	if len(spec.Programs) == 0 {
+	if len(first.Programs) == 0 {
 		return nil, fmt.Errorf("load maps: %w", err)
 	}
 	mapsOnly := spec.Copy()
@@ -143,28 +164,47 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 	c.close = append(c.close, mapColl.Close)
 	c.Programs = map[string]*ebpf.Program{}
 	var failures []error
-	for _, name := range SortedPrograms(spec) {
-		one := spec.Copy()
-		one.Programs = map[string]*ebpf.ProgramSpec{name: spec.Programs[name]}
-		oo := opts
-		oo.MapReplacements = mapColl.Maps
-		pc, err := ebpf.NewCollectionWithOptions(one, oo)
-		if err != nil {
-			pe := &ProgramError{Program: name, Section: spec.Programs[name].SectionName, Err: Explain(err, o.Verbose)}
+	for _, name := range SortedPrograms(first) {
+		if _, err := c.LoadProgram(name); err != nil {
+			pe := err.(*ProgramError)
 			c.Failed = append(c.Failed, pe)
 			failures = append(failures, pe)
-			continue
 		}
-		prog := pc.DetachProgram(name)
-		pc.Close()
-		c.Programs[name] = prog
-		c.close = append(c.close, func() { prog.Close() })
 	}
-	if len(c.Programs) == 0 {
+	if len(c.Programs) == 0 && len(first.Programs) == len(spec.Programs) {
 		c.Close()
 		return nil, NothingRuns("load", failures)
 	}
 	return c, nil
+}
+
+// LoadProgram loads one program of the spec against the collection's
+// maps: one Load deferred, or any not loaded yet. It returns the loaded
+// program if there is one already. Errors are *ProgramError, explained.
+func (c *Collection) LoadProgram(name string) (*ebpf.Program, error) {
+	if prog := c.Programs[name]; prog != nil {
+		return prog, nil
+	}
+	ps := c.spec.Programs[name]
+	if ps == nil {
+		return nil, &ProgramError{Program: name, Err: errors.New("no such program in the object")}
+	}
+	one := c.spec.Copy()
+	one.Programs = map[string]*ebpf.ProgramSpec{name: ps}
+	oo := c.opts
+	oo.MapReplacements = c.Maps
+	pc, err := ebpf.NewCollectionWithOptions(one, oo)
+	if err != nil {
+		return nil, &ProgramError{Program: name, Section: ps.SectionName, Err: Explain(err, c.verbose)}
+	}
+	prog := pc.DetachProgram(name)
+	pc.Close()
+	if c.Programs == nil {
+		c.Programs = map[string]*ebpf.Program{}
+	}
+	c.Programs[name] = prog
+	c.close = append(c.close, func() { prog.Close() })
+	return prog, nil
 }
 
 // Explain turns load errors into what the user needs: "not supported by
