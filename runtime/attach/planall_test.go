@@ -89,7 +89,7 @@ func TestPlanAllUprobes(t *testing.T) {
 		{name: "memleak-style with PROG= for each",
 			progs: map[string]string{"malloc_enter": "uprobe", "malloc_exit": "uretprobe", "free_enter": "uprobe"},
 			flags: []string{"malloc_enter=/bin/sh:main", "malloc_exit=/bin/sh:main", "free_enter=./app:free"},
-			want: map[string]target{"malloc_enter": {"/bin/sh", "main"}, "malloc_exit": {"/bin/sh", "main"}, "free_enter": {dir + "/app", "free"}}},
+			want:  map[string]target{"malloc_enter": {"/bin/sh", "main"}, "malloc_exit": {"/bin/sh", "main"}, "free_enter": {dir + "/app", "free"}}},
 		{name: "PROG= for some, the rest skipped",
 			progs:   map[string]string{"a": "uprobe", "b": "uprobe"},
 			flags:   []string{"a=/bin/sh:main"},
