@@ -64,12 +64,20 @@ int tp_sleep(void *ctx) { return 0; }
 	r := start(t, src, nil, Options{})
 	r.stop(t)
 	stderr := r.errs.String()
+	t.Logf("stderr:\n%s", stderr)
 	for _, want := range []string{
 		"warning: skipping program fentry_sleep (fentry/do_nanosleep): not supported by this kernel",
 		"warning: skipping program kprobe_sleep (kprobe/do_nanosleep)",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	// fentry and kprobe on one function are twins: when neither runs, one
+	// line each, nothing else.
+	for _, prog := range []string{"fentry_sleep", "kprobe_sleep"} {
+		if n := strings.Count(stderr, "program "+prog+" "); n != 1 {
+			t.Errorf("%s named on %d lines, want 1:\n%s", prog, n, stderr)
 		}
 	}
 	if strings.Contains(stderr, "MEMLOCK") {

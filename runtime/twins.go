@@ -167,8 +167,20 @@ func shortReason(err error) string {
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	s, _, _ := strings.Cut(err.Error(), "\n")
+	msg := err.Error()
+	s, rest, _ := strings.Cut(msg, "\n")
 	s = strings.TrimSuffix(s, ":")
+	if strings.HasPrefix(s, "rejected by the verifier") {
+		// The verifier's reason is near the end of its log.
+		s = "rejected by the verifier"
+		lines := strings.Split(rest, "\n")
+		for i := len(lines) - 1; i >= 0; i-- {
+			if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "processed ") && !strings.HasPrefix(l, "verification time") && !strings.HasPrefix(l, "stack depth") {
+				s += ": " + l
+				break
+			}
+		}
+	}
 	if len(s) > 120 {
 		s = s[:117] + "..."
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -221,10 +222,24 @@ func Explain(err error, verbose bool) error {
 		return fmt.Errorf("rejected by the verifier%s:\n    %s", more, strings.Join(lines, "\n    "))
 	}
 	if attach.IsNotSupported(err) {
-		return fmt.Errorf("%w: %v", attach.ErrNotSupported, CleanErr(err))
+		// The runner names the program: drop the names the layers below
+		// put in front, and the repeated reason.
+		msg := CleanErr(err)
+		for {
+			trimmed := strings.TrimPrefix(programPrefix.ReplaceAllString(msg, ""), attach.ErrNotSupported.Error()+": ")
+			if trimmed == msg {
+				break
+			}
+			msg = trimmed
+		}
+		return fmt.Errorf("%w: %s", attach.ErrNotSupported, msg)
 	}
 	return err
 }
+
+// programPrefix is what cilium/ebpf ("program NAME: ") and attach.Attach
+// ("attach program NAME (TARGET): ") put before their errors.
+var programPrefix = regexp.MustCompile(`^(attach )?program [A-Za-z0-9_.]+( \([^)]*\))?: `)
 
 // CleanErr drops cilium/ebpf's MEMLOCK hint, which is misleading on kernels
 // that account BPF memory to cgroups.
