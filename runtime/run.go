@@ -277,7 +277,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 			r.iters = append(r.iters, iterLink{name, l})
 		}
 		if r.o.Verbose {
-			fmt.Fprintf(r.o.Stderr, "ecli: attached %s (%s)\n", name, plan.Section)
+			fmt.Fprintf(r.o.Stderr, "ecli: attached %s (%s): %s\n", name, plan.Section, l)
 		}
 	}
 	n, errs := r.attachTwins(plans)
