@@ -35,12 +35,16 @@ them). ecli's flags go before PACKAGE. Ctrl-C (SIGINT) or SIGTERM detaches
 everything and exits.
 
 Uprobe targets: a section naming BINARY:SYMBOL is used as it is; --uprobe
-NAME=BINARY:SYMBOL[+OFFSET] targets program NAME; --uprobe BINARY serves
+PROG=BINARY:SYMBOL[+OFFSET] targets program PROG; --uprobe BINARY serves
 sections that name a function alone (uretprobe/readline); --uprobe
-BINARY:SYMBOL without NAME= serves bare uprobe/uretprobe sections only when the
+BINARY:SYMBOL without PROG= serves bare uprobe/uretprobe sections only when the
 package has at most one such entry probe and one such return probe. Relative
 paths start at the working folder. Programs left without a target are skipped
-with a warning. Maps declaring max_entries 0 get 10240 entries (--max-entries).
+with a warning.
+
+Maps that declare max_entries 0 (sized by libbpf-tools' user space) get 10240
+entries, stack traces 16384: --max-entries N changes that, --max-entries
+MAP=N sizes one map.
 
 Examples:
    ecli run examples/execsnoop/package.json
@@ -60,12 +64,9 @@ Examples:
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
 			&cli.StringFlag{Name: "ifname", Usage: "network interface `NAME` for xdp, tc/tcx and socket programs", EnvVars: []string{"ECLI_IFNAME"}},
 			&cli.StringFlag{Name: "cgroup", Usage: "cgroup v2 `PATH` for cgroup programs (default: the cgroup v2 root)"},
-			&cli.StringSliceFlag{Name: "uprobe", Usage: "uprobe target `[PROG=]BINARY[:SYMBOL[+OFFSET]]` (repeatable): PROG=BINARY:SYMBOL for program PROG; " +
-				"BINARY for sections naming a function alone (uretprobe/readline); BINARY:SYMBOL without PROG= for bare uprobe/uretprobe sections, " +
-				"when the package has one entry and/or one return probe without target"},
+			&cli.StringSliceFlag{Name: "uprobe", Usage: "uprobe `TARGET`: [PROG=]BINARY[:SYMBOL[+OFFSET]], repeatable (see Uprobe targets above)"},
 			&cli.IntFlag{Name: "pid", Usage: "attach uprobes in process `PID` only"},
-			&cli.StringSliceFlag{Name: "max-entries", Usage: "size of maps that leave it to user space (max_entries 0): `N` for all of them " +
-				"(default 10240 for hash and array maps, 16384 for stack traces), or MAP=N for one map, whatever it declares (repeatable)"},
+			&cli.StringSliceFlag{Name: "max-entries", Usage: "`N` entries for maps that declare max_entries 0 (default 10240), or MAP=N for one map; repeatable"},
 			&cli.Uint64Flag{Name: "freq", Usage: "perf_event sampling frequency in `HZ` on every CPU", Value: 49},
 			&cli.StringFlag{Name: "btf", Usage: "kernel BTF `FILE` for CO-RE on kernels without /sys/kernel/btf/vmlinux"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show whole verifier logs and what is attached"},
