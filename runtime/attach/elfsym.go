@@ -3,9 +3,12 @@ package attach
 import (
 	"debug/elf"
 	"fmt"
+	"os"
 	"path"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 )
 
 // ELF symbols for uprobes.
@@ -90,13 +93,15 @@ func fileOffset(f *elf.File, s elf.Symbol) (uint64, bool) {
 	return 0, false
 }
 
-// elfSymbols reads both symbol tables, with the version of each symbol
-// split off its name.
+// elfSym is a symbol of either table, with its version split off its
+// name and its file offset.
 type elfSym struct {
 	elf.Symbol
 	base, version string
 	hidden        bool
 	table         string
+	off           uint64
+	hasOff        bool
 }
 
 func readSymbols(f *elf.File) []elfSym {
@@ -111,7 +116,47 @@ func readSymbols(f *elf.File) []elfSym {
 		base, version, hidden := splitVersion(s.Name)
 		out = append(out, elfSym{Symbol: s, base: base, version: version, hidden: hidden, table: ".symtab"})
 	}
+	for i := range out {
+		out[i].off, out[i].hasOff = fileOffset(f, out[i].Symbol)
+	}
 	return out
+}
+
+// symCache keeps the symbols of the files probed in this process: a
+// memleak-style tool puts a dozen probes on libc.
+var symCache struct {
+	sync.Mutex
+	files map[string]cachedSyms
+}
+
+type cachedSyms struct {
+	size  int64
+	mtime time.Time
+	syms  []elfSym
+}
+
+// symbols returns the symbols of an ELF executable or shared library.
+func symbols(file string) ([]elfSym, error) {
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	symCache.Lock()
+	defer symCache.Unlock()
+	if c, ok := symCache.files[file]; ok && c.size == st.Size() && c.mtime.Equal(st.ModTime()) {
+		return c.syms, nil
+	}
+	f, err := openELF(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	syms := readSymbols(f)
+	if symCache.files == nil {
+		symCache.files = map[string]cachedSyms{}
+	}
+	symCache.files[file] = cachedSyms{st.Size(), st.ModTime(), syms}
+	return syms, nil
 }
 
 func (s *elfSym) display() string {
@@ -139,17 +184,15 @@ func openELF(file string) (*elf.File, error) {
 // resolveSymbol finds the function a uprobe on name (NAME, NAME@VERSION
 // or NAME@@VERSION) in file must probe, by the rules above.
 func resolveSymbol(file, name string) (*elfFunc, error) {
-	f, err := openELF(file)
+	all, err := symbols(file)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	base, version, _ := splitVersion(name)
 	wantVersion := strings.Contains(name, "@")
 	var cands []*elfFunc
 	var imported, notFunc bool
 	var onlyHidden []string
-	all := readSymbols(f)
 	for i := range all {
 		s := &all[i]
 		if s.base != base {
@@ -171,11 +214,10 @@ func resolveSymbol(file, name string) (*elfFunc, error) {
 			notFunc = true
 			continue
 		}
-		off, ok := fileOffset(f, s.Symbol)
-		if !ok {
+		if !s.hasOff {
 			continue
 		}
-		cands = append(cands, &elfFunc{name: s.display(), offset: off, size: s.Size,
+		cands = append(cands, &elfFunc{name: s.display(), offset: s.off, size: s.Size,
 			bind: elf.ST_BIND(s.Info), ifunc: typ == sttGNUIFunc, table: s.table})
 	}
 	if len(cands) == 0 {
@@ -263,30 +305,28 @@ func dedupe(s []string) []string {
 // elfFunctions lists the functions of file whose names match a glob
 // (default versions only, IFUNCs left out), with their file offsets.
 func elfFunctions(file, pattern string) (names []string, offsets []uint64, err error) {
-	f, err := openELF(file)
+	all, err := symbols(file)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
 	seen := map[uint64]bool{}
 	type fn struct {
 		name string
 		off  uint64
 	}
 	var fns []fn
-	for _, s := range readSymbols(f) {
+	for _, s := range all {
 		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Section == elf.SHN_UNDEF || s.hidden {
 			continue
 		}
 		if ok, _ := path.Match(pattern, s.base); !ok {
 			continue
 		}
-		off, ok := fileOffset(f, s.Symbol)
-		if !ok || seen[off] {
+		if !s.hasOff || seen[s.off] {
 			continue
 		}
-		seen[off] = true
-		fns = append(fns, fn{s.base, off})
+		seen[s.off] = true
+		fns = append(fns, fn{s.base, s.off})
 	}
 	if len(fns) == 0 {
 		return nil, nil, fmt.Errorf("no function in %s matches %q", file, pattern)
