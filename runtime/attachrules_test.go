@@ -245,6 +245,7 @@ int real_tp(void *ctx) { return 0; }
 	r.stop(t)
 	stderr := r.errs.String()
 	for _, want := range []string{
+		"ecli: xdp_legacy: SEC(\".xdp\") is read as xdp (not a libbpf section name)",
 		"ecli: attached xdp_legacy (.xdp): xdp on lo",
 		"ecli: attached real_tp (tp/syscalls/sys_enter_getpid)",
 		"ecli: note: program tail_target (tp/unused) is loaded but not attached automatically: the section names no valid target: malformed tracepoint \"unused\"",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,6 +99,12 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	}
 	if len(set.Plans) == 0 && len(set.Skipped) > 0 {
 		return loader.NothingRuns(src.Name, set.Skipped)
+	}
+	if o.Verbose {
+		for _, n := range set.Retyped {
+			ps := spec.Programs[n]
+			fmt.Fprintf(o.Stderr, "ecli: %s: SEC(%q) is read as %s (not a libbpf section name)\n", n, ps.SectionName, strings.TrimLeft(strings.TrimPrefix(ps.SectionName, "?"), "."))
+		}
 	}
 	for _, w := range set.Warnings {
 		fmt.Fprintf(o.Stderr, "ecli: warning: %s\n", w)
