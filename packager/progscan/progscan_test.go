@@ -85,4 +85,3 @@ func TestRoles(t *testing.T) {
 		}
 	}
 }
-
