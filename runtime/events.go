@@ -20,6 +20,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/decode"
 )
 
@@ -146,7 +147,7 @@ func (r *runner) startOutputs() error {
 	r.out = newOutput(r.o.Stdout)
 	r.failed = make(chan error, 1)
 	meta := &r.src.Package.Meta
-	var syms *stackPrinterFactory
+	r.intervalsDone = make(chan struct{})
 	for _, name := range sortedMaps(r.spec) {
 		ms := r.spec.Maps[name]
 		m := r.maps[name]
@@ -164,10 +165,10 @@ func (r *runner) startOutputs() error {
 			if p.dec, err = decode.New(t, &decode.Options{ByteOrder: r.spec.ByteOrder}); err != nil {
 				return fmt.Errorf("map %s: %w", name, err)
 			}
-			if syms == nil {
-				syms = newStackPrinterFactory(r)
+			if r.stacks == nil {
+				r.stacks = newStackPrinterFactory(r)
 			}
-			p.stacks = syms.forType(t)
+			p.stacks = r.stacks.forType(t)
 			if p.stacks != nil && !r.o.JSON {
 				p.dec = p.dec.WithoutColumns(p.stacks.raw...)
 			}
@@ -191,6 +192,9 @@ func (r *runner) startOutputs() error {
 	if err := r.startSamplers(); err != nil {
 		return err
 	}
+	scan := progscan.Scan(r.spec)
+	r.startResults(scan)
+	r.startInterval()
 	r.printIters()
 	// Flush on a ticker: prompt on a terminal, cheap under load.
 	interval := time.Duration(meta.PollTimeoutMs) * time.Millisecond

@@ -66,6 +66,9 @@ type MapUse struct {
 	Written []Range
 	// StackIDs: the map is a stack trace map that bpf_get_stackid fills.
 	StackIDs bool
+	// Writers and Readers are the programs that write (update, store into
+	// values) and read (load from values) the map.
+	Writers, Readers []string
 }
 
 // Range is a store target in a data section: the offset of the global the
@@ -104,13 +107,17 @@ func (r Role) String() string {
 	return "unknown"
 }
 
-// Role applies the rule: deleted from → state; values sent out → scratch;
-// written → result; only read → config.
+// Role applies the rule: deleted from → state; written by some programs
+// and read only by others (a timestamp handed from an entry probe to an
+// exit probe) → state; values sent out → scratch; written → result; only
+// read → config.
 func (u *MapUse) Role() Role {
 	switch {
 	case u == nil:
 		return RoleOther
 	case u.Delete:
+		return RoleState
+	case len(u.Readers) > 0 && len(u.Writers) > 0 && !u.Sent && disjoint(u.Readers, u.Writers):
 		return RoleState
 	case u.Sent:
 		return RoleScratch
@@ -139,6 +146,8 @@ func Scan(spec *ebpf.CollectionSpec) *Result {
 		u.SubmitSizes = uniq(u.SubmitSizes)
 		sort.Slice(u.Written, func(i, j int) bool { return u.Written[i].Offset < u.Written[j].Offset })
 		u.Programs = uniqStrings(u.Programs)
+		u.Writers = uniqStrings(u.Writers)
+		u.Readers = uniqStrings(u.Readers)
 	}
 	for k, v := range res.SeqWrite {
 		res.SeqWrite[k] = uniq(v)
@@ -444,7 +453,9 @@ func (s *scanner) step(ins *asm.Instruction, st *state, funcs map[string]int, pe
 				v = st.stack[src.c+int64(ins.Offset)]
 			}
 		case vValue, vData:
-			s.use(src.m).ReadValue = true
+			u := s.use(src.m)
+			u.ReadValue = true
+			u.Readers = append(u.Readers, s.prog)
 		}
 		*reg(ins.Dst) = v
 
@@ -476,10 +487,13 @@ func (s *scanner) step(ins *asm.Instruction, st *state, funcs map[string]int, pe
 				delete(st.stack, at)
 			}
 		case vValue:
-			s.use(dst.m).WriteValue = true
+			u := s.use(dst.m)
+			u.WriteValue = true
+			u.Writers = append(u.Writers, s.prog)
 		case vData:
 			u := s.use(dst.m)
 			u.WriteValue = true
+			u.Writers = append(u.Writers, s.prog)
 			u.Written = append(u.Written, Range{Offset: dst.off, Variable: dst.moved})
 		}
 
@@ -588,6 +602,7 @@ func (s *scanner) call(ins *asm.Instruction, st *state, funcs map[string]int, pe
 	case asm.FnMapUpdateElem:
 		if u := mapArg(asm.R1); u != nil {
 			u.Update = true
+			u.Writers = append(u.Writers, s.prog)
 		}
 	case asm.FnMapDeleteElem:
 		if u := mapArg(asm.R1); u != nil {
@@ -632,14 +647,28 @@ func (s *scanner) call(ins *asm.Instruction, st *state, funcs map[string]int, pe
 		// bpf_get_current_comm, bpf_get_stack, bpf_snprintf, bpf_d_path...)
 		// fill a value they are pointed at.
 		if v := r[asm.R1]; v.kind == vValue {
-			s.use(v.m).WriteValue = true
+			u := s.use(v.m)
+			u.WriteValue = true
+			u.Writers = append(u.Writers, s.prog)
 		} else if v.kind == vData {
 			u := s.use(v.m)
 			u.WriteValue = true
+			u.Writers = append(u.Writers, s.prog)
 			u.Written = append(u.Written, Range{Offset: v.off, Variable: v.moved})
 		}
 	}
 	r[asm.R0] = ret
+}
+
+func disjoint(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if x == y {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func appendOnce(list []string, s string) []string {

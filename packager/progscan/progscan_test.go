@@ -49,6 +49,10 @@ func TestRoles(t *testing.T) {
 		"counts": progscan.RoleResult,
 		"filter": progscan.RoleConfig,
 		"heap":   progscan.RoleScratch,
+		// Written by one program, read by another: a hand-off.
+		"handoff": progscan.RoleState,
+		// Read and written back by the same program: an accumulator.
+		"rmw": progscan.RoleResult,
 	} {
 		if got := res.Maps[name].Role(); got != want {
 			t.Errorf("map %s: role %v, want %v (%+v)", name, got, want, res.Maps[name])

@@ -69,6 +69,20 @@ struct {
 	__uint(value_size, sizeof(__u32));
 } events SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} handoff SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 64);
+	__type(key, __u32);
+	__type(value, __u64);
+} rmw SEC(".maps");
+
 const volatile __u32 targ_pid = 0;
 __u64 total = 0;
 __u64 unused_flag = 0;
@@ -97,6 +111,10 @@ int on_wakeup(void *ctx)
 	if (unused_flag)
 		return 0;
 	bpf_map_update_elem(&start, &tid, &ts, BPF_ANY);
+	bpf_map_update_elem(&handoff, &k, &ts, BPF_ANY);
+	__u64 *n = bpf_map_lookup_elem(&rmw, &k);
+	if (n)
+		*n = *n + ts;
 	return 0;
 }
 
@@ -108,6 +126,10 @@ int on_switch(void *ctx)
 	if (!tsp)
 		return 0;
 	__u64 delta = bpf_ktime_get_ns() - *tsp;
+	__u32 zk = 0;
+	__u64 *hs = bpf_map_lookup_elem(&handoff, &zk);
+	if (hs)
+		delta += bpf_ktime_get_ns() - *hs;
 	bpf_map_delete_elem(&start, &tid);
 
 	struct hist *h = bpf_map_lookup_elem(&hists, &tid);
