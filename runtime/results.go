@@ -35,40 +35,6 @@ import (
 // They print at exit and, with --interval, every interval (then showing
 // what accumulated during that interval).
 
-// resultMapType reports map types that can hold results.
-func resultMapType(t ebpf.MapType) bool {
-	switch t {
-	case ebpf.Hash, ebpf.Array, ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUHash, ebpf.LRUCPUHash:
-		return true
-	}
-	return false
-}
-
-// internalMap reports maps that loaders own (libbpf's USDT support).
-func internalMap(name string) bool {
-	return strings.HasPrefix(name, "__bpf_usdt_")
-}
-
-// hasSlots reports whether a map value is a histogram: a struct with an
-// integer array member called slots.
-func hasSlots(t btf.Type) bool {
-	st, ok := btf.UnderlyingType(t).(*btf.Struct)
-	if !ok {
-		return false
-	}
-	for _, m := range st.Members {
-		if m.Name != "slots" {
-			continue
-		}
-		if a, ok := btf.UnderlyingType(m.Type).(*btf.Array); ok {
-			if it, ok := btf.UnderlyingType(a.Type).(*btf.Int); ok && (it.Size == 4 || it.Size == 8) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // histUnit guesses the unit of automatic histograms from libbpf-tools'
 // flags: targ_ms / targ_ns select milliseconds / nanoseconds over the
 // default microseconds.
@@ -100,21 +66,21 @@ func (r *runner) startResults(scan *progscan.Result) {
 	for _, name := range sortedMaps(r.spec) {
 		ms := r.spec.Maps[name]
 		m := r.maps[name]
-		if m == nil || !resultMapType(ms.Type) || internalMap(name) || isDataSectionName(name) {
+		if m == nil || isDataSectionName(name) {
 			continue
 		}
 		if mm := meta.BpfSkel.Map(name); mm != nil && mm.Sample != nil {
 			continue
 		}
-		role := scan.Maps[name].Role()
-		if role != progscan.RoleResult {
+		shows, role := progscan.Shows(r.spec, scan, name)
+		if shows == "" {
 			if r.o.Verbose && role != progscan.RoleOther {
 				fmt.Fprintf(r.o.Stderr, "ecli: map %s holds %s, not shown (add /// @sample above it to show it)\n", name, role)
 			}
 			continue
 		}
 		smp := &packager.Sample{Type: packager.SampleDefaultKV, ClearMap: r.o.Interval > 0}
-		if hasSlots(ms.Value) {
+		if progscan.IsHistogram(ms.Value) {
 			smp.Type, smp.Unit = packager.SampleLog2Hist, r.histUnit()
 		}
 		s, err := newSampler(r, name, m, ms, smp)
@@ -243,14 +209,14 @@ func internalVarName(name string) bool {
 
 func (g *globalsPrinter) compile(rv *resultVar) error {
 	t := btf.UnderlyingType(rv.typ)
-	if a, ok := t.(*btf.Array); ok && hasSlots(a.Type) {
+	if a, ok := t.(*btf.Array); ok && progscan.IsHistogram(a.Type) {
 		sz, err := btf.Sizeof(a.Type)
 		if err != nil {
 			return err
 		}
 		rv.hist, rv.n, rv.elemSize = true, int(a.Nelems), sz
 		t = a.Type
-	} else if hasSlots(t) {
+	} else if progscan.IsHistogram(t) {
 		rv.hist = true
 	}
 	if rv.hist {

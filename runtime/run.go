@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
 
+	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 	"github.com/ecc-bpf/ecc/runtime/progflags"
@@ -157,6 +158,8 @@ type runner struct {
 	readersWG sync.WaitGroup
 	samplers  []*sampler
 	globals   *globalsPrinter
+	// scan is what the programs do with their maps (progscan).
+	scan *progscan.Result
 	stacks    *stackPrinterFactory
 	// intervalsDone is closed after --count intervals.
 	intervalsDone chan struct{}

@@ -22,9 +22,9 @@ type Binding struct {
 // Bind chooses the struct a ring buffer or perf event array carries, among
 // candidates (the export header's structs, in order): the one whose size
 // the programs submit (bpf_ringbuf_reserve, bpf_ringbuf_output,
-// bpf_perf_event_output with a constant size); else, as for records of
-// variable length, the outermost struct, one that no other candidate
-// contains; among several, the first.
+// bpf_perf_event_output with a constant size); else the outermost struct,
+// one that no other candidate contains: among several, the largest for
+// records of variable length, else the first.
 func Bind(u *MapUse, candidates []*btf.Struct) Binding {
 	if len(candidates) == 0 {
 		return Binding{}
@@ -52,17 +52,27 @@ func Bind(u *MapUse, candidates []*btf.Struct) Binding {
 		return b
 	}
 	outer := outermost(candidates)
-	b := Binding{Struct: outer[0]}
+	pick := outer[0]
 	switch {
 	case len(candidates) == 1:
-		b.Reason = "the only export struct"
+		return Binding{Struct: pick, Reason: "the only export struct"}
 	case u != nil && u.UnknownSize:
-		b.Reason = "records of variable size: the outermost struct"
-	default:
-		b.Reason = "the outermost struct"
+		// Variable-length records (offsetof(args) + len) are cut from the
+		// largest struct.
+		for _, st := range outer {
+			if st.Size > pick.Size {
+				pick = st
+			}
+		}
 	}
-	for _, st := range outer[1:] {
-		b.Ambiguous = append(b.Ambiguous, st.Name)
+	b := Binding{Struct: pick, Reason: "the outermost struct"}
+	if u != nil && u.UnknownSize {
+		b.Reason = "records of variable size: the largest outermost struct"
+	}
+	for _, st := range outer {
+		if st != pick {
+			b.Ambiguous = append(b.Ambiguous, st.Name)
+		}
 	}
 	return b
 }
