@@ -159,8 +159,8 @@ type runner struct {
 	samplers  []*sampler
 	globals   *globalsPrinter
 	// scan is what the programs do with their maps (progscan).
-	scan *progscan.Result
-	stacks    *stackPrinterFactory
+	scan   *progscan.Result
+	stacks *stackPrinterFactory
 	// intervalsDone is closed after --count intervals.
 	intervalsDone chan struct{}
 	// stop ends the samplers' and the flusher's tickers.
