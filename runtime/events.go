@@ -211,6 +211,7 @@ func (r *runner) startOutputs() error {
 		return err
 	}
 	r.startResults(r.scan)
+	r.startPrintk()
 	r.startInterval()
 	r.printIters()
 	// Flush on a ticker: prompt on a terminal, cheap under load.

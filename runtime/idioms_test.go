@@ -3,7 +3,9 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -221,5 +223,43 @@ func TestResultsInterval(t *testing.T) {
 	}
 	if !strings.Contains(out, "msecs") || strings.Contains(out, " start\n") {
 		t.Errorf("want msecs histograms (--targ_ms) and no start map:\n%s", out)
+	}
+}
+
+// bpf_printk lines are shown, one per call, as text and as JSON.
+func TestPrintk(t *testing.T) {
+	src := buildIdiom(t, "printk")
+	bin := filepath.Join(t.TempDir(), "ecc-printk-me")
+	data, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bin, data, 0o755)
+	const n = 5
+	args := []string{"--filter_ppid", strconv.Itoa(os.Getpid())}
+	execs := func() {
+		for range n {
+			if err := exec.Command(bin).Run(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, _ := runFor(t, src, args, Options{JSON: true, Duration: 2 * time.Second}, execs)
+	want := fmt.Sprintf("exec ecc-printk-me by %d", os.Getpid())
+	got := 0
+	for _, m := range (&syncBuffer{b: *bytes.NewBufferString(out)}).jsonLines() {
+		if m["printk"] == want {
+			got++
+			if m["comm"] != "ecc-printk-me" || m["time"] == nil {
+				t.Errorf("printk record %v", m)
+			}
+		}
+	}
+	if got != n {
+		t.Errorf("%d printk lines %q, want %d:\n%s", got, want, n, out)
+	}
+	out, _ = runFor(t, src, args, Options{Duration: 2 * time.Second}, execs)
+	if c := strings.Count(out, " [printk] ecc-printk-me-"); c != n || !strings.Contains(out, ": "+want+"\n") {
+		t.Errorf("text: %d lines, want %d of %q:\n%s", c, n, want, out)
 	}
 }

@@ -160,6 +160,7 @@ type runner struct {
 	globals   *globalsPrinter
 	// scan is what the programs do with their maps (progscan).
 	scan   *progscan.Result
+	printk *printkReader
 	stacks *stackPrinterFactory
 	// intervalsDone is closed after --count intervals.
 	intervalsDone chan struct{}
@@ -201,6 +202,10 @@ func (r *runner) close() {
 	}
 	r.readersWG.Wait()
 	r.readers = nil
+	if r.printk != nil {
+		r.printk.close()
+		r.printk = nil
+	}
 	if r.stop != nil {
 		close(r.stop)
 		r.tickerWG.Wait()
