@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,12 @@ func (r *runner) startPrintk() {
 				// of the previous line, say): showing it would feed back.
 				p.dropped.Add(1)
 				continue
+			}
+			if l.Comm == "<...>" {
+				// The trace had not recorded the task's name.
+				if c, err := os.ReadFile("/proc/" + strconv.Itoa(l.PID) + "/comm"); err == nil {
+					l.Comm = strings.TrimSpace(string(c))
+				}
 			}
 			b = r.appendPrintk(b[:0], &l)
 			r.out.write(b)
