@@ -214,7 +214,9 @@ func (b *builder) prepare() error {
 		}
 		b.structs = meta.HeaderStructs(b.hdrText)
 		if len(b.structs) == 0 {
-			return fmt.Errorf("export header %s: %w; define the event struct there (struct event { ... };) or leave the header out", o.ExportHeader, meta.ErrNoStruct)
+			// Enums and macros only: events are then printed as hex
+			// unless the source binds a struct with ECC_EXPORT.
+			fmt.Fprintf(b.notes, "ecc: warning: export header %s: %v (only enums, macros or typedefs); events are not decoded unless a struct is defined there or bound with ECC_EXPORT\n", o.ExportHeader, meta.ErrNoStruct)
 		}
 	}
 	if err := os.MkdirAll(b.outDir(), 0o755); err != nil {
@@ -375,6 +377,12 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 		Object: objBytes, Name: b.name,
 		Source: b.o.Source, SourceText: b.srcText,
 		Header: b.o.ExportHeader, HeaderStructs: b.structs,
+		Warn: func(msg string) { fmt.Fprintf(b.notes, "ecc: warning: %s\n", msg) },
+		Info: func(msg string) {
+			if b.o.Verbose != nil {
+				fmt.Fprintf(b.o.Verbose, "ecc: %s\n", msg)
+			}
+		},
 	})
 	if err != nil {
 		return nil, nil, err

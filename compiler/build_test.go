@@ -361,7 +361,6 @@ func TestBuildErrors(t *testing.T) {
 	}
 	syntax := write("broken.bpf.c", "#include \"vmlinux.h\"\nint x = ;\n")
 	good := write("good.bpf.c", "#include \"vmlinux.h\"\nint x = 1;\nchar LICENSE[] __attribute__((section(\"license\"))) = \"GPL\";\n")
-	noStruct := write("nostruct.h", "#define X 1\n// struct commented { int a; };\n")
 	garbageBTF := write("garbage.btf", "this is not BTF")
 	notC := write("prog.txt", "int x;")
 	binary := write("bin.bpf.c", "\x7fELF\x00\x00")
@@ -375,7 +374,6 @@ func TestBuildErrors(t *testing.T) {
 		{"not C", Options{Source: notC}, []string{"prog.txt", "not a C file"}},
 		{"binary", Options{Source: binary}, []string{"bin.bpf.c", "binary data"}},
 		{"syntax error", Options{Source: syntax}, []string{"clang failed to compile", "broken.bpf.c"}},
-		{"header without struct", Options{Source: good, ExportHeader: noStruct}, []string{"nostruct.h", "defines no struct"}},
 		{"missing header", Options{Source: good, ExportHeader: filepath.Join(dir, "nope.h")}, []string{"nope.h", "no such file"}},
 		{"bad btf", Options{Source: good, BTF: map[string]string{"": garbageBTF}}, []string{"garbage.btf", "--btf"}},
 		{"missing btf", Options{Source: good, BTF: map[string]string{"": filepath.Join(dir, "none.btf")}}, []string{"none.btf", "--btf"}},
@@ -613,5 +611,86 @@ func TestBuildCrossUprobe(t *testing.T) {
 	var regs *btf.Struct
 	if err := spec.TypeByName("user_pt_regs", &regs); err != nil || regs.Size != 34*8 {
 		t.Fatalf("object's user_pt_regs: %v %+v", err, regs)
+	}
+}
+
+// A header with several structs: each buffer carries the struct its
+// programs submit (by size), else the outermost one; ambiguity is a
+// warning, a header with only enums and macros too.
+func TestBindsBuffersToSubmittedStructs(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o644)
+		return p
+	}
+	hdr := write("two.h", `
+struct args { int argc; char argv[64]; };
+struct start_ev { int pid; unsigned long long ts; };
+struct exec_ev { int pid; int ppid; struct args a; char comm[16]; };
+`)
+	src := write("two.bpf.c", `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "two.h"
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } starts SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } execs SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } raw SEC(".maps");
+SEC("tp/sched/sched_process_exec")
+int on_exec(void *ctx)
+{
+	struct start_ev *s = bpf_ringbuf_reserve(&starts, sizeof(*s), 0);
+	if (s) { s->pid = 1; s->ts = 2; bpf_ringbuf_submit(s, 0); }
+	struct exec_ev *e = bpf_ringbuf_reserve(&execs, sizeof(*e), 0);
+	if (e) { e->pid = 1; bpf_ringbuf_submit(e, 0); }
+	char buf[8] = {};
+	bpf_perf_event_output(ctx, &raw, BPF_F_CURRENT_CPU, buf, bpf_get_prandom_u32() & 7);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`)
+	var verbose bytes.Buffer
+	res, stderr, err := build(t, &Options{Source: src, ExportHeader: hdr, Verbose: &verbose, NoCache: true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	pkg, err := packager.ReadFile(res.Outputs[0].Package)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"starts": "start_ev", // sizeof(struct start_ev) submitted
+		"execs":  "exec_ev",  // sizeof(struct exec_ev) submitted
+		"raw":    "exec_ev",  // a variable size: the outermost struct
+	}
+	for m, st := range want {
+		mm := pkg.Meta.BpfSkel.Map(m)
+		if mm == nil || mm.ExportType != st {
+			t.Errorf("map %s carries %+v, want struct %s", m, mm, st)
+		}
+	}
+	if r := pkg.Meta.BpfSkel.Map("starts").ExportTypeReason; !strings.Contains(r, "sizeof(struct start_ev)") {
+		t.Errorf("reason %q", r)
+	}
+	if !pkg.Meta.EnableMultipleExportTypes {
+		t.Error("eunomia's enable_multiple_export_types is off: eunomia would decode every buffer as struct args")
+	}
+	if !strings.Contains(verbose.String(), "map starts carries struct start_ev: programs submit 16 bytes") {
+		t.Errorf("-v does not say which struct starts carries:\n%s", verbose.String())
+	}
+	// struct start_ev and struct exec_ev are both outermost: raw's choice is
+	// a guess, and a warning says so.
+	if !strings.Contains(stderr, "map raw: its events are taken to be struct exec_ev") || !strings.Contains(stderr, "ECC_EXPORT(raw") {
+		t.Errorf("no ambiguity warning:\n%s", stderr)
+	}
+
+	// Only enums and macros: a warning, and the build goes on.
+	enums := write("enums.h", "#define MAX 4\nenum kind { A, B };\n// struct commented { int a; };\n")
+	_, stderr, err = build(t, &Options{Source: src, ExportHeader: enums, NoCache: true})
+	if err != nil {
+		t.Fatalf("a header without structs fails the build: %v", err)
+	}
+	if !strings.Contains(stderr, "enums.h") || !strings.Contains(stderr, "defines no struct") {
+		t.Errorf("no warning about enums.h:\n%s", stderr)
 	}
 }

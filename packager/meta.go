@@ -100,8 +100,12 @@ type Map struct {
 	ValueSize  uint32 `json:"value_size,omitempty"`
 	MaxEntries uint32 `json:"max_entries,omitempty"`
 	// ExportType names the struct events in this ring buffer or perf array
-	// carry, when the source binds one (ECC_EXPORT or a single export header).
+	// carry: bound with ECC_EXPORT, else the export struct the programs
+	// submit by size, else the outermost one.
 	ExportType string `json:"export_type,omitempty"`
+	// ExportTypeReason says why ecc chose ExportType when the source did
+	// not bind it ("programs submit 24 bytes, sizeof(struct event)").
+	ExportTypeReason string `json:"export_type_reason,omitempty"`
 }
 
 // Sample types understood by runtimes.

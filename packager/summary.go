@@ -1,11 +1,16 @@
 package packager
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/cilium/ebpf"
+
+	"github.com/ecc-bpf/ecc/packager/progscan"
 )
 
 // WriteSummary prints a package's metadata for people: its doc, then aligned
@@ -45,6 +50,15 @@ func WriteSummary(w io.Writer, p *Package) error {
 			user = append(user, mp)
 		}
 	}
+	// What ecli shows of maps the source does not annotate, read from the
+	// programs' instructions (package progscan).
+	var spec *ebpf.CollectionSpec
+	var scan *progscan.Result
+	if p.Object != nil {
+		if sp, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(p.Object)); err == nil {
+			spec, scan = sp, progscan.Scan(sp)
+		}
+	}
 	if section("maps", len(user)) {
 		fmt.Fprintln(tw, "  NAME\tTYPE\tKEY\tVALUE\tENTRIES\tOUTPUT")
 		for _, mp := range user {
@@ -54,6 +68,17 @@ func WriteSummary(w io.Writer, p *Package) error {
 				out = fmt.Sprintf("%s every %d ms", mp.Sample.Type, mp.Sample.Interval)
 			case mp.ExportType != "":
 				out = "events: struct " + mp.ExportType
+				if mp.ExportTypeReason != "" {
+					out += " (" + mp.ExportTypeReason + ")"
+				}
+			case scan != nil:
+				shows, role := progscan.Shows(spec, scan, mp.Name)
+				switch {
+				case shows != "":
+					out = "results: " + shows
+				case role != progscan.RoleOther:
+					out = role.String() + ", not shown"
+				}
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", mp.Name, dash(mp.Type), dash(mp.KeyType), dash(mp.ValueType), num(mp.MaxEntries), out)
 		}

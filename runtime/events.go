@@ -20,6 +20,7 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/decode"
 )
 
@@ -109,8 +110,9 @@ func (p *eventPrinter) print(data []byte) error {
 
 // exportType finds the struct that events of a buffer map carry: the map's
 // export_type (ecc), its export_config btf_type_id when the package enables
-// multiple export types (eunomia), else the first export type.
-func exportType(m *packager.Meta, spec *ebpf.CollectionSpec, mapName string) (btf.Type, error) {
+// multiple export types (eunomia), else the one export type, else the one
+// its programs submit (progscan.Bind).
+func exportType(m *packager.Meta, spec *ebpf.CollectionSpec, scan *progscan.Result, mapName string) (btf.Type, error) {
 	name := ""
 	mm := m.BpfSkel.Map(mapName)
 	if mm != nil && mm.ExportType != "" {
@@ -127,7 +129,23 @@ func exportType(m *packager.Meta, spec *ebpf.CollectionSpec, mapName string) (bt
 			return t, nil
 		}
 	}
-	if name == "" && len(m.ExportTypes) > 0 {
+	if name == "" && len(m.ExportTypes) == 1 {
+		name = m.ExportTypes[0].Name
+	}
+	if name == "" && len(m.ExportTypes) > 1 {
+		// Packages that do not bind their buffers (eunomia's, with several
+		// export types): the struct the programs submit, as ecc build
+		// binds them.
+		var structs []*btf.Struct
+		for _, et := range m.ExportTypes {
+			var st *btf.Struct
+			if spec.Types.TypeByName(et.Name, &st) == nil {
+				structs = append(structs, st)
+			}
+		}
+		if b := progscan.Bind(scan.Maps[mapName], structs); b.Struct != nil {
+			return b.Struct, nil
+		}
 		name = m.ExportTypes[0].Name
 	}
 	if name == "" {
@@ -146,14 +164,15 @@ func (r *runner) startOutputs() error {
 	r.out = newOutput(r.o.Stdout)
 	r.failed = make(chan error, 1)
 	meta := &r.src.Package.Meta
-	var syms *stackPrinterFactory
+	r.intervalsDone = make(chan struct{})
+	r.scan = progscan.Scan(r.spec)
 	for _, name := range sortedMaps(r.spec) {
 		ms := r.spec.Maps[name]
 		m := r.maps[name]
 		if m == nil || (ms.Type != ebpf.RingBuf && ms.Type != ebpf.PerfEventArray) {
 			continue
 		}
-		t, err := exportType(meta, r.spec, name)
+		t, err := exportType(meta, r.spec, r.scan, name)
 		if err != nil {
 			return err
 		}
@@ -164,10 +183,10 @@ func (r *runner) startOutputs() error {
 			if p.dec, err = decode.New(t, &decode.Options{ByteOrder: r.spec.ByteOrder}); err != nil {
 				return fmt.Errorf("map %s: %w", name, err)
 			}
-			if syms == nil {
-				syms = newStackPrinterFactory(r)
+			if r.stacks == nil {
+				r.stacks = newStackPrinterFactory(r)
 			}
-			p.stacks = syms.forType(t)
+			p.stacks = r.stacks.forType(t)
 			if p.stacks != nil && !r.o.JSON {
 				p.dec = p.dec.WithoutColumns(p.stacks.raw...)
 			}
@@ -191,6 +210,9 @@ func (r *runner) startOutputs() error {
 	if err := r.startSamplers(); err != nil {
 		return err
 	}
+	r.startResults(r.scan)
+	r.startPrintk()
+	r.startInterval()
 	r.printIters()
 	// Flush on a ticker: prompt on a terminal, cheap under load.
 	interval := time.Duration(meta.PollTimeoutMs) * time.Millisecond

@@ -14,6 +14,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
 
+	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 	"github.com/ecc-bpf/ecc/runtime/progflags"
@@ -25,6 +26,13 @@ type Options struct {
 	JSON bool
 	// Duration stops the run after this long (0: until ctx is done).
 	Duration time.Duration
+	// Interval prints maps and result globals every interval (0: @sample
+	// maps on their own intervals, other results once at exit); results
+	// found without @sample are then cleared after each print, so each
+	// shows one interval, as BCC's and libbpf-tools' interval mode does.
+	Interval time.Duration
+	// Count stops the run after this many intervals (0: no limit).
+	Count int
 	// Attach holds --ifname, --cgroup, --uprobe, --pid, --freq.
 	Attach attach.Options
 	// Verbose prints whole verifier logs and what is attached.
@@ -150,6 +158,7 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	case <-timeout:
 	case err := <-r.failed:
 		return err
+	case <-r.intervalsDone:
 	}
 	tr.mark("run")
 	err = r.finish()
@@ -173,6 +182,13 @@ type runner struct {
 	readers   []*bufReader
 	readersWG sync.WaitGroup
 	samplers  []*sampler
+	globals   *globalsPrinter
+	// scan is what the programs do with their maps (progscan).
+	scan   *progscan.Result
+	printk *printkReader
+	stacks *stackPrinterFactory
+	// intervalsDone is closed after --count intervals.
+	intervalsDone chan struct{}
 	// stop ends the samplers' and the flusher's tickers.
 	stop     chan struct{}
 	tickerWG sync.WaitGroup
@@ -216,12 +232,19 @@ func (r *runner) close() {
 	}
 	r.readersWG.Wait()
 	r.readers = nil
+	if r.printk != nil {
+		r.printk.close()
+		r.printk = nil
+	}
 	if r.stop != nil {
 		close(r.stop)
 		r.tickerWG.Wait()
 		r.stop = nil
 		for _, s := range r.samplers {
 			s.printFinal()
+		}
+		if r.globals != nil {
+			r.globals.printFinal()
 		}
 	}
 	if r.out != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 )
 
@@ -252,7 +253,7 @@ int on_exec(void *ctx) { return 0; }
 		t.Fatal("package does not enable multiple export types")
 	}
 	for mapName, want := range map[string]string{"as": "a_ev", "bs": "b_ev"} {
-		typ, err := exportType(m, spec, mapName)
+		typ, err := exportType(m, spec, progscan.Scan(spec), mapName)
 		if err != nil || typ == nil || typ.TypeName() != want {
 			t.Errorf("map %s: %v %v, want struct %s", mapName, typ, err, want)
 		}

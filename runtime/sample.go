@@ -38,6 +38,16 @@ type sampler struct {
 	order     binary.ByteOrder
 	// last is when the map was last printed.
 	last time.Time
+
+	// perCPU maps have one value per CPU, summed as leaves says.
+	perCPU bool
+	leaves []intLeaf
+	// array maps cannot delete entries: clearing writes zeros, and
+	// all-zero entries are not shown when skipZero.
+	array    bool
+	skipZero bool
+	// keyStacks symbolises stack ids held in keys (profile-style counts).
+	keyStacks *stackPrinter
 }
 
 func (r *runner) startSamplers() error {
@@ -55,11 +65,14 @@ func (r *runner) startSamplers() error {
 		if err != nil {
 			return err
 		}
+		r.samplers = append(r.samplers, s)
+		if r.o.Interval > 0 {
+			continue // printed on --interval with the other results
+		}
 		interval := time.Duration(mm.Sample.Interval) * time.Millisecond
 		if interval <= 0 {
 			interval = time.Second
 		}
-		r.samplers = append(r.samplers, s)
 		r.every(interval, s.print)
 	}
 	return nil
@@ -73,6 +86,15 @@ func newSampler(r *runner, name string, m *ebpf.Map, ms *ebpf.MapSpec, smp *pack
 	if ms.Key == nil || ms.Value == nil {
 		return nil, fmt.Errorf("map %s: @sample needs BTF key and value types (declare the map with __type(key, ...) and __type(value, ...))", name)
 	}
+	switch ms.Type {
+	case ebpf.PerCPUHash, ebpf.PerCPUArray, ebpf.LRUCPUHash:
+		s.perCPU = true
+	}
+	switch ms.Type {
+	case ebpf.Array, ebpf.PerCPUArray:
+		s.array, s.skipZero = true, true
+	}
+	s.leaves = intLeaves(ms.Value)
 	var err error
 	if s.keyDec, err = decode.New(ms.Key, &decode.Options{ByteOrder: s.order}); err != nil {
 		return nil, fmt.Errorf("map %s key: %w", name, err)
@@ -130,28 +152,78 @@ func (s *sampler) findSlots() error {
 	return fmt.Errorf("map %s: a %s sample needs a value with an integer array (e.g. __u32 slots[26]), or integer keys (slot) and values (count); its value is %s", s.name, s.sample.Type, meta.TypeName(s.spec.Value))
 }
 
+// Text tables show the largest entries first, up to these many rows
+// (stack rows span many lines); JSON shows every entry.
+const (
+	maxTableRows = 1000
+	maxStackRows = 100
+)
+
 type entry struct {
 	key, val []byte
 }
 
-// entries reads the map (and clears it when asked).
+// entries reads the map (and clears it when asked): per-CPU values
+// summed, all-zero entries of arrays left out.
 func (s *sampler) entries() ([]entry, error) {
 	var out []entry
 	it := s.m.Iterate()
 	var k, v []byte
-	for it.Next(&k, &v) {
+	var vs [][]byte
+	size := int(s.spec.ValueSize)
+	for {
+		var ok bool
+		if s.perCPU {
+			ok = it.Next(&k, &vs)
+			if ok {
+				v = sumPerCPU(s.order, s.leaves, size, vs)
+			}
+		} else {
+			ok = it.Next(&k, &v)
+		}
+		if !ok {
+			break
+		}
+		if s.skipZero && isZero(v) {
+			continue
+		}
 		out = append(out, entry{bytes.Clone(k), bytes.Clone(v)})
 	}
 	if err := it.Err(); err != nil {
 		return nil, err
 	}
 	if s.sample.ClearMap {
-		for _, e := range out {
-			s.m.Delete(e.key)
-		}
+		s.clear(out)
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].key, out[j].key) < 0 })
 	return out, nil
+}
+
+// clear empties the entries just read: deleted from hashes, zeroed in
+// arrays (which cannot delete).
+func (s *sampler) clear(ents []entry) {
+	if !s.array {
+		for _, e := range ents {
+			s.m.Delete(e.key)
+		}
+		return
+	}
+	zero := make([]byte, s.spec.ValueSize)
+	for _, e := range ents {
+		if s.perCPU {
+			n, err := ebpf.PossibleCPU()
+			if err != nil {
+				return
+			}
+			all := make([][]byte, n)
+			for i := range all {
+				all[i] = zero
+			}
+			s.m.Put(e.key, all)
+		} else {
+			s.m.Put(e.key, zero)
+		}
+	}
 }
 
 func (s *sampler) uint(b []byte) uint64 { return readUint(s.order, b, s.slotSz) }
@@ -165,6 +237,15 @@ func (s *sampler) slotsOf(v []byte) []uint64 {
 		}
 	}
 	return slots
+}
+
+// slotsBytes returns the bytes of the counts inside a value.
+func (s *sampler) slotsBytes(v []byte) []byte {
+	end := s.slotOff + s.nslots*s.slotSz
+	if end > len(v) {
+		return nil
+	}
+	return v[s.slotOff:end]
 }
 
 // printFinal prints the map at exit unless a tick just printed it.
@@ -300,6 +381,9 @@ func (s *sampler) writeKV(b *bytes.Buffer, now time.Time, ents []entry) {
 			}
 			line = append(line, `{"key":`...)
 			line, _ = s.keyDec.AppendJSON(line, e.key)
+			if s.keyStacks != nil {
+				line = s.keyStacks.appendJSON(line, e.key)
+			}
 			line = append(line, `,"value":`...)
 			line, _ = s.valDec.AppendJSON(line, e.val)
 			line = append(line, '}')
@@ -318,17 +402,51 @@ func (s *sampler) writeKV(b *bytes.Buffer, now time.Time, ents []entry) {
 	for _, c := range s.valDec.Columns() {
 		header = append(header, c.Name)
 	}
-	// Largest values first when the value is one number.
+	// Largest values first when the value is one number; stack counts by
+	// their first number (offcputime's delta).
 	if it, ok := btf.UnderlyingType(s.spec.Value).(*btf.Int); ok && (it.Size == 4 || it.Size == 8) {
 		s.slotSz = int(it.Size)
 		sort.SliceStable(ents, func(i, j int) bool { return s.uint(ents[i].val) > s.uint(ents[j].val) })
+	} else if s.keyStacks != nil && len(s.leaves) > 0 {
+		l := s.leaves[0]
+		sort.SliceStable(ents, func(i, j int) bool {
+			return readUint(s.order, ents[i].val[l.off:], l.size) > readUint(s.order, ents[j].val[l.off:], l.size)
+		})
 	}
+	limit := maxTableRows
+	if s.keyStacks != nil {
+		limit = maxStackRows
+	}
+	more := 0
+	if len(ents) > limit {
+		more, ents = len(ents)-limit, ents[:limit]
+	}
+	defer func() {
+		if more > 0 {
+			fmt.Fprintf(b, "    ... %d more entries (-j prints them all)\n", more)
+		}
+	}()
 	rows := make([][]string, 0, len(ents))
 	for _, e := range ents {
 		rows = append(rows, append(cells(s.keyDec, e.key), cells(s.valDec, e.val)...))
 	}
 	fmt.Fprintf(b, "\n%s %s\n", now.Format("15:04:05"), s.name)
-	hist.KV(b, header, rows)
+	if s.keyStacks == nil {
+		hist.KV(b, header, rows)
+		return
+	}
+	// Keys holding stack ids: each row, then its frames, largest first
+	// (the rows are already in that order when the value is a number).
+	table := hist.AppendTable(nil, header, rows)
+	lines := bytes.SplitAfter(table, []byte("\n"))
+	b.Write(lines[0])
+	for i, e := range ents {
+		if i+1 < len(lines) {
+			b.Write(bytes.TrimSuffix(lines[i+1], []byte("\n")))
+		}
+		b.Write(s.keyStacks.appendText(nil, e.key))
+		b.WriteByte('\n')
+	}
 }
 
 // cells formats a value as one string per text column.

@@ -55,6 +55,7 @@ Examples:
    ecli run --uprobe alloc_enter=libc.so.6:malloc --uprobe alloc_exit=libc.so.6:malloc memleak/
    ecli run --max-entries 65536 --max-entries counts=1024 tool/
    ecli run examples/runqlat/package.json --help
+   ecli run -i 1s -c 5 examples/runqlat/    # like 'runqlat 1 5': five 1-second histograms
    ecli run build/examples/wasm-counter/counter.wasm
    ecli run ghcr.io/org/execsnoop:v1 --uid 1000
    ecli run --pull=never 127.0.0.1:5000/probes/runqlat:latest
@@ -62,6 +63,8 @@ Examples:
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print events and maps as JSON lines"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
+			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "print histograms, tables and result globals every `TIME`, each showing that interval (default: once at exit; @sample maps on their own interval)"},
+			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` intervals (with --interval; alone it means --interval 1s)"},
 			&cli.StringFlag{Name: "ifname", Usage: "network interface `NAME` for xdp, tc/tcx and socket programs", EnvVars: []string{"ECLI_IFNAME"}},
 			&cli.StringFlag{Name: "cgroup", Usage: "cgroup v2 `PATH` for cgroup programs (default: the cgroup v2 root)"},
 			&cli.StringSliceFlag{Name: "uprobe", Usage: "uprobe `TARGET`: [PROG=]BINARY[:SYMBOL[+OFFSET]], repeatable (see Uprobe targets above)"},
@@ -81,6 +84,20 @@ Examples:
 			if err != nil {
 				return err
 			}
+			interval, err := parseDurationFlag("interval", c.String("interval"))
+			if err != nil {
+				return err
+			}
+			count := c.Int("count")
+			if count < 0 {
+				return fmt.Errorf("--count %d: must not be negative", count)
+			}
+			if count > 0 && interval == 0 {
+				interval = time.Second
+			}
+			if c.IsSet("interval") && interval < 10*time.Millisecond {
+				return fmt.Errorf("--interval %s: use at least 10ms", c.String("interval"))
+			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ro, err := commands.RegistryOptions(c)
@@ -97,6 +114,8 @@ Examples:
 			o := &runtime.Options{
 				JSON:       c.Bool("json"),
 				Duration:   dur,
+				Interval:   interval,
+				Count:      count,
 				Verbose:    c.Bool("verbose"),
 				KernelBTF:  c.String("btf"),
 				MaxEntries: c.StringSlice("max-entries"),
@@ -161,18 +180,24 @@ func hintRunFlags(c *cli.Context, err error) error {
 }
 
 func parseDuration(s string) (time.Duration, error) {
+	return parseDurationFlag("duration", s)
+}
+
+// parseDurationFlag reads --NAME TIME: a Go duration or a bare number of
+// seconds.
+func parseDurationFlag(name, s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
 	if n, err := strconv.ParseFloat(s, 64); err == nil {
 		if n < 0 {
-			return 0, fmt.Errorf("--duration %s: must not be negative", s)
+			return 0, fmt.Errorf("--%s %s: must not be negative", name, s)
 		}
 		return time.Duration(n * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("--duration %q: use a duration like 10s, 500ms or 2m", s)
+		return 0, fmt.Errorf("--%s %q: use a duration like 10s, 500ms or 2m", name, s)
 	}
 	return d, nil
 }

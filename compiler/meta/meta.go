@@ -15,6 +15,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/compiler/doccomment"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/decode"
 )
 
@@ -44,6 +45,10 @@ type Input struct {
 	HeaderStructs []string
 	// Header names the export header in errors.
 	Header string
+	// Warn, when set, receives warnings (an ambiguous event struct);
+	// Info receives what ecc build -v explains (which struct each buffer
+	// carries, and why).
+	Warn, Info func(string)
 }
 
 // Extract derives the package metadata from a BPF object and its source:
@@ -92,6 +97,18 @@ func kindKey(k doccomment.Kind) string {
 		return "prog:"
 	}
 	return "other:"
+}
+
+func (x *extractor) warn(msg string) {
+	if x.in.Warn != nil {
+		x.in.Warn(msg)
+	}
+}
+
+func (x *extractor) info(msg string) {
+	if x.in.Info != nil {
+		x.in.Info(msg)
+	}
 }
 
 func (x *extractor) doc(kind, name string) *doccomment.Decl {
@@ -401,20 +418,44 @@ func (x *extractor) maps() error {
 			return fmt.Errorf("ECC_EXPORT(%s, ...) names no map; declare a ring buffer or perf event array called %s", b, b)
 		}
 	}
-	// A single export type with unbound buffers: they all carry it (eunomia's rule).
+	// Unbound buffers carry the struct their programs submit (by size),
+	// else the outermost one.
 	if len(x.exports) > 0 {
+		var structs []*btf.Struct
+		for _, name := range x.exports {
+			var st *btf.Struct
+			if x.spec.Types.TypeByName(name, &st) == nil {
+				structs = append(structs, st)
+			}
+		}
+		var scan *progscan.Result
 		for _, pm := range buffers {
-			if pm.ExportType == "" {
-				pm.ExportType = x.exports[0]
+			if pm.ExportType != "" {
+				x.info(fmt.Sprintf("map %s carries struct %s (ECC_EXPORT)", pm.Name, pm.ExportType))
+				continue
+			}
+			if scan == nil {
+				scan = progscan.Scan(x.spec)
+			}
+			b := progscan.Bind(scan.Maps[pm.Name], structs)
+			if b.Struct == nil {
+				continue
+			}
+			pm.ExportType, pm.ExportTypeReason = b.Struct.Name, b.Reason
+			x.info(fmt.Sprintf("map %s carries struct %s: %s", pm.Name, b.Struct.Name, b.Reason))
+			if len(b.Ambiguous) > 0 {
+				x.warn(fmt.Sprintf("map %s: its events are taken to be struct %s (%s), but struct %s fits as well; say which with ECC_EXPORT(%s, struct NAME) from <ecc.h>",
+					pm.Name, b.Struct.Name, b.Reason, strings.Join(b.Ambiguous, ", struct "), pm.Name))
 			}
 		}
 	}
-	// Several export types bound to different buffers: eunomia's per-map config.
+	// Buffers bound to different export types, or to one that is not the
+	// first: eunomia's per-map config, so that eunomia decodes them too.
 	distinct := map[string]bool{}
 	for _, pm := range buffers {
 		distinct[pm.ExportType] = true
 	}
-	if len(distinct) > 1 {
+	if len(distinct) > 1 || (len(distinct) == 1 && len(x.exports) > 0 && !distinct[x.exports[0]] && !distinct[""]) {
 		x.meta.EnableMultipleExportTypes = true
 		for _, pm := range buffers {
 			if et := x.meta.ExportType(pm.ExportType); et != nil {

@@ -117,3 +117,7 @@ func unescapeMount(s string) string {
 	}
 	return b.String()
 }
+
+// TracefsDir returns where tracefs is mounted (/sys/kernel/tracing or
+// /sys/kernel/debug/tracing), or "" when it is not.
+func TracefsDir() string { return tracefsDir() }

@@ -1,0 +1,284 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ecc-bpf/ecc/compiler"
+	"github.com/ecc-bpf/ecc/internal/testenv"
+)
+
+// The programs of testdata/idioms are written the way libbpf-tools and
+// the eunomia tutorial write theirs; each test runs one in the kernel and
+// checks what ecli prints.
+
+// buildIdiom builds testdata/idioms/NAME.bpf.c (with NAME.h when there is
+// one) into a temp folder.
+func buildIdiom(t *testing.T, name string) *Source {
+	t.Helper()
+	testenv.Clang(t)
+	testenv.Kernel(t)
+	buildCacheOnce.Do(func() {
+		buildCacheDir, _ = os.MkdirTemp("", "ecc-runtime-test-cache-")
+	})
+	src := filepath.Join("testdata", "idioms", name+".bpf.c")
+	hdr := filepath.Join("testdata", "idioms", name+".h")
+	if _, err := os.Stat(hdr); err != nil {
+		hdr = ""
+	}
+	var stderr bytes.Buffer
+	res, err := compiler.Build(context.Background(), &compiler.Options{
+		Source: src, ExportHeader: hdr, OutDir: t.TempDir(), CacheDir: buildCacheDir, Stderr: &stderr,
+	})
+	if err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, stderr.String())
+	}
+	s, err := Open(context.Background(), res.Outputs[0].Package, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// sleepOnThread makes n clock_nanosleep calls of d from one OS thread and
+// returns its thread id.
+func sleepOnThread(n int, d time.Duration) int {
+	tid := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		ts := unix.NsecToTimespec(d.Nanoseconds())
+		for range n {
+			unix.ClockNanosleep(unix.CLOCK_MONOTONIC, 0, &ts, nil)
+		}
+		tid <- unix.Gettid()
+	}()
+	return <-tid
+}
+
+// runFor runs src to its end (Duration or Count) and returns stdout.
+func runFor(t *testing.T, src *Source, args []string, o Options, during func()) (string, string) {
+	t.Helper()
+	out, errs := &syncBuffer{}, &syncBuffer{}
+	o.Stdout, o.Stderr = out, errs
+	ready := make(chan struct{})
+	o.Ready = func() { close(ready) }
+	done := make(chan error, 1)
+	go func() { done <- Run(context.Background(), src, args, &o) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("run ended before attaching: %v\nstderr: %s", err, errs.String())
+	}
+	if during != nil {
+		during()
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v\nstderr: %s", err, errs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not end")
+	}
+	return out.String(), errs.String()
+}
+
+// Results in maps and globals, with no @sample, print at exit: the
+// counter map, the histogram map per key, the counter global and the
+// histogram globals; the start map (state) does not.
+func TestResultsWithoutAnnotations(t *testing.T) {
+	src := buildIdiom(t, "results")
+	// static struct hist zero and the function's static const one are not
+	// settings: not in the metadata.
+	var vars []string
+	for _, ds := range src.Package.Meta.BpfSkel.DataSections {
+		for _, v := range ds.Variables {
+			vars = append(vars, v.Name)
+		}
+	}
+	if got := strings.Join(vars, " "); got != "targ_tid targ_ms calls by_parity" {
+		t.Errorf("metadata variables %q, want the globals only", got)
+	}
+	const n = 20
+	var tid int
+	// The thread is known only once it sleeps; filter on it by starting
+	// the sleeping thread first and parking it until the run is attached.
+	park := make(chan struct{})
+	tidc := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tidc <- unix.Gettid()
+		<-park
+		ts := unix.NsecToTimespec((3 * time.Millisecond).Nanoseconds())
+		for range n {
+			unix.ClockNanosleep(unix.CLOCK_MONOTONIC, 0, &ts, nil)
+		}
+		tidc <- 0
+	}()
+	tid = <-tidc
+	args := []string{"--targ_tid", strconv.Itoa(tid)}
+	out, errs := runFor(t, src, args, Options{JSON: true, Duration: 3 * time.Second}, func() {
+		close(park)
+		<-tidc
+	})
+	lines := (&syncBuffer{b: *bytes.NewBufferString(out)}).jsonLines()
+	var sawCounts, sawHist, sawGlobals, sawParity bool
+	pid := float64(os.Getpid())
+	for _, m := range lines {
+		switch {
+		case m["map"] == "start":
+			t.Errorf("the start map (state) is shown: %v", m)
+		case m["map"] == "counts":
+			sawCounts = true
+			ents, _ := m["entries"].([]any)
+			if len(ents) != 1 {
+				t.Fatalf("counts: %d entries, want 1: %v", len(ents), m)
+			}
+			e := ents[0].(map[string]any)
+			if e["key"] != pid || e["value"] != float64(n) {
+				t.Errorf("counts entry %v, want key %v value %d (per-CPU values summed)", e, pid, n)
+			}
+		case m["map"] == "hists":
+			sawHist = true
+			if m["key"] != pid {
+				t.Errorf("hists key %v, want %v", m["key"], pid)
+			}
+			h := m["hist"].(map[string]any)
+			if h["unit"] != "usecs" {
+				t.Errorf("unit %v, want usecs (targ_ms is false)", h["unit"])
+			}
+			// A 3 ms sleep lasts at least 3000 usecs: every call lands
+			// in 2048-4095 or above.
+			if got := countFrom(h, 2048); got != n || histTotal(h) != n {
+				t.Errorf("hist: %d from 2048 usecs up, total %d; want %d and %d: %v", got, histTotal(h), n, n, h)
+			}
+		case m["globals"] != nil:
+			sawGlobals = true
+			g := m["globals"].(map[string]any)
+			if g["calls"] != float64(n) {
+				t.Errorf("global calls = %v, want %d", g["calls"], n)
+			}
+		case m["global"] == "by_parity":
+			sawParity = true
+			if int(num(m["index"])) != tid&1 || histTotal(m["hist"].(map[string]any)) != n {
+				t.Errorf("by_parity: %v, want index %d with %d", m, tid&1, n)
+			}
+		}
+	}
+	if !sawCounts || !sawHist || !sawGlobals || !sawParity {
+		t.Errorf("counts %v, hists %v, globals %v, by_parity %v shown; want all\n%s\nstderr: %s", sawCounts, sawHist, sawGlobals, sawParity, out, errs)
+	}
+}
+
+func histTotal(h map[string]any) int {
+	total := 0
+	for _, b := range h["buckets"].([]any) {
+		total += int(num(b.(map[string]any)["count"]))
+	}
+	return total
+}
+
+// countFrom adds the counts of the buckets starting at low or above.
+func countFrom(h map[string]any, low int64) int {
+	n := 0
+	for _, b := range h["buckets"].([]any) {
+		bm := b.(map[string]any)
+		if num(bm["low"]) >= low {
+			n += int(num(bm["count"]))
+		}
+	}
+	return n
+}
+
+// --interval with --count prints that many intervals, each with what
+// happened during it, and ends the run by itself; text shows the tables.
+func TestResultsInterval(t *testing.T) {
+	src := buildIdiom(t, "results")
+	out, _ := runFor(t, src, []string{"--targ_ms"}, Options{Interval: 300 * time.Millisecond, Count: 3}, func() {
+		sleepOnThread(5, 2*time.Millisecond)
+	})
+	if got := strings.Count(out, " counts\n"); got != 3 {
+		t.Errorf("%d counts tables, want 3:\n%s", got, out)
+	}
+	if got := strings.Count(out, " globals\n"); got < 1 {
+		t.Errorf("no globals table:\n%s", out)
+	}
+	// Each interval shows what happened during it: the five calls in the
+	// first, none after (the maps are cleared, the global is a delta).
+	var calls []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "calls" {
+			calls = append(calls, f[1])
+		}
+	}
+	sum := 0
+	for _, c := range calls {
+		n, _ := strconv.Atoi(c)
+		sum += n
+	}
+	if len(calls) != 3 || sum != 5 || calls[2] != "0" {
+		t.Errorf("calls per interval %v, want 3 intervals adding up to 5, the last 0:\n%s", calls, out)
+	}
+	if !strings.Contains(out, "msecs") || strings.Contains(out, " start\n") {
+		t.Errorf("want msecs histograms (--targ_ms) and no start map:\n%s", out)
+	}
+}
+
+// bpf_printk lines are shown, one per call, as text and as JSON.
+func TestPrintk(t *testing.T) {
+	src := buildIdiom(t, "printk")
+	for _, ds := range src.Package.Meta.BpfSkel.DataSections {
+		for _, v := range ds.Variables {
+			if strings.Contains(v.Name, "____fmt") {
+				t.Errorf("bpf_printk's format string %s is in the metadata", v.Name)
+			}
+		}
+	}
+	bin := filepath.Join(t.TempDir(), "ecc-printk-me")
+	data, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bin, data, 0o755)
+	const n = 5
+	args := []string{"--filter_ppid", strconv.Itoa(os.Getpid())}
+	execs := func() {
+		for range n {
+			if err := exec.Command(bin).Run(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, _ := runFor(t, src, args, Options{JSON: true, Duration: 2 * time.Second}, execs)
+	want := fmt.Sprintf("exec ecc-printk-me by %d", os.Getpid())
+	got := 0
+	for _, m := range (&syncBuffer{b: *bytes.NewBufferString(out)}).jsonLines() {
+		if m["printk"] == want {
+			got++
+			// The trace knows a task's name only when it saw it run.
+			if (m["comm"] != "ecc-printk-me" && m["comm"] != "<...>") || m["time"] == nil {
+				t.Errorf("printk record %v", m)
+			}
+		}
+	}
+	if got != n {
+		t.Errorf("%d printk lines %q, want %d:\n%s", got, want, n, out)
+	}
+	out, _ = runFor(t, src, args, Options{Duration: 2 * time.Second}, execs)
+	if c := strings.Count(out, ": "+want+"\n"); c != n || !strings.Contains(out, " [printk] ") {
+		t.Errorf("text: %d lines, want %d of %q:\n%s", c, n, want, out)
+	}
+}
