@@ -91,10 +91,13 @@ func TestPlanAllUprobes(t *testing.T) {
 			flags: []string{"malloc_enter=/bin/sh:main", "malloc_exit=/bin/sh:main", "free_enter=./app:free"},
 			want:  map[string]target{"malloc_enter": {"/bin/sh", "main"}, "malloc_exit": {"/bin/sh", "main"}, "free_enter": {dir + "/app", "free"}}},
 		{name: "PROG= for some, the rest skipped",
-			progs:   map[string]string{"a": "uprobe", "b": "uprobe"},
+			progs:   map[string]string{"a": "uprobe", "b": "uprobe", "c": "uprobe"},
 			flags:   []string{"a=/bin/sh:main"},
 			want:    map[string]target{"a": {"/bin/sh", "main"}},
-			skipped: map[string]string{"b": "names no target"}},
+			skipped: map[string]string{"b": "names no target: pass --uprobe b=BINARY:SYMBOL[+OFFSET]", "c": "names no target: pass --uprobe c=BINARY:SYMBOL[+OFFSET]"}},
+		{name: "a lone bare program hears of BINARY:SYMBOL",
+			progs:   map[string]string{"a": "uprobe", "b": "uretprobe"},
+			skipped: map[string]string{"a": "pass --uprobe a=BINARY:SYMBOL[+OFFSET], or --uprobe BINARY:SYMBOL", "b": ", or --uprobe BINARY:SYMBOL"}},
 		{name: "PROG= plus one BIN:SYM for the one bare left",
 			progs: map[string]string{"a": "uprobe", "b": "uprobe"},
 			flags: []string{"a=/bin/sh:main", "app:g"},
@@ -202,6 +205,10 @@ func TestPlanAllUprobes(t *testing.T) {
 			for prog, want := range c.skipped {
 				if !strings.Contains(skipped[prog], want) {
 					t.Errorf("%s: skipped with %q, want it to contain %q", prog, skipped[prog], want)
+				}
+				// The unprefixed form is offered only where it would apply.
+				if strings.Contains(skipped[prog], "or --uprobe BINARY:SYMBOL") && len(c.progs) > 2 {
+					t.Errorf("%s: %q offers an unprefixed --uprobe to one of several bare programs", prog, skipped[prog])
 				}
 			}
 			if !slicesContain(set.Deferred(), keys(c.skipped)) {

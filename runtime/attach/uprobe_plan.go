@@ -29,6 +29,9 @@ type uprobeFlags struct {
 	// (PlanFor, seeing one program, takes the only unprefixed target).
 	bare    *uprobeValue
 	decided bool
+	// pairOnly: the object's bare programs are at most one entry and one
+	// return probe, so an unprefixed BINARY:SYMBOL would serve them.
+	pairOnly bool
 }
 
 func isIdent(s string) bool {
@@ -193,8 +196,11 @@ func planUprobe(p *Plan, kind Kind, extra string, f *uprobeFlags) error {
 			if bins := f.bins(); len(bins) > 0 {
 				only = fmt.Sprintf(" (%s gives a binary but no function)", quoteValues(bins))
 			}
-			return fail(true, "bare SEC(%q) names no target%s: pass --uprobe %s=BINARY:SYMBOL[+OFFSET], or --uprobe BINARY:SYMBOL if it is the package's only entry or return probe without target",
-				prefix, only, p.Program)
+			or := ""
+			if !f.decided || f.pairOnly {
+				or = ", or --uprobe BINARY:SYMBOL"
+			}
+			return fail(true, "bare SEC(%q) names no target%s: pass --uprobe %s=BINARY:SYMBOL[+OFFSET]%s", prefix, only, p.Program, or)
 		}
 		v.used, fromFlag = true, v
 		bin, sym, off = v.bin, v.sym, v.off
@@ -335,15 +341,6 @@ func ResolveBinary(name string) (string, error) {
 // symOnly the functions that sections name without a binary.
 func (f *uprobeFlags) decideBare(bare map[string]bool, symOnly map[string]bool) error {
 	f.decided = true
-	var free []*uprobeValue
-	for _, v := range f.targets() {
-		if v.sym == "" || !symOnly[v.sym] {
-			free = append(free, v)
-		}
-	}
-	if len(free) == 0 || len(bare) == 0 {
-		return nil
-	}
 	names := make([]string, 0, len(bare))
 	entries, returns := 0, 0
 	for n, ret := range bare {
@@ -355,6 +352,16 @@ func (f *uprobeFlags) decideBare(bare map[string]bool, symOnly map[string]bool) 
 		}
 	}
 	sort.Strings(names)
+	f.pairOnly = entries <= 1 && returns <= 1
+	var free []*uprobeValue
+	for _, v := range f.targets() {
+		if v.sym == "" || !symOnly[v.sym] {
+			free = append(free, v)
+		}
+	}
+	if len(free) == 0 || len(bare) == 0 {
+		return nil
+	}
 	if len(free) > 1 {
 		return fmt.Errorf("%s name no program, and the package has bare uprobe programs (%s): give each its target with --uprobe PROG=BINARY:SYMBOL[+OFFSET]",
 			quoteValues(free), strings.Join(names, ", "))
