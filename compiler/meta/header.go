@@ -37,7 +37,7 @@ func HeaderStructs(src []byte) []string {
 // an export header.
 type MemberFormat struct {
 	Struct, Member, Format string
-	Line               int // 1-based line of the comment in the header
+	Line                   int // 1-based line of the comment in the header
 }
 
 // HeaderFormats reads the `@format` doc comments above the members of
