@@ -238,8 +238,12 @@ func (r *runner) newEventPrinter(what string, t btf.Type, syms **stackPrinterFac
 	}
 	r.after = append(r.after, func() {
 		if n := p.short.Load(); n > 0 {
-			fmt.Fprintf(r.o.Stderr, "ecli: warning: %s: %d records were shorter than the first member of %v (%d bytes); they were printed as far as they go\n",
-				what, n, t, p.dec.MinSize())
+			records := "records were"
+			if n == 1 {
+				records = "record was"
+			}
+			fmt.Fprintf(r.o.Stderr, "ecli: warning: %s: %d %s shorter than the first member of %v (%d bytes), printed as far as they go\n",
+				what, n, records, t, p.dec.MinSize())
 		}
 	})
 	return p, nil
