@@ -163,3 +163,77 @@ func TestDecodeOptions(t *testing.T) {
 		t.Errorf("warning %q", warn.String())
 	}
 }
+
+// newTestRunner is a runner with what newEventPrinter needs.
+func newTestRunner(json bool) (*runner, *bytes.Buffer, *bytes.Buffer) {
+	var out, errs bytes.Buffer
+	r := &runner{
+		o:    &Options{JSON: json, Stdout: &out, Stderr: &errs},
+		src:  &Source{Package: &packager.Package{}},
+		spec: &ebpf.CollectionSpec{},
+	}
+	r.out = newOutput(&out)
+	return r, &out, &errs
+}
+
+// Records shorter than their type print as far as they go; those shorter
+// than the first member too, counted and reported once at the end.
+func TestPrinterShortRecords(t *testing.T) {
+	u64 := &btf.Int{Name: "unsigned long long", Size: 8}
+	ev := &btf.Struct{Name: "event", Size: 24, Members: []btf.Member{
+		{Name: "ts", Type: u64},
+		{Name: "comm", Type: &btf.Array{Index: u64, Type: &btf.Int{Name: "char", Size: 1, Encoding: btf.Signed}, Nelems: 16}, Offset: 64},
+	}}
+	r, out, errs := newTestRunner(true)
+	var syms *stackPrinterFactory
+	p, err := r.newEventPrinter("map events", ev, &syms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.print([]byte{1, 0, 0, 0, 0, 0, 0, 0, 'a', 'b'})
+	p.print([]byte{1, 2})
+	p.print(nil)
+	p.print(append([]byte{2, 0, 0, 0, 0, 0, 0, 0}, "full record\x00\x00\x00\x00\x00"...))
+	r.out.flush()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := []string{`,"ts":1,"comm":"ab"}`, `"}`, `"}`, `,"ts":2,"comm":"full record"}`}
+	if len(lines) != len(want) {
+		t.Fatalf("lines %q", lines)
+	}
+	for i, l := range lines {
+		if !strings.HasPrefix(l, `{"timestamp":"`) || !strings.HasSuffix(l, want[i]) {
+			t.Errorf("line %d: %s, want …%s", i, l, want[i])
+		}
+	}
+	for _, f := range r.after {
+		f()
+	}
+	if got := errs.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "map events: 2 records were shorter than the first member of") || !strings.Contains(got, "(8 bytes)") {
+		t.Errorf("stderr %q", got)
+	}
+
+	// Text: a member named time is the TIME column; else ecli's clock.
+	for _, c := range []struct {
+		member, header string
+		clock          bool
+	}{{"time", "            TIME COMM", false}, {"ts", "TIME                   TS COMM", true}} {
+		st := *ev
+		st.Members = append([]btf.Member(nil), ev.Members...)
+		st.Members[0].Name = c.member
+		r, out, _ := newTestRunner(false)
+		p, err := r.newEventPrinter("map events", &st, &syms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.print(append([]byte{7, 0, 0, 0, 0, 0, 0, 0}, "x\x00"...))
+		r.out.flush()
+		lines := strings.Split(out.String(), "\n")
+		if lines[0] != c.header {
+			t.Errorf("%s: header %q, want %q", c.member, lines[0], c.header)
+		}
+		row := strings.Fields(lines[1])
+		if c.clock && (len(row) != 3 || len(row[0]) != 8 || row[0][2] != ':') || !c.clock && strings.Join(row, " ") != "7 x" {
+			t.Errorf("%s: row %q", c.member, lines[1])
+		}
+	}
+}
