@@ -376,7 +376,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 	m, err := meta.Extract(&meta.Input{
 		Object: objBytes, Name: b.name,
 		Source: b.o.Source, SourceText: b.srcText,
-		Header: b.o.ExportHeader, HeaderStructs: b.structs,
+		Header: b.o.ExportHeader, HeaderStructs: b.structs, HeaderText: b.hdrText,
 		Warn: func(msg string) { fmt.Fprintf(b.notes, "ecc: warning: %s\n", msg) },
 		Info: func(msg string) {
 			if b.o.Verbose != nil {

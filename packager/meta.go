@@ -152,6 +152,13 @@ type ExportMember struct {
 	Offset   uint32 `json:"offset,omitempty"`
 	Size     uint32 `json:"size,omitempty"`
 	BitField uint8  `json:"bitfield_size,omitempty"`
+	// Format is how runtimes print the member, from an `@format` doc
+	// comment above it in the export header: ipv4, ipv6, ip, be, string,
+	// hex or raw (see runtime/decode.Format).
+	Format string `json:"format,omitempty"`
+	// Members lists the members of an anonymous struct or union member
+	// (Name ""), which C code reaches as members of the struct itself.
+	Members []ExportMember `json:"members,omitempty"`
 }
 
 // FillDefaults sets the runtime tunables that are zero to their defaults and

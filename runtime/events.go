@@ -33,6 +33,9 @@ type output struct {
 	// lastSec/clock cache the "15:04:05" prefix of text lines.
 	lastSec int64
 	clock   [8]byte
+	// stampSec/stamp cache the "2006-01-02T15:04:05" of JSON timestamps.
+	stampSec int64
+	stamp    [19]byte
 }
 
 func newOutput(w io.Writer) *output {
@@ -68,9 +71,33 @@ func (o *output) appendClock(dst []byte, now time.Time) []byte {
 	return append(dst, c[:]...)
 }
 
-// eventPrinter formats the records of one buffer map.
+// appendStamp appends now in UTC as RFC 3339 with nanoseconds,
+// 2006-01-02T15:04:05.123456789Z: what -j events carry.
+func (o *output) appendStamp(dst []byte, now time.Time) []byte {
+	now = now.UTC()
+	sec := now.Unix()
+	o.mu.Lock()
+	if sec != o.stampSec {
+		o.stampSec = sec
+		copy(o.stamp[:], now.Format("2006-01-02T15:04:05"))
+	}
+	s := o.stamp
+	o.mu.Unlock()
+	dst = append(dst, s[:]...)
+	var frac [10]byte
+	frac[0] = '.'
+	ns := now.Nanosecond()
+	for i := 9; i >= 1; i-- {
+		frac[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	dst = append(dst, frac[:]...)
+	return append(dst, 'Z')
+}
+
+// eventPrinter formats the records of one buffer map (or iterator).
 type eventPrinter struct {
-	name   string
+	name   string // "map NAME" or "iterator NAME", for messages
 	dec    *decode.Decoder
 	json   bool
 	out    *output
@@ -78,34 +105,149 @@ type eventPrinter struct {
 	buf    []byte
 	lost   atomic.Uint64
 	count  atomic.Uint64
+	// clock: text rows start with ecli's TIME column; not when the
+	// struct has a member that prints as a TIME column of its own.
+	clock bool
+	// stampKey opens a JSON object with the timestamp key, `{"timestamp":"`;
+	// nil when events are not JSON objects.
+	stampKey []byte
+	// short counts records shorter than the first member of their type.
+	short atomic.Uint64
 }
 
-func (p *eventPrinter) print(data []byte) error {
-	b := p.buf[:0]
-	var err error
-	if p.dec == nil {
-		b = p.appendRaw(b, data)
-	} else if p.json {
-		b, err = p.dec.AppendJSON(b, data)
-		if err == nil && p.stacks != nil {
-			b = p.stacks.appendJSON(b, data)
-		}
-	} else {
-		b = p.out.appendClock(b, time.Now())
-		b = append(b, ' ')
-		b, err = p.dec.AppendText(b, data)
-		if err == nil && p.stacks != nil {
-			b = p.stacks.appendText(b, data)
+// stampKey is the key of the timestamp -j adds to each event:
+// "timestamp", or, when the struct has a member of that name,
+// "_timestamp" (and so on, one more underscore at a time).
+func stampKey(dec *decode.Decoder) string {
+	key := "timestamp"
+	for dec != nil && dec.HasMember(key) {
+		key = "_" + key
+	}
+	return key
+}
+
+// hasTimeColumn reports whether the decoder prints a TIME column of its
+// own (a member named time).
+func hasTimeColumn(dec *decode.Decoder) bool {
+	for _, c := range dec.Columns() {
+		if c.Name == "TIME" {
+			return true
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("map %s: decode event: %w", p.name, err)
+	return false
+}
+
+// print formats one record. Records shorter than their type print as far
+// as they go; those shorter than even the first member are counted.
+func (p *eventPrinter) print(data []byte) {
+	b := p.buf[:0]
+	if p.dec != nil && len(data) < p.dec.MinSize() {
+		p.short.Add(1)
+	}
+	switch {
+	case p.dec == nil:
+		b = p.appendRaw(b, data)
+	case p.json:
+		mark := -1
+		if p.stampKey != nil {
+			b = append(b, p.stampKey...)
+			b = p.out.appendStamp(b, time.Now())
+			b = append(b, '"')
+			mark = len(b)
+		}
+		b, _ = p.dec.AppendJSON(b, data)
+		if mark >= 0 {
+			b = spliceObject(b, mark)
+		}
+		if p.stacks != nil {
+			b = p.stacks.appendJSON(b, data)
+		}
+	default:
+		if p.clock {
+			b = p.out.appendClock(b, time.Now())
+			b = append(b, ' ')
+		}
+		b, _ = p.dec.AppendText(b, data)
+		if p.stacks != nil {
+			b = p.stacks.appendText(b, data)
+		}
 	}
 	b = append(b, '\n')
 	p.out.write(b)
 	p.buf = b
 	p.count.Add(1)
-	return nil
+}
+
+// spliceObject joins the JSON object that starts at b[mark] to the keys
+// before it: `{"timestamp":"…"` + `{"pid":1}` → `{"timestamp":"…","pid":1}`.
+func spliceObject(b []byte, mark int) []byte {
+	switch {
+	case mark+1 < len(b) && b[mark] == '{' && b[mark+1] == '}':
+		b[mark] = '}'
+		return b[:mark+1]
+	case mark < len(b) && b[mark] == '{':
+		b[mark] = ','
+	}
+	return b
+}
+
+// newEventPrinter prepares the printing of records of type t (nil: hex)
+// and, for text, prints the header.
+func (r *runner) newEventPrinter(what string, t btf.Type) (*eventPrinter, error) {
+	p := &eventPrinter{name: what, json: r.o.JSON, out: r.out, clock: true}
+	if t == nil {
+		if p.json {
+			p.stampKey = []byte(`{"timestamp":"`)
+		}
+		return p, nil
+	}
+	opts := decodeOptions(&r.src.Package.Meta, r.spec.ByteOrder, r.o.Stderr)
+	dec, err := decode.New(t, opts)
+	if err != nil && opts.Formats != nil {
+		// A package whose @format does not fit its type (edited by
+		// hand): print the types as they are rather than nothing.
+		fmt.Fprintf(r.o.Stderr, "ecli: warning: %s: %v; ignoring the package's formats\n", what, err)
+		opts.Formats = nil
+		dec, err = decode.New(t, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	p.dec = dec
+	if r.stacks == nil {
+		r.stacks = newStackPrinterFactory(r)
+	}
+	p.stacks = r.stacks.forType(t)
+	if p.stacks != nil && !r.o.JSON {
+		p.dec = p.dec.WithoutColumns(p.stacks.raw...)
+	}
+	switch btf.UnderlyingType(t).(type) {
+	case *btf.Struct, *btf.Union:
+		p.stampKey = []byte(`{"` + stampKey(p.dec) + `":"`)
+	}
+	p.clock = !hasTimeColumn(p.dec)
+	if !r.o.JSON {
+		// The header comes at once, as BCC's tools print it: it
+		// also tells the user the probe is running.
+		var h []byte
+		if p.clock {
+			h = append(h, "TIME     "...)
+		}
+		h = p.dec.AppendHeader(h)
+		r.out.write(append(h, '\n'))
+		r.out.flush()
+	}
+	r.after = append(r.after, func() {
+		if n := p.short.Load(); n > 0 {
+			records := "records were"
+			if n == 1 {
+				records = "record was"
+			}
+			fmt.Fprintf(r.o.Stderr, "ecli: warning: %s: %d %s shorter than the first member of %v (%d bytes), printed as far as they go\n",
+				what, n, records, t, p.dec.MinSize())
+		}
+	})
+	return p, nil
 }
 
 // exportType finds the struct that events of a buffer map carry: the map's
@@ -176,27 +318,12 @@ func (r *runner) startOutputs() error {
 		if err != nil {
 			return err
 		}
-		p := &eventPrinter{name: name, json: r.o.JSON, out: r.out}
 		if t == nil {
 			fmt.Fprintf(r.o.Stderr, "ecli: note: map %s carries no export type, so its events are printed as hex; bind one with ECC_EXPORT(%s, struct ...) or an export header\n", name, name)
-		} else {
-			if p.dec, err = decode.New(t, &decode.Options{ByteOrder: r.spec.ByteOrder}); err != nil {
-				return fmt.Errorf("map %s: %w", name, err)
-			}
-			if r.stacks == nil {
-				r.stacks = newStackPrinterFactory(r)
-			}
-			p.stacks = r.stacks.forType(t)
-			if p.stacks != nil && !r.o.JSON {
-				p.dec = p.dec.WithoutColumns(p.stacks.raw...)
-			}
-			if !r.o.JSON {
-				// The header comes at once, as BCC's tools print it: it
-				// also tells the user the probe is running.
-				h := p.dec.AppendHeader([]byte("TIME     "))
-				r.out.write(append(h, '\n'))
-				r.out.flush()
-			}
+		}
+		p, err := r.newEventPrinter("map "+name, t)
+		if err != nil {
+			return err
 		}
 		if r.o.Verbose {
 			r.after = append(r.after, func() {
@@ -282,10 +409,7 @@ func (r *runner) startReader(m *ebpf.Map, ms *ebpf.MapSpec, p *eventPrinter) err
 				if done(rd.ReadInto(&rec), ringbuf.ErrClosed, ringbuf.ErrFlushed) {
 					return
 				}
-				if err := p.print(rec.RawSample); err != nil {
-					r.fail(err)
-					return
-				}
+				p.print(rec.RawSample)
 				// The ring is drained: show what arrived now rather than at
 				// the next tick. Under load the ring is rarely empty, so
 				// output still goes out in large writes.
@@ -326,10 +450,7 @@ func (r *runner) startReader(m *ebpf.Map, ms *ebpf.MapSpec, p *eventPrinter) err
 					}
 					continue
 				}
-				if err := p.print(rec.RawSample); err != nil {
-					r.fail(err)
-					return
-				}
+				p.print(rec.RawSample)
 			}
 		}()
 	}
@@ -342,6 +463,9 @@ func (r *runner) finish() error {
 	return nil
 }
 
+// printIters prints what each iterator writes: records of an export type
+// when the program writes them with bpf_seq_write (see iterRecordType),
+// as events are printed; its text as it is otherwise.
 func (r *runner) printIters() {
 	for _, it := range r.iters {
 		opener, ok := it.link.(interface {
@@ -360,6 +484,23 @@ func (r *runner) printIters() {
 		if err != nil {
 			fmt.Fprintf(r.o.Stderr, "ecli: warning: read iterator %s: %v\n", it.name, err)
 		}
+		t, err := iterRecordType(&r.src.Package.Meta, r.spec, it.name)
+		if err != nil {
+			fmt.Fprintf(r.o.Stderr, "ecli: warning: iterator %s: %v; printing its output as text\n", it.name, err)
+		}
+		if t != nil {
+			p, err := r.newEventPrinter("iterator "+it.name, t)
+			if err == nil {
+				size := p.dec.Size()
+				// Consecutive records; a partial one at the end prints as
+				// far as it goes.
+				for off := 0; off < len(data); off += size {
+					p.print(data[off:min(off+size, len(data))])
+				}
+				continue
+			}
+			fmt.Fprintf(r.o.Stderr, "ecli: warning: %v; printing its output as text\n", err)
+		}
 		if r.o.JSON {
 			line, _ := json.Marshal(map[string]string{"iter": it.name, "output": string(data)})
 			r.out.write(append(line, '\n'))
@@ -372,7 +513,9 @@ func (r *runner) printIters() {
 // appendRaw prints an event of unknown type as hex.
 func (p *eventPrinter) appendRaw(b, data []byte) []byte {
 	if p.json {
-		b = append(b, `{"size":`...)
+		b = append(b, p.stampKey...)
+		b = p.out.appendStamp(b, time.Now())
+		b = append(b, `","size":`...)
 		b = strconv.AppendInt(b, int64(len(data)), 10)
 		b = append(b, `,"data":"`...)
 		b = hex.AppendEncode(b, data)

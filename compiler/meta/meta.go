@@ -49,6 +49,9 @@ type Input struct {
 	// Info receives what ecc build -v explains (which struct each buffer
 	// carries, and why).
 	Warn, Info func(string)
+	// HeaderText is the export header's text: `@format` doc comments
+	// above its members become export_types[].members[].format.
+	HeaderText []byte
 }
 
 // Extract derives the package metadata from a BPF object and its source:
@@ -244,7 +247,9 @@ func (x *extractor) dataSections() error {
 				raw := contents[vs.Offset:end]
 				if vs.Size <= 256 || !allZero(raw) {
 					// Only scalars and strings: eunomia's runtime refuses other defaults.
-					dec, err := decode.New(v.Type, &decode.Options{ByteOrder: order})
+					// Plain: the value as the C code wrote it (a
+					// __be16 default stays the number in memory).
+					dec, err := decode.New(v.Type, &decode.Options{ByteOrder: order, Plain: true})
 					if err == nil {
 						val, err := dec.AppendJSON(nil, raw)
 						if err == nil && len(val) > 0 && val[0] != '[' && val[0] != '{' {
@@ -301,7 +306,74 @@ func (x *extractor) addExport(name string) {
 	x.exports = append(x.exports, name)
 }
 
+// memberFormat is the @format of a member of an export header's struct.
+type memberFormat struct {
+	format decode.Format
+	line   int
+	used   int
+}
+
+// headerFormats reads the @format doc comments of the export header.
+func (x *extractor) headerFormats() (map[string]map[string]*memberFormat, error) {
+	out := map[string]map[string]*memberFormat{}
+	if x.in.HeaderText == nil {
+		return out, nil
+	}
+	mfs, err := HeaderFormats(x.in.Header, x.in.HeaderText)
+	if err != nil {
+		return nil, err
+	}
+	for _, mf := range mfs {
+		f, err := decode.ParseFormat(mf.Format)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: @format of %s in struct %s: %w", x.in.Header, mf.Line, mf.Member, mf.Struct, err)
+		}
+		if out[mf.Struct] == nil {
+			out[mf.Struct] = map[string]*memberFormat{}
+		}
+		out[mf.Struct][mf.Member] = &memberFormat{format: f, line: mf.Line}
+	}
+	return out, nil
+}
+
+// exportMembers describes the members of an export struct, with the
+// members of anonymous structs and unions under their Members.
+func exportMembers(members []btf.Member, formats map[string]*memberFormat) []packager.ExportMember {
+	var out []packager.ExportMember
+	for _, mb := range members {
+		em := packager.ExportMember{
+			Name:     mb.Name,
+			Type:     TypeName(mb.Type),
+			Offset:   mb.Offset.Bytes(),
+			BitField: uint8(mb.BitfieldSize),
+		}
+		if sz, err := btf.Sizeof(mb.Type); err == nil && mb.BitfieldSize == 0 {
+			em.Size = uint32(sz)
+		}
+		if mf := formats[mb.Name]; mf != nil && mb.Name != "" {
+			em.Format = string(mf.format)
+			mf.used++
+		}
+		if mb.Name == "" {
+			var inner []btf.Member
+			switch t := btf.UnderlyingType(mb.Type).(type) {
+			case *btf.Struct:
+				inner = t.Members
+			case *btf.Union:
+				inner = t.Members
+			}
+			em.Members = exportMembers(inner, formats)
+		}
+		out = append(out, em)
+	}
+	return out
+}
+
 func (x *extractor) exportTypes() error {
+	formats, err := x.headerFormats()
+	if err != nil {
+		return err
+	}
 	// Header structs come first, in header order, then ECC_EXPORT ones.
 	all := append([]string{}, x.in.HeaderStructs...)
 	for _, e := range x.exports {
@@ -328,17 +400,21 @@ func (x *extractor) exportTypes() error {
 			return err
 		}
 		et := packager.ExportType{Name: name, TypeID: uint32(id), Size: st.Size}
-		for _, mb := range st.Members {
-			em := packager.ExportMember{
-				Name:     mb.Name,
-				Type:     TypeName(mb.Type),
-				Offset:   mb.Offset.Bytes(),
-				BitField: uint8(mb.BitfieldSize),
+		f := formats[name]
+		et.Members = exportMembers(st.Members, f)
+		for member, mf := range f {
+			if mf.used == 0 {
+				return fmt.Errorf("%s:%d: @format above %s, but struct %s has no member %s", x.in.Header, mf.line, member, name, member)
 			}
-			if sz, err := btf.Sizeof(mb.Type); err == nil && mb.BitfieldSize == 0 {
-				em.Size = uint32(sz)
+		}
+		if len(f) > 0 {
+			opts := &decode.Options{ByteOrder: x.spec.ByteOrder, Formats: map[string]map[string]decode.Format{name: {}}}
+			for member, mf := range f {
+				opts.Formats[name][member] = mf.format
 			}
-			et.Members = append(et.Members, em)
+			if _, err := decode.New(st, opts); err != nil {
+				return fmt.Errorf("%s: @format in struct %s: %w", x.in.Header, name, err)
+			}
 		}
 		x.meta.ExportTypes = append(x.meta.ExportTypes, et)
 	}

@@ -66,3 +66,34 @@ func BenchmarkNew(b *testing.B) {
 		benchEvent(b)
 	}
 }
+
+// BenchmarkAppendNet decodes libbpf-tools' tcpconnect event: an address
+// pair selected by af, as JSON and text.
+func BenchmarkAppendNet(b *testing.B) {
+	d, err := New(tcpconnect(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := le{}.ip("2001:db8::1").ip("fe80::1:2").str("curl", 16).u32(afInet6).u32(42)
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = d.AppendJSON(buf[:0], data)
+		buf, _ = d.AppendText(buf[:0], data)
+	}
+}
+
+// BenchmarkAppendShort decodes execsnoop's variable-length records.
+func BenchmarkAppendShort(b *testing.B) {
+	d, err := New(execsnoop(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := append(le{}.u32(1234).u32(1).u32(0).u32(0).u32(2).u32(6).str("ls", 16), "ls\x00-l\x00"...)
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = d.AppendJSON(buf[:0], data)
+		buf, _ = d.AppendText(buf[:0], data)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
@@ -95,6 +96,63 @@ func TestClang(t *testing.T) {
 			}
 			if string(vars.Ev) != want || vars.Counter != 7 {
 				t.Errorf(".data:\n got %s\nwant ev %s and counter 7", got, want)
+			}
+		})
+	}
+}
+
+// TestClangNet decodes testdata/net.c's network events through the BTF
+// clang emits for them: typedef names (__be16, u8, <ecc.h>'s address
+// types), unsigned char arrays and anonymous unions as clang writes them.
+func TestClangNet(t *testing.T) {
+	clang := testenv.Clang(t)
+	want := map[string]string{
+		"c4": `{"saddr_v4":"127.0.0.1","daddr_v4":"10.0.1.2","daddr":"192.168.0.1","af":2,"dport":8080,` +
+			`"sport":51234,"comm":"curl","raw":[1,2,3,4],"a4":"1.2.3.4","a6":"fe80::1","any":"8.8.8.8"}`,
+		"c6": `{"saddr_v6":"::1","daddr_v6":"2001:db8::2","daddr":"2001:db8::","af":10,"dport":443,` +
+			`"sport":1,"comm":"wget","raw":[0,0,0,0],"a4":"0.0.0.0","a6":"::","any":"::ffff:10.0.0.1"}`,
+	}
+	for _, target := range []string{"bpfel", "bpfeb"} {
+		t.Run(target, func(t *testing.T) {
+			obj := filepath.Join(t.TempDir(), "net.o")
+			cmd := exec.Command(clang, "-g", "-O2", "-target", target, "-I", "../../templates/include", "-c", "testdata/net.c", "-o", obj)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", cmd, err, out)
+			}
+			f, err := elf.Open(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			section, err := f.Section(".data").Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec, err := btf.LoadSpec(obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ds *btf.Datasec
+			if err := spec.TypeByName(".data", &ds); err != nil {
+				t.Fatal(err)
+			}
+			var conn *btf.Struct
+			if err := spec.TypeByName("conn", &conn); err != nil {
+				t.Fatal(err)
+			}
+			d, err := New(conn, &Options{ByteOrder: f.ByteOrder})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range ds.Vars {
+				name := v.Type.(*btf.Var).Name
+				got, _ := d.AppendJSON(nil, section[v.Offset:v.Offset+v.Size])
+				if string(got) != want[name] {
+					t.Errorf("%s:\n got %s\nwant %s", name, got, want[name])
+				}
+			}
+			if h := string(d.AppendHeader(nil)); !strings.HasPrefix(h, "SADDR           DADDR           DADDR ") {
+				t.Errorf("header %q", h)
 			}
 		})
 	}

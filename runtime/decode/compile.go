@@ -47,6 +47,14 @@ const (
 	kUnion   // fields, all over the same bytes
 	kFlex    // trailing flexible array member: as many elems as data holds
 	kFlexStr // trailing flexible char array: up to the first NUL or the end
+
+	// Kinds made by conventions and formats (conventions.go).
+	kOrdered  // unsigned integer of 2, 4 or 8 bytes in a fixed byte order (__be16, ...)
+	kIPv4     // 4 bytes in memory (network) order: 1.2.3.4
+	kIPv6     // 16 bytes: ::1
+	kInet     // 16 bytes: IPv4 in the first 4 when the family member says AF_INET, else IPv6
+	kHex      // unsigned integer of 1, 2, 4 or 8 bytes in hex: 0x1f
+	kHexBytes // bytes in memory order, in hex: 0x0a0b
 )
 
 // node is the compiled plan for one type. Nodes for types are shared
@@ -69,14 +77,34 @@ type node struct {
 	n    uint32 // kArray: number of elements
 
 	fields []field // kStruct, kUnion
+	// conds: some fields print only when a family member selects them.
+	conds bool
+
+	order byteOrder // kOrdered, kHex: the byte order of the value
+	fam   *famRef   // kInet: the family member, relative to the value
+	// plain is, for nodes made by a format, the node of the type itself.
+	plain *node
 }
 
 type field struct {
 	off  uint32 // byte offset within the parent
-	node *node
+	node *node  // how the member prints
 	name string
 	jkey string // `"name":`, with a leading ',' for all but the first field
 	tkey string // `name=`, with a leading ' ' for all but the first field
+
+	// typ is the node of the member's type, before member-name
+	// conventions and formats; node is derived from it (annotate).
+	typ *node
+	// shape is the size of an address the member's type can hold (4 or
+	// 16), 0 when it cannot (addrShape).
+	shape uint32
+	// sel, when set, shows the field only when the family member selects
+	// it: the v4 and v6 members of an address pair.
+	sel *selector
+	// pair is 1 + the index of the other member of an address pair in
+	// the parent's fields, 0 for none.
+	pair int32
 }
 
 // enumTable maps values (as raw bits, masked to the enum's size) to
@@ -123,6 +151,8 @@ type compiler struct {
 	memo      map[btf.Type]*node
 	maxDepth  int
 	maxValues uint64
+	plain     bool
+	formats   map[string]map[string]Format
 }
 
 func (c *compiler) checkCost(n *node) error {
@@ -165,9 +195,20 @@ func resolve(t btf.Type) (btf.Type, error) {
 }
 
 // isChar reports whether t, with qualifiers but not typedefs skipped, is
-// the 1-byte C type char: so char[N] is a string while __u8[N] (a typedef
-// of unsigned char), unsigned char[N] and signed char[N] are numbers.
+// the 1-byte C type char or unsigned char: so char[N] and unsigned
+// char[N] are strings while __u8[N] (a typedef of unsigned char) and
+// signed char[N] are numbers.
 func isChar(t btf.Type) bool {
+	return charType(t, true)
+}
+
+// isPlainChar is isChar without unsigned char: the arrays that may hold
+// the text of an address rather than its bytes.
+func isPlainChar(t btf.Type) bool {
+	return charType(t, false)
+}
+
+func charType(t btf.Type, unsigned bool) bool {
 	for range maxResolve {
 		switch v := t.(type) {
 		case *btf.Const:
@@ -180,7 +221,8 @@ func isChar(t btf.Type) bool {
 			t = v.Type
 		case *btf.Int:
 			return v.Size == 1 && v.Encoding&btf.Bool == 0 &&
-				(v.Name == "char" || v.Encoding&btf.Char != 0)
+				(v.Name == "char" || v.Encoding&btf.Char != 0 ||
+					unsigned && v.Name == "unsigned char" && v.Encoding&btf.Signed == 0)
 		default:
 			return false
 		}
@@ -191,6 +233,11 @@ func isChar(t btf.Type) bool {
 func (c *compiler) compile(t btf.Type, depth int) (*node, error) {
 	if depth > c.maxDepth {
 		return nil, errorf("types nest deeper than %d", c.maxDepth)
+	}
+	if !c.plain {
+		if td := formatTypedef(t); td != nil {
+			return c.compileTypedef(td, depth)
+		}
 	}
 	t, err := resolve(t)
 	if err != nil {
@@ -257,10 +304,10 @@ func (c *compiler) compileType(t btf.Type, depth int) (*node, error) {
 		return n, c.checkCost(n)
 
 	case *btf.Struct:
-		return c.composite(kStruct, t.Size, t.Members, depth)
+		return c.composite(kStruct, t.Name, t.Size, t.Members, depth)
 
 	case *btf.Union:
-		return c.composite(kUnion, t.Size, t.Members, depth)
+		return c.composite(kUnion, t.Name, t.Size, t.Members, depth)
 
 	case *btf.Datasec:
 		members := make([]btf.Member, 0, len(t.Vars))
@@ -277,7 +324,7 @@ func (c *compiler) compileType(t btf.Type, depth int) (*node, error) {
 			// Object files leave datasec sizes to the loader.
 			size = max(size, v.Offset+v.Size)
 		}
-		return c.composite(kStruct, size, members, depth)
+		return c.composite(kStruct, "", size, members, depth)
 
 	default:
 		return nil, errorf("%v has no value", t)
@@ -360,7 +407,7 @@ func enumNode(t *btf.Enum) (*node, error) {
 	return &node{kind: kEnum, size: t.Size, cost: 1, signed: t.Signed, enum: tab}, nil
 }
 
-func (c *compiler) composite(k kind, size uint32, members []btf.Member, depth int) (*node, error) {
+func (c *compiler) composite(k kind, name string, size uint32, members []btf.Member, depth int) (*node, error) {
 	if size > maxSize {
 		return nil, errorf("struct or union of %d bytes is too large", size)
 	}
@@ -399,20 +446,27 @@ func (c *compiler) composite(k kind, size uint32, members []btf.Member, depth in
 					return nil, errorf("struct or union with more than %d members", maxFields)
 				}
 				for _, f := range sub.fields {
-					n.fields = append(n.fields, field{off: off + f.off, node: f.node, name: f.name})
+					n.fields = append(n.fields, field{off: off + f.off, node: f.node, typ: f.typ, shape: f.shape, name: f.name})
 				}
 			} else {
 				n.cost -= sub.cost
 			}
 			continue
 		}
-		n.fields = append(n.fields, field{off: off, node: sub, name: m.Name})
+		var shape uint32
+		if m.BitfieldSize == 0 && m.Offset%8 == 0 {
+			shape = addrShape(m.Type)
+		}
+		n.fields = append(n.fields, field{off: off, node: sub, typ: sub, shape: shape, name: m.Name})
 		if len(n.fields) > maxFields {
 			return nil, errorf("struct or union with more than %d members", maxFields)
 		}
 		if err := c.checkCost(n); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.annotate(n, name); err != nil {
+		return nil, err
 	}
 	for i := range n.fields {
 		f := &n.fields[i]

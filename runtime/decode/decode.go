@@ -9,10 +9,6 @@ import (
 	"github.com/cilium/ebpf/btf"
 )
 
-// ErrShortData is returned (wrapped) by the Append methods when an event has
-// fewer bytes than [Decoder.Size].
-var ErrShortData = errors.New("event data is shorter than its type")
-
 // ErrUnsupportedType is returned (wrapped) by [New] for types that cannot be
 // decoded: void, functions, forward declarations, types of size 0, type
 // cycles, nesting deeper than MaxDepth, members outside their struct, or
@@ -43,6 +39,20 @@ type Options struct {
 	// rejects types above it; a flexible array member is cut to fit it.
 	// Default: DefaultMaxValues.
 	MaxValues int
+
+	// Formats overrides how members of named structs print, as @format
+	// doc comments in an export header ask: Formats["event"]["saddr"] is
+	// the format of member saddr wherever a struct event is decoded.
+	// Members of anonymous structs and unions count as members of the
+	// struct that holds them. New fails, with an error wrapping
+	// [ErrUnsupportedType], for formats that do not fit the member.
+	Formats map[string]map[string]Format
+
+	// Plain turns the conventions off: typedef names (__be16, ecc_ip_t),
+	// member names (saddr) and Formats change nothing; values print as
+	// their C types say. For values that must read back as what the C
+	// code wrote, such as the defaults of globals.
+	Plain bool
 }
 
 // Align says on which side a text column pads its values.
@@ -66,6 +76,14 @@ type Column struct {
 	Align Align
 }
 
+// cell is one column of the text format: a top-level member, or an
+// address pair (saddr_v4 and saddr_v6) of which the family member selects
+// the one that prints.
+type cell struct {
+	field
+	alt *field // the other member of a pair: prints when field.sel hides field
+}
+
 // Decoder formats events of one BTF type. It is compiled once by [New] and
 // is safe for concurrent use.
 type Decoder struct {
@@ -75,8 +93,11 @@ type Decoder struct {
 	maxValues uint64
 	// top-level cells of the text format: the root's fields when it is a
 	// struct, union or datasec, else one cell for the root itself.
-	cells []field
+	cells []cell
 	cols  []Column
+	// minSize is the size of the smallest prefix of an event that holds a
+	// whole top-level member.
+	minSize int
 }
 
 // New compiles a decoder for events of type t, usually a *btf.Struct.
@@ -95,10 +116,19 @@ func New(t btf.Type, opts *Options) (*Decoder, error) {
 	if o.MaxValues <= 0 {
 		o.MaxValues = DefaultMaxValues
 	}
+	for sname, members := range o.Formats {
+		for mname, f := range members {
+			if _, err := ParseFormat(string(f)); err != nil {
+				return nil, fmt.Errorf("%w: struct %s member %s: %v", ErrUnsupportedType, sname, mname, err)
+			}
+		}
+	}
 	c := compiler{
 		memo:      make(map[btf.Type]*node),
 		maxDepth:  o.MaxDepth,
 		maxValues: uint64(o.MaxValues),
+		plain:     o.Plain,
+		formats:   o.Formats,
 	}
 	root, err := c.compile(t, 0)
 	if err != nil {
@@ -121,23 +151,45 @@ func New(t btf.Type, opts *Options) (*Decoder, error) {
 		be:        o.ByteOrder.Uint16([]byte{0, 1}) == 1,
 		maxValues: uint64(o.MaxValues),
 	}
+	d.minSize = d.size
 	switch root.kind {
 	case kStruct, kUnion:
-		d.cells = root.fields
+		used := make([]bool, len(root.fields))
+		for i, f := range root.fields {
+			d.minSize = min(d.minSize, int(f.off+f.node.size))
+			if used[i] {
+				continue
+			}
+			c := cell{field: f}
+			if f.pair > 0 {
+				j := int(f.pair - 1)
+				used[j] = true
+				c.alt = &root.fields[j]
+			}
+			d.cells = append(d.cells, c)
+		}
 	default:
-		d.cells = []field{{node: root}}
+		d.cells = []cell{{field: field{node: root}}}
 	}
 	d.cols = make([]Column, len(d.cells))
-	for i, f := range d.cells {
-		name := string(appendTextString(nil, []byte(strings.ToUpper(f.name))))
+	for i, c := range d.cells {
+		member := c.name
+		width := c.node.width()
+		if c.alt != nil {
+			// A pair prints under the name both share, SADDR, as wide
+			// as an IPv4 address; IPv6 addresses push on.
+			member, _, _ = addrName(c.name)
+			width = (&node{kind: kIPv4}).width()
+		}
+		name := string(appendTextString(nil, []byte(strings.ToUpper(member))))
 		if len(d.cells) == 1 && root.kind != kStruct && root.kind != kUnion {
 			name = "VALUE"
 		}
 		d.cols[i] = Column{
 			Name:   name,
-			Member: f.name,
-			Width:  max(f.node.width(), len(name)),
-			Align:  f.node.align(),
+			Member: member,
+			Width:  max(width, len(name)),
+			Align:  c.node.align(),
 		}
 	}
 	return d, nil
@@ -152,13 +204,33 @@ func (d *Decoder) Size() int { return d.size }
 // modify the returned slice.
 func (d *Decoder) Columns() []Column { return d.cols }
 
+// MinSize returns the size of the shortest event that holds a whole
+// top-level member: events shorter than that print nothing but blanks
+// (text) or an empty object (JSON).
+func (d *Decoder) MinSize() int { return d.minSize }
+
+// HasMember reports whether the type is a struct, union or datasec with
+// a top-level member (or a member of an anonymous member) named name: a
+// key of its JSON objects.
+func (d *Decoder) HasMember(name string) bool {
+	if d.root.kind != kStruct && d.root.kind != kUnion {
+		return false
+	}
+	for _, f := range d.root.fields {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // AppendJSON appends the event in data as one JSON value (an object for
-// structs and unions), without a trailing newline. It returns dst
-// unchanged and an error wrapping [ErrShortData] if data is shorter than
-// Size.
+// structs and unions), without a trailing newline. An event shorter than
+// Size prints as far as it goes (see the package documentation); the
+// error is always nil.
 func (d *Decoder) AppendJSON(dst, data []byte) ([]byte, error) {
 	if len(data) < d.size {
-		return dst, d.short(data)
+		return d.jsonPart(dst, data, 0, d.root), nil
 	}
 	return d.json(dst, data, 0, d.root), nil
 }
@@ -166,21 +238,26 @@ func (d *Decoder) AppendJSON(dst, data []byte) ([]byte, error) {
 // AppendText appends the event in data as one row of the text format:
 // one cell per column, separated by a space and padded to the column's
 // width (wider values push the following cells to the right), without
-// padding after the last cell and without a trailing newline. It returns
-// dst unchanged and an error wrapping [ErrShortData] if data is shorter
-// than Size.
+// padding after the last cell and without a trailing newline. An event
+// shorter than Size prints as far as it goes, members past its end as
+// blank cells; the error is always nil.
 func (d *Decoder) AppendText(dst, data []byte) ([]byte, error) {
-	if len(data) < d.size {
-		return dst, d.short(data)
-	}
+	full := len(data) >= d.size
 	last := len(d.cells) - 1
 	for i := range d.cells {
-		f := &d.cells[i]
+		f := &d.cells[i].field
+		if alt := d.cells[i].alt; alt != nil && !d.shown(data, 0, f.sel) {
+			f = alt
+		}
 		if i > 0 {
 			dst = append(dst, ' ')
 		}
 		start := len(dst)
-		dst = d.text(dst, data, int(f.off), f.node)
+		if full {
+			dst = d.text(dst, data, int(f.off), f.node)
+		} else {
+			dst = d.textField(dst, data, 0, f)
+		}
 		col := &d.cols[i]
 		if col.Align == AlignRight {
 			// Numbers are ASCII.
@@ -217,16 +294,19 @@ func (d *Decoder) WithoutColumns(members ...string) *Decoder {
 }
 
 // AppendCell appends the text of column i alone, unpadded: what a table
-// renderer that aligns cells itself needs. It returns dst unchanged and an
-// error wrapping [ErrShortData] if data is shorter than Size.
+// renderer that aligns cells itself needs; nothing for a member past the
+// end of a short event. It fails only for a column that does not exist.
 func (d *Decoder) AppendCell(dst, data []byte, i int) ([]byte, error) {
-	if len(data) < d.size {
-		return dst, d.short(data)
-	}
 	if i < 0 || i >= len(d.cells) {
 		return dst, fmt.Errorf("decode: column %d of %d", i, len(d.cells))
 	}
-	f := &d.cells[i]
+	f := &d.cells[i].field
+	if alt := d.cells[i].alt; alt != nil && !d.shown(data, 0, f.sel) {
+		f = alt
+	}
+	if len(data) < d.size {
+		return d.textField(dst, data, 0, f), nil
+	}
 	return d.text(dst, data, int(f.off), f.node), nil
 }
 
@@ -248,10 +328,6 @@ func (d *Decoder) AppendHeader(dst []byte) []byte {
 		}
 	}
 	return dst
-}
-
-func (d *Decoder) short(data []byte) error {
-	return fmt.Errorf("%w: %d bytes, need %d", ErrShortData, len(data), d.size)
 }
 
 // runes counts the UTF-8 characters in b, which is valid UTF-8.

@@ -30,13 +30,20 @@
 //   - A lone char (or signed/unsigned char, __u8, ...) is a number, as
 //     eunomia-bpf's ecli prints it: it is usually a small integer, not a
 //     letter.
+//   - __be16, __be32 and __be64 (the typedef names, as vmlinux.h and
+//     linux/types.h spell them) hold integers in network byte order: they
+//     print in host order, whatever the program's byte order (a port 8080
+//     prints 8080, not 36895). __le16, __le32 and __le64 are read as
+//     little-endian.
 //   - bool (the BTF Bool encoding): true or false; any non-zero byte is
 //     true.
-//   - char[N] is a string: the type of its elements, with const/volatile
-//     skipped but not typedefs, must be the 1-byte int named "char" (or
-//     with the Char encoding). So char comm[16] is "bash", while __u8
-//     buf[16], unsigned char buf[16] and signed char buf[16] are arrays of
-//     numbers. A string stops at the first NUL or at the end of the array.
+//   - char[N] and unsigned char[N] are strings: the type of their
+//     elements, with const/volatile skipped but not typedefs, must be the
+//     1-byte int named "char" or "unsigned char" (or with the Char
+//     encoding). So char comm[16] and unsigned char comm[16] are "bash",
+//     while __u8 buf[16] (and vmlinux.h's u8, a typedef too) and signed
+//     char buf[16] are arrays of numbers. A string stops at the first NUL
+//     or at the end of the array.
 //     In JSON, quotes, backslashes, control characters and DEL are escaped and
 //     bytes that are not valid UTF-8 become U+FFFD, so the output is
 //     always valid JSON. In text, strings are not quoted; backslashes,
@@ -74,6 +81,79 @@
 //   - A datasec (a .data, .bss or .rodata section) prints like a struct of
 //     its variables.
 //
+// # Addresses
+//
+// IPv4 addresses print as 127.0.0.1 and IPv6 addresses in RFC 5952 text
+// as net/netip prints them (::1, fe80::1, 2001:db8::2; IPv4-mapped ones
+// as ::ffff:127.0.0.1), JSON strings. Their bytes are read in memory
+// order (network order, as the kernel stores addresses), whatever the
+// integer type that holds them. A value is an address when:
+//
+//   - its type is one of <ecc.h>'s typedefs: ecc_ipv4_t (4 bytes, IPv4),
+//     ecc_ipv6_t (16 bytes, IPv6) or ecc_ip_t (a union of unsigned int v4
+//     and unsigned char v6[16]: IPv4 in the first 4 bytes when the
+//     family member says AF_INET, IPv6 otherwise);
+//   - [Options.Formats] gives its member a format (an @format doc comment
+//     in the export header; see [Format]);
+//   - or, as libbpf-tools name them, its member is named saddr, daddr,
+//     src_ip or dst_ip, optionally followed by _v4 or _v6, and its type
+//     holds an address: an integer of 4 bytes (__u32, __be32: IPv4) or of
+//     16 (unsigned __int128), an array of integers of 4 or 16 bytes
+//     (__u8[16], unsigned char[16], __u32[4]; not char[N], which may hold
+//     the address as text), struct in_addr, struct in6_addr, or a union
+//     of such integers and arrays. Members of 4 bytes are IPv4. Members of
+//     16 bytes are IPv6 when named _v6; otherwise the family member
+//     chooses: the first 4 bytes as IPv4 for AF_INET, IPv6 for anything
+//     else, and IPv6 when the struct has no family member.
+//
+// The family member is the first member of the same struct (members of
+// anonymous structs and unions count as its own) named af, family or
+// ending in _family, an integer or enum of 1, 2, 4 or 8 bytes; AF_INET is
+// 2 and AF_INET6 10, as Linux numbers them. When a struct has a family
+// member and both a 4-byte X_v4 and a 16-byte X_v6 member of the same
+// name X (saddr_v4 and saddr_v6, usually an anonymous union), only one of
+// them prints: X_v6 when the family is AF_INET6, X_v4 otherwise. In JSON
+// the other one is left out (the keys stay the C names: "saddr_v4" or
+// "saddr_v6"); in text the pair is one column named X (SADDR). Ports are
+// not converted by name: libbpf-tools store __u16 ports in host order
+// already; only __be16 ones are swapped.
+//
+// [Options.Plain] turns all of this off (and the __be typedefs): values
+// print as their C types say.
+//
+// # Member formats
+//
+// [Options.Formats] gives members of named structs a [Format], as an
+// `/// @format NAME` doc comment above the member in an export header
+// does (ecc carries it in the package as export_types[].members[].format):
+//
+//   - ipv4: 4 bytes as an IPv4 address;
+//   - ipv6: 16 bytes as an IPv6 address;
+//   - ip: 16 bytes chosen by the family member as above (4 bytes: IPv4);
+//   - be: an integer of 2, 4 or 8 bytes in network order, as __be16;
+//   - string: an array of 1-byte integers (__u8 name[16]) as a string;
+//   - hex: an integer of 1, 2, 4 or 8 bytes as 0x and its value in hex
+//     (0x1f), any other value as 0x and its bytes in memory order; a JSON
+//     string;
+//   - raw: as the C type says, without the conventions above.
+//
+// A format replaces the member-name conventions. The address formats
+// apply to any value of the right size but floats, pointers, bools and
+// bitfields.
+//
+// # Short events
+//
+// An event shorter than [Decoder.Size] (libbpf-tools' execsnoop sends
+// offsetof(struct event, args) + args_size bytes; perf event arrays and
+// iterators may cut records) prints as far as it goes, and never fails:
+// members wholly past the end are left out of JSON objects and print as
+// blank cells in text; a struct, union or array cut short prints the
+// members and elements it holds; a string cut short stops at the end of
+// the data (so a char args[N] member holds what was sent); a scalar cut
+// short is left out like a missing member (an event of a scalar type
+// prints null). [Decoder.MinSize] tells how many bytes the first member
+// needs. Reading a short event does not allocate either.
+//
 // # Text column widths
 //
 // [Decoder.Columns] suggests widths from each member's type, at least the
@@ -82,16 +162,20 @@
 // for 16-byte integers; for bitfields the digits of their largest value up
 // to 7, or 16 above 32 bits; 5 for bools; the longest enumerator (4 to
 // 24); 10 for float, 12 for double; 18 for pointers; N up to 32 for
-// char[N]; nothing for structs, unions and arrays. Wider values push the
-// rest of the row to the right. Padding counts characters, not bytes.
+// char[N]; 15 for IPv4 addresses, addresses chosen by family and address
+// pairs, 25 for IPv6 addresses; 2 + 2 × size for hex; nothing for
+// structs, unions and arrays. Wider values push the rest of the row to the
+// right. Padding counts characters, not bytes.
 //
 // # Errors
 //
 // New fails, with an error wrapping [ErrUnsupportedType], for types
 // without a value (void, functions, forward declarations), types of size
 // 0, self-containing or too deeply nested types, members that lie outside
-// their struct, and types that expand to more values than
-// Options.MaxValues. The Append methods fail, with an error wrapping
-// [ErrShortData] and dst unchanged, for events shorter than
-// [Decoder.Size]; longer events are fine. They never panic.
+// their struct, types that expand to more values than Options.MaxValues,
+// and formats that are unknown or do not fit their member. The Append
+// methods do not fail on event data of any length (shorter events print
+// as far as they go, longer ones print their extra bytes only in a
+// flexible array member) and never panic; AppendCell fails only for a
+// column that does not exist.
 package decode

@@ -36,7 +36,8 @@ func (g *typeGen) byte() byte {
 func (g *typeGen) pick(n int) int { return int(g.byte()) % n }
 
 func (g *typeGen) name(prefix string) string {
-	names := []string{"a", "pid", "comm", "x", "", "ts", "\"q\"\\\n", "ä", "\xff"}
+	names := []string{"a", "pid", "comm", "x", "", "ts", "\"q\"\\\n", "ä", "\xff",
+		"saddr", "daddr_v4", "daddr_v6", "af", "family"}
 	return prefix + names[g.pick(len(names))]
 }
 
@@ -86,7 +87,8 @@ func (g *typeGen) typ(depth int) btf.Type {
 		inner := g.typ(depth + 1)
 		switch g.pick(5) {
 		case 0:
-			t = &btf.Typedef{Name: g.name("t"), Type: inner}
+			names := []string{g.name("t"), "__be16", "__be32", "__le64", "ecc_ipv4_t", "ecc_ipv6_t", "ecc_ip_t"}
+			t = &btf.Typedef{Name: names[g.pick(len(names))], Type: inner}
 		case 1:
 			t = &btf.Const{Type: inner}
 		case 2:
@@ -204,7 +206,18 @@ func FuzzDecode(f *testing.F) {
 			order = binary.BigEndian
 		}
 		typ := g.typ(0)
-		d, err := New(typ, &Options{ByteOrder: order, MaxValues: 1 << 14})
+		opts := &Options{ByteOrder: order, MaxValues: 1 << 14, Plain: g.pick(8) == 0}
+		for range g.pick(3) {
+			if opts.Formats == nil {
+				opts.Formats = map[string]map[string]Format{}
+			}
+			s, m := g.name("s"), g.name("m")
+			if opts.Formats[s] == nil {
+				opts.Formats[s] = map[string]Format{}
+			}
+			opts.Formats[s][m] = append(formats, "bogus")[g.pick(len(formats)+1)]
+		}
+		d, err := New(typ, opts)
 		if err != nil {
 			if !errors.Is(err, ErrUnsupportedType) {
 				t.Fatalf("New: error not wrapping ErrUnsupportedType: %v", err)
@@ -224,15 +237,9 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 
-		// Short data is an error and leaves dst alone.
-		if _, err := d.AppendJSON(nil, data[:d.Size()-1]); !errors.Is(err, ErrShortData) {
-			t.Fatalf("short data: %v", err)
-		}
-		if _, err := d.AppendText(nil, data[:d.Size()-1]); !errors.Is(err, ErrShortData) {
-			t.Fatalf("short data: %v", err)
-		}
-
-		for _, ev := range [][]byte{data, data[:d.Size()]} {
+		// Every length prints, short ones as far as they go.
+		cut := g.pick(d.Size() + 1)
+		for _, ev := range [][]byte{data, data[:d.Size()], data[:d.Size()-1], data[:cut], nil} {
 			out, err := d.AppendJSON([]byte("x"), ev)
 			if err != nil {
 				t.Fatalf("AppendJSON: %v", err)

@@ -7,8 +7,8 @@ import (
 )
 
 // json appends the value of n at data[off:]. New guarantees that every
-// fixed-size read stays within d.size bytes, and AppendJSON that data
-// holds that many.
+// fixed-size read stays within d.size bytes, and the caller that data
+// holds the whole value (reads of a family member are checked).
 func (d *Decoder) json(dst, data []byte, off int, n *node) []byte {
 	switch n.kind {
 	case kU8:
@@ -63,6 +63,9 @@ func (d *Decoder) json(dst, data []byte, off int, n *node) []byte {
 	case kFlex:
 		return d.jsonArray(dst, data, off, n.elem, d.flexLen(data, off, n.elem))
 	case kStruct, kUnion:
+		if n.conds {
+			return d.jsonFields(dst, data, off, n)
+		}
 		dst = append(dst, '{')
 		for i := range n.fields {
 			f := &n.fields[i]
@@ -70,6 +73,12 @@ func (d *Decoder) json(dst, data []byte, off int, n *node) []byte {
 			dst = d.json(dst, data, off+int(f.off), f.node)
 		}
 		return append(dst, '}')
+	case kOrdered:
+		return strconv.AppendUint(dst, d.ordered(data, off, n), 10)
+	case kIPv4, kIPv6, kInet, kHex, kHexBytes:
+		dst = append(dst, '"')
+		dst = d.appendFormatted(dst, data, off, n)
+		return append(dst, '"')
 	}
 	panic("decode: unknown node kind")
 }
@@ -324,4 +333,25 @@ func cstring(b []byte) []byte {
 		return b[:i]
 	}
 	return b
+}
+
+// appendFormatted appends the values of format kinds that JSON quotes.
+func (d *Decoder) appendFormatted(dst, data []byte, off int, n *node) []byte {
+	switch n.kind {
+	case kIPv4:
+		return appendIPv4(dst, data[off:off+4])
+	case kIPv6:
+		return appendIPv6(dst, data[off:off+16])
+	case kInet:
+		if d.isV4(data, off, n) {
+			return appendIPv4(dst, data[off:off+4])
+		}
+		return appendIPv6(dst, data[off:off+16])
+	case kHex:
+		dst = append(dst, '0', 'x')
+		return strconv.AppendUint(dst, d.ordered(data, off, n), 16)
+	case kHexBytes:
+		return appendHexBytes(dst, data[off:off+int(n.size)])
+	}
+	panic("decode: unknown node kind")
 }

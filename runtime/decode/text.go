@@ -38,6 +38,9 @@ func (d *Decoder) text(dst, data []byte, off int, n *node) []byte {
 	case kFlex:
 		return d.textArray(dst, data, off, n.elem, d.flexLen(data, off, n.elem))
 	case kStruct, kUnion:
+		if n.conds {
+			return d.textFields(dst, data, off, n)
+		}
 		dst = append(dst, '{')
 		for i := range n.fields {
 			f := &n.fields[i]
@@ -45,6 +48,8 @@ func (d *Decoder) text(dst, data []byte, off int, n *node) []byte {
 			dst = d.text(dst, data, off+int(f.off), f.node)
 		}
 		return append(dst, '}')
+	case kIPv4, kIPv6, kInet, kHex, kHexBytes:
+		return d.appendFormatted(dst, data, off, n)
 	default:
 		// Integers and bools print as in JSON.
 		return d.json(dst, data, off, n)
@@ -81,6 +86,16 @@ func (n *node) width() int {
 		return 7 // pids, uids, errors; larger values push on
 	case kU64, kS64:
 		return 16
+	case kOrdered:
+		return map[uint32]int{2: 5, 4: 7, 8: 16}[n.size]
+	case kIPv4, kInet:
+		return 15 // 255.255.255.255; IPv6 addresses push on
+	case kIPv6:
+		return 25
+	case kHex:
+		return 2 + 2*int(n.size)
+	case kHexBytes:
+		return min(2+2*int(n.size), 34)
 	case kU128, kS128:
 		return 20
 	case kBool:
@@ -124,7 +139,7 @@ func (n *node) width() int {
 // align tells on which side a column of n's values pads.
 func (n *node) align() Align {
 	switch n.kind {
-	case kU8, kU16, kU32, kU64, kS8, kS16, kS32, kS64, kU128, kS128, kF16, kF32, kF64:
+	case kU8, kU16, kU32, kU64, kS8, kS16, kS32, kS64, kU128, kS128, kF16, kF32, kF64, kOrdered:
 		return AlignRight
 	case kBits:
 		if !n.boolean && n.enum == nil {
