@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -310,14 +311,13 @@ func TestKernelKfuncs(t *testing.T) {
 		// unconditionally: the fallback must be identical), and with a
 		// program's own declarations of the kfuncs it calls, without
 		// __weak, as programs written for older headers have them.
-		clang := testenv.Clang(t)
 		if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
 			testenv.Missing(t, "no libbpf headers: %v", err)
 		}
 		if fns["bpf_task_from_pid"] == nil || fns["bpf_task_release"] == nil {
 			t.Skip("this kernel lacks bpf_task_from_pid or bpf_task_release")
 		}
-		compileC(t, clang, header+`
+		const prog = `
 #include <bpf/bpf_helpers.h>
 extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
@@ -328,7 +328,12 @@ int prog(void *ctx) {
 		bpf_task_release(t);
 	return 0;
 }
-`, "-Werror")
+`
+		for _, clang := range clangs(t) {
+			t.Run(filepath.Base(clang), func(t *testing.T) {
+				compileC(t, clang, header+prog, "-Werror")
+			})
+		}
 	})
 }
 

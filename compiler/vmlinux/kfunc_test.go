@@ -2,6 +2,9 @@ package vmlinux
 
 import (
 	"bytes"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -101,7 +104,6 @@ func TestKfuncs(t *testing.T) {
 		t.Errorf("NoKfuncs header differs from the header minus its kfunc block:\n%s\n---\n%s", without.String(), rest)
 	}
 
-	clang := testenv.Clang(t)
 	calls := `
 SEC_TEXT int prog(void *ctx) {
 	struct task_struct *t = bpf_task_from_pid(1);
@@ -115,32 +117,51 @@ _Static_assert(__builtin_types_compatible_p(__typeof__(b_rows), int (*(const cha
 _Static_assert(__builtin_types_compatible_p(__typeof__(a_handler), void (*(int))(long)), "handler");
 `
 	calls = strings.ReplaceAll(calls, "SEC_TEXT", `__attribute__((section("tp/x")))`)
-	t.Run("calls", func(t *testing.T) {
-		compileC(t, clang, h+calls)
-	})
-	t.Run("redeclared", func(t *testing.T) {
-		// Programs written for older headers declare kfuncs themselves,
-		// without __weak: a compatible redeclaration is accepted.
-		compileC(t, clang, h+`
-extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
-extern void bpf_task_release(struct task_struct *p) __attribute__((section(".ksyms")));
-extern struct task_struct *bpf_task_from_pid(int pid) __ksym __weak;
-`+calls)
-	})
-	t.Run("opt out", func(t *testing.T) {
-		// An incompatible declaration needs BPF_NO_KFUNC_PROTOTYPES,
-		// which really removes the block.
-		own := `
-#ifndef __ksym
-#define __ksym __attribute__((section(".ksyms")))
-#endif
-extern struct task_struct *bpf_task_from_pid(unsigned long pid) __ksym;
-`
-		compileC(t, clang, "#define BPF_NO_KFUNC_PROTOTYPES\n"+h+own)
-		if err := tryCompileC(clang, h+own); err == nil {
-			t.Error("a conflicting declaration compiled although the block declares bpf_task_from_pid")
+	// Every clang installed: Debian's default (14) and the newest agree.
+	for _, clang := range clangs(t) {
+		t.Run(filepath.Base(clang), func(t *testing.T) {
+			t.Run("calls", func(t *testing.T) {
+				compileC(t, clang, h+calls)
+			})
+			t.Run("redeclared", func(t *testing.T) {
+				// Programs written for older headers declare kfuncs themselves,
+				// without __weak: a compatible redeclaration is accepted.
+				compileC(t, clang, h+`
+	extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
+	extern void bpf_task_release(struct task_struct *p) __attribute__((section(".ksyms")));
+	extern struct task_struct *bpf_task_from_pid(int pid) __ksym __weak;
+	`+calls)
+			})
+			t.Run("opt out", func(t *testing.T) {
+				// An incompatible declaration needs BPF_NO_KFUNC_PROTOTYPES,
+				// which really removes the block.
+				own := `
+	#ifndef __ksym
+	#define __ksym __attribute__((section(".ksyms")))
+	#endif
+	extern struct task_struct *bpf_task_from_pid(unsigned long pid) __ksym;
+	`
+				compileC(t, clang, "#define BPF_NO_KFUNC_PROTOTYPES\n"+h+own)
+				if err := tryCompileC(clang, h+own); err == nil {
+					t.Error("a conflicting declaration compiled although the block declares bpf_task_from_pid")
+				}
+			})
+		})
+	}
+}
+
+// clangs returns the clang-N commands on PATH, or the one testenv finds.
+func clangs(t *testing.T) []string {
+	var found []string
+	for v := 30; v >= 14; v-- {
+		if p, err := exec.LookPath("clang-" + strconv.Itoa(v)); err == nil {
+			found = append(found, p)
 		}
-	})
+	}
+	if len(found) == 0 {
+		found = append(found, testenv.Clang(t))
+	}
+	return found
 }
 
 // TestKfuncsNone: BTF without kfuncs still gets the (empty) block, like
