@@ -4,7 +4,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
 // A program calls kfuncs that only the generated vmlinux.h declares
@@ -12,6 +17,15 @@ import (
 // programs may call the task kfuncs), and reports what it read through the
 // task the kfunc returned.
 func TestKfuncsFromVmlinuxHeader(t *testing.T) {
+	testenv.Kernel(t)
+	kernel, err := btf.LoadKernelSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fn *btf.Func
+	if err := kernel.TypeByName("bpf_task_from_pid", &fn); err != nil || !slices.Contains(fn.Tags, "bpf_kfunc") {
+		testenv.Missing(t, "this kernel's BTF does not tag bpf_task_from_pid as a kfunc (Linux < 6.11 or pahole < 1.27)")
+	}
 	src := buildSource(t, "kfunc", prelude+`
 #include <ecc.h>
 
