@@ -59,7 +59,8 @@ func (b *builder) btf(a Arch) (*btfInfo, error) {
 }
 
 // VmlinuxHeader returns the folder holding vmlinux.h for the BTF at path,
-// generating it on first use. Headers are cached by the BTF's SHA-256.
+// generating it on first use. Headers are cached by the BTF's SHA-256 and
+// the generator's vmlinux.FormatVersion.
 func VmlinuxHeader(path, cacheDir string) (*btfInfo, error) {
 	// The digest of an unchanged BTF file is remembered by the file's
 	// identity, so that cached builds need not read and hash megabytes.
@@ -81,7 +82,8 @@ func VmlinuxHeader(path, cacheDir string) (*btfInfo, error) {
 		sum := sha256.Sum256(data)
 		digest = hex.EncodeToString(sum[:])
 	}
-	dir := filepath.Join(cacheDir, "vmlinux", digest[:16])
+	// Headers written by an older generator are not reused.
+	dir := filepath.Join(cacheDir, "vmlinux", digest[:16]+"-v"+vmlinux.FormatVersion)
 	header := filepath.Join(dir, "vmlinux.h")
 	info := &btfInfo{path: path, digest: digest, dir: dir}
 	if _, err := os.Stat(header); err == nil {

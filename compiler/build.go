@@ -16,6 +16,7 @@ import (
 	"github.com/ecc-bpf/ecc/compiler/buildcache"
 	"github.com/ecc-bpf/ecc/compiler/elfstrip"
 	"github.com/ecc-bpf/ecc/compiler/meta"
+	"github.com/ecc-bpf/ecc/compiler/vmlinux"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/templates"
 )
@@ -317,7 +318,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 		Package: filepath.Join(dir, PackageFile),
 	}
 	key := buildcache.Key([]byte("ecc-build-2"), []byte(b.selfID), []byte(b.clang.id),
-		[]byte(a.Name), []byte(bi.digest), []byte(templates.IncludeDigest()),
+		[]byte(a.Name), []byte(bi.digest), []byte(vmlinux.FormatVersion), []byte(templates.IncludeDigest()),
 		[]byte(strings.Join(b.o.CFlags, "\x00")), []byte(b.src), b.srcText,
 		[]byte(b.hdr), b.hdrText)
 	names := []string{b.name + ObjSuffix, b.name + SkelSuffix, PackageFile}

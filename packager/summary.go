@@ -1,7 +1,6 @@
 package packager
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 )
 
@@ -55,7 +55,7 @@ func WriteSummary(w io.Writer, p *Package) error {
 	var spec *ebpf.CollectionSpec
 	var scan *progscan.Result
 	if p.Object != nil {
-		if sp, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(p.Object)); err == nil {
+		if sp, err := bpfobj.LoadSpec(p.Object); err == nil {
 			spec, scan = sp, progscan.Scan(sp)
 		}
 	}

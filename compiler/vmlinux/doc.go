@@ -23,9 +23,15 @@
 // together; WriteFromReader decodes the BTF itself and writes the same
 // header several times faster (about twice as fast as bpftool).
 //
-// Functions, variables, data sections and declaration tags are not
-// emitted, like bpftool. Where bpftool's output would not reproduce the
-// layout recorded in BTF, this package differs from it: one-byte enums get
+// Variables, data sections and declaration tags are not emitted, like
+// bpftool. Functions are not either, except kfuncs: like recent bpftool
+// (7.5 and later), the header ends with an extern __weak __ksym declaration
+// of every function BTF tags "bpf_kfunc", sorted by name, in a block that a
+// program turns off by defining BPF_NO_KFUNC_PROTOTYPES (Options.NoKfuncs
+// leaves it out, with the __ksym/__weak fallbacks it needs).
+//
+// Where bpftool's output would not reproduce the layout recorded in BTF,
+// this package differs from it: one-byte enums get
 // __attribute__((mode(byte))), unions BTF records larger than their members
 // get an unnamed padding member, and __builtin_va_list (which is not
 // written out, being a compiler builtin) is laid out with the BPF target's

@@ -46,7 +46,8 @@ type node struct {
 	// size in bytes for ints, floats, enums, structs and unions.
 	size uint32
 	// ref is the target of pointers, typedefs, qualifiers and type tags,
-	// the element type of arrays and the return type of prototypes.
+	// the element type of arrays, the return type of prototypes and the
+	// prototype of functions.
 	ref    int32
 	nelems uint32
 	// first and vlen select the members or parameters in dumper.fields, or
@@ -65,6 +66,10 @@ type node struct {
 	order      uint8
 	emit       uint8
 	fwdDone    bool
+	// fn marks a function (kindSkip), whose ref is its prototype; tags
+	// holds the declaration tags the kfunc block looks for.
+	fn   bool
+	tags declTags
 }
 
 // enumValue is one enumerator. value holds signed values sign-extended.
@@ -189,7 +194,10 @@ func (d *dumper) build(types []btf.Type) error {
 			// which then must not be written as a top-level one.
 			n = node{kind: kindSkip, name: t.Name, ref: lookup(t.Type)}
 		case *btf.Func:
-			n = node{kind: kindSkip, name: t.Name}
+			n = node{kind: kindSkip, name: t.Name, fn: true, ref: lookup(t.Type)}
+			for _, tag := range t.Tags {
+				n.tags |= declTagOf(tag)
+			}
 		case *btf.Datasec:
 			n = node{kind: kindSkip, name: t.Name}
 		default:
@@ -208,7 +216,11 @@ func (d *dumper) markReferenced() {
 	for i := 1; i < len(d.nodes); i++ {
 		n := &d.nodes[i]
 		switch n.kind {
-		case kindPtr, kindArray, kindTypedef, kindVolatile, kindConst, kindRestrict, kindTypeTag, kindSkip:
+		case kindSkip:
+			if !n.fn {
+				d.nodes[n.ref].referenced = true
+			}
+		case kindPtr, kindArray, kindTypedef, kindVolatile, kindConst, kindRestrict, kindTypeTag:
 			d.nodes[n.ref].referenced = true
 		case kindStruct, kindUnion, kindFuncProto:
 			for _, f := range d.fields[n.first : n.first+n.vlen] {
@@ -216,9 +228,10 @@ func (d *dumper) markReferenced() {
 			}
 		}
 	}
-	// Variables were only needed for the marking above.
+	// Variables were only needed for the marking above; functions keep
+	// their prototype for the kfunc block.
 	for i := 1; i < len(d.nodes); i++ {
-		if d.nodes[i].kind == kindSkip {
+		if d.nodes[i].kind == kindSkip && !d.nodes[i].fn {
 			d.nodes[i].ref = 0
 		}
 	}

@@ -2,22 +2,18 @@ package vmlinux
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 )
 
-// compileC checks that src compiles for the BPF target.
-func compileC(t testing.TB, clang, src string) {
+// compileC checks that src compiles for the BPF target, with extra clang
+// flags.
+func compileC(t testing.TB, clang, src string, extra ...string) {
 	t.Helper()
-	cmd := exec.Command(clang, "-target", "bpf", "-D__TARGET_ARCH_x86",
-		"-fsyntax-only", "-Werror=implicit-function-declaration", "-ferror-limit=50", "-x", "c", "-")
-	cmd.Stdin = strings.NewReader(src)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	if err := cmd.Run(); err != nil {
+	if err := tryCompileC(clang, src, extra...); err != nil {
 		f, ferr := os.CreateTemp("", "vmlinux-test-*.h")
 		where := ""
 		if ferr == nil {
@@ -25,8 +21,23 @@ func compileC(t testing.TB, clang, src string) {
 			f.Close()
 			where = " (source kept in " + f.Name() + ")"
 		}
-		t.Fatalf("%s failed: %v%s\n%s", clang, err, where, truncate(out.String(), 8000))
+		t.Fatalf("%v%s", err, where)
 	}
+}
+
+// tryCompileC compiles src for the BPF target, syntax only.
+func tryCompileC(clang, src string, extra ...string) error {
+	args := append([]string{"-target", "bpf", "-D__TARGET_ARCH_x86",
+		"-fsyntax-only", "-Werror=implicit-function-declaration", "-ferror-limit=50"}, extra...)
+	cmd := exec.Command(clang, append(args, "-x", "c", "-")...)
+	cmd.Stdin = strings.NewReader(src)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s failed: %v\n%s", clang, err, truncate(out.String(), 8000))
+	}
+	return nil
 }
 
 func truncate(s string, n int) string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -200,7 +201,9 @@ func TestKernel(t *testing.T) {
 		if err != nil {
 			t.Fatalf("bpftool: %v", err)
 		}
-		ours, theirs := topLevelNames(header), topLevelNames(string(out))
+		// bpftool 7.1 predates kfunc declarations: compare the rest.
+		rest, _ := splitKfuncs(t, header)
+		ours, theirs := topLevelNames(rest), topLevelNames(string(out))
 		if len(theirs) < 1000 {
 			t.Fatalf("only %d names found in bpftool output: parser broken?", len(theirs))
 		}
@@ -223,6 +226,114 @@ func TestKernel(t *testing.T) {
 				len(extra), truncate(strings.Join(extra, ", "), 4000))
 		}
 		t.Logf("%d named types, same set as bpftool", len(ours))
+	})
+}
+
+// kernelKfuncs returns the names of the functions the kernel's BTF tags
+// "bpf_kfunc", as cilium/ebpf reads them (declaration tags become Func.Tags).
+func kernelKfuncs(t testing.TB, spec *btf.Spec) map[string]*btf.Func {
+	t.Helper()
+	fns := make(map[string]*btf.Func)
+	for typ, err := range spec.All() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fn, ok := typ.(*btf.Func); ok && slices.Contains(fn.Tags, "bpf_kfunc") {
+			fns[fn.Name] = fn
+		}
+	}
+	return fns
+}
+
+func TestKernelKfuncs(t *testing.T) {
+	spec := loadKernelSpec(t)
+	fns := kernelKfuncs(t, spec)
+	if len(fns) == 0 {
+		testenv.Missing(t, "this kernel's BTF tags no kfunc (Linux < 6.11 or pahole < 1.27)")
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, spec, nil); err != nil {
+		t.Fatal(err)
+	}
+	header := buf.String()
+	rest, decls := splitKfuncs(t, header)
+	lines := strings.Split(strings.TrimSuffix(decls, "\n"), "\n")
+	t.Logf("%d kfuncs tagged in BTF, %d declarations, header %d bytes (%d without kfuncs)", len(fns), len(lines), len(header), len(rest))
+	if len(lines) != len(fns) {
+		t.Errorf("%d declarations for %d kfuncs", len(lines), len(fns))
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "extern ") || !strings.HasSuffix(l, " __weak __ksym;") {
+			t.Errorf("not a kfunc declaration: %q", l)
+		}
+	}
+	byName := make(map[string]string, len(fns))
+	for name := range fns {
+		for _, l := range lines {
+			if strings.Contains(l, " "+name+"(") || strings.Contains(l, "*"+name+"(") {
+				byName[name] = l
+				break
+			}
+		}
+		if byName[name] == "" {
+			t.Errorf("kfunc %s not declared", name)
+		}
+	}
+	// Prototypes as the kernel defines them (where this kernel has them).
+	for name, want := range map[string]string{
+		"bpf_task_from_pid":    "extern struct task_struct *bpf_task_from_pid(s32 pid) __weak __ksym;",
+		"bpf_task_release":     "extern void bpf_task_release(struct task_struct *p) __weak __ksym;",
+		"bpf_rbtree_add_impl":  "extern int bpf_rbtree_add_impl(struct bpf_rb_root *root, struct bpf_rb_node *node, bool (*less)(struct bpf_rb_node *, const struct bpf_rb_node *), void *meta__ign, u64 off) __weak __ksym;",
+		"bpf_cast_to_kern_ctx": "extern __bpf_fastcall void *bpf_cast_to_kern_ctx(void *obj) __weak __ksym;",
+		"bpf_dynptr_is_null":   "extern bool bpf_dynptr_is_null(const struct bpf_dynptr *p) __weak __ksym;",
+	} {
+		if fns[name] == nil {
+			t.Logf("this kernel has no kfunc %s", name)
+			continue
+		}
+		if byName[name] != want {
+			t.Errorf("kfunc %s:\n got %s\nwant %s", name, byName[name], want)
+		}
+	}
+
+	t.Run("no kfuncs", func(t *testing.T) {
+		var without bytes.Buffer
+		if err := Write(&without, spec, &Options{NoKfuncs: true}); err != nil {
+			t.Fatal(err)
+		}
+		if without.String() != rest {
+			t.Error("the header with NoKfuncs is not the header minus its kfunc block")
+		}
+	})
+
+	t.Run("compile", func(t *testing.T) {
+		// With libbpf's headers after it (bpf_helpers.h defines __ksym
+		// unconditionally: the fallback must be identical), and with a
+		// program's own declarations of the kfuncs it calls, without
+		// __weak, as programs written for older headers have them.
+		if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
+			testenv.Missing(t, "no libbpf headers: %v", err)
+		}
+		if fns["bpf_task_from_pid"] == nil || fns["bpf_task_release"] == nil {
+			t.Skip("this kernel lacks bpf_task_from_pid or bpf_task_release")
+		}
+		const prog = `
+#include <bpf/bpf_helpers.h>
+extern struct task_struct *bpf_task_from_pid(s32 pid) __ksym;
+extern void bpf_task_release(struct task_struct *p) __ksym;
+SEC("tp_btf/sched_process_exec")
+int prog(void *ctx) {
+	struct task_struct *t = bpf_task_from_pid(1);
+	if (t)
+		bpf_task_release(t);
+	return 0;
+}
+`
+		for _, clang := range clangs(t) {
+			t.Run(filepath.Base(clang), func(t *testing.T) {
+				compileC(t, clang, header+prog, "-Werror")
+			})
+		}
 	})
 }
 

@@ -171,6 +171,14 @@ func (d *dumper) loadRaw(data []byte) error {
 	d.fields = make([]field, 0, nfields)
 	d.enums = make([]enumValue, 0, nenums)
 
+	// Declaration tags of whole functions that the kfunc block uses, applied
+	// once every type is known (a tag may come before its function).
+	type funcTag struct {
+		target int32
+		tag    declTags
+	}
+	var funcTags []funcTag
+
 	type legacyInt struct{ off, bits uint32 }
 	var legacy map[int32]legacyInt // ints describing old-style bitfields
 	var legacyUsers []int32        // composites without kind_flag
@@ -306,7 +314,15 @@ func (d *dumper) loadRaw(data []byte) error {
 			}
 		case btfKindVar:
 			n = node{kind: kindSkip, name: tname, ref: ref}
-		default: // functions, data sections, declaration tags
+		case btfKindFunc:
+			n = node{kind: kindSkip, name: tname, fn: true, ref: ref}
+		case btfKindDeclTag:
+			// component_idx -1: the tag applies to the whole declaration.
+			if tag := declTagOf(tname); tag != 0 && int32(bo.Uint32(body)) == -1 {
+				funcTags = append(funcTags, funcTag{ref, tag})
+			}
+			n = node{kind: kindSkip, name: tname}
+		default: // data sections
 			n = node{kind: kindSkip, name: tname}
 		}
 		d.nodes = append(d.nodes, n)
@@ -322,6 +338,14 @@ func (d *dumper) loadRaw(data []byte) error {
 	for i := range d.fields {
 		if r := d.fields[i].typ; r >= count {
 			return fmt.Errorf("%w: member or parameter refers to missing type %d", errRawBTF, r)
+		}
+	}
+	for _, ft := range funcTags {
+		if ft.target >= count {
+			return fmt.Errorf("%w: declaration tag refers to missing type %d", errRawBTF, ft.target)
+		}
+		if t := &d.nodes[ft.target]; t.fn {
+			t.tags |= ft.tag
 		}
 	}
 

@@ -13,12 +13,21 @@ import (
 // DefaultGuard is the include guard used when Options.Guard is empty.
 const DefaultGuard = "__VMLINUX_H__"
 
+// FormatVersion changes whenever the header written for the same BTF and
+// options changes, so that caches of generated headers can key on it.
+// 2: kfunc prototypes.
+const FormatVersion = "2"
+
 // Options controls header generation. The zero value is usable.
 type Options struct {
 	// Guard is the include-guard macro; default "__VMLINUX_H__".
 	Guard string
 	// NoPreserveAccessIndex omits the preserve_access_index pragma.
 	NoPreserveAccessIndex bool
+	// NoKfuncs omits the kfunc declarations and the __ksym, __weak and
+	// __bpf_fastcall fallbacks they use: the header bpftool before 7.5
+	// writes.
+	NoKfuncs bool
 }
 
 // Write writes a C header declaring every type in spec.
@@ -76,9 +85,17 @@ func write(w io.Writer, opts *Options, load func(*dumper) error) (*dumper, error
 			"#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
 			"#endif\n\n")
 	}
+	if !opts.NoKfuncs {
+		d.str(kfuncPrelude)
+	}
 
 	if err := d.dumpAll(); err != nil {
 		return nil, err
+	}
+	if !opts.NoKfuncs {
+		if err := d.dumpKfuncs(); err != nil {
+			return nil, err
+		}
 	}
 
 	if !opts.NoPreserveAccessIndex {

@@ -124,6 +124,9 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 		o = &Options{}
 	}
 	PrepareMaps(spec)
+	if err := ResolveKconfig(spec, o.Object); err != nil {
+		return nil, err
+	}
 	cache := btf.NewCache()
 	opts := ebpf.CollectionOptions{Cache: cache}
 	if o.KernelBTF != "" {
