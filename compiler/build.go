@@ -270,7 +270,10 @@ func selfID() string {
 }
 
 func (b *builder) clangArgs(a Arch, bi *btfInfo, input, obj, deps string) []string {
-	args := []string{"-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_" + a.Target}
+	// -mcpu=v3 (32-bit jumps and ALU, Linux 5.1+): the verifier tracks
+	// bounds through 32-bit subregisters, so code like libbpf-tools'
+	// softirqs verifies; --cflags -mcpu=v1 overrides it (the last wins).
+	args := []string{"-g", "-O2", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_" + a.Target}
 	if bi.foreign {
 		args = append(args, "-D__ECC_FOREIGN_BTF")
 	}
