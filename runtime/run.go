@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/rlimit"
 
+	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 	"github.com/ecc-bpf/ecc/runtime/progflags"
@@ -56,7 +56,7 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	}
 	pkg := src.Package
 	tr := newTracer(o)
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(pkg.Object))
+	spec, err := bpfobj.LoadSpec(pkg.Object)
 	if err != nil {
 		return fmt.Errorf("%s: read BPF object: %w", src.Name, err)
 	}

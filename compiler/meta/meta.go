@@ -1,7 +1,6 @@
 package meta
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/ecc-bpf/ecc/compiler/doccomment"
+	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/runtime/decode"
 )
@@ -49,7 +49,7 @@ type Input struct {
 // Extract derives the package metadata from a BPF object and its source:
 // programs, maps, globals with their defaults, export types, doc comments.
 func Extract(in *Input) (*packager.Meta, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(in.Object))
+	spec, err := bpfobj.LoadSpec(in.Object)
 	if err != nil {
 		return nil, fmt.Errorf("read BPF object: %w", err)
 	}

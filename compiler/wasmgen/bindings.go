@@ -1,15 +1,14 @@
 package wasmgen
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
-	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/packager"
 )
 
@@ -33,7 +32,7 @@ type Bindings struct {
 // metadata, found in its BTF, and the struct types of its maps' keys and
 // values.
 func New(name, source string, object []byte, m *packager.Meta) (*Bindings, error) {
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(object))
+	spec, err := bpfobj.LoadSpec(object)
 	if err != nil {
 		return nil, fmt.Errorf("read BPF object: %w", err)
 	}

@@ -8,9 +8,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/cilium/ebpf"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 )
@@ -47,7 +47,7 @@ func (h *host) load(elf []byte) (uint64, error) {
 	if h.isStopped() {
 		return 0, errors.New("load BPF object: the run is stopping")
 	}
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(elf))
+	spec, err := bpfobj.LoadSpec(elf)
 	if err != nil {
 		return 0, fmt.Errorf("read BPF object: %w", err)
 	}
