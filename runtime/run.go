@@ -80,6 +80,9 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 
 	// Plan every attachment before touching the kernel: a missing --ifname
 	// is the user's to fix, whatever else loads.
+	if err := attach.CheckOptions(spec, &o.Attach); err != nil {
+		return fmt.Errorf("%s: %w", src.Name, err)
+	}
 	plans := map[string]*attach.Plan{}
 	for _, name := range loader.SortedPrograms(spec) {
 		plan, err := attach.PlanFor(spec.Programs[name], &o.Attach)
@@ -246,7 +249,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 			r.iters = append(r.iters, iterLink{name, l})
 		}
 		if r.o.Verbose {
-			fmt.Fprintf(r.o.Stderr, "ecli: attached %s (%s)\n", name, plan.Section)
+			fmt.Fprintf(r.o.Stderr, "ecli: attached %s (%s): %s\n", name, plan.Section, l)
 		}
 	}
 	if attached == 0 && len(failures) > 0 {

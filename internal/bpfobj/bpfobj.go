@@ -2,12 +2,18 @@
 // ebpf.LoadCollectionSpecFromReader after the few fixes that objects built
 // with libbpf's headers need before cilium/ebpf accepts them.
 //
-// The fix today is for weak map definitions. libbpf's <bpf/usdt.bpf.h>
-// declares its maps __weak (so that several objects of a static link may
-// each carry them); cilium/ebpf refuses relocations against weak map
-// symbols. Inside one object a weak definition is the definition, so
-// PromoteWeakMaps turns STB_WEAK symbols of map sections into STB_GLOBAL,
-// in a copy of the bytes.
+// Both fixes come from libbpf's <bpf/usdt.bpf.h>, and apply to any object
+// written the same way:
+//
+//   - Weak map definitions. usdt.bpf.h declares its maps __weak (so that
+//     several objects of a static link may each carry them); cilium/ebpf
+//     refuses relocations against weak map symbols. Inside one object a
+//     weak definition is the definition, so PromoteWeakMaps turns STB_WEAK
+//     symbols of map sections into STB_GLOBAL, in a copy of the bytes.
+//   - Hidden global functions. usdt.bpf.h's bpf_usdt_arg() and friends are
+//     __weak __hidden: libbpf gives such functions static linkage in BTF,
+//     so the verifier checks them with their caller instead of alone (where
+//     "long *res" could be NULL). LoadSpec does the same (HiddenFuncs).
 package bpfobj
 
 import (
@@ -17,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 )
 
 // LoadSpec parses a BPF ELF object into a collection spec, after
@@ -30,7 +37,20 @@ func LoadSpec(object []byte) (spec *ebpf.CollectionSpec, err error) {
 		}
 	}()
 	fixed, _ := PromoteWeakMaps(object)
-	return ebpf.LoadCollectionSpecFromReader(bytes.NewReader(fixed))
+	spec, err = ebpf.LoadCollectionSpecFromReader(bytes.NewReader(fixed))
+	if err != nil {
+		return nil, err
+	}
+	if hidden := HiddenFuncs(object); len(hidden) > 0 {
+		for _, p := range spec.Programs {
+			for i := range p.Instructions {
+				if fn := btf.FuncMetadata(&p.Instructions[i]); fn != nil && fn.Linkage == btf.GlobalFunc && hidden[fn.Name] {
+					fn.Linkage = btf.StaticFunc
+				}
+			}
+		}
+	}
+	return spec, nil
 }
 
 // ELF constants used here (see elf(5)).
@@ -39,8 +59,12 @@ const (
 	sectHeader64 = 64 // sizeof(Elf64_Shdr)
 	symEntry64   = 24 // sizeof(Elf64_Sym)
 	shtSymtab    = 2  // SHT_SYMTAB
+	stbLocal     = 0  // STB_LOCAL
 	stbGlobal    = 1  // STB_GLOBAL
 	stbWeak      = 2  // STB_WEAK
+	sttFunc      = 2  // STT_FUNC
+	stvInternal  = 1  // STV_INTERNAL
+	stvHidden    = 2  // STV_HIDDEN
 	shnLoReserve = 0xff00
 	// maxSections and maxSymbols bound the work done on hostile input.
 	maxSections = 1 << 16
@@ -80,37 +104,86 @@ func PromoteWeakMaps(object []byte) ([]byte, int) {
 	}
 	var out []byte
 	changed := 0
+	ok = e.symbols(func(off int, sym symbol) {
+		if sym.bind() != stbWeak || sym.shndx == 0 || sym.shndx >= shnLoReserve || sym.shndx >= e.shnum || !isMap[sym.shndx] {
+			return
+		}
+		if out == nil {
+			out = bytes.Clone(object)
+		}
+		out[off+4] = stbGlobal<<4 | sym.info&0xf
+		changed++
+	})
+	if !ok || out == nil {
+		return object, 0
+	}
+	return out, changed
+}
+
+// HiddenFuncs returns the names of the global (or weak) functions of a BPF
+// object with hidden or internal visibility (__hidden), which libbpf
+// treats as static. Malformed objects give none.
+func HiddenFuncs(object []byte) map[string]bool {
+	e, ok := parseHeader(object)
+	if !ok {
+		return nil
+	}
+	var out map[string]bool
+	e.symbols(func(_ int, sym symbol) {
+		vis := sym.other & 3
+		if sym.info&0xf != sttFunc || sym.bind() == stbLocal || (vis != stvHidden && vis != stvInternal) {
+			return
+		}
+		if name, ok := e.name(sym.strtab, sym.name); ok && name != "" {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[name] = true
+		}
+	})
+	return out
+}
+
+// symbol is an Elf64_Sym.
+type symbol struct {
+	name   uint32
+	info   byte
+	other  byte
+	shndx  int
+	strtab sectHeader // the string table of its symbol table
+}
+
+func (s symbol) bind() byte { return s.info >> 4 }
+
+// symbols calls fn with the offset and contents of every entry of every
+// SHT_SYMTAB section; false when a symbol table lies outside the file.
+func (e *elfFile) symbols(fn func(off int, sym symbol)) bool {
 	for i := 0; i < e.shnum; i++ {
 		sh, _ := e.section(i)
 		if sh.typ != shtSymtab || sh.entsize != symEntry64 {
 			continue
 		}
-		start, end, ok := span(sh.offset, sh.size, len(object))
+		start, end, ok := span(sh.offset, sh.size, len(e.b))
 		if !ok {
-			return object, 0
+			return false
 		}
 		n := (end - start) / symEntry64
 		if n > maxSymbols {
-			return object, 0
+			return false
 		}
+		strtab, _ := e.section(int(sh.link))
 		for j := 0; j < n; j++ {
 			off := start + j*symEntry64
-			info := object[off+4]
-			shndx := int(e.order.Uint16(object[off+6:]))
-			if info>>4 != stbWeak || shndx == 0 || shndx >= shnLoReserve || shndx >= e.shnum || !isMap[shndx] {
-				continue
-			}
-			if out == nil {
-				out = bytes.Clone(object)
-			}
-			out[off+4] = stbGlobal<<4 | info&0xf
-			changed++
+			fn(off, symbol{
+				name:   e.order.Uint32(e.b[off:]),
+				info:   e.b[off+4],
+				other:  e.b[off+5],
+				shndx:  int(e.order.Uint16(e.b[off+6:])),
+				strtab: strtab,
+			})
 		}
 	}
-	if out == nil {
-		return object, 0
-	}
-	return out, changed
+	return true
 }
 
 type elfFile struct {
@@ -126,6 +199,7 @@ type sectHeader struct {
 	typ     uint32
 	offset  uint64
 	size    uint64
+	link    uint32
 	entsize uint64
 }
 
@@ -166,6 +240,7 @@ func (e *elfFile) section(i int) (sectHeader, bool) {
 		typ:     e.order.Uint32(h[4:]),
 		offset:  e.order.Uint64(h[0x18:]),
 		size:    e.order.Uint64(h[0x20:]),
+		link:    e.order.Uint32(h[0x28:]),
 		entsize: e.order.Uint64(h[0x38:]),
 	}, true
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
 )
@@ -151,8 +152,31 @@ func TestLoadSpecWeakMaps(t *testing.T) {
 	if ms := spec.Maps["__bpf_usdt_specs"]; ms != nil && (ms.Type != ebpf.Array || ms.ValueSize != 208 || ms.MaxEntries != 256) {
 		t.Errorf("__bpf_usdt_specs: %+v", ms)
 	}
-	if p := spec.Programs["probe"]; p == nil || p.Type != ebpf.Kprobe {
-		t.Errorf("program probe: %+v", p)
+	p := spec.Programs["probe"]
+	if p == nil || p.Type != ebpf.Kprobe {
+		t.Fatalf("program probe: %+v", p)
+	}
+
+	// Hidden global functions get static linkage, as libbpf gives them.
+	hidden := HiddenFuncs(obj)
+	for _, f := range []string{"helper", "bpf_usdt_arg", "bpf_usdt_arg_cnt", "bpf_usdt_cookie"} {
+		if !hidden[f] {
+			t.Errorf("HiddenFuncs lacks %s: %v", f, hidden)
+		}
+	}
+	if hidden["probe"] {
+		t.Error("the program itself is not hidden")
+	}
+	linkage := map[string]btf.FuncLinkage{}
+	for i := range p.Instructions {
+		if fn := btf.FuncMetadata(&p.Instructions[i]); fn != nil {
+			linkage[fn.Name] = fn.Linkage
+		}
+	}
+	for name, want := range map[string]btf.FuncLinkage{"probe": btf.GlobalFunc, "helper": btf.StaticFunc, "bpf_usdt_arg": btf.StaticFunc} {
+		if got, ok := linkage[name]; !ok || got != want {
+			t.Errorf("%s: linkage %v (present %v), want %v", name, got, ok, want)
+		}
 	}
 }
 
@@ -201,6 +225,7 @@ func FuzzPromoteWeakMaps(f *testing.F) {
 		if _, again := PromoteWeakMaps(out); again != 0 {
 			t.Fatalf("not idempotent: %d more", again)
 		}
+		HiddenFuncs(in)
 		// Whatever we produce, reading it returns (maybe an error).
 		LoadSpec(in)
 	})

@@ -109,6 +109,13 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 		o = &Options{}
 	}
 	PrepareMaps(spec)
+	cookie, err := resolveCookieExtern(spec)
+	if err != nil {
+		return nil, err
+	}
+	if cookie != nil {
+		defer cookie.Close() // the programs hold it
+	}
 	cache := btf.NewCache()
 	opts := ebpf.CollectionOptions{Cache: cache}
 	if o.KernelBTF != "" {
