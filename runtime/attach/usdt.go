@@ -365,11 +365,11 @@ func attachUSDT(prog *ebpf.Program, p *Plan) (Link, error) {
 	f := p.usdtFile
 	if sites == nil || f == nil {
 		var err error
-		if f, err = usdt.Open(p.Binary); err != nil {
-			return nil, err
+		if f, err = usdt.Open(p.Binary); err == nil {
+			sites, err = f.Sites(p.Group, p.Name)
 		}
-		if sites, err = f.Sites(p.Group, p.Name); err != nil {
-			return nil, err
+		if err != nil {
+			return nil, fmt.Errorf("usdt %s:%s in %s: %w", p.Group, p.Name, p.Binary, err)
 		}
 	}
 	maps, err := findUSDTMaps(prog)

@@ -85,7 +85,8 @@ const (
 
 const stapsdtNoteType = 3
 
-// Open reads the USDT notes of an executable or shared library.
+// Open reads the USDT notes of an executable or shared library. Errors
+// about its contents do not repeat the path.
 func Open(path string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
@@ -94,7 +95,7 @@ func Open(path string) (*File, error) {
 	defer fh.Close()
 	f, err := NewFile(fh)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err // callers name the file
 	}
 	f.Path = path
 	return f, nil
