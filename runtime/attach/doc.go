@@ -2,8 +2,9 @@
 // auto-attach does: from their ELF section name (SEC("...")).
 //
 // It works in two steps. PlanFor reads a program's section name and the
-// user's Options (ecli run's --ifname, --cgroup, --uprobe, --pid and
-// --freq) and returns a Plan: the Kind of attachment and its target. It
+// user's Options (ecli run's --ifname, --cgroup, --uprobe, --usdt, --pid
+// and --freq; CheckOptions checks those concerning several programs) and
+// returns a Plan: the Kind of attachment and its target. It
 // touches no kernel state, so usage errors (a missing --ifname, a bare
 // SEC("uprobe") without --uprobe, a malformed target, an unknown section)
 // surface before anything is loaded. Attach then performs the plan for the
@@ -25,6 +26,10 @@
 //	  (bare uprobe/uretprobe: --uprobe)            uprobe//bin/bash:readline, a command on $PATH, or
 //	                                               a library such as libc.so.6); --pid filters
 //	uprobe.multi[.s]/BIN:GLOB, uretprobe.multi...  UprobeMulti, UretprobeMulti
+//	usdt[.s]/BIN:PROVIDER:NAME                     USDT: a uprobe per site of the probe (runtime/attach/usdt
+//	  (bare usdt: --usdt [PROG=]BIN:P:N)           reads the notes), its spec in __bpf_usdt_specs for
+//	                                               <bpf/usdt.bpf.h>, the semaphore as ref_ctr_offset;
+//	                                               --pid filters
 //	iter[.s]/NAME                                  Iter: link.AttachIter; IterLink.Open reads it
 //	xdp, xdp.frags                                 XDP on --ifname: driver mode, else generic mode
 //	tc, classifier, tc/ingress, tc/egress          TC on --ifname: TCX (6.6+), else a clsact qdisc
@@ -40,7 +45,7 @@
 //
 // Programs that only user space could attach (struct_ops, sk_msg, sk_skb,
 // sk_reuseport, sk_lookup, flow_dissector, freplace, xdp/devmap, lwt_*,
-// action, netfilter, syscall, usdt, *.session, cgroup/skb, iter/bpf_map_elem,
+// action, netfilter, syscall, *.session, cgroup/skb, iter/bpf_map_elem,
 // and sections that name no target such as a bare SEC("kprobe")) get a Plan
 // of Kind Manual whose Reason says why; Attach refuses them with ErrManual,
 // and the runtime leaves them loaded but unattached. A section no libbpf

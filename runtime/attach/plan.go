@@ -367,8 +367,9 @@ func lookupSection(section string) (*secDef, string, bool) {
 
 // PlanFor decides how to attach the program described by spec, from its
 // section name (spec.SectionName) and the user's options. It reads no
-// kernel state; it does look for uprobe binaries on PATH and for the
-// cgroup v2 mount point. Errors name the program and say which flag to pass.
+// kernel state; it does look for uprobe binaries on PATH, reads the USDT
+// notes of usdt targets, and looks for the cgroup v2 mount point. Errors
+// name the program and say which flag to pass.
 //
 // Programs the runtime cannot attach by itself (struct_ops, sk_msg, ...)
 // get a Plan of Kind Manual, with Reason saying why; Attach refuses them
