@@ -190,7 +190,7 @@ func planUSDT(p *Plan, extra string, opts *Options) error {
 
 func usdtString(p *Plan) string {
 	if p.Binary == "" {
-		return fmt.Sprintf("usdt: no probe (pass --usdt %s=BINARY:PROVIDER:NAME)", p.Program)
+		return "usdt, no probe given (--usdt)"
 	}
 	s := fmt.Sprintf("usdt %s:%s:%s", p.Binary, p.Group, p.Name)
 	switch n := len(p.Sites); n {
