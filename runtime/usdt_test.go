@@ -192,7 +192,8 @@ func TestUSDT(t *testing.T) {
 }
 
 // Kernels without BPF cookies find specs by address: a non-PIE binary
-// runs at its link addresses; a PIE's come from --pid's mappings. A bare
+// runs at its link addresses; a PIE's come from --pid's mappings. They
+// attach a uprobe per site (no uprobe_multi), semaphores included. A bare
 // usdt program without --usdt is skipped with a warning.
 func TestUSDTWithoutCookies(t *testing.T) {
 	t.Setenv("ECLI_USDT_NO_COOKIE", "1")
@@ -200,12 +201,16 @@ func TestUSDTWithoutCookies(t *testing.T) {
 	t.Run("nopie", func(t *testing.T) {
 		bin := buildTicker(t, false)
 		src := buildSource(t, "usdtnopie", strings.ReplaceAll(usdtProbe, "BIN", bin))
-		r := start(t, src, nil, Options{JSON: true})
-		if !strings.Contains(r.errs.String(), "warning: skipping program on_sem (usdt)") || !strings.Contains(r.errs.String(), "--usdt on_sem=BINARY:PROVIDER:NAME") {
-			t.Errorf("no warning for on_sem without a target:\n%s", r.errs.String())
+		r := start(t, src, nil, Options{JSON: true, Attach: attach.Options{USDT: []string{bin + ":ecc:sem"}}})
+		pid, sem := runTicker(t, bin, n)
+		if sem != "sem=1" {
+			t.Errorf("while attached: %q, want sem=1", sem)
 		}
-		pid, _ := runTicker(t, bin, n)
-		checkTicks(t, waitEvents(t, r, pid, n+2), n)
+		evs := waitEvents(t, r, pid, n+3)
+		checkTicks(t, evs, n)
+		if e := evs[len(evs)-1]; len(evs) != n+3 || e.kind != 3 || e.a != n {
+			t.Errorf("%d events, the last %+v, want %d with the sem event last", len(evs), e, n+3)
+		}
 	})
 	t.Run("pie-pid", func(t *testing.T) {
 		bin := buildTicker(t, true)
@@ -218,6 +223,9 @@ func TestUSDTWithoutCookies(t *testing.T) {
 		traced, stdin := startWaiting(t, bin, n)
 		other, otherIn := startWaiting(t, bin, n)
 		r := start(t, src, nil, Options{JSON: true, Attach: attach.Options{PID: traced.Process.Pid}})
+		if !strings.Contains(r.errs.String(), "warning: skipping program on_sem (usdt)") || !strings.Contains(r.errs.String(), "--usdt on_sem=BINARY:PROVIDER:NAME") {
+			t.Errorf("no warning for on_sem without a target:\n%s", r.errs.String())
+		}
 		for _, in := range []io.WriteCloser{stdin, otherIn} {
 			io.WriteString(in, "go\n")
 			in.Close()

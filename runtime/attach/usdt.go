@@ -44,6 +44,37 @@ var haveCookie = sync.OnceValue(func() bool {
 	return features.HaveProgramHelper(ebpf.Kprobe, asm.FnGetAttachCookie) == nil
 })
 
+var haveUprobeMulti = sync.OnceValue(func() bool {
+	return features.HaveBPFLinkUprobeMulti() == nil
+})
+
+// usdtMulti says whether USDT programs attach through one uprobe_multi
+// link each (Linux 6.6+), as libbpf does where it can: a link for all
+// sites, removed with one RCU grace period instead of one per site
+// (closing 256 single uprobes took 18 s here). Kernels that have it have
+// BPF cookies too, which it needs.
+func usdtMulti() bool {
+	return HaveBPFCookie() && os.Getenv("ECLI_USDT_NO_MULTI") != "1" && haveUprobeMulti()
+}
+
+// isUSDTSection reports whether a program is in a usdt or usdt.s section.
+func isUSDTSection(section string) bool {
+	s, _, _ := strings.Cut(strings.TrimPrefix(section, "?"), "/")
+	return s == "usdt" || s == "usdt.s"
+}
+
+// PrepareUSDT readies a collection's USDT programs before they load:
+// where the kernel has uprobe_multi links, they load with that expected
+// attach type, which attaching them needs. (Attach falls back to a uprobe
+// per site for programs loaded without it.)
+func PrepareUSDT(spec *ebpf.CollectionSpec) {
+	for _, p := range spec.Programs {
+		if isUSDTSection(p.SectionName) && p.AttachType == 0 && usdtMulti() {
+			p.AttachType = ebpf.AttachTraceUprobeMulti
+		}
+	}
+}
+
 var progName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // splitUSDTFlag splits a --usdt value, [PROG=]BINARY:PROVIDER:NAME.
@@ -290,12 +321,7 @@ func (l *usdtLink) String() string     { return l.desc }
 func (l *usdtLink) Links() []link.Link { return l.ls }
 
 func (l *usdtLink) Close() error {
-	var errs []error
-	for _, x := range l.ls {
-		if err := x.Close(); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs := closeConcurrently(l.ls)
 	l.ls = nil
 	if l.maps != nil {
 		for _, ip := range l.ips {
@@ -418,6 +444,30 @@ func attachUSDT(prog *ebpf.Program, p *Plan) (Link, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cookies && usdtMulti() {
+		opts := &link.UprobeMultiOptions{PID: uint32(p.PID)}
+		sem := false
+		for i, s := range sites {
+			opts.Addresses = append(opts.Addresses, s.Offset)
+			opts.Cookies = append(opts.Cookies, uint64(slots[i]))
+			opts.RefCtrOffsets = append(opts.RefCtrOffsets, s.SemOffset)
+			sem = sem || s.SemOffset != 0
+		}
+		if !sem {
+			opts.RefCtrOffsets = nil
+		}
+		up, err := ex.UprobeMulti(nil, prog, opts)
+		if err == nil {
+			l.ls = append(l.ls, up)
+			ok = true
+			return l, nil
+		}
+		// EINVAL: the program was loaded without the uprobe_multi attach
+		// type (not through PrepareUSDT); a uprobe per site then.
+		if !errors.Is(err, unix.EINVAL) {
+			return nil, fmt.Errorf("usdt %s:%s in %s: uprobe_multi link on %d sites: %w", p.Group, p.Name, p.Binary, len(sites), err)
+		}
+	}
 	for i, s := range sites {
 		opts := &link.UprobeOptions{Address: s.Offset, RefCtrOffset: s.SemOffset, PID: p.PID}
 		if cookies {
@@ -475,4 +525,28 @@ func (l *usdtLink) writeIPs(f *usdt.File, sites []usdt.Site, slots []uint32, pid
 		l.ips = append(l.ips, int64(ip))
 	}
 	return nil
+}
+
+// closeParallel bounds how many uprobes closeConcurrently closes at once.
+const closeParallel = 64
+
+// closeConcurrently closes links several at a time. Each uprobe's removal
+// waits for an RCU grace period in the kernel (tens of milliseconds);
+// closed one after another, 256 sites took 18 s, while concurrent closes
+// share their grace periods.
+func closeConcurrently(ls []link.Link) []error {
+	errs := make([]error, len(ls))
+	sem := make(chan struct{}, closeParallel)
+	var wg sync.WaitGroup
+	for i, x := range ls {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			errs[i] = x.Close()
+			<-sem
+		}()
+	}
+	wg.Wait()
+	return errs
 }

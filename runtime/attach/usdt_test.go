@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
 )
@@ -151,5 +152,106 @@ func TestParseUSDTTarget(t *testing.T) {
 		if p, tg := splitUSDTFlag(in); [2]string{p, tg} != want {
 			t.Errorf("%q: %q %q", in, p, tg)
 		}
+	}
+}
+
+// countingProgram loads a program that counts its runs in slot 0 of m.
+func countingProgram(t *testing.T, section string, m *ebpf.Map, prepare bool) *ebpf.Program {
+	t.Helper()
+	spec := &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{"count": {
+		Name: "count", SectionName: section, Type: ebpf.Kprobe, License: "GPL",
+		Instructions: asm.Instructions{
+			asm.StoreImm(asm.RFP, -4, 0, asm.Word),
+			asm.LoadMapPtr(asm.R1, m.FD()),
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, -4),
+			asm.FnMapLookupElem.Call(),
+			asm.JEq.Imm(asm.R0, 0, "exit"),
+			asm.Mov.Imm(asm.R1, 1),
+			asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("exit"),
+			asm.Return(),
+		},
+	}}}
+	if prepare {
+		PrepareUSDT(spec)
+	}
+	prog, err := ebpf.NewProgram(spec.Programs["count"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prog.Close() })
+	return prog
+}
+
+// USDT attaches through one uprobe_multi link where the kernel has them
+// (programs prepared by PrepareUSDT), else a uprobe per site; either way
+// every site fires, the semaphore is raised, and closing detaches.
+func TestKernelUSDT(t *testing.T) {
+	testenv.Kernel(t)
+	bin := probesBinary(t, t.TempDir())
+	for _, tc := range []struct {
+		name      string
+		prepare   bool
+		noMulti   bool
+		wantLinks int // for the 2 sites of ecc:twice
+	}{
+		{"prepared", true, false, 1},
+		{"fallback", false, false, 2},
+		{"no-multi", true, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.noMulti {
+				t.Setenv("ECLI_USDT_NO_MULTI", "1")
+			} else if !haveUprobeMulti() {
+				t.Skip("no uprobe_multi links on this kernel")
+			}
+			for _, probe := range []string{"twice", "sem"} {
+				m, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer m.Close()
+				section := "usdt/" + bin + ":ecc:" + probe
+				prog := countingProgram(t, section, m, tc.prepare)
+				plan, err := PlanFor(usdtSpec("count", section), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, err := Attach(prog, plan)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := tc.wantLinks
+				if probe == "sem" {
+					want = 1
+				}
+				if n := len(l.Links()); n != want {
+					t.Errorf("%s: %d links, want %d", probe, n, want)
+				}
+				run := func() uint64 {
+					if out, err := exec.Command(bin).CombinedOutput(); err != nil {
+						t.Fatalf("%s: %v\n%s", bin, err, out)
+					}
+					var n uint64
+					if err := m.Lookup(uint32(0), &n); err != nil {
+						t.Fatal(err)
+					}
+					return n
+				}
+				// ecc:twice is inlined twice; ecc:sem fires only while its
+				// semaphore is raised.
+				if n := run(); n != 2 && probe == "twice" || n != 1 && probe == "sem" {
+					t.Errorf("%s fired %d times", probe, n)
+				}
+				if err := l.Close(); err != nil {
+					t.Fatal(err)
+				}
+				before := run()
+				if after := run(); after != before {
+					t.Errorf("%s fired after Close: %d → %d", probe, before, after)
+				}
+			}
+		})
 	}
 }

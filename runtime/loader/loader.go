@@ -109,6 +109,7 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 		o = &Options{}
 	}
 	PrepareMaps(spec)
+	attach.PrepareUSDT(spec)
 	cookie, err := resolveCookieExtern(spec)
 	if err != nil {
 		return nil, err
