@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/runtime/attach"
+	"github.com/ecc-bpf/ecc/runtime/attach/usdt"
 )
 
 // buildTicker compiles testdata/usdt's ticker (USDT probes of our own,
@@ -32,6 +34,12 @@ func buildTicker(t *testing.T, pie bool) string {
 	args = append(args, "-o", bin, "testdata/usdt/ticker.c", "testdata/usdt/sem.c")
 	if out, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	// The test means ecc:total to read memory %rip-relative on x86_64.
+	if f, err := usdt.Open(bin); err != nil {
+		t.Fatal(err)
+	} else if s, err := f.Sites("ecc", "total"); err != nil || (goruntime.GOARCH == "amd64" && !strings.HasSuffix(s[0].Args[0].Text, "(%rip)")) {
+		t.Fatalf("ecc:total: %+v, %v; want a %%rip-relative argument", s, err)
 	}
 	return bin
 }
@@ -70,6 +78,9 @@ int BPF_USDT(on_twice, int x) { return send(ctx, 2, x, 0); }
 
 SEC("usdt")
 int BPF_USDT(on_sem, int n) { return send(ctx, 3, n, 0); }
+
+SEC("usdt/BIN:ecc:total")
+int BPF_USDT(on_total, long v) { return send(ctx, 4, v, 0); }
 `
 
 type usdtEvent struct{ kind, pid, a, b, cookie, cnt int64 }
@@ -113,11 +124,13 @@ func runTicker(t *testing.T, bin string, n int) (pid int, sem string) {
 }
 
 // checkTicks asserts exactly n tick events with (i, i*3) for each i, the
-// two inlined sites of ecc:twice, and what bpf_usdt_arg_cnt says.
+// two inlined sites of ecc:twice, ecc:total's n*7 read from memory, and
+// what bpf_usdt_arg_cnt says.
 func checkTicks(t *testing.T, evs []usdtEvent, n int) {
 	t.Helper()
 	seen := make([]int, n)
 	twice := map[int64]int{}
+	totals := 0
 	for _, e := range evs {
 		switch e.kind {
 		case 1:
@@ -131,7 +144,15 @@ func checkTicks(t *testing.T, evs []usdtEvent, n int) {
 				t.Errorf("twice event %+v: %d args, want 1", e, e.cnt)
 			}
 			twice[e.a]++
+		case 4:
+			totals++
+			if e.a != int64(n)*7 || e.cnt != 1 {
+				t.Errorf("total event %+v, want a=%d and 1 arg", e, n*7)
+			}
 		}
+	}
+	if totals != 1 {
+		t.Errorf("%d ecc:total events, want 1", totals)
 	}
 	for i, c := range seen {
 		if c != 1 {
@@ -168,9 +189,9 @@ func TestUSDT(t *testing.T) {
 	if sem != "sem=1" {
 		t.Errorf("while attached: %q, want sem=1", sem)
 	}
-	evs := waitEvents(t, r, pid, n+3)
-	if len(evs) != n+3 {
-		t.Errorf("%d events, want %d ticks, 2 twice and 1 sem", len(evs), n)
+	evs := waitEvents(t, r, pid, n+4)
+	if len(evs) != n+4 {
+		t.Errorf("%d events, want %d ticks, 2 twice, 1 total and 1 sem", len(evs), n)
 	}
 	checkTicks(t, evs, n)
 	sems := 0
@@ -206,10 +227,10 @@ func TestUSDTWithoutCookies(t *testing.T) {
 		if sem != "sem=1" {
 			t.Errorf("while attached: %q, want sem=1", sem)
 		}
-		evs := waitEvents(t, r, pid, n+3)
+		evs := waitEvents(t, r, pid, n+4)
 		checkTicks(t, evs, n)
-		if e := evs[len(evs)-1]; len(evs) != n+3 || e.kind != 3 || e.a != n {
-			t.Errorf("%d events, the last %+v, want %d with the sem event last", len(evs), e, n+3)
+		if e := evs[len(evs)-1]; len(evs) != n+4 || e.kind != 3 || e.a != n {
+			t.Errorf("%d events, the last %+v, want %d with the sem event last", len(evs), e, n+4)
 		}
 	})
 	t.Run("pie-pid", func(t *testing.T) {
@@ -232,7 +253,7 @@ func TestUSDTWithoutCookies(t *testing.T) {
 		}
 		traced.Wait()
 		other.Wait()
-		checkTicks(t, waitEvents(t, r, traced.Process.Pid, n+2), n)
+		checkTicks(t, waitEvents(t, r, traced.Process.Pid, n+3), n)
 		if evs := usdtEvents(r, other.Process.Pid); len(evs) != 0 {
 			t.Errorf("%d events from pid %d, which --pid excludes", len(evs), other.Process.Pid)
 		}

@@ -2,7 +2,8 @@
  *
  * ticker N [wait]: with "wait", reads a line from stdin first (so that a
  * test can attach to its pid); then fires ecc:tick N times with (i, i*3),
- * ecc:twice (inlined at two sites) with 1 and 2, and ecc:sem with N when
+ * ecc:twice (inlined at two sites) with 1 and 2, ecc:total with N*7 read
+ * from a global (a %rip-relative argument), and ecc:sem with N when
  * its semaphore says a tracer is attached. It prints "sem=0" or "sem=1":
  * whether the semaphore was set. */
 #include <stdio.h>
@@ -10,7 +11,10 @@
 #include <string.h>
 #include <sys/sdt.h>
 
-int sem_probe(int v); /* sem.c */
+/* sem.c */
+int sem_probe(int v);
+extern long ecc_total;
+void set_total(long v);
 
 static inline __attribute__((always_inline)) void twice(int x)
 {
@@ -29,6 +33,8 @@ int main(int argc, char **argv)
 		DTRACE_PROBE2(ecc, tick, i, (long)i * 3);
 	twice(1);
 	twice(2);
+	set_total((long)n * 7);
+	DTRACE_PROBE1(ecc, total, ecc_total);
 	printf("sem=%d\n", sem_probe(n));
 	return 0;
 }
