@@ -257,6 +257,62 @@ func widen(a Arg, val uint64) int64 {
 	return int64(val >> uint(a.BitShift))
 }
 
+// An arm64 binary built here by clang and lld: the notes, offsets and
+// arguments of another architecture.
+func TestArm64Binary(t *testing.T) {
+	clang := testenv.Clang(t)
+	lld, err := exec.LookPath("ld.lld")
+	if err != nil {
+		if lld, err = exec.LookPath("ld.lld-" + strings.TrimPrefix(filepath.Base(clang), "clang-")); err != nil {
+			testenv.Missing(t, "no ld.lld to link an arm64 binary (make deps installs lld)")
+		}
+	}
+	sdt := ""
+	for _, d := range []string{"/usr/include", "/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu"} {
+		if _, err := os.Stat(filepath.Join(d, "sys/sdt.h")); err == nil {
+			sdt = d
+		}
+	}
+	if sdt == "" {
+		testenv.Missing(t, "<sys/sdt.h> is missing (make test-deps installs systemtap-sdt-dev)")
+	}
+	bin := filepath.Join(t.TempDir(), "arm64")
+	cmd := exec.Command(clang, "--target=aarch64-linux-gnu", "-O2", "-nostdlib", "-static", "-fuse-ld="+lld,
+		"-idirafter", sdt, "-o", bin, "testdata/arm64.c")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, out)
+	}
+	f, err := Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.GOARCH != "arm64" || f.Type != elf.ET_EXEC {
+		t.Fatalf("arch %s type %s", f.GOARCH, f.Type)
+	}
+	data, _ := os.ReadFile(bin)
+	for _, probe := range []string{"tick", "args"} {
+		for _, s := range sites(t, f, "ecc", probe) {
+			// The probe is an arm64 nop: d503201f.
+			if s.Offset+4 > uint64(len(data)) || binary.LittleEndian.Uint32(data[s.Offset:]) != 0xd503201f {
+				t.Errorf("%s at %#x: file offset %#x holds no nop", probe, s.PC, s.Offset)
+			}
+		}
+	}
+	tick := sites(t, f, "ecc", "tick")[0].Args
+	if len(tick) != 2 || tick[0].Type != ArgRegDeref || tick[0].Size() != 8 || tick[1].Type != ArgConst || tick[1].ValOff != 5 || !tick[1].Signed {
+		t.Errorf("tick args %+v", tick)
+	}
+	args := sites(t, f, "ecc", "args")[0].Args
+	if len(args) != 3 || args[1].Size() != 4 || args[2].Size() != 8 {
+		t.Errorf("args %+v", args)
+	}
+	for _, a := range append(tick, args...) {
+		if a.Type != ArgConst && (a.RegOff < 0 || a.RegOff > 31*8) {
+			t.Errorf("%s: reg_off %d outside arm64's pt_regs.regs and sp", a.Text, a.RegOff)
+		}
+	}
+}
+
 // At -O0 arguments are on the stack: derefs of %rbp.
 func TestStackArgs(t *testing.T) {
 	if !isX86() {
