@@ -138,7 +138,7 @@ func CheckOptions(spec *ebpf.CollectionSpec, o *Options) error {
 		case prog != "":
 			p := spec.Programs[prog]
 			if p == nil {
-				return fmt.Errorf("--usdt %q: the package has no program %s (SEC(\"usdt\") programs: %s)", v, prog, orNone(bare))
+				return fmt.Errorf("--usdt %q: the package has no program %s (bare SEC(\"usdt\") programs: %s)", v, prog, orNone(bare))
 			}
 			if !isBareUSDT(p) {
 				return fmt.Errorf("--usdt %q: program %s is SEC(%q), not a SEC(\"usdt\") program without a target", v, prog, p.SectionName)

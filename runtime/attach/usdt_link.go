@@ -292,7 +292,7 @@ func (l *usdtLink) writeIPs(f *usdt.File, sites []usdt.Site, slots []uint32, pid
 	)
 	if f.Type != elf.ET_EXEC {
 		if pid == 0 {
-			return fmt.Errorf("%s is a PIE executable or a shared library: on kernels without BPF cookies (before 5.15) USDT needs --pid to know where it is loaded", f.Path)
+			return errors.New("the binary is a PIE executable or a shared library: on kernels without BPF cookies (before 5.15) USDT needs --pid to know where it is loaded")
 		}
 		var st unix.Stat_t
 		if err := unix.Stat(f.Path, &st); err != nil {

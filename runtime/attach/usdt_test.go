@@ -110,7 +110,7 @@ func TestCheckOptionsUSDT(t *testing.T) {
 		{one, []string{"a=bin:p:n"}, ""},
 		{coll, []string{"bin:p:n"}, `names no program, but 2 programs take a target (a, b): write --usdt PROG=bin:p:n`},
 		{none, []string{"bin:p:n"}, `no SEC("usdt") program without a target`},
-		{coll, []string{"zz=bin:p:n"}, "no program zz (SEC(\"usdt\") programs: a, b)"},
+		{coll, []string{"zz=bin:p:n"}, "no program zz (bare SEC(\"usdt\") programs: a, b)"},
 		{coll, []string{"named=bin:p:n"}, `program named is SEC("usdt/bin:p:n")`},
 		{coll, []string{"a=bin:p:n", "a=bin:p:m"}, "program a already has a target"},
 		{one, []string{"bin:p:n", "a=bin:p:m"}, "program a already has a target"},
