@@ -29,10 +29,11 @@ examples: build
 		$(BIN)/ecc build -o $(OUT)/$$ex examples/$$ex/$$ex.bpf.c $$hdr; \
 	done
 
-# Tests also use Debian's docker-registry and skopeo, and the oras CLI.
+# Tests also use Debian's docker-registry and skopeo, the oras CLI, and gcc
+# with <sys/sdt.h> (systemtap-sdt-dev) to build USDT targets.
 ORAS_VERSION := v1.3.6
 test-deps:
-	@EXTRA_PKGS="docker-registry skopeo" scripts/deps.sh
+	@EXTRA_PKGS="docker-registry skopeo gcc systemtap-sdt-dev" scripts/deps.sh
 	@[ -x .tools/bin/oras ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 
 test: test-deps
@@ -63,6 +64,10 @@ fuzz: deps
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzUnmarshalMeta$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/doccomment -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./runtime/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/bpfobj -run '^$$' -fuzz '^FuzzPromoteWeakMaps$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./runtime/attach/usdt -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./runtime/attach/usdt -run '^$$' -fuzz '^FuzzParseNotes$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./runtime/attach/usdt -run '^$$' -fuzz '^FuzzNewFile$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 clean:
 	rm -rf $(BIN) build

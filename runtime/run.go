@@ -101,6 +101,9 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	// Plan every attachment before touching the kernel: a missing --ifname
 	// is the user's to fix, whatever else loads; a program that cannot run
 	// here (a bare uprobe without --uprobe) is skipped with a warning.
+	if err := attach.CheckOptions(spec, &o.Attach); err != nil {
+		return fmt.Errorf("%s: %w", src.Name, err)
+	}
 	set, err := attach.PlanAll(spec, &o.Attach)
 	if err != nil {
 		return err

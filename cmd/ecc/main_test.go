@@ -159,7 +159,8 @@ func TestBuildAndInspect(t *testing.T) {
 	if status != 0 {
 		t.Fatalf("inspect: %s", stderr)
 	}
-	for _, want := range []string{"runqlat_bpf 0.1.0", "raw_tp/sched_switch", "hists", "log2_hist every 1000 ms", "-p, --pid", "int", "targ_per_process"} {
+	for _, want := range []string{"runqlat_bpf 0.1.0", "raw_tp/sched_switch", "hists", "log2_hist every 1000 ms", "-p, --pid", "int", "targ_per_process",
+		"attach (ecli run on this machine, without flags)", "raw tracepoint sched_switch"} {
 		if want == "targ_per_process" {
 			continue
 		}

@@ -1,197 +1,62 @@
 // Package bpfobj reads BPF ELF objects into cilium/ebpf collection specs,
-// the one way ecc (metadata, Wasm bindings) and ecli (loading) read them.
+// the one way ecc (metadata, Wasm bindings) and ecli (loading) read them:
+// LoadSpec is ebpf.LoadCollectionSpecFromReader after the fixes that
+// objects built with libbpf's headers need before cilium/ebpf v0.22
+// accepts them, each made in a copy of the bytes:
 //
-// It keeps the object's __kconfig externs away from cilium/ebpf v0.22,
-// which refuses weak ones while reading the object ("unsupported binding:
-// STB_WEAK") and, when loading, resolves the others more strictly than
-// libbpf (LINUX_KERNEL_VERSION must be a bare 32-bit int, every CONFIG_*
-// must exist, a kernel config file must be found). BTF lists the externs
-// in a data section named ".kconfig"; LoadSpec renames it KconfigDatasec
-// (in a copy of the object), so that cilium/ebpf reads the loads of those
-// externs as plain symbol references (Instruction.Reference is the
-// extern's name) and runtime/loader resolves them the way libbpf does.
+//   - Weak map definitions. libbpf's <bpf/usdt.bpf.h> declares its maps
+//     __weak (so that several objects of a static link may each carry
+//     them); cilium/ebpf refuses relocations against weak map symbols.
+//     Inside one object a weak definition is the definition, so
+//     PromoteWeakMaps turns STB_WEAK symbols of map sections into
+//     STB_GLOBAL.
+//   - Hidden global functions. usdt.bpf.h's bpf_usdt_arg() and friends are
+//     __weak __hidden: libbpf gives such functions static linkage in BTF,
+//     so the verifier checks them with their caller instead of alone (where
+//     "long *res" could be NULL). LoadSpec does the same (HiddenFuncs).
+//   - __kconfig externs. cilium/ebpf refuses weak ones while reading the
+//     object ("unsupported binding: STB_WEAK") and, when loading, resolves
+//     the others more strictly than libbpf (LINUX_KERNEL_VERSION must be a
+//     bare 32-bit int, every CONFIG_* must exist, a kernel config file must
+//     be found). BTF lists the externs in a data section named ".kconfig";
+//     HideKconfig renames it KconfigDatasec, so that cilium/ebpf reads the
+//     loads of those externs as plain symbol references
+//     (Instruction.Reference is the extern's name) and runtime/loader
+//     resolves them the way libbpf does.
 package bpfobj
 
 import (
 	"bytes"
-	"debug/elf"
-	"encoding/binary"
 	"fmt"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 )
 
-// KconfigDatasec is the name LoadSpec gives the ".kconfig" data section of
-// the object's BTF (same length, so the object's layout is unchanged).
-const KconfigDatasec = "ecc_kcfg"
-
-const kconfigName = ".kconfig"
-
-// LoadSpec reads a BPF object like ebpf.LoadCollectionSpecFromReader, with
-// its __kconfig externs left for runtime/loader to resolve.
-func LoadSpec(object []byte) (*ebpf.CollectionSpec, error) {
-	return ebpf.LoadCollectionSpecFromReader(bytes.NewReader(HideKconfig(object)))
-}
-
-// HideKconfig returns object with the ".kconfig" data section of its BTF
-// renamed KconfigDatasec: a patched copy, or object itself when there is
-// nothing to rename (or the object cannot be parsed, which cilium/ebpf then
-// reports).
-//
-// The compiler leaves the layout of that section (size, offsets) to the
-// loader, and cilium/ebpf would look for an ELF section of the new name to
-// fill it in; the copy gets the layout cilium/ebpf computes for .kconfig.
-func HideKconfig(object []byte) []byte {
-	raw, ok := findBTF(object)
-	if !ok {
-		return object
-	}
-	nameOff, ok := raw.stringOffset(kconfigName)
-	if !ok {
-		return object
-	}
-	spec, err := btf.LoadSpecFromReader(bytes.NewReader(object))
+// LoadSpec parses a BPF ELF object into a collection spec, after
+// PromoteWeakMaps and HideKconfig, with hidden functions made static. The
+// caller's bytes are never modified. Objects come from registries and
+// URLs: a panic of the ELF reader on a malformed file becomes an error.
+func LoadSpec(object []byte) (spec *ebpf.CollectionSpec, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			spec, err = nil, fmt.Errorf("malformed BPF object: %v", p)
+		}
+	}()
+	fixed, _ := PromoteWeakMaps(object)
+	fixed = HideKconfig(fixed)
+	spec, err = ebpf.LoadCollectionSpecFromReader(bytes.NewReader(fixed))
 	if err != nil {
-		return object
+		return nil, err
 	}
-	var ds *btf.Datasec
-	if spec.TypeByName(kconfigName, &ds) != nil {
-		return object
-	}
-	at, ok := raw.datasec(nameOff)
-	if !ok {
-		return object
-	}
-	out := bytes.Clone(object)
-	rec := out[at:]
-	bo := raw.bo
-	if int(bo.Uint32(rec[4:])&0xffff) != len(ds.Vars) {
-		return object
-	}
-	bo.PutUint32(rec[8:], ds.Size)
-	for i, vs := range ds.Vars {
-		e := rec[12+12*i:]
-		bo.PutUint32(e[4:], vs.Offset)
-		if bo.Uint32(e[8:]) == 0 {
-			if v, ok := vs.Type.(*btf.Var); ok {
-				if size, err := btf.Sizeof(v.Type); err == nil {
-					bo.PutUint32(e[8:], uint32(size))
+	if hidden := HiddenFuncs(object); len(hidden) > 0 {
+		for _, p := range spec.Programs {
+			for i := range p.Instructions {
+				if fn := btf.FuncMetadata(&p.Instructions[i]); fn != nil && fn.Linkage == btf.GlobalFunc && hidden[fn.Name] {
+					fn.Linkage = btf.StaticFunc
 				}
 			}
 		}
 	}
-	copy(out[raw.strs+int(nameOff):], KconfigDatasec)
-	return out
-}
-
-// rawBTF locates the parts of an object's .BTF section, as offsets into
-// the object.
-type rawBTF struct {
-	object                         []byte
-	bo                             binary.ByteOrder
-	types, typesEnd, strs, strsEnd int
-}
-
-func findBTF(object []byte) (*rawBTF, bool) {
-	f, err := elf.NewFile(bytes.NewReader(object))
-	if err != nil {
-		return nil, false
-	}
-	sec := f.Section(".BTF")
-	if sec == nil || sec.Type == elf.SHT_NOBITS || sec.Flags&elf.SHF_COMPRESSED != 0 {
-		return nil, false
-	}
-	off, size := sec.Offset, sec.Size
-	if off > uint64(len(object)) || size > uint64(len(object))-off || size < 24 {
-		return nil, false
-	}
-	data := object[off : off+size]
-	r := &rawBTF{object: object}
-	switch {
-	case binary.LittleEndian.Uint16(data) == btfMagic:
-		r.bo = binary.LittleEndian
-	case binary.BigEndian.Uint16(data) == btfMagic:
-		r.bo = binary.BigEndian
-	default:
-		return nil, false
-	}
-	hdrLen := uint64(r.bo.Uint32(data[4:]))
-	typeOff, typeLen := uint64(r.bo.Uint32(data[8:])), uint64(r.bo.Uint32(data[12:]))
-	strOff, strLen := uint64(r.bo.Uint32(data[16:])), uint64(r.bo.Uint32(data[20:]))
-	if hdrLen < 24 || hdrLen+typeOff+typeLen > size || hdrLen+strOff+strLen > size {
-		return nil, false
-	}
-	r.types = int(off + hdrLen + typeOff)
-	r.typesEnd = r.types + int(typeLen)
-	r.strs = int(off + hdrLen + strOff)
-	r.strsEnd = r.strs + int(strLen)
-	return r, true
-}
-
-// stringOffset finds s in the string table.
-func (r *rawBTF) stringOffset(s string) (uint32, bool) {
-	strs := r.object[r.strs:r.strsEnd]
-	i := bytes.Index(strs, []byte("\x00"+s+"\x00"))
-	if i < 0 {
-		return 0, false
-	}
-	return uint32(i + 1), true
-}
-
-const (
-	btfMagic       = 0xeB9F
-	btfKindDatasec = 15
-)
-
-// datasec returns the object offset of the DATASEC record named by nameOff.
-func (r *rawBTF) datasec(nameOff uint32) (int, bool) {
-	bo := r.bo
-	for pos := r.types; r.typesEnd-pos >= 12; {
-		rec := r.object[pos:]
-		info := bo.Uint32(rec[4:])
-		kind, vlen := (info>>24)&0x1f, int(info&0xffff)
-		var extra int
-		switch kind {
-		case 1, 14, 17: // int, var, decl tag
-			extra = 4
-		case 3: // array
-			extra = 12
-		case 4, 5, 15, 19: // struct, union, datasec, enum64
-			extra = 12 * vlen
-		case 6, 13: // enum, func proto
-			extra = 8 * vlen
-		case 2, 7, 8, 9, 10, 11, 12, 16, 18:
-		default:
-			return 0, false
-		}
-		if r.typesEnd-pos < 12+extra {
-			return 0, false
-		}
-		if kind == btfKindDatasec && bo.Uint32(rec) == nameOff {
-			return pos, true
-		}
-		pos += 12 + extra
-	}
-	return 0, false
-}
-
-// WeakExterns lists the undefined symbols of object that are weak
-// (declared __weak): externs the loader may leave at zero.
-func WeakExterns(object []byte) (map[string]bool, error) {
-	f, err := elf.NewFile(bytes.NewReader(object))
-	if err != nil {
-		return nil, fmt.Errorf("read BPF object: %w", err)
-	}
-	syms, err := f.Symbols()
-	if err != nil {
-		return nil, fmt.Errorf("read BPF object's symbols: %w", err)
-	}
-	weak := map[string]bool{}
-	for _, s := range syms {
-		if s.Section == elf.SHN_UNDEF && elf.ST_BIND(s.Info) == elf.STB_WEAK {
-			weak[s.Name] = true
-		}
-	}
-	return weak, nil
+	return spec, nil
 }

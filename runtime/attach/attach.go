@@ -163,6 +163,9 @@ func attach(prog *ebpf.Program, p *Plan) (Link, error) {
 	case Uprobe, Uretprobe, UprobeMulti, UretprobeMulti:
 		return attachUprobe(prog, p)
 
+	case USDT:
+		return attachUSDT(prog, p)
+
 	case Iter:
 		it, err := link.AttachIter(link.IterOptions{Program: prog})
 		if err != nil {

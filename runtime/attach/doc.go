@@ -2,8 +2,9 @@
 // auto-attach does: from their ELF section name (SEC("...")).
 //
 // It works in two steps. PlanFor reads a program's section name and the
-// user's Options (ecli run's --ifname, --cgroup, --uprobe, --pid and
-// --freq) and returns a Plan: the Kind of attachment and its target.
+// user's Options (ecli run's --ifname, --cgroup, --uprobe, --usdt, --pid
+// and --freq; CheckOptions checks the --usdt values against the programs)
+// and returns a Plan: the Kind of attachment and its target.
 // PlanAll does it for a whole object, applying the rules that need every
 // program (uprobe targets, twins). Planning touches no kernel state, so
 // problems surface before anything is loaded, as *PlanError: those of the
@@ -30,6 +31,10 @@
 //	  (SYM alone or bare: --uprobe)                uprobe//bin/bash:readline, relative, a command on
 //	                                               $PATH, or a library such as libc.so.6); --pid filters
 //	uprobe.multi[.s]/BIN:GLOB, uretprobe.multi...  UprobeMulti, UretprobeMulti
+//	usdt[.s]/BIN:PROVIDER:NAME                     USDT: a uprobe per site of the probe (runtime/attach/usdt
+//	  (bare usdt: --usdt [PROG=]BIN:P:N)           reads the notes), its spec in __bpf_usdt_specs for
+//	                                               <bpf/usdt.bpf.h>, the semaphore as ref_ctr_offset;
+//	                                               --pid filters
 //	iter[.s]/NAME                                  Iter: link.AttachIter; IterLink.Open reads it
 //	xdp, xdp.frags                                 XDP on --ifname: driver mode, else generic mode
 //	tc, classifier, tc/ingress, tc/egress          TC on --ifname: TCX (6.6+), else a clsact qdisc
@@ -45,7 +50,7 @@
 //
 // Programs that only user space could attach (struct_ops, sk_msg, sk_skb,
 // sk_reuseport, sk_lookup, flow_dissector, freplace, xdp/devmap, lwt_*,
-// action, netfilter, syscall, usdt, *.session, cgroup/skb, iter/bpf_map_elem,
+// action, netfilter, syscall, *.session, cgroup/skb, iter/bpf_map_elem,
 // sections that name no target such as a bare SEC("kprobe"), and sections
 // that name no valid one such as SEC("tp/unused"), often tail calls) get a
 // Plan of Kind Manual whose Reason says why; Attach refuses them with

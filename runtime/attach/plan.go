@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/ecc-bpf/ecc/runtime/attach/usdt"
 )
 
 // DefaultFreq is the perf_event sampling frequency (Hz) used when
@@ -28,8 +30,12 @@ type Options struct {
 	// (SEC("uretprobe/readline")); see "Uprobe targets" in the package
 	// documentation for how they apply.
 	Uprobe []string
-	// PID limits uprobes and uretprobes to one process (--pid); 0 traces
-	// every process.
+	// USDT are the targets of bare SEC("usdt") programs (--usdt, repeated):
+	// [PROG=]BINARY:PROVIDER:NAME. Without PROG= a target is for the one
+	// bare usdt program (CheckOptions checks there is only one).
+	USDT []string
+	// PID limits uprobes, uretprobes and USDT probes to one process
+	// (--pid); 0 traces every process.
 	PID int
 	// Freq is the perf_event sampling frequency in Hz on every CPU
 	// (--freq); 0 means DefaultFreq.
@@ -55,6 +61,7 @@ const (
 	Uretprobe                  // uretprobe[.s][/BINARY:SYMBOL[+OFF]]: Executable.Uretprobe
 	UprobeMulti                // uprobe.multi[.s][/BINARY:PATTERN]: Executable.UprobeMulti
 	UretprobeMulti             // uretprobe.multi[.s][/BINARY:PATTERN]: Executable.UretprobeMulti
+	USDT                       // usdt[.s][/BINARY:PROVIDER:NAME]: a uprobe per probe site, specs for <bpf/usdt.bpf.h>
 	Iter                       // iter[.s]/NAME: link.AttachIter, read through IterLink.Open
 	XDP                        // xdp, xdp.frags: link.AttachXDP, driver mode, else generic
 	TC                         // tc, classifier, tc/ingress, tc/egress: TCX, else clsact qdisc + bpf filter
@@ -80,6 +87,7 @@ var kindNames = [...]string{
 	Uretprobe:      "uretprobe",
 	UprobeMulti:    "uprobe.multi",
 	UretprobeMulti: "uretprobe.multi",
+	USDT:           "usdt",
 	Iter:           "iter",
 	XDP:            "xdp",
 	TC:             "tc",
@@ -106,16 +114,19 @@ type Plan struct {
 	Kind    Kind             // how it is attached
 	Type    ebpf.ProgramType // program type, from the spec
 	Attach  ebpf.AttachType  // TracingBTF, Iter, Cgroup: the attach type; TC, TCX: AttachTCXIngress or AttachTCXEgress
-	Group   string           // Tracepoint: the group (e.g. "syscalls")
-	Name    string           // Tracepoint: event; RawTracepoint, TracingBTF: tracepoint, function or LSM hook; Iter: iterator; Ksyscall, Kretsyscall: syscall
+	Group   string           // Tracepoint: the group (e.g. "syscalls"); USDT: the provider
+	Name    string           // Tracepoint: event; RawTracepoint, TracingBTF: tracepoint, function or LSM hook; Iter: iterator; Ksyscall, Kretsyscall: syscall; USDT: the probe
 	Symbol  string           // kprobes, uprobes: symbol ("" for a uprobe at an absolute file offset); *Multi kinds: glob pattern
 	Offset  uint64           // kprobes, uprobes: offset from Symbol (file offset when Symbol is "")
-	Binary  string           // uprobes: absolute path of the traced binary or library
-	PID     int              // uprobes: only this process (0: all)
+	Binary  string           // uprobes, USDT: absolute path of the traced binary or library ("" for a bare usdt program without --usdt)
+	PID     int              // uprobes, USDT: only this process (0: all)
 	IfName  string           // XDP, TC, TCX, SocketFilter: the network interface
 	Cgroup  string           // Cgroup: the cgroup v2 directory
 	Freq    uint64           // PerfEvent: samples per second on each CPU
 	Reason  string           // Manual: why the runtime does not attach it, and how it could be
+	Sites   []usdt.Site      // USDT: where the probe is in Binary (several when inlined)
+
+	usdtFile *usdt.File // USDT: what PlanFor read from Binary
 }
 
 // String describes the attachment in a few words, e.g.
@@ -153,6 +164,8 @@ func (p *Plan) String() string {
 			s += " pid " + strconv.Itoa(p.PID)
 		}
 		return s
+	case USDT:
+		return usdtString(p)
 	case Iter:
 		return "iterator " + p.Name
 	case XDP:
@@ -196,7 +209,6 @@ const (
 	reasonDevmap    = "xdp/devmap and xdp/cpumap programs run from devmap or cpumap entries, they cannot be attached to an interface"
 	reasonLWT       = "lwt programs are attached to routes (ip route add ... encap bpf ...)"
 	reasonStructOps = "struct_ops programs are registered through their struct_ops map, not one by one"
-	reasonUSDT      = "USDT probes are not supported (cilium/ebpf has no USDT support)"
 	reasonSession   = "session probes are not supported yet; use a kprobe/kretprobe (or uprobe/uretprobe) pair"
 	reasonNetkit    = "netkit programs are attached to a netkit device by its manager"
 	reasonNetns     = "programs of this type are attached to a network namespace by the application"
@@ -234,8 +246,8 @@ var sections = []secDef{
 	{"uprobe.session.s+", Manual, 0, reasonSession},
 	{"ksyscall+", Ksyscall, 0, ""},
 	{"kretsyscall+", Kretsyscall, 0, ""},
-	{"usdt+", Manual, 0, reasonUSDT},
-	{"usdt.s+", Manual, 0, reasonUSDT},
+	{"usdt+", USDT, 0, ""},
+	{"usdt.s+", USDT, 0, ""},
 	{"tc/ingress", TC, ebpf.AttachTCXIngress, ""},
 	{"tc/egress", TC, ebpf.AttachTCXEgress, ""},
 	{"tcx/ingress", TCX, ebpf.AttachTCXIngress, ""},
@@ -357,9 +369,10 @@ func lookupSection(section string) (*secDef, string, bool) {
 // section name (spec.SectionName) and the user's options. It reads no
 // kernel state (but for /proc/kallsyms when a target looks like a
 // placeholder, dummy_*); it does look for uprobe binaries and for the
-// cgroup v2 mount point. Errors are *PlanError: they name the program,
-// say which flag to pass, and tell whether the program can just be
-// skipped (PlanError.Skip) or the user's flags are at fault.
+// cgroup v2 mount point, and reads the USDT notes of usdt targets. Errors
+// are *PlanError: they name the program, say which flag to pass, and tell
+// whether the program can just be skipped (PlanError.Skip) or the user's
+// flags are at fault.
 //
 // Programs the runtime cannot attach by itself (struct_ops, sk_msg, a
 // section that names no valid target, ...) get a Plan of Kind Manual, with
@@ -489,6 +502,11 @@ func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, 
 			return nil, err
 		}
 		p.PID = opts.PID
+
+	case USDT:
+		if err := planUSDT(p, extra, opts); err != nil {
+			return fail("%v", err)
+		}
 
 	case XDP, TC, TCX, SocketFilter:
 		if opts.IfName == "" {

@@ -220,6 +220,15 @@ func planCases(t *testing.T) []planCase {
 		{sec: "perf_event", typ: ebpf.PerfEvent, opts: Options{Freq: 999},
 			want: Plan{Kind: PerfEvent, Attach: ebpf.AttachPerfEvent, Freq: 999}},
 
+		// USDT (probes in real binaries: usdt_test.go).
+		{sec: "usdt", typ: ebpf.Kprobe, want: Plan{Kind: USDT}},
+		{sec: "usdt.s", typ: ebpf.Kprobe, want: Plan{Kind: USDT}},
+		{sec: "usdt/libc.so.6:libc:setjmp", typ: ebpf.Kprobe, to: "libc.so.6:libc:setjmp", errHas: "no such USDT probe libc:setjmp"},
+		{sec: "usdt/sh:setjmp", typ: ebpf.Kprobe, to: "sh:setjmp", errHas: "want BINARY:PROVIDER:NAME"},
+		{sec: "usdt/no-such-binary-ecc:a:b", typ: ebpf.Kprobe, to: "no-such-binary-ecc:a:b", errHas: "not found on $PATH"},
+		{sec: "usdt", typ: ebpf.Kprobe, opts: Options{USDT: []string{"./no/such/file:a:b"}}, errHas: `--usdt target "./no/such/file:a:b"`},
+		{sec: "usdt/sh:a:b", typ: ebpf.Kprobe, to: "sh:a:b", opts: Options{PID: -1}, errHas: "bad --pid"},
+
 		// Known but not attached automatically.
 		{sec: "struct_ops/dctcp_init", typ: ebpf.StructOps, want: manual(reasonStructOps)},
 		{sec: "struct_ops.s/x", typ: ebpf.StructOps, want: manual(reasonStructOps)},
@@ -232,7 +241,6 @@ func planCases(t *testing.T) []planCase {
 		{sec: "flow_dissector", typ: ebpf.FlowDissector, at: ebpf.AttachFlowDissector, want: manual(reasonNetns)},
 		{sec: "freplace/handler", typ: ebpf.Extension, to: "handler", want: manual(reasonFreplace)},
 		{sec: "syscall", typ: ebpf.Syscall, want: manual(reasonSyscall)},
-		{sec: "usdt/libc.so.6:libc:setjmp", typ: ebpf.Kprobe, to: "libc.so.6:libc:setjmp", want: manual(reasonUSDT)},
 		{sec: "kprobe.session/do_sys_open", typ: ebpf.Kprobe, at: ebpf.AttachTraceKprobeSession, to: "do_sys_open", want: manual(reasonSession)},
 		{sec: "fsession/do_unlinkat", typ: ebpf.Tracing, at: ebpf.AttachType(58) /* BPF_TRACE_FSESSION, no constant in v0.22 */, to: "do_unlinkat", want: manual(reasonFsession)},
 		{sec: "lwt_xmit", typ: ebpf.LWTXmit, want: manual(reasonLWT)},

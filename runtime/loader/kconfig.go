@@ -52,10 +52,10 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
-	"github.com/cilium/ebpf/features"
 	"golang.org/x/sys/unix"
 
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
+	"github.com/ecc-bpf/ecc/runtime/attach"
 )
 
 // KconfigMap is the name of the map holding the values of __kconfig externs.
@@ -91,13 +91,10 @@ func runningKernel() (*kconfigHost, error) {
 		release:        unix.ByteSliceToString(u.Release[:]),
 		version:        unix.ByteSliceToString(u.Version[:]),
 		syscallWrapper: haveSyscallWrapper,
-		bpfCookie: func() (bool, error) {
-			err := features.HaveProgramHelper(ebpf.TracePoint, asm.FnGetAttachCookie)
-			if errors.Is(err, ebpf.ErrNotSupported) {
-				return false, nil
-			}
-			return err == nil, err
-		},
+		// The same answer USDT attachment acts on (and its
+		// ECLI_USDT_NO_COOKIE switch): the program and the loader must
+		// agree on how a probe finds its spec.
+		bpfCookie: func() (bool, error) { return attach.HaveBPFCookie(), nil },
 	}
 	if sig, err := readBounded("/proc/version_signature", 4096); err == nil {
 		h.signature = strings.TrimSpace(string(sig))

@@ -124,6 +124,7 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 		o = &Options{}
 	}
 	PrepareMaps(spec)
+	attach.PrepareUSDT(spec)
 	if err := ResolveKconfig(spec, o.Object); err != nil {
 		return nil, err
 	}

@@ -116,8 +116,9 @@ func (h *host) attachProgram(ctx context.Context, mod api.Module, stack []uint64
 }
 
 // attach attaches the program name of obj the way ecli run does, by its
-// section. target, when not empty, is the interface (xdp, tc, socket) or
-// the cgroup (cgroup programs, sockops) to attach to.
+// section. target, when not empty, is the interface (xdp, tc, socket),
+// the cgroup (cgroup programs, sockops) or the BINARY:PROVIDER:NAME probe
+// (bare SEC("usdt") programs) to attach to.
 func (h *host) attach(obj *object, name, target string) int32 {
 	ps := obj.spec.Programs[name]
 	if ps == nil {
@@ -149,6 +150,7 @@ func (h *host) attach(obj *object, name, target string) int32 {
 	if target != "" {
 		// PlanFor reads only the one that applies to the section.
 		opts.IfName, opts.Cgroup = target, target
+		opts.USDT = []string{target}
 	}
 	plan, err := attach.PlanFor(ps, &opts)
 	if err != nil {

@@ -6,12 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
+	"text/tabwriter"
 
+	"github.com/cilium/ebpf"
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
+	"github.com/ecc-bpf/ecc/runtime/attach"
 )
 
 // Inspect is "inspect PACKAGE|REF".
@@ -48,6 +53,7 @@ Examples:
 				if err := packager.WriteSummary(w, p); err != nil {
 					return err
 				}
+				writePlans(w, &p.Meta)
 				return w.Flush()
 			}
 			return fmt.Errorf("--format %q: use text or json", c.String("format"))
@@ -95,4 +101,27 @@ func openAny(c *cli.Context, arg string) (*packager.Package, error) {
 		return nil, fmt.Errorf("%s is a Wasm-only package: it has no BPF metadata to show", ref)
 	}
 	return pp.Package, nil
+}
+
+// writePlans says how ecli run would attach each program on this machine
+// with no flags, e.g. "usdt /usr/bin/app:app:request (3 sites)", or which
+// flag it needs.
+func writePlans(w io.Writer, m *packager.Meta) {
+	progs := m.BpfSkel.Progs
+	if len(progs) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nattach (ecli run on this machine, without flags) (%d)\n", len(progs))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, pr := range progs {
+		spec := &ebpf.ProgramSpec{Name: pr.Name, SectionName: pr.Attach}
+		var how string
+		if plan, err := attach.PlanFor(spec, nil); err != nil {
+			how = strings.TrimPrefix(err.Error(), fmt.Sprintf("program %s (SEC(%q)): ", pr.Name, pr.Attach))
+		} else {
+			how = plan.String()
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", pr.Name, how)
+	}
+	tw.Flush()
 }
