@@ -79,6 +79,12 @@ func (r *runner) startResults(scan *progscan.Result) {
 			}
 			continue
 		}
+		if ms.Key == nil || ms.Value == nil {
+			if r.o.Verbose {
+				fmt.Fprintf(r.o.Stderr, "ecli: map %s holds results but has no BTF key and value types (declare it with __type(key, ...) and __type(value, ...)), not shown\n", name)
+			}
+			continue
+		}
 		smp := &packager.Sample{Type: packager.SampleDefaultKV, ClearMap: r.o.Interval > 0}
 		if progscan.IsHistogram(ms.Value) {
 			smp.Type, smp.Unit = packager.SampleLog2Hist, r.histUnit()

@@ -213,6 +213,13 @@ func meet(a, b value) value {
 		return a
 	case a.kind == b.kind && a.m == b.m && (a.kind == vValue || a.kind == vMap || a.kind == vRing):
 		return a
+	case a.kind == vRing && (b.kind == vValue || b.kind == vData):
+		// A record from bpf_ringbuf_reserve or, on kernels without ring
+		// buffers, from a per-CPU heap (libbpf-tools' reserve_buf): what
+		// is learnt is about the heap.
+		return b
+	case b.kind == vRing && (a.kind == vValue || a.kind == vData):
+		return a
 	case a.kind == vData && b.kind == vData && a.m == b.m:
 		if a.off == b.off {
 			return value{kind: vData, m: a.m, off: a.off, moved: true}
@@ -309,7 +316,7 @@ func (s *scanner) run() {
 	for i := range insns {
 		offsets[i] = off
 		byOffset[off] = i
-		off += int(insns[i].Width() / asm.InstructionSize)
+		off += int(insns[i].Width()) // raw instructions: 2 for ld_imm64
 		if sym := insns[i].Symbol(); sym != "" {
 			funcs[sym] = i
 		}

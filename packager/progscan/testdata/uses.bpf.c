@@ -184,3 +184,37 @@ int on_exec(void *ctx)
 }
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* libbpf-tools' compat.bpf.h: a record from the ring buffer, or from a
+ * per-CPU heap on kernels without ring buffers. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 512);
+} compat_heap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} compat_events SEC(".maps");
+
+SEC("tp/syscalls/sys_enter_openat")
+int on_open(void *ctx)
+{
+	static const int zero = 0;
+	struct event *e;
+
+	if (bpf_ktime_get_ns() & 1)
+		e = bpf_ringbuf_reserve(&compat_events, sizeof(*e), 0);
+	else
+		e = bpf_map_lookup_elem(&compat_heap, &zero);
+	if (!e)
+		return 0;
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_ktime_get_ns() & 2)
+		bpf_ringbuf_submit(e, 0);
+	else
+		bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e, sizeof(*e));
+	return 0;
+}
