@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,7 +270,7 @@ func TestPrintk(t *testing.T) {
 		if m["printk"] == want {
 			got++
 			// The trace knows a task's name only when it saw it run.
-			if (m["comm"] != "ecc-printk-me" && m["comm"] != "<...>") || m["time"] == nil {
+			if (m["comm"] != "ecc-printk-me" && m["comm"] != "<...>") || m["timestamp"] == nil {
 				t.Errorf("printk record %v", m)
 			}
 		}
@@ -280,5 +281,104 @@ func TestPrintk(t *testing.T) {
 	out, _ = runFor(t, src, args, Options{Duration: 2 * time.Second}, execs)
 	if c := strings.Count(out, ": "+want+"\n"); c != n || !strings.Contains(out, " [printk] ") {
 		t.Errorf("text: %d lines, want %d of %q:\n%s", c, n, want, out)
+	}
+}
+
+// A tool in libbpf-tools' style (testdata/idioms/tcpexec.bpf.c): N
+// connects give exactly N decoded events from one of three twin programs,
+// with addresses as text and the __be16 port in host order, N printk
+// lines, and the counter map at exit; M execs give M variable-length
+// records decoded as far as they go.
+func TestLibbpfToolsStyle(t *testing.T) {
+	src := buildIdiom(t, "tcpexec")
+	for _, ds := range src.Package.Meta.BpfSkel.DataSections {
+		for _, v := range ds.Variables {
+			if v.Name != "targ_dport" && v.Name != "targ_ppid" {
+				t.Errorf("variable %s in the metadata: statics are not settings", v.Name)
+			}
+		}
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	bin := filepath.Join(t.TempDir(), "ecc-tcpexec-me")
+	data, _ := os.ReadFile("/bin/true")
+	os.WriteFile(bin, data, 0o755)
+	const n, m = 5, 3
+	// The connects come from a child: ecli leaves out the printk lines its
+	// own threads cause.
+	var connector int
+	act := func() {
+		script := fmt.Sprintf("for i in $(seq %d); do exec 3<>/dev/tcp/127.0.0.1/%d; exec 3>&-; done", n, port)
+		cmd := exec.Command("bash", "-c", script)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("bash connects: %v\n%s", err, out)
+		}
+		connector = cmd.Process.Pid
+		for range m {
+			if err := exec.Command(bin, "arg1").Run(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	args := []string{"--targ_dport", strconv.Itoa(port), "--targ_ppid", strconv.Itoa(os.Getpid())}
+	out, errs := runFor(t, src, args, Options{JSON: true, Duration: 3 * time.Second}, act)
+	var conns, execs, printks int
+	var counts map[string]any
+	for _, e := range (&syncBuffer{b: *bytes.NewBufferString(out)}).jsonLines() {
+		switch {
+		case e["dport"] != nil:
+			conns++
+			// hook 1: the tp_btf twin, never raw_tp (2) or tp (3) as well.
+			if num(e["hook"]) != 1 || e["saddr"] != "127.0.0.1" || e["daddr"] != "127.0.0.1" ||
+				num(e["dport"]) != int64(port) || num(e["af"]) != 2 || num(e["pid"]) != int64(connector) || e["comm"] != "bash" {
+				t.Errorf("connect event %v: want hook 1, 127.0.0.1 → 127.0.0.1:%d, af 2, bash pid %d", e, port, connector)
+			}
+			if e["timestamp"] == nil {
+				t.Errorf("event without timestamp: %v", e)
+			}
+		case e["args"] == bin:
+			execs++
+			if num(e["args_size"]) != int64(len(bin)+1) || e["timestamp"] == nil {
+				t.Errorf("exec event %v: want args_size %d and a timestamp", e, len(bin)+1)
+			}
+		case e["printk"] != nil:
+			if e["printk"] == fmt.Sprintf("connect to port %d", port) {
+				printks++
+			}
+		case e["map"] == "conn_count":
+			counts = e
+		}
+	}
+	if conns != n || execs != m || printks != n {
+		t.Errorf("%d connect events, %d exec events, %d printk lines; want %d, %d, %d\n%s\nstderr: %s", conns, execs, printks, n, m, n, out, errs)
+	}
+	ents, _ := counts["entries"].([]any)
+	if len(ents) != 1 || num(ents[0].(map[string]any)["key"]) != int64(port) || num(ents[0].(map[string]any)["value"]) != n {
+		t.Errorf("conn_count at exit %v, want {%d: %d}", counts, port, n)
+	}
+	if strings.Contains(errs, "pending") || strings.Contains(errs, "shorter than") {
+		t.Errorf("stderr: %s", errs)
+	}
+
+	// Text: the connect table with addresses, and the counter table.
+	out, _ = runFor(t, src, args, Options{Duration: 3 * time.Second}, act)
+	if !strings.Contains(out, "SADDR") || strings.Count(out, " 127.0.0.1 ") < n || !strings.Contains(out, " conn_count\n") {
+		t.Errorf("text output lacks the table, the addresses or conn_count:\n%s", out)
+	}
+	if c := strings.Count(out, " "+strconv.Itoa(port)+" "); c < n {
+		t.Errorf("port %d in %d rows, want %d:\n%s", port, c, n, out)
 	}
 }

@@ -107,7 +107,7 @@ func (r *runner) appendPrintk(b []byte, l *tracepipe.Line) []byte {
 	now := time.Now()
 	if r.o.JSON {
 		line, _ := json.Marshal(struct {
-			Time   string `json:"time"`
+			Time   string `json:"timestamp"`
 			Printk string `json:"printk"`
 			Comm   string `json:"comm"`
 			PID    int    `json:"pid"`
