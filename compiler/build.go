@@ -270,10 +270,9 @@ func selfID() string {
 }
 
 func (b *builder) clangArgs(a Arch, bi *btfInfo, input, obj, deps string) []string {
-	// -mcpu=v3 (32-bit jumps and ALU, Linux 5.1+): the verifier tracks
-	// bounds through 32-bit subregisters, so code like libbpf-tools'
-	// softirqs verifies; --cflags -mcpu=v1 overrides it (the last wins).
-	args := []string{"-g", "-O2", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_" + a.Target}
+	// No -mcpu: clang's default, what most programs were written and
+	// verified against (see docs/guide.md on --cflags -mcpu=v3).
+	args := []string{"-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_" + a.Target}
 	if bi.foreign {
 		args = append(args, "-D__ECC_FOREIGN_BTF")
 	}

@@ -176,7 +176,7 @@ func TestClangArgs(t *testing.T) {
 	}
 	a, _ := ParseArch("arm64")
 	got := strings.Join(b.clangArgs(a, &btfInfo{dir: "/cache/vmlinux/123", foreign: true}, "/src/prog/x.bpf.c", "/w/x.bpf.o", "/w/deps.d"), " ")
-	want := "-g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_arm64 -D__ECC_FOREIGN_BTF -I/src/prog -I/cache/include/abc -I/cache/vmlinux/123 " +
+	want := "-g -O2 -target bpf -D__TARGET_ARCH_arm64 -D__ECC_FOREIGN_BTF -I/src/prog -I/cache/include/abc -I/cache/vmlinux/123 " +
 		"-idirafter /usr/lib/llvm-19/lib/clang/19/include -idirafter /usr/include -DX=1 -Wall " +
 		"-MD -MF /w/deps.d -c /src/prog/x.bpf.c -o /w/x.bpf.o"
 	if got != want {
