@@ -15,39 +15,7 @@ import (
 	"github.com/ecc-bpf/ecc/runtime/attach"
 )
 
-const uprobeSource = prelude + `#include <bpf/bpf_core_read.h>
-#include "ecc.h"
-
-struct up_event {
-	int marker;
-	int pid;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 64 * 1024);
-} events SEC(".maps");
-ECC_EXPORT(events, struct up_event);
-
-/// @cmdarg {"default": 0, "long": "parent"}
-const volatile int parent = 0;
-
-static __always_inline int emit(int marker)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct up_event *e;
-
-	if (BPF_CORE_READ(task, real_parent, tgid) != parent)
-		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return 0;
-	e->marker = marker;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	bpf_ringbuf_submit(e, 0);
-	return 0;
-}
-
+const uprobeSource = markerPrelude + `
 /* libbpf-tools style: a function alone, the binary comes from user space. */
 SEC("uprobe/ecc_target_func")
 int up_func(struct pt_regs *ctx) { return emit(1); }

@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
@@ -21,26 +18,12 @@ import (
 // the test, as `ecc build NAME.bpf.c NAME.h` does.
 func buildWithHeader(t *testing.T, name, code, header string) *Source {
 	t.Helper()
-	testenv.Clang(t)
-	testenv.Kernel(t)
-	buildCacheOnce.Do(func() {
-		buildCacheDir, _ = os.MkdirTemp("", "ecc-runtime-test-cache-")
-	})
 	dir := t.TempDir()
 	src := filepath.Join(dir, name+".bpf.c")
 	hdr := filepath.Join(dir, name+".h")
 	os.WriteFile(src, []byte(code), 0o644)
 	os.WriteFile(hdr, []byte(header), 0o644)
-	var stderr bytes.Buffer
-	res, err := compiler.Build(context.Background(), &compiler.Options{Source: src, ExportHeader: hdr, OutDir: dir, CacheDir: buildCacheDir, Stderr: &stderr})
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, stderr.String())
-	}
-	s, err := Open(context.Background(), res.Outputs[0].Package, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return buildPackage(t, src, hdr)
 }
 
 // checkStamp checks that a -j line starts with a timestamp key holding

@@ -58,31 +58,42 @@ var (
 	buildCacheDir  string
 )
 
-// buildExample builds examples/NAME with ecc's compiler into a temp folder.
-func buildExample(t *testing.T, name string) *Source {
+// buildPackage builds a source (and its export header, "" for none) with
+// ecc's compiler into a temp folder and opens the package, skipping
+// without clang or BPF.
+func buildPackage(t *testing.T, src, hdr string) *Source {
 	t.Helper()
 	testenv.Clang(t)
 	testenv.Kernel(t)
 	buildCacheOnce.Do(func() {
 		buildCacheDir, _ = os.MkdirTemp("", "ecc-runtime-test-cache-")
 	})
-	src := filepath.Join("..", "examples", name, name+".bpf.c")
-	hdr := filepath.Join("..", "examples", name, name+".h")
-	if _, err := os.Stat(hdr); err != nil {
-		hdr = ""
-	}
 	var stderr bytes.Buffer
 	res, err := compiler.Build(context.Background(), &compiler.Options{
 		Source: src, ExportHeader: hdr, OutDir: t.TempDir(), CacheDir: buildCacheDir, Stderr: &stderr,
 	})
 	if err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, stderr.String())
+		t.Fatalf("build %s: %v\n%s", src, err, stderr.String())
 	}
 	s, err := Open(context.Background(), res.Outputs[0].Package, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// buildExample builds examples/NAME with ecc's compiler into a temp folder.
+func buildExample(t *testing.T, name string) *Source {
+	t.Helper()
+	return buildPackage(t, filepath.Join("..", "examples", name, name+".bpf.c"), headerOf(filepath.Join("..", "examples", name, name+".h")))
+}
+
+// headerOf returns path when the file exists, else "".
+func headerOf(path string) string {
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
 }
 
 // running is a Run in the background.

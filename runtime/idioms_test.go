@@ -15,9 +15,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/ecc-bpf/ecc/compiler"
-	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
 // The programs of testdata/idioms are written the way libbpf-tools and
@@ -28,28 +25,8 @@ import (
 // one) into a temp folder.
 func buildIdiom(t *testing.T, name string) *Source {
 	t.Helper()
-	testenv.Clang(t)
-	testenv.Kernel(t)
-	buildCacheOnce.Do(func() {
-		buildCacheDir, _ = os.MkdirTemp("", "ecc-runtime-test-cache-")
-	})
-	src := filepath.Join("testdata", "idioms", name+".bpf.c")
-	hdr := filepath.Join("testdata", "idioms", name+".h")
-	if _, err := os.Stat(hdr); err != nil {
-		hdr = ""
-	}
-	var stderr bytes.Buffer
-	res, err := compiler.Build(context.Background(), &compiler.Options{
-		Source: src, ExportHeader: hdr, OutDir: t.TempDir(), CacheDir: buildCacheDir, Stderr: &stderr,
-	})
-	if err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, stderr.String())
-	}
-	s, err := Open(context.Background(), res.Outputs[0].Package, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	dir := filepath.Join("testdata", "idioms")
+	return buildPackage(t, filepath.Join(dir, name+".bpf.c"), headerOf(filepath.Join(dir, name+".h")))
 }
 
 // sleepOnThread makes n clock_nanosleep calls of d from one OS thread and

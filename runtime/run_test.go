@@ -16,8 +16,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
-	"github.com/ecc-bpf/ecc/compiler"
-	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 )
@@ -25,24 +23,9 @@ import (
 // buildSource compiles a C source written by the test.
 func buildSource(t *testing.T, name, code string) *Source {
 	t.Helper()
-	testenv.Clang(t)
-	testenv.Kernel(t)
-	buildCacheOnce.Do(func() {
-		buildCacheDir, _ = os.MkdirTemp("", "ecc-runtime-test-cache-")
-	})
-	dir := t.TempDir()
-	src := filepath.Join(dir, name+".bpf.c")
+	src := filepath.Join(t.TempDir(), name+".bpf.c")
 	os.WriteFile(src, []byte(code), 0o644)
-	var stderr bytes.Buffer
-	res, err := compiler.Build(context.Background(), &compiler.Options{Source: src, OutDir: dir, CacheDir: buildCacheDir, Stderr: &stderr})
-	if err != nil {
-		t.Fatalf("build: %v\n%s", err, stderr.String())
-	}
-	s, err := Open(context.Background(), res.Outputs[0].Package, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return buildPackage(t, src, "")
 }
 
 const prelude = `#include "vmlinux.h"

@@ -11,14 +11,13 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// twinSource is one hook written three ways, each sending an event with
-// its own marker (1 tp_btf, 2 raw_tp, 3 tp) for the test's children only.
-// PFX prefixes the program names (unique per variant, to find them among
-// the kernel's programs); BTF_BODY and RAW_BODY can make a twin fail.
-const twinSource = prelude + `#include <bpf/bpf_core_read.h>
+// markerPrelude is the start of the test programs that report which of
+// their programs fired: emit(marker) sends {marker, pid} to the ring
+// buffer events, for the children of --parent only.
+const markerPrelude = prelude + `#include <bpf/bpf_core_read.h>
 #include "ecc.h"
 
-struct twin_event {
+struct marker_event {
 	int marker;
 	int pid;
 };
@@ -27,7 +26,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 64 * 1024);
 } events SEC(".maps");
-ECC_EXPORT(events, struct twin_event);
+ECC_EXPORT(events, struct marker_event);
 
 /// Parent of the processes to report
 /// @cmdarg {"default": 0, "long": "parent"}
@@ -36,7 +35,7 @@ const volatile int parent = 0;
 static __always_inline int emit(int marker)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct twin_event *e;
+	struct marker_event *e;
 
 	if (BPF_CORE_READ(task, real_parent, tgid) != parent)
 		return 0;
@@ -48,7 +47,13 @@ static __always_inline int emit(int marker)
 	bpf_ringbuf_submit(e, 0);
 	return 0;
 }
+`
 
+// twinSource is one hook written three ways, each sending an event with
+// its own marker (1 tp_btf, 2 raw_tp, 3 tp) for the test's children only.
+// PFX prefixes the program names (unique per variant, to find them among
+// the kernel's programs); BTF_BODY and RAW_BODY can make a twin fail.
+const twinSource = markerPrelude + `
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(PFX_btf)
 {
