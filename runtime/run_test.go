@@ -88,6 +88,26 @@ int BPF_PROG(lsm_open, struct file *file) { return 0; }
 	}
 }
 
+// A helper the kernel takes away (bpf_probe_write_user under lockdown) is
+// a kernel limit, said in one line, not a verifier dump.
+func TestRefusedHelperIsAKernelLimit(t *testing.T) {
+	src := buildSource(t, "writer", prelude+`
+SEC("tp/syscalls/sys_enter_getpid")
+int writer(void *ctx) {
+	char buf[4] = "ecc";
+	bpf_probe_write_user((void *)(long)bpf_get_prandom_u32(), buf, sizeof(buf));
+	return 0;
+}
+`)
+	err := Run(context.Background(), src, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	if err == nil {
+		t.Skip("this kernel lets programs call bpf_probe_write_user")
+	}
+	if !strings.Contains(err.Error(), "not supported by this kernel: the kernel refuses helper bpf_probe_write_user") || strings.Contains(err.Error(), "verifier") {
+		t.Errorf("error %v: want a not-supported line naming the helper", err)
+	}
+}
+
 // A verifier rejection shows the log's tail and points to -v.
 func TestVerifierErrorTail(t *testing.T) {
 	src := buildSource(t, "unsafe", prelude+`

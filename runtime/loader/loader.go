@@ -217,6 +217,12 @@ func (c *Collection) LoadProgram(name string) (*ebpf.Program, error) {
 func Explain(err error, verbose bool) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) && len(ve.Log) > 0 {
+		if helper := refusedHelper(ve.Log); helper != "" {
+			// Not the program's fault: the kernel does not let this type
+			// of program call the helper (bpf_probe_write_user under
+			// lockdown, say).
+			return fmt.Errorf("%w: the kernel refuses helper %s in programs of this type%s", attach.ErrNotSupported, helper, lockdownNote(helper))
+		}
 		lines := ve.Log
 		more := ""
 		if !verbose && len(lines) > VerifierTail {
@@ -239,6 +245,33 @@ func Explain(err error, verbose bool) error {
 		return fmt.Errorf("%w: %s", attach.ErrNotSupported, msg)
 	}
 	return err
+}
+
+// refusedHelper finds the verifier's "program of this type cannot use
+// helper NAME#ID" at the end of a log.
+func refusedHelper(log []string) string {
+	for i := len(log) - 1; i >= 0 && i >= len(log)-3; i-- {
+		if _, after, ok := strings.Cut(log[i], "cannot use helper "); ok {
+			name, _, _ := strings.Cut(after, "#")
+			return strings.TrimSpace(name)
+		}
+	}
+	return ""
+}
+
+// lockdownNote explains helpers that kernel lockdown takes away.
+func lockdownNote(helper string) string {
+	switch helper {
+	case "bpf_probe_write_user", "bpf_probe_read", "bpf_probe_read_str", "bpf_override_return":
+		mode := "lockdown"
+		if b, err := os.ReadFile("/sys/kernel/security/lockdown"); err == nil {
+			if i, j := strings.IndexByte(string(b), '['), strings.IndexByte(string(b), ']'); i >= 0 && j > i {
+				mode = "lockdown=" + string(b[i+1:j])
+			}
+		}
+		return " (kernel " + mode + " or a kernel built without it)"
+	}
+	return ""
 }
 
 // programPrefix is what cilium/ebpf ("program NAME: ") and attach.Attach
