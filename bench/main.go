@@ -13,6 +13,9 @@
 //   - ecli run against bpftrace and BCC: start-up wall time and peak RSS,
 //     time to attach, and lossless events/s from a tight syscall loop;
 //
+//   - a histogram tool written with no annotation, ecli run -i 1s -c 1,
+//     against the same histogram from bpftrace and BCC's runqlat;
+//
 //   - ecc push/pull against the oras CLI on one docker-registry: wall time,
 //     HTTP requests, and blob uploads of a re-push;
 //
@@ -41,7 +44,7 @@ import (
 var (
 	runs    = flag.Int("n", 11, "runs per command (the median is reported)")
 	eccBin  = flag.String("ecc", "bin/ecc", "ecc binary to measure")
-	only    = flag.String("only", "", "run only this part: build, vmlinux, run, oci or wasm")
+	only    = flag.String("only", "", "run only this part: build, vmlinux, run, results, oci or wasm")
 	exGlob  = flag.String("examples", "examples/*", "example folders")
 	keepOut = flag.Bool("keep", false, "keep the output folder")
 )
@@ -121,6 +124,9 @@ func main() {
 	}
 	if *only == "" || *only == "run" {
 		ok = benchRun(ecc, out, env) && ok
+	}
+	if *only == "" || *only == "results" {
+		ok = benchResults(ecc, out, env) && ok
 	}
 	if *only == "" || *only == "oci" {
 		ok = benchOCI(ecc, out, env) && ok

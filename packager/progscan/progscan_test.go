@@ -25,7 +25,9 @@ func multiarch() string {
 	return runtime.GOARCH + "-linux-gnu"
 }
 
-func compile(t *testing.T, src string) *ebpf.CollectionSpec {
+func compile(t *testing.T, src string) *ebpf.CollectionSpec { return compileB(t, src) }
+
+func compileB(t testing.TB, src string) *ebpf.CollectionSpec {
 	t.Helper()
 	clang := testenv.Clang(t)
 	obj := filepath.Join(t.TempDir(), "prog.o")
@@ -89,5 +91,19 @@ func TestRoles(t *testing.T) {
 		if got := written(name); got != want {
 			t.Errorf("global %s written = %v, want %v", name, got, want)
 		}
+	}
+}
+
+// The scan runs on every ecli start and ecc build.
+func BenchmarkScan(b *testing.B) {
+	spec := compileB(b, "testdata/uses.bpf.c")
+	n := 0
+	for _, p := range spec.Programs {
+		n += len(p.Instructions)
+	}
+	b.ReportMetric(float64(n), "insns")
+	b.ResetTimer()
+	for b.Loop() {
+		progscan.Scan(spec)
 	}
 }
