@@ -504,7 +504,10 @@ func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, 
 		p.PID = opts.PID
 
 	case USDT:
-		if err := planUSDT(p, extra, opts); err != nil {
+		if skipIt, err := planUSDT(p, extra, opts); err != nil {
+			if skipIt {
+				return skip("%v", err)
+			}
 			return fail("%v", err)
 		}
 

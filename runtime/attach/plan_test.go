@@ -223,9 +223,9 @@ func planCases(t *testing.T) []planCase {
 		// USDT (probes in real binaries: usdt_test.go).
 		{sec: "usdt", typ: ebpf.Kprobe, want: Plan{Kind: USDT}},
 		{sec: "usdt.s", typ: ebpf.Kprobe, want: Plan{Kind: USDT}},
-		{sec: "usdt/libc.so.6:libc:setjmp", typ: ebpf.Kprobe, to: "libc.so.6:libc:setjmp", errHas: "no such USDT probe libc:setjmp"},
+		{sec: "usdt/libc.so.6:libc:setjmp", typ: ebpf.Kprobe, to: "libc.so.6:libc:setjmp", errHas: "no such USDT probe libc:setjmp", skip: true},
 		{sec: "usdt/sh:setjmp", typ: ebpf.Kprobe, to: "sh:setjmp", errHas: "want BINARY:PROVIDER:NAME"},
-		{sec: "usdt/no-such-binary-ecc:a:b", typ: ebpf.Kprobe, to: "no-such-binary-ecc:a:b", errHas: "not found on $PATH"},
+		{sec: "usdt/no-such-binary-ecc:a:b", typ: ebpf.Kprobe, to: "no-such-binary-ecc:a:b", errHas: "not found on $PATH", skip: true},
 		{sec: "usdt", typ: ebpf.Kprobe, opts: Options{USDT: []string{"./no/such/file:a:b"}}, errHas: `--usdt target "./no/such/file:a:b"`},
 		{sec: "usdt/sh:a:b", typ: ebpf.Kprobe, to: "sh:a:b", opts: Options{PID: -1}, errHas: "bad --pid"},
 

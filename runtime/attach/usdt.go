@@ -180,41 +180,46 @@ func (o *Options) usdtTarget(prog string) (string, bool) {
 }
 
 // planUSDT fills a USDT plan: the binary, the probe and its sites.
-func planUSDT(p *Plan, extra string, opts *Options) error {
+// planUSDT fills p for a usdt program. Problems of a target the section
+// names (a binary not installed, a probe it does not have) skip the
+// program (skip true), as for uprobes; those of --pid or --usdt are the
+// user's to fix.
+func planUSDT(p *Plan, extra string, opts *Options) (skip bool, err error) {
 	if opts.PID < 0 {
-		return fmt.Errorf("bad --pid %d", opts.PID)
+		return false, fmt.Errorf("bad --pid %d", opts.PID)
 	}
 	target, from := extra, "section"
 	if target == "" {
 		t, ok := opts.usdtTarget(p.Program)
 		if !ok {
 			// Attach says what to pass; the other programs run.
-			return nil
+			return false, nil
 		}
 		target, from = t, "--usdt"
 	}
+	fromSection := from == "section"
 	bin, provider, name, err := parseUSDTTarget(target)
 	if err != nil {
-		return fmt.Errorf("%s target %q: %v", from, target, err)
+		return false, fmt.Errorf("%s target %q: %v", from, target, err)
 	}
 	path, err := ResolveBinary(bin)
 	if err != nil {
-		return fmt.Errorf("%s target %q: %v", from, target, err)
+		return fromSection, fmt.Errorf("%s target %q: %v", from, target, err)
 	}
 	f, err := usdt.Open(path)
 	if err != nil {
-		return fmt.Errorf("usdt %s:%s in %s: %w", provider, name, path, err)
+		return fromSection, fmt.Errorf("usdt %s:%s in %s: %w", provider, name, path, err)
 	}
 	if f.GOARCH != runtime.GOARCH {
-		return fmt.Errorf("usdt %s:%s in %s: the binary is for %s, this machine is %s", provider, name, path, f.GOARCH, runtime.GOARCH)
+		return fromSection, fmt.Errorf("usdt %s:%s in %s: the binary is for %s, this machine is %s", provider, name, path, f.GOARCH, runtime.GOARCH)
 	}
 	sites, err := f.Sites(provider, name)
 	if err != nil {
-		return fmt.Errorf("usdt %s:%s in %s: %w (readelf -n %s lists its probes)", provider, name, path, err, path)
+		return fromSection, fmt.Errorf("usdt %s:%s in %s: %w (readelf -n %s lists its probes)", provider, name, path, err, path)
 	}
 	p.Binary, p.Group, p.Name, p.Sites, p.PID = path, provider, name, sites, opts.PID
 	p.usdtFile = f
-	return nil
+	return false, nil
 }
 
 func usdtString(p *Plan) string {
