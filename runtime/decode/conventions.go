@@ -297,9 +297,10 @@ func isIntType(t btf.Type) bool {
 	return ok && i.Encoding&btf.Bool == 0
 }
 
-// addrBases are the member names that hold addresses in libbpf-tools and
-// in common network programs; each may end in _v4 or _v6.
-var addrBases = []string{"saddr", "daddr", "src_ip", "dst_ip"}
+// addrBases are the member names that hold addresses in libbpf-tools,
+// libbpf-bootstrap and common network programs; each may end in _v4 or
+// _v6.
+var addrBases = []string{"saddr", "daddr", "src_ip", "dst_ip", "src_addr", "dst_addr", "laddr", "raddr", "local_addr", "remote_addr"}
 
 // addrName splits a member name that holds an address into its base and
 // its suffix ("", "_v4" or "_v6").

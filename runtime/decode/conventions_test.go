@@ -215,6 +215,12 @@ func TestAddressMembers(t *testing.T) {
 		data: le{}.ip("127.0.0.1").ip("8.8.4.4").ip("1.1.1.1").u32(afInet6),
 		json: `{"saddr":"127.0.0.1","daddr":"8.8.4.4","src_ip":"1.1.1.1","af":10}`,
 	}, {
+		// libbpf-bootstrap's sockfilter: __be32 src_addr, dst_addr.
+		name: "src_addr and dst_addr",
+		typ:  st("so_event", 12, mem("src_addr", tBE32, 0), mem("dst_addr", tBE32, 4), mem("raddr", tU32, 8)),
+		data: le{}.ip("127.0.0.1").ip("10.1.2.3").ip("192.0.2.7"),
+		json: `{"src_addr":"127.0.0.1","dst_addr":"10.1.2.3","raddr":"192.0.2.7"}`,
+	}, {
 		name: "in_addr and in6_addr",
 		typ:  st("event", 20, mem("saddr", inAddr, 0), mem("daddr", in6Addr, 4)),
 		data: le{}.ip("9.9.9.9").ip("2606:4700::1111"),

@@ -96,7 +96,8 @@
 //   - [Options.Formats] gives its member a format (an @format doc comment
 //     in the export header; see [Format]);
 //   - or, as libbpf-tools name them, its member is named saddr, daddr,
-//     src_ip or dst_ip, optionally followed by _v4 or _v6, and its type
+//     src_ip, dst_ip, src_addr, dst_addr, laddr, raddr, local_addr or
+//     remote_addr, optionally followed by _v4 or _v6, and its type
 //     holds an address: an integer of 4 bytes (__u32, __be32: IPv4) or of
 //     16 (unsigned __int128), an array of integers of 4 or 16 bytes
 //     (__u8[16], unsigned char[16], __u32[4]; not char[N], which may hold
