@@ -13,11 +13,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/ecc-bpf/ecc/compiler/buildcache"
 	"github.com/ecc-bpf/ecc/compiler/elfstrip"
 	"github.com/ecc-bpf/ecc/compiler/meta"
 	"github.com/ecc-bpf/ecc/compiler/vmlinux"
+	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/templates"
 )
 
@@ -110,12 +113,14 @@ func DefaultCacheDir() string {
 func NameOf(source string) string { return packager.NameOf(source) }
 
 type builder struct {
-	o        *Options
-	src      string // absolute source path
-	srcText  []byte
-	hdr      string
-	hdrText  []byte
-	structs  []string
+	o       *Options
+	src     string // absolute source path
+	srcText []byte
+	hdr     string
+	hdrText []byte
+	structs []string
+	// own: without an export header, the structs the program defines.
+	own      []string
 	name     string
 	clang    *Clang
 	include  string
@@ -343,52 +348,42 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 	}
 	defer os.RemoveAll(work)
 
-	input := b.src
-	wrapper := ""
-	if b.hdr != "" {
-		// Keep every export struct alive in BTF with an unused pointer,
-		// eunomia's way, without touching the user's file.
-		wrapper = filepath.Join(work, b.name+".ecc.c")
-		var w bytes.Buffer
-		fmt.Fprintf(&w, "#include %q\n", b.src)
-		for _, s := range b.structs {
-			fmt.Fprintf(&w, "struct %s *%s%s_ptr __attribute__((unused));\n", s, meta.DummyPrefix, s)
-		}
-		if err := os.WriteFile(wrapper, w.Bytes(), 0o644); err != nil {
+	// Without an export header, a second pass keeps the program's own
+	// structs in BTF when a buffer is left without one: structs used only
+	// on the stack have no BTF, and the buffer could not be bound to them.
+	var (
+		objBytes []byte
+		m        *packager.Meta
+		deps     []buildcache.Dep
+		own      []string
+		obj      = filepath.Join(work, names[0])
+	)
+	for pass := 0; ; pass++ {
+		objBytes, deps, err = b.compileObject(ctx, a, bi, work, obj, own)
+		if err != nil {
 			return nil, nil, err
 		}
-		input = wrapper
-	}
-	obj := filepath.Join(work, names[0])
-	depFile := filepath.Join(work, "deps.d")
-	args := b.clangArgs(a, bi, input, obj, depFile)
-	if err := b.run(ctx, b.clang.Path, args, wrapper); err != nil {
-		return nil, nil, err
-	}
-	objBytes, err := os.ReadFile(obj)
-	if err != nil {
-		return nil, nil, err
-	}
-	// DWARF out, BTF kept: what llvm-strip --strip-debug does, in-process.
-	if objBytes, err = elfstrip.StripDebug(objBytes); err != nil {
-		return nil, nil, fmt.Errorf("strip DWARF from %s: %w", names[0], err)
-	}
-	if err := os.WriteFile(obj, objBytes, 0o644); err != nil {
-		return nil, nil, err
-	}
-	m, err := meta.Extract(&meta.Input{
-		Object: objBytes, Name: b.name,
-		Source: b.o.Source, SourceText: b.srcText,
-		Header: b.o.ExportHeader, HeaderStructs: b.structs, HeaderText: b.hdrText,
-		Warn: func(msg string) { fmt.Fprintf(b.notes, "ecc: warning: %s\n", msg) },
-		Info: func(msg string) {
-			if b.o.Verbose != nil {
-				fmt.Fprintf(b.o.Verbose, "ecc: %s\n", msg)
+		in := &meta.Input{
+			Object: objBytes, Name: b.name,
+			Source: b.o.Source, SourceText: b.srcText,
+			Header: b.o.ExportHeader, HeaderStructs: b.structs, HeaderText: b.hdrText,
+			OwnStructs: own,
+			Warn:       func(msg string) { fmt.Fprintf(b.notes, "ecc: warning: %s\n", msg) },
+			Info: func(msg string) {
+				if b.o.Verbose != nil {
+					fmt.Fprintf(b.o.Verbose, "ecc: %s\n", msg)
+				}
+			},
+		}
+		if pass == 0 && b.hdr == "" && unboundBuffer(objBytes) {
+			if own = ownStructs(b.src, b.srcText); len(own) > 0 {
+				continue
 			}
-		},
-	})
-	if err != nil {
-		return nil, nil, err
+		}
+		if m, err = meta.Extract(in); err != nil {
+			return nil, nil, err
+		}
+		break
 	}
 	m.Arch = a.Name
 	skel, err := packager.MarshalMeta(m)
@@ -405,10 +400,6 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 	if err := os.WriteFile(filepath.Join(work, names[2]), pkg, 0o644); err != nil {
 		return nil, nil, err
 	}
-	deps, err := readDeps(depFile, wrapper)
-	if err != nil {
-		return nil, nil, err
-	}
 	e, err := b.cache.Put(key, map[string]string{
 		names[0]: obj, names[1]: filepath.Join(work, names[1]), names[2]: filepath.Join(work, names[2]),
 	}, deps)
@@ -421,6 +412,110 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 	}
 	out.Took = time.Since(start)
 	return out, files, nil
+}
+
+// compileObject runs clang (through a wrapper that keeps the export
+// header's structs, or the program's own structs, in BTF) and strips
+// DWARF from the object; it returns the object and the included files.
+func (b *builder) compileObject(ctx context.Context, a Arch, bi *btfInfo, work, obj string, own []string) ([]byte, []buildcache.Dep, error) {
+	input := b.src
+	wrapper := ""
+	if b.hdr != "" || len(own) > 0 {
+		// Keep the structs alive in BTF with an unused pointer, eunomia's
+		// way, without touching the user's file.
+		wrapper = filepath.Join(work, b.name+".ecc.c")
+		var w bytes.Buffer
+		fmt.Fprintf(&w, "#include %q\n", b.src)
+		for _, s := range b.structs {
+			fmt.Fprintf(&w, "struct %s *%s%s_ptr __attribute__((unused));\n", s, meta.DummyPrefix, s)
+		}
+		for _, s := range own {
+			fmt.Fprintf(&w, "struct %s *%s%s_ptr __attribute__((unused));\n", s, meta.OwnPrefix, s)
+		}
+		if err := os.WriteFile(wrapper, w.Bytes(), 0o644); err != nil {
+			return nil, nil, err
+		}
+		input = wrapper
+	}
+	depFile := filepath.Join(work, "deps.d")
+	args := b.clangArgs(a, bi, input, obj, depFile)
+	if err := b.run(ctx, b.clang.Path, args, wrapper); err != nil {
+		return nil, nil, err
+	}
+	objBytes, err := os.ReadFile(obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	// DWARF out, BTF kept: what llvm-strip --strip-debug does, in-process.
+	if objBytes, err = elfstrip.StripDebug(objBytes); err != nil {
+		return nil, nil, fmt.Errorf("strip DWARF from %s: %w", filepath.Base(obj), err)
+	}
+	if err := os.WriteFile(obj, objBytes, 0o644); err != nil {
+		return nil, nil, err
+	}
+	deps, err := readDeps(depFile, wrapper)
+	if err != nil {
+		return nil, nil, err
+	}
+	return objBytes, deps, nil
+}
+
+// unboundBuffer reports whether the object has a ring buffer or perf event
+// array that no ECC_EXPORT binds and that its programs submit records of
+// a constant size to: one the program's own structs may describe.
+func unboundBuffer(object []byte) bool {
+	spec, err := bpfobj.LoadSpec(object)
+	if err != nil {
+		return false
+	}
+	scan := progscan.Scan(spec)
+	for name, ms := range spec.Maps {
+		if ms.Type != ebpf.RingBuf && ms.Type != ebpf.PerfEventArray {
+			continue
+		}
+		if _, bound := spec.Variables[meta.ExportPrefix+name]; bound {
+			continue
+		}
+		if u := scan.Maps[name]; u != nil && len(u.SubmitSizes) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// includeRE finds #include "FILE" lines (not <FILE>).
+var includeRE = regexp.MustCompile(`(?m)^[ \t]*#[ \t]*include[ \t]*"([^"]+)"`)
+
+// ownStructs lists the structs the program defines itself: in its source
+// and the headers it includes from its own folder (not vmlinux.h), in
+// order. They are what a buffer may carry when no export header says.
+func ownStructs(src string, text []byte) []string {
+	dir := filepath.Dir(src)
+	seen := map[string]bool{}
+	var out []string
+	add := func(text []byte) {
+		for _, name := range meta.HeaderStructs(text) {
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	add(text)
+	for _, m := range includeRE.FindAllSubmatch(text, -1) {
+		name := string(m[1])
+		if filepath.Base(name) == "vmlinux.h" || filepath.IsAbs(name) {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		if st, err := os.Stat(path); err != nil || !st.Mode().IsRegular() || st.Size() > 4<<20 {
+			continue
+		}
+		if h, err := os.ReadFile(path); err == nil {
+			add(h)
+		}
+	}
+	return out
 }
 
 // installOutputs copies an entry's files into dir; all or nothing.

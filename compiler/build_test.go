@@ -694,3 +694,52 @@ char LICENSE[] SEC("license") = "GPL";
 		t.Errorf("no warning about enums.h:\n%s", stderr)
 	}
 }
+
+// Without an export header, a buffer carries the struct of the program's
+// own source or headers whose size its programs submit, even when the
+// struct lives only on the stack (libbpf-bootstrap's bootstrap_legacy).
+func TestBindsBuffersToOwnStructs(t *testing.T) {
+	needBuild(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "own.h"), []byte("struct own_event { int pid; char comm[16]; };\nstruct unrelated { long a, b, c, d; };\n"), 0o644)
+	src := filepath.Join(dir, "own.bpf.c")
+	os.WriteFile(src, []byte(`#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "own.h"
+struct config { int verbose; };
+struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4); __uint(value_size, 4); } pb SEC(".maps");
+SEC("tp/sched/sched_process_exec")
+int on_exec(void *ctx)
+{
+	struct own_event e = {};
+	e.pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	bpf_perf_event_output(ctx, &pb, BPF_F_CURRENT_CPU, &e, sizeof(e));
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`), 0o644)
+	var verbose bytes.Buffer
+	res, stderr, err := build(t, &Options{Source: src, Verbose: &verbose, NoCache: true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	pkg, err := packager.ReadFile(res.Outputs[0].Package)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mm := pkg.Meta.BpfSkel.Map("pb"); mm == nil || mm.ExportType != "own_event" {
+		t.Fatalf("map pb carries %+v, want struct own_event", mm)
+	}
+	if len(pkg.Meta.ExportTypes) != 1 || pkg.Meta.ExportTypes[0].Name != "own_event" || pkg.Meta.ExportTypes[0].Size != 20 {
+		t.Errorf("export types %+v, want struct own_event only (20 bytes)", pkg.Meta.ExportTypes)
+	}
+	for _, ds := range pkg.Meta.BpfSkel.DataSections {
+		for _, v := range ds.Variables {
+			t.Errorf("variable %s in the metadata: the pointers that keep structs in BTF are not settings", v.Name)
+		}
+	}
+	if !strings.Contains(verbose.String(), "map pb carries struct own_event: programs submit 20 bytes, sizeof(struct own_event), defined in the source") {
+		t.Errorf("-v does not say why:\n%s", verbose.String())
+	}
+}

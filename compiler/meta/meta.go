@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,6 +26,11 @@ const (
 	ExportPrefix = "__ecc_export__"
 	// DummyPrefix is what ecc build injects for every struct of an export header.
 	DummyPrefix = "__ecc_dummy_"
+	// OwnPrefix is what ecc build injects, without an export header, for
+	// every struct the program defines: it keeps them in BTF (a struct
+	// only used on the stack has none) so that buffers can be bound to
+	// them by size. They are not exported unless bound.
+	OwnPrefix = "__ecc_own_"
 	// eunomiaDummyPrefix is eunomia's equivalent, __eunomia_dummy_<struct>_ptr.
 	eunomiaDummyPrefix = "__eunomia_dummy_"
 )
@@ -52,6 +58,10 @@ type Input struct {
 	// HeaderText is the export header's text: `@format` doc comments
 	// above its members become export_types[].members[].format.
 	HeaderText []byte
+	// OwnStructs are the structs the program defines in its source and its
+	// own headers. Without an export header or ECC_EXPORT, a buffer whose
+	// programs submit the size of exactly one of them carries it.
+	OwnStructs []string
 }
 
 // Extract derives the package metadata from a BPF object and its source:
@@ -170,7 +180,7 @@ func IsGlobal(spec *ebpf.CollectionSpec, v *btf.Var) bool {
 
 // IsInternalVar reports globals that exist only to keep types in BTF.
 func IsInternalVar(name string) bool {
-	return strings.HasPrefix(name, ExportPrefix) || strings.HasPrefix(name, DummyPrefix) || strings.HasPrefix(name, eunomiaDummyPrefix)
+	return strings.HasPrefix(name, ExportPrefix) || strings.HasPrefix(name, DummyPrefix) || strings.HasPrefix(name, OwnPrefix) || strings.HasPrefix(name, eunomiaDummyPrefix)
 }
 
 func sectionRank(name string) int {
@@ -280,6 +290,9 @@ func (x *extractor) dataSections() error {
 
 // internalVar records the export binding an injected global stands for.
 func (x *extractor) internalVar(v *btf.Var) {
+	if strings.HasPrefix(v.Name, OwnPrefix) {
+		return
+	}
 	st, ok := btf.UnderlyingType(pointee(v.Type)).(*btf.Struct)
 	if !ok || st.Name == "" {
 		return
@@ -494,6 +507,13 @@ func (x *extractor) maps() error {
 			return fmt.Errorf("ECC_EXPORT(%s, ...) names no map; declare a ring buffer or perf event array called %s", b, b)
 		}
 	}
+	// No export header and no ECC_EXPORT: a buffer whose programs submit
+	// the size of one of the program's own structs carries it.
+	if len(x.exports) == 0 {
+		if err := x.bindOwnStructs(buffers); err != nil {
+			return err
+		}
+	}
 	// Unbound buffers carry the struct their programs submit (by size),
 	// else the outermost one.
 	if len(x.exports) > 0 {
@@ -507,7 +527,9 @@ func (x *extractor) maps() error {
 		var scan *progscan.Result
 		for _, pm := range buffers {
 			if pm.ExportType != "" {
-				x.info(fmt.Sprintf("map %s carries struct %s (ECC_EXPORT)", pm.Name, pm.ExportType))
+				if pm.ExportTypeReason == "" {
+					x.info(fmt.Sprintf("map %s carries struct %s (ECC_EXPORT)", pm.Name, pm.ExportType))
+				}
 				continue
 			}
 			if scan == nil {
@@ -556,6 +578,52 @@ func (x *extractor) maps() error {
 		})
 	}
 	return nil
+}
+
+// bindOwnStructs binds buffers to the structs of the program's own source
+// by the size submitted: no header needed when the size says. The bound
+// structs become export types.
+func (x *extractor) bindOwnStructs(buffers []*packager.Map) error {
+	if len(buffers) == 0 || len(x.in.OwnStructs) == 0 {
+		return nil
+	}
+	var structs []*btf.Struct
+	for _, name := range x.in.OwnStructs {
+		var st *btf.Struct
+		if x.spec.Types.TypeByName(name, &st) == nil {
+			structs = append(structs, st)
+		}
+	}
+	scan := progscan.Scan(x.spec)
+	var bound []string
+	for _, pm := range buffers {
+		u := scan.Maps[pm.Name]
+		if u == nil || len(u.SubmitSizes) == 0 {
+			continue
+		}
+		b := progscan.Bind(u, structs)
+		if b.Struct == nil || !strings.HasPrefix(b.Reason, "programs submit") {
+			continue
+		}
+		pm.ExportType, pm.ExportTypeReason = b.Struct.Name, b.Reason+", defined in the source"
+		x.info(fmt.Sprintf("map %s carries struct %s: %s", pm.Name, b.Struct.Name, pm.ExportTypeReason))
+		if len(b.Ambiguous) > 0 {
+			x.warn(fmt.Sprintf("map %s: its events are taken to be struct %s (%s), but struct %s fits as well; say which with ECC_EXPORT(%s, struct NAME) from <ecc.h>",
+				pm.Name, b.Struct.Name, b.Reason, strings.Join(b.Ambiguous, ", struct "), pm.Name))
+		}
+		if !slices.Contains(bound, b.Struct.Name) {
+			bound = append(bound, b.Struct.Name)
+		}
+	}
+	if len(bound) == 0 {
+		return nil
+	}
+	x.exports = bound
+	saved := x.in.HeaderStructs
+	x.in.HeaderStructs = nil
+	defer func() { x.in.HeaderStructs = saved }()
+	x.meta.ExportTypes = nil
+	return x.exportTypes()
 }
 
 func (x *extractor) progs() {

@@ -646,22 +646,10 @@ func (s *scanner) call(ins *asm.Instruction, st *state, funcs map[string]int, pe
 		if u := mapArg(asm.R2); u != nil {
 			u.StackIDs = true
 		}
-	case asm.FnSpinLock, asm.FnSpinUnlock, asm.FnTimerInit, asm.FnTimerStart, asm.FnTimerCancel, asm.FnTimerSetCallback,
-		asm.FnKptrXchg, asm.FnRingbufSubmit, asm.FnRingbufDiscard:
-		// Take a pointer into a value without filling it with data.
 	default:
-		// Helpers that take a destination buffer first (bpf_probe_read_*,
-		// bpf_get_current_comm, bpf_get_stack, bpf_snprintf, bpf_d_path...)
-		// fill a value they are pointed at.
-		if v := r[asm.R1]; v.kind == vValue {
-			u := s.use(v.m)
-			u.WriteValue = true
-			u.Writers = append(u.Writers, s.prog)
-		} else if v.kind == vData {
-			u := s.use(v.m)
-			u.WriteValue = true
-			u.Writers = append(u.Writers, s.prog)
-			u.Written = append(u.Written, Range{Offset: v.off, Variable: v.moved})
+		// Helpers that fill a buffer they are pointed at.
+		if dst, ok := filledArg[fn]; ok {
+			s.filled(r[dst])
 		}
 	}
 	r[asm.R0] = ret
@@ -676,6 +664,35 @@ func disjoint(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// filledArg maps the helpers that write into a buffer to the register
+// holding it.
+var filledArg = map[asm.BuiltinFunc]asm.Register{
+	asm.FnProbeRead: asm.R1, asm.FnProbeReadStr: asm.R1,
+	asm.FnProbeReadUser: asm.R1, asm.FnProbeReadKernel: asm.R1,
+	asm.FnProbeReadUserStr: asm.R1, asm.FnProbeReadKernelStr: asm.R1,
+	asm.FnGetCurrentComm: asm.R1, asm.FnGetStack: asm.R2, asm.FnGetTaskStack: asm.R2,
+	asm.FnCopyFromUser: asm.R1, asm.FnCopyFromUserTask: asm.R1,
+	asm.FnSnprintf: asm.R1, asm.FnSnprintfBtf: asm.R1, asm.FnDynptrRead: asm.R1,
+	asm.FnDPath: asm.R2, asm.FnPerfProgReadValue: asm.R2, asm.FnReadBranchRecords: asm.R2,
+	asm.FnPerfEventReadValue: asm.R3, asm.FnGetNsCurrentPidTgid: asm.R3,
+	asm.FnSkbLoadBytes: asm.R3, asm.FnGetFuncArg: asm.R3, asm.FnGetFuncRet: asm.R2,
+}
+
+// filled records that a helper wrote into the value or global v points at.
+func (s *scanner) filled(v value) {
+	switch v.kind {
+	case vValue:
+		u := s.use(v.m)
+		u.WriteValue = true
+		u.Writers = append(u.Writers, s.prog)
+	case vData:
+		u := s.use(v.m)
+		u.WriteValue = true
+		u.Writers = append(u.Writers, s.prog)
+		u.Written = append(u.Written, Range{Offset: v.off, Variable: v.moved})
+	}
 }
 
 func appendOnce(list []string, s string) []string {
