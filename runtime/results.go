@@ -300,11 +300,7 @@ func (g *globalsPrinter) print() {
 			}
 			continue
 		}
-		t, err := rv.dec.AppendText(nil, v)
-		if err != nil {
-			continue
-		}
-		rows = append(rows, []string{rv.name, strings.TrimSpace(string(t))})
+		rows = append(rows, []string{rv.name, compactText(rv.dec, v)})
 	}
 	if g.r.o.JSON && len(names) > 0 {
 		line, _ := json.Marshal(struct {
@@ -320,6 +316,21 @@ func (g *globalsPrinter) print() {
 	}
 	g.r.out.write(b.Bytes())
 	g.r.out.flush()
+}
+
+// compactText prints a value in one cell: a struct as name=value pairs,
+// anything else as its text.
+func compactText(d *decode.Decoder, v []byte) string {
+	cols := d.Columns()
+	if len(cols) == 1 && cols[0].Member == "" {
+		t, _ := d.AppendText(nil, v)
+		return strings.TrimSpace(string(t))
+	}
+	parts := make([]string, 0, len(cols))
+	for i, c := range cells(d, v) {
+		parts = append(parts, cols[i].Member+"="+strings.TrimSpace(c))
+	}
+	return strings.Join(parts, " ")
 }
 
 // printHist prints a histogram global, or each non-empty histogram of an
