@@ -50,8 +50,9 @@ type MapUse struct {
 	// ReadValue: programs load from its values.
 	ReadValue bool
 	// Sent: a value pointer of this map is passed as the data of
-	// bpf_perf_event_output, bpf_ringbuf_output or bpf_seq_write: it is
-	// scratch space for events.
+	// bpf_perf_event_output, bpf_ringbuf_output or bpf_seq_write, or is
+	// copied from into another buffer (bpf_probe_read_kernel's source,
+	// bpf_map_update_elem's value): it is scratch space.
 	Sent bool
 	// SubmitSizes are the constant sizes programs reserve in or output to
 	// this map when it is a ring buffer or perf event array (sorted,
@@ -611,6 +612,10 @@ func (s *scanner) call(ins *asm.Instruction, st *state, funcs map[string]int, pe
 			u.Update = true
 			u.Writers = append(u.Writers, s.prog)
 		}
+		// A value copied from another map's value: that one is a buffer.
+		if v := r[asm.R3]; v.kind == vValue {
+			s.use(v.m).Sent = true
+		}
 	case asm.FnMapDeleteElem:
 		if u := mapArg(asm.R1); u != nil {
 			u.Delete = true
@@ -651,6 +656,13 @@ func (s *scanner) call(ins *asm.Instruction, st *state, funcs map[string]int, pe
 		if dst, ok := filledArg[fn]; ok {
 			s.filled(r[dst])
 		}
+		// A map value read by bpf_probe_read* into another buffer is a
+		// scratch buffer (a per-CPU heap for a large string), not a result.
+		if src, ok := copiedArg[fn]; ok {
+			if v := r[src]; v.kind == vValue {
+				s.use(v.m).Sent = true
+			}
+		}
 	}
 	r[asm.R0] = ret
 }
@@ -678,6 +690,13 @@ var filledArg = map[asm.BuiltinFunc]asm.Register{
 	asm.FnDPath: asm.R2, asm.FnPerfProgReadValue: asm.R2, asm.FnReadBranchRecords: asm.R2,
 	asm.FnPerfEventReadValue: asm.R3, asm.FnGetNsCurrentPidTgid: asm.R3,
 	asm.FnSkbLoadBytes: asm.R3, asm.FnGetFuncArg: asm.R3, asm.FnGetFuncRet: asm.R2,
+}
+
+// copiedArg maps the helpers that copy from memory they are given to the
+// register holding its address.
+var copiedArg = map[asm.BuiltinFunc]asm.Register{
+	asm.FnProbeRead: asm.R3, asm.FnProbeReadStr: asm.R3,
+	asm.FnProbeReadKernel: asm.R3, asm.FnProbeReadKernelStr: asm.R3,
 }
 
 // filled records that a helper wrote into the value or global v points at.

@@ -53,6 +53,8 @@ func TestRoles(t *testing.T) {
 		"heap":   progscan.RoleScratch,
 		// A record from a ring buffer or from a heap, libbpf-tools' compat.
 		"compat_heap": progscan.RoleScratch,
+		// Filled, then copied from into a record.
+		"path_heap": progscan.RoleScratch,
 		// Written by one program, read by another: a hand-off.
 		"handoff": progscan.RoleState,
 		// Read and written back by the same program: an accumulator.

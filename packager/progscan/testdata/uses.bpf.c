@@ -218,3 +218,29 @@ int on_open(void *ctx)
 		bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, e, sizeof(*e));
 	return 0;
 }
+
+/* A per-CPU heap for a long path, copied into the ring buffer record. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, char[4096]);
+} path_heap SEC(".maps");
+
+SEC("tp/syscalls/sys_enter_unlinkat")
+int on_unlink(void *ctx)
+{
+	__u32 zero = 0;
+	char *buf = bpf_map_lookup_elem(&path_heap, &zero);
+	struct event *e;
+
+	if (!buf)
+		return 0;
+	bpf_probe_read_user_str(buf, 4096, (void *)ctx);
+	e = bpf_ringbuf_reserve(&rb, sizeof(*e), 0);
+	if (!e)
+		return 0;
+	bpf_probe_read_kernel(e->comm, sizeof(e->comm), buf);
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
