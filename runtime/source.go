@@ -99,7 +99,7 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 				return nil, err
 			}
 		}
-		return fromBytes(ref, name, data)
+		return fromBytes(what, name, data)
 	}
 	switch {
 	case ref == "":
@@ -128,7 +128,7 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 		if err != nil {
 			return nil, err
 		}
-		return checked(ref, nameFromURL(ref), data)
+		return checked(fetch.Redact(ref), nameFromURL(ref), data)
 	}
 	st, err := os.Stat(ref)
 	if err != nil {

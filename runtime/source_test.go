@@ -144,6 +144,12 @@ func TestOpenURLRules(t *testing.T) {
 		if !errors.Is(err, pin.ErrMismatch) {
 			t.Errorf("junk: %v", err)
 		}
+		// A password in the URL is not repeated in the message.
+		withPass := strings.Replace(u, "https://", "https://me:hunter2@", 1)
+		_, err = Open(ctx, withPass, &OpenOptions{CAFile: ca, Digest: sha(evil)})
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "https://me:xxxxx@") {
+			t.Errorf("password in the message: %v", err)
+		}
 		_, err = Open(ctx, u, &OpenOptions{CAFile: ca, Digest: "sha256:1234"})
 		oneLine(t, err, `--digest "sha256:1234": want sha256: and 64 lowercase hex digits (sha256sum prints them)`)
 	})

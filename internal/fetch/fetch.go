@@ -70,6 +70,15 @@ func (o *Options) withDefaults() Options {
 	return d
 }
 
+// Redact hides the password of a URL with credentials (for messages).
+func Redact(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.User == nil {
+		return rawURL
+	}
+	return u.Redacted()
+}
+
 // IsURL reports whether s names an http(s) URL rather than a file.
 func IsURL(s string) bool {
 	l := strings.ToLower(s)
@@ -79,6 +88,7 @@ func IsURL(s string) bool {
 // Error is a refused or failed download; its message is one line that says
 // what to do.
 type Error struct {
+	// URL is the URL asked for, its password redacted.
 	URL string
 	// Reason is the message after "fetch URL: ".
 	Reason string
@@ -102,8 +112,9 @@ var (
 // Get downloads rawURL and returns its body.
 func Get(ctx context.Context, rawURL string, o *Options) ([]byte, error) {
 	opts := o.withDefaults()
+	name := Redact(rawURL)
 	fail := func(err error, format string, args ...any) error {
-		return &Error{URL: rawURL, Reason: fmt.Sprintf(format, args...), Err: err}
+		return &Error{URL: name, Reason: fmt.Sprintf(format, args...), Err: err}
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -335,3 +335,35 @@ func TestTimeouts(t *testing.T) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
+
+// A password in the URL never shows in messages, and is not sent to
+// another host a redirect leads to (a relative redirect keeps it, as
+// browsers do).
+func TestCredentials(t *testing.T) {
+	var auths []string
+	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auths = append(auths, "other"+r.URL.Path+" "+r.Header.Get("Authorization"))
+		http.NotFound(w, r)
+	}))
+	defer other.Close()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auths = append(auths, r.URL.Path+" "+r.Header.Get("Authorization"))
+		switch r.URL.Path {
+		case "/start":
+			http.Redirect(w, r, "/next", http.StatusFound)
+		case "/next":
+			http.Redirect(w, r, other.URL+"/away", http.StatusFound)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	u := strings.Replace(srv.URL, "https://", "https://user:hunter2@", 1)
+	_, err := Get(ctx, u+"/start", &Options{CAFile: caFile(t, srv)})
+	red := strings.Replace(srv.URL, "https://", "https://user:xxxxx@", 1)
+	wantErr(t, err, "fetch "+red+"/start: 404 Not Found (redirected to "+other.URL+"/away)")
+	basic := "Basic dXNlcjpodW50ZXIy"
+	if want := []string{"/start " + basic, "/next " + basic, "other/away "}; strings.Join(auths, "|") != strings.Join(want, "|") {
+		t.Errorf("requests %q, want %q", auths, want)
+	}
+}
