@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/ecc-bpf/ecc/internal/fetch"
 	"github.com/ecc-bpf/ecc/internal/pin"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry"
 )
 
 // fakePackage is a package.json that parses (its object is not a real
@@ -199,8 +201,38 @@ func TestOpenDigestLocal(t *testing.T) {
 func TestOpenDigestReference(t *testing.T) {
 	t.Setenv("ECC_STORE_DIR", t.TempDir())
 	ctx := context.Background()
+
+	// A package pushed to an OCI layout folder opens under its digest, and
+	// not under another one.
+	var p packager.Package
+	p.Object = []byte("\x7fELF not really an object")
+	p.Meta.BpfSkel.ObjName = "pinned"
+	layout := "oci:" + filepath.Join(t.TempDir(), "layout") + ":v1"
+	ref, err := registry.ParseReference(layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := registry.OpenTarget(ctx, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := registry.Push(ctx, []packager.PlatformPackage{{Package: &p, Name: "pinned", Platform: "linux/" + goruntime.GOARCH}}, dst, ref, nil)
+	dst.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, layout, &OpenOptions{Digest: res.Digest, Pull: PullAlways})
+	if err != nil || s.Package.Meta.BpfSkel.ObjName != "pinned" {
+		t.Fatalf("right digest: %v", err)
+	}
+	if _, err := Open(ctx, layout, &OpenOptions{Digest: sha([]byte("not it")), Pull: PullAlways}); err == nil {
+		t.Errorf("a digest the layout lacks opened")
+	} else {
+		t.Logf("wrong digest: %v", err)
+	}
+
 	d := sha([]byte("manifest"))
-	_, err := Open(ctx, "127.0.0.1:5000/probes/x:v1", &OpenOptions{Digest: d, Pull: PullNever})
+	_, err = Open(ctx, "127.0.0.1:5000/probes/x:v1", &OpenOptions{Digest: d, Pull: PullNever})
 	if err == nil || !strings.Contains(err.Error(), "127.0.0.1:5000/probes/x:v1@"+d+" is not in the local store") {
 		t.Errorf("got %v", err)
 	}
