@@ -7,7 +7,6 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +30,8 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 	"oras.land/oras-go/v2/registry/remote/retry"
+
+	"github.com/ecc-bpf/ecc/internal/tlsconf"
 )
 
 // ---- HTTP clients ----
@@ -73,23 +74,7 @@ func newRegistryClient(host string, opts *Options) (*registryClient, error) {
 }
 
 func tlsConfig(opts *Options) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if opts.CAFile != "" {
-		pem, err := os.ReadFile(opts.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read --ca-file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca-file %s holds no PEM certificate", opts.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	cfg.InsecureSkipVerify = opts.Insecure
-	return cfg, nil
+	return tlsconf.Config(opts.CAFile, opts.Insecure)
 }
 
 // noticed remembers (options, host) pairs already told about plain HTTP, so
@@ -250,13 +235,7 @@ func hasCode(err error, code string) bool {
 	return false
 }
 
-func isCertError(err error) bool {
-	var verr *tls.CertificateVerificationError
-	var unknown x509.UnknownAuthorityError
-	var invalid x509.CertificateInvalidError
-	var hostErr x509.HostnameError
-	return errors.As(err, &verr) || errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &hostErr)
-}
+func isCertError(err error) bool { return tlsconf.IsCertError(err) }
 
 // ---- targets ----
 

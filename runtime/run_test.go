@@ -165,9 +165,9 @@ func TestOpenSources(t *testing.T) {
 		w.Write(data)
 	}))
 	defer srv.Close()
-	s, err = Open(ctx, srv.URL+"/execsnoop/package.json", nil)
+	s, err = Open(ctx, srv.URL+"/execsnoop/package.json", &OpenOptions{PlainHTTP: true})
 	check("url", s, err)
-	if _, err := Open(ctx, srv.URL+"/missing.json", nil); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := Open(ctx, srv.URL+"/missing.json", &OpenOptions{PlainHTTP: true}); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("missing URL: %v", err)
 	}
 	if _, err := Open(ctx, "-", &OpenOptions{Stdin: strings.NewReader("not json")}); err == nil || !strings.Contains(err.Error(), "-") {

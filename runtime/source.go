@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/ecc-bpf/ecc/compiler/meta"
+	"github.com/ecc-bpf/ecc/internal/fetch"
+	"github.com/ecc-bpf/ecc/internal/pin"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
 )
@@ -28,8 +31,12 @@ type Source struct {
 	Wasm []byte
 }
 
-// HTTPTimeout bounds fetching a package over http(s).
-var HTTPTimeout = 30 * time.Second
+// HTTPTimeout bounds fetching a package over http(s), redirects and body
+// included; HTTPHeaderTimeout the wait for each response's headers.
+var (
+	HTTPTimeout       = fetch.DefaultTimeout
+	HTTPHeaderTimeout = fetch.DefaultHeaderTimeout
+)
 
 // OpenOptions say where packages named by reference come from.
 type OpenOptions struct {
@@ -44,6 +51,22 @@ type OpenOptions struct {
 	Platform string
 	// Progress receives transfer progress (nil: none).
 	Progress io.Writer
+
+	// PlainHTTP allows http:// URLs (--plain-http). A redirect from
+	// https:// to http:// is refused even then.
+	PlainHTTP bool
+	// CAFile and Insecure configure TLS for https:// URLs as they do for
+	// registries (--ca-file, --insecure).
+	CAFile   string
+	Insecure bool
+	// Timeout, when positive, replaces HTTPTimeout for URLs.
+	Timeout time.Duration
+	// Digest pins the package (--digest sha256:HEX): the bytes read (the
+	// file named, a folder's package.json, a URL's body after HTTP content
+	// decoding, stdin) must hash to it, else Open refuses them before
+	// parsing anything. For a reference it is the manifest or index digest,
+	// as in REF@sha256:HEX.
+	Digest string
 }
 
 // Pull policies.
@@ -61,6 +84,23 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 	if o == nil {
 		o = &OpenOptions{}
 	}
+	var want digest.Digest
+	if o.Digest != "" {
+		d, err := pin.Parse(o.Digest)
+		if err != nil {
+			return nil, err
+		}
+		want = d
+	}
+	// checked decodes data once it matches the pinned digest.
+	checked := func(what, name string, data []byte) (*Source, error) {
+		if want != "" {
+			if err := pin.Check("package "+what, want, data); err != nil {
+				return nil, err
+			}
+		}
+		return fromBytes(what, name, data)
+	}
 	switch {
 	case ref == "":
 		return nil, errors.New("no package given; usage: ecli run PACKAGE [PROGRAM FLAGS...]")
@@ -72,39 +112,78 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read package from stdin: %w", err)
 		}
-		return fromBytes("-", "stdin", data)
-	case strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://"):
-		data, err := fetch(ctx, ref)
+		if len(data) > packager.MaxPackageSize {
+			return nil, fmt.Errorf("package -: larger than %d bytes", packager.MaxPackageSize)
+		}
+		return checked("-", "stdin", data)
+	case fetch.IsURL(ref):
+		timeout := HTTPTimeout
+		if o.Timeout > 0 {
+			timeout = o.Timeout
+		}
+		data, err := fetch.Get(ctx, ref, &fetch.Options{
+			PlainHTTP: o.PlainHTTP, CAFile: o.CAFile, Insecure: o.Insecure,
+			MaxSize: packager.MaxPackageSize, Timeout: timeout, HeaderTimeout: HTTPHeaderTimeout,
+		})
 		if err != nil {
 			return nil, err
 		}
-		return fromBytes(ref, nameFromURL(ref), data)
+		return checked(fetch.Redact(ref), nameFromURL(ref), data)
 	}
 	st, err := os.Stat(ref)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if r, perr := registry.ParseReference(ref); perr == nil {
+				if want != "" {
+					if r.Digest != "" && r.Digest != want.String() {
+						return nil, fmt.Errorf("package %s: --digest %s contradicts the reference's own digest", ref, want)
+					}
+					r.Digest = want.String()
+				}
 				return openReference(ctx, r, o)
 			}
 			return nil, fmt.Errorf("package %s: no such file or folder, nor a registry reference; pass a package.json, a build folder, a .bpf.o, a URL, - or host/repo:tag", ref)
 		}
 		return nil, fmt.Errorf("package %s: %w", ref, err)
 	}
+	file := ref
 	if st.IsDir() {
-		p, err := packager.Open(ref)
-		if err != nil {
+		file = filepath.Join(ref, "package.json")
+		if _, err := os.Stat(file); err != nil {
+			// packager.Open says what the folder lacks and how to build it.
+			_, err := packager.Open(ref)
 			return nil, err
 		}
-		return &Source{Name: ref, Package: p}, nil
 	}
-	data, err := os.ReadFile(ref)
+	data, err := readCapped(file)
 	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", ref, err)
+		return nil, err
+	}
+	if st.IsDir() {
+		s, err := checked(file, "package", data)
+		if s != nil {
+			s.Name = ref
+		}
+		return s, err
+	}
+	return checked(ref, packager.NameOf(ref), data)
+}
+
+// readCapped reads a package file of at most packager.MaxPackageSize bytes.
+func readCapped(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", name, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, packager.MaxPackageSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("package %s: %w", name, err)
 	}
 	if len(data) > packager.MaxPackageSize {
-		return nil, fmt.Errorf("package %s: larger than %d bytes", ref, packager.MaxPackageSize)
+		return nil, fmt.Errorf("package %s: larger than %d bytes", name, packager.MaxPackageSize)
 	}
-	return fromBytes(ref, packager.NameOf(ref), data)
+	return data, nil
 }
 
 // fromBytes decodes a package.json or derives a package from a bare object.
@@ -124,31 +203,6 @@ func fromBytes(ref, name string, data []byte) (*Source, error) {
 		return nil, fmt.Errorf("%s: %w", ref, err)
 	}
 	return &Source{Name: ref, Package: p}, nil
-}
-
-func fetch(ctx context.Context, url string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, HTTPTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, fmt.Errorf("package %s: %w", url, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("fetch package %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetch package %s: %s", url, resp.Status)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, packager.MaxPackageSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("fetch package %s: %w", url, err)
-	}
-	if len(data) > packager.MaxPackageSize {
-		return nil, fmt.Errorf("fetch package %s: larger than %d bytes", url, packager.MaxPackageSize)
-	}
-	return data, nil
 }
 
 func nameFromURL(u string) string {

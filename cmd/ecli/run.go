@@ -42,6 +42,19 @@ package has at most one such entry probe and one such return probe. Relative
 paths start at the working folder. Programs left without a target are skipped
 with a warning.
 
+URLs: https:// only, verified against the system roots plus --ca-file
+(--insecure skips verification); an http:// URL is refused unless
+--plain-http, since anyone on the way could swap what runs as root. A
+redirect from https:// to http:// is refused always, even with --plain-http;
+at most 5 redirects are followed. The download is capped at the package size
+limit and must finish within 30s (10s for each response's headers). Nothing
+is parsed or loaded before these checks pass.
+
+Pinning: --digest sha256:HEX refuses the package unless the bytes read hash
+to it: the file named, a folder's package.json, a URL's body or stdin, i.e.
+what 'sha256sum package.json' prints. For a REF it is the manifest digest,
+the same as REF@sha256:HEX.
+
 Maps that declare max_entries 0 (sized by libbpf-tools' user space) get 10240
 entries, stack traces 16384: --max-entries N changes that, --max-entries
 MAP=N sizes one map.
@@ -59,7 +72,11 @@ Examples:
    ecli run build/examples/wasm-counter/counter.wasm
    ecli run ghcr.io/org/execsnoop:v1 --uid 1000
    ecli run --pull=never 127.0.0.1:5000/probes/runqlat:latest
-   curl -s https://example.org/p/package.json | ecli run -`,
+   ecli run https://example.org/p/package.json
+   ecli run --ca-file ca.pem https://pkgs.internal:8443/execsnoop/package.json
+   ecli run --digest sha256:$(sha256sum < reviewed/package.json | cut -d' ' -f1) https://example.org/p/package.json
+   ecli run --plain-http --digest sha256:HEX http://10.0.0.5:8000/package.json
+   curl -s https://example.org/p/package.json | ecli run --digest sha256:HEX -`,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print events and maps as JSON lines"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
@@ -76,7 +93,7 @@ Examples:
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show whole verifier logs and what is attached"},
 			&cli.StringFlag{Name: "pull", Value: runtime.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
 			&cli.StringFlag{Name: "platform", Usage: "for a multi-arch REF: the `OS/ARCH` to run (default: this host's)"},
-		}, commands.RegistryFlags()...),
+		}, commands.SourceFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
 				return fmt.Errorf("ecli run needs a PACKAGE; see 'ecli run --help'")
@@ -105,9 +122,12 @@ Examples:
 			if err != nil {
 				return err
 			}
+			uo := commands.URLOptions(c)
 			src, err := runtime.Open(ctx, c.Args().First(), &runtime.OpenOptions{
 				Stdin: os.Stdin, Registry: ro, Pull: c.String("pull"),
 				Platform: c.String("platform"), Progress: commands.Progress(),
+				PlainHTTP: uo.PlainHTTP, CAFile: uo.CAFile, Insecure: uo.Insecure,
+				Digest: c.String("digest"),
 			})
 			if err != nil {
 				return err

@@ -14,6 +14,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/urfave/cli/v2"
 
+	"github.com/ecc-bpf/ecc/internal/fetch"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/runtime/attach"
@@ -25,8 +26,10 @@ func Inspect(prog string) *cli.Command {
 		Name:      "inspect",
 		Usage:     "summarise a package: programs, maps, flags, export types",
 		ArgsUsage: "PACKAGE|REF",
-		Description: `PACKAGE is a package.json, a NAME.skel.json or a build folder; REF a package in
-the local store or on a registry (read without storing it).
+		Description: `PACKAGE is a package.json, a NAME.skel.json, a build folder or an https:// URL
+of a package.json (fetched as 'ecli run' does: http:// only with --plain-http,
+never across a redirect from https to http); REF a package in the local store
+or on a registry (read without storing it).
 
 Examples:
    PROG inspect examples/execsnoop/package.json
@@ -64,6 +67,9 @@ Examples:
 // openAny opens a local package, or a reference from the store, else from
 // its registry without storing it.
 func openAny(c *cli.Context, arg string) (*packager.Package, error) {
+	if fetch.IsURL(arg) {
+		return openURL(c, arg)
+	}
 	if IsLocal(arg) {
 		return packager.Open(arg)
 	}
