@@ -66,7 +66,7 @@ Examples:
 			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "print histograms, tables and result globals every `TIME`, each showing that interval (default: once at exit; @sample maps on their own interval)"},
 			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` intervals (with --interval; alone it means --interval 1s)"},
 			&cli.StringFlag{Name: "ifname", Usage: "network interface `NAME` for xdp, tc/tcx and socket programs", EnvVars: []string{"ECLI_IFNAME"}},
-			&cli.StringFlag{Name: "cgroup", Usage: "cgroup v2 `PATH` for cgroup programs (default: the cgroup v2 root)"},
+			&cli.StringFlag{Name: "cgroup", Usage: "cgroup v2 `PATH` for cgroup programs, which need it (--cgroup /sys/fs/cgroup: the root, every process)"},
 			&cli.StringSliceFlag{Name: "uprobe", Usage: "uprobe `TARGET`: [PROG=]BINARY[:SYMBOL[+OFFSET]], repeatable (see Uprobe targets above)"},
 			&cli.StringSliceFlag{Name: "usdt", Usage: "`[PROG=]BINARY:PROVIDER:NAME` probe for a SEC(\"usdt\") program that names none; repeat for several, PROG= names which (e.g. --usdt ./app:myapp:request, --usdt on_gc=libjvm.so:hotspot:gc__begin)"},
 			&cli.IntFlag{Name: "pid", Usage: "attach uprobes in process `PID` only"},

@@ -21,8 +21,9 @@ type Options struct {
 	// IfName is the network interface for xdp, tc/tcx and socket filter
 	// programs (--ifname); they cannot be attached without it.
 	IfName string
-	// Cgroup is the cgroup v2 directory for cgroup programs (--cgroup);
-	// empty means the root of the cgroup v2 hierarchy.
+	// Cgroup is the cgroup v2 directory for cgroup programs (--cgroup).
+	// There is no default: PlanFor refuses cgroup programs without one, so
+	// that attaching to the root cgroup (every process) is always asked for.
 	Cgroup string
 	// Uprobe holds the --uprobe values, each [PROG=]BINARY[:SYMBOL[+OFFSET]]
 	// or [PROG=]BINARY:ADDRESS: targets for uprobe programs whose section
@@ -518,14 +519,16 @@ func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, 
 		p.IfName = opts.IfName
 
 	case Cgroup:
-		p.Cgroup = opts.Cgroup
-		if p.Cgroup == "" {
+		// No default: the root cgroup is every process on the machine,
+		// which the user has to ask for.
+		if opts.Cgroup == "" {
 			root, err := CgroupRoot()
 			if err != nil {
-				return fail("%v; pass --cgroup PATH", err)
+				return fail("%s programs attach to a cgroup: pass --cgroup PATH, a folder of the cgroup v2 hierarchy (%v)", prefix, err)
 			}
-			p.Cgroup = root
+			return fail("%s programs attach to a cgroup: pass --cgroup PATH, or --cgroup %s to attach to the root cgroup (every process on the machine)", prefix, root)
 		}
+		p.Cgroup = opts.Cgroup
 
 	case PerfEvent:
 		p.Freq = opts.Freq
