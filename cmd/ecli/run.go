@@ -74,6 +74,7 @@ Examples:
 			&cli.Uint64Flag{Name: "freq", Usage: "perf_event sampling frequency in `HZ` on every CPU", Value: 49},
 			&cli.StringFlag{Name: "btf", Usage: "kernel BTF `FILE` for CO-RE on kernels without /sys/kernel/btf/vmlinux"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show whole verifier logs and what is attached"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "check the package and its flags, print what would be attached where (-j: as JSON) and exit without loading anything"},
 			&cli.StringFlag{Name: "pull", Value: runtime.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
 			&cli.StringFlag{Name: "platform", Usage: "for a multi-arch REF: the `OS/ARCH` to run (default: this host's)"},
 		}, commands.RegistryFlags()...),
@@ -118,6 +119,7 @@ Examples:
 				Interval:   interval,
 				Count:      count,
 				Verbose:    c.Bool("verbose"),
+				DryRun:     c.Bool("dry-run"),
 				KernelBTF:  c.String("btf"),
 				MaxEntries: c.StringSlice("max-entries"),
 				Attach: attach.Options{
@@ -130,6 +132,9 @@ Examples:
 				},
 			}
 			args := c.Args().Tail()
+			if src.Wasm != nil && o.DryRun {
+				return fmt.Errorf("--dry-run: %s is a Wasm program, which decides what it loads and attaches while it runs; run it without --dry-run: each load and attach is printed as it happens, and --ifname/--cgroup override the targets it asks for", src.Name)
+			}
 			if src.Wasm != nil {
 				// A Wasm program gets the arguments after PACKAGE (after an
 				// optional "--") as its argv.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/runtime/attach/usdt"
 )
 
@@ -183,6 +184,13 @@ func (p *Plan) String() string {
 		return "not attached automatically: " + p.Reason
 	}
 	return p.Kind.String()
+}
+
+// Line is what ecli prints before it attaches the program, e.g.
+// "handle_exec → tracepoint sched/sched_process_exec": the program and
+// String, their control characters escaped (names come from the package).
+func (p *Plan) Line() string {
+	return termsafe.Line(p.Program) + " → " + termsafe.Line(p.String())
 }
 
 func direction(at ebpf.AttachType) string {
