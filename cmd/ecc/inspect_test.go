@@ -41,6 +41,21 @@ int handle_exec(struct __sk_buff *skb) { return 1; }
 	}
 	liar := filepath.Join(dir, "liar.json")
 	os.WriteFile(liar, b, 0o644)
+	// eunomia's packages may leave progs and maps out: the object's are
+	// shown.
+	bare := *p
+	bare.Meta.BpfSkel.Progs, bare.Meta.BpfSkel.Maps = nil, nil
+	b, err = bare.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	omitted := filepath.Join(dir, "omitted.json")
+	os.WriteFile(omitted, b, 0o644)
+	stdout, stderr, status = ecc(t, "inspect", omitted)
+	if status != 0 || !strings.Contains(stdout, "handle_exec  cgroup_skb/egress  CGroupSKB") || !strings.Contains(stdout, "pass --cgroup PATH") {
+		t.Errorf("inspect without progs and maps: status %d\n%s%s", status, stdout, stderr)
+	}
+
 	want := `ecc: ` + liar + `: package.json says program handle_exec is SEC("tp/sched/sched_process_exec") but the object has it in SEC("cgroup_skb/egress"); the metadata does not describe this package's object: rebuild it with ecc build, or ask its author` + "\n"
 	for _, format := range []string{"text", "json"} {
 		stdout, stderr, status := ecc(t, "inspect", "--format", format, liar)
