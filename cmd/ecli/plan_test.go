@@ -304,3 +304,16 @@ func TestControlCharactersEscaped(t *testing.T) {
 		t.Errorf("inspect does not show the escaped program name:\n%s", stdout)
 	}
 }
+
+// A Wasm program decides what it attaches while it runs: --dry-run cannot
+// plan it, and says why.
+func TestDryRunWasm(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.wasm")
+	if err := os.WriteFile(path, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, status := ecli(t, "run", "--dry-run", path)
+	if status != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "--dry-run: "+path+" is a Wasm program") {
+		t.Errorf("status %d, stdout %q, stderr:\n%s", status, stdout, stderr)
+	}
+}
