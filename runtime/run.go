@@ -14,6 +14,8 @@ import (
 	"github.com/cilium/ebpf/rlimit"
 
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
+	"github.com/ecc-bpf/ecc/internal/termsafe"
+	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
@@ -37,6 +39,10 @@ type Options struct {
 	Attach attach.Options
 	// Verbose prints whole verifier logs and what is attached.
 	Verbose bool
+	// DryRun checks the package, parses and applies the program flags,
+	// plans every attachment and prints the plan on Stdout (as JSON with
+	// JSON), then returns without loading anything into the kernel.
+	DryRun bool
 	// KernelBTF is a BTF file for CO-RE relocations, for kernels that do
 	// not expose /sys/kernel/btf/vmlinux.
 	KernelBTF string
@@ -73,6 +79,12 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	if err != nil {
 		return fmt.Errorf("%s: read BPF object: %w", src.Name, err)
 	}
+	// What runs is the object: metadata that describes other programs,
+	// sections or maps would make --help, inspect and the user believe
+	// something else runs.
+	if err := packager.CheckSpec(&pkg.Meta, spec); err != nil {
+		return fmt.Errorf("%s: %w; ecli runs no package whose metadata disagrees with its object: rebuild it with ecc build, or ask its author", src.Name, err)
+	}
 	flags, err := progflags.New(&pkg.Meta, spec)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src.Name, err)
@@ -108,20 +120,31 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	if err != nil {
 		return err
 	}
+	if o.DryRun {
+		// The plan says it all, skipped programs and warnings included;
+		// the exit status is the run's.
+		if err := writeDryRun(o, src.Name, spec, set); err != nil {
+			return err
+		}
+		if len(set.Plans) == 0 && len(set.Skipped) > 0 {
+			return loader.NothingRuns(src.Name, set.Skipped)
+		}
+		return nil
+	}
 	if len(set.Plans) == 0 && len(set.Skipped) > 0 {
 		return loader.NothingRuns(src.Name, set.Skipped)
 	}
 	if o.Verbose {
 		for _, n := range set.Retyped {
 			ps := spec.Programs[n]
-			fmt.Fprintf(o.Stderr, "ecli: %s: SEC(%q) is read as %s (not a libbpf section name)\n", n, ps.SectionName, strings.TrimLeft(strings.TrimPrefix(ps.SectionName, "?"), "."))
+			fmt.Fprintf(o.Stderr, "ecli: %s: SEC(%q) is read as %s (not a libbpf section name)\n", termsafe.Line(n), ps.SectionName, termsafe.Line(strings.TrimLeft(strings.TrimPrefix(ps.SectionName, "?"), ".")))
 		}
 	}
 	for _, w := range set.Warnings {
-		fmt.Fprintf(o.Stderr, "ecli: warning: %s\n", w)
+		fmt.Fprintf(o.Stderr, "ecli: warning: %s\n", termsafe.Line(w))
 	}
 	for _, e := range set.Skipped {
-		fmt.Fprintf(o.Stderr, "ecli: warning: skipping %v\n", e)
+		fmt.Fprintf(o.Stderr, "ecli: warning: skipping %s\n", termsafe.Line(e.Error()))
 	}
 	plans := set.Plans
 
@@ -296,9 +319,10 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 			continue
 		}
 		if plan.Kind == attach.Manual {
-			fmt.Fprintf(r.o.Stderr, "ecli: note: program %s (%s) is loaded but not attached automatically: %s\n", name, plan.Section, plan.Reason)
+			fmt.Fprintf(r.o.Stderr, "ecli: note: program %s (%s) is loaded but not attached automatically: %s\n", termsafe.Line(name), termsafe.Line(plan.Section), termsafe.Line(plan.Reason))
 			continue
 		}
+		fmt.Fprintf(r.o.Stderr, "ecli: %s\n", plan.Line())
 		l, err := attach.Attach(prog, plan)
 		if err != nil {
 			failures = append(failures, &ProgramError{Program: name, Section: plan.Section, Err: loader.Explain(err, r.o.Verbose)})
@@ -310,7 +334,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 			r.iters = append(r.iters, iterLink{name, l})
 		}
 		if r.o.Verbose {
-			fmt.Fprintf(r.o.Stderr, "ecli: attached %s (%s): %s\n", name, plan.Section, l)
+			fmt.Fprintf(r.o.Stderr, "ecli: attached %s (%s): %s\n", termsafe.Line(name), termsafe.Line(plan.Section), termsafe.Line(l.String()))
 		}
 	}
 	n, errs := r.attachTwins(plans)
@@ -320,7 +344,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 		return loader.NothingRuns(r.src.Name, failures)
 	}
 	for _, f := range failures {
-		fmt.Fprintf(r.o.Stderr, "ecli: warning: skipping %v\n", f)
+		fmt.Fprintf(r.o.Stderr, "ecli: warning: skipping %s\n", termsafe.Text(f.Error()))
 	}
 	return nil
 }

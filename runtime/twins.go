@@ -80,6 +80,7 @@ func (r *runner) attachTwins(plans map[string]*attach.Plan) (int, []error) {
 				prog, err := r.twinProgram(name)
 				if err == nil {
 					var l attach.Link
+					fmt.Fprintf(r.o.Stderr, "ecli: %s\n", plan.Line())
 					if l, err = attach.Attach(prog, plan); err == nil {
 						links = append(links, l)
 						ok = append(ok, name)

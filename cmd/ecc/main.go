@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
+	"github.com/ecc-bpf/ecc/internal/termsafe"
 )
 
 func main() {
@@ -22,7 +23,8 @@ func run(args []string) int {
 		if errors.As(err, &ec) && ec.Error() == "" {
 			return ec.ExitCode()
 		}
-		fmt.Fprintf(os.Stderr, "ecc: %v\n", err)
+		// Errors quote names from packages: no control characters.
+		fmt.Fprintf(os.Stderr, "ecc: %s\n", termsafe.Text(err.Error()))
 		return 1
 	}
 	return 0

@@ -8,6 +8,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
+	"github.com/ecc-bpf/ecc/internal/termsafe"
 )
 
 func main() {
@@ -25,7 +26,8 @@ func main() {
 		ExitErrHandler:       func(*cli.Context, error) {},
 	}
 	if err := app.Run(commands.Intersperse(app, os.Args, "run")); err != nil {
-		fmt.Fprintf(os.Stderr, "ecli: %v\n", err)
+		// Errors quote names from the package: no control characters.
+		fmt.Fprintf(os.Stderr, "ecli: %s\n", termsafe.Text(err.Error()))
 		os.Exit(1)
 	}
 }

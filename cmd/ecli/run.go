@@ -83,7 +83,7 @@ Examples:
 			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "print histograms, tables and result globals every `TIME`, each showing that interval (default: once at exit; @sample maps on their own interval)"},
 			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` intervals (with --interval; alone it means --interval 1s)"},
 			&cli.StringFlag{Name: "ifname", Usage: "network interface `NAME` for xdp, tc/tcx and socket programs", EnvVars: []string{"ECLI_IFNAME"}},
-			&cli.StringFlag{Name: "cgroup", Usage: "cgroup v2 `PATH` for cgroup programs (default: the cgroup v2 root)"},
+			&cli.StringFlag{Name: "cgroup", Usage: "cgroup v2 `PATH` for cgroup programs, which need it (--cgroup /sys/fs/cgroup: the root, every process)"},
 			&cli.StringSliceFlag{Name: "uprobe", Usage: "uprobe `TARGET`: [PROG=]BINARY[:SYMBOL[+OFFSET]], repeatable (see Uprobe targets above)"},
 			&cli.StringSliceFlag{Name: "usdt", Usage: "`[PROG=]BINARY:PROVIDER:NAME` probe for a SEC(\"usdt\") program that names none; repeat for several, PROG= names which (e.g. --usdt ./app:myapp:request, --usdt on_gc=libjvm.so:hotspot:gc__begin)"},
 			&cli.IntFlag{Name: "pid", Usage: "attach uprobes in process `PID` only"},
@@ -91,6 +91,7 @@ Examples:
 			&cli.Uint64Flag{Name: "freq", Usage: "perf_event sampling frequency in `HZ` on every CPU", Value: 49},
 			&cli.StringFlag{Name: "btf", Usage: "kernel BTF `FILE` for CO-RE on kernels without /sys/kernel/btf/vmlinux"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show whole verifier logs and what is attached"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "check the package and its flags, print what would be attached where (-j: as JSON) and exit without loading anything"},
 			&cli.StringFlag{Name: "pull", Value: runtime.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
 			&cli.StringFlag{Name: "platform", Usage: "for a multi-arch REF: the `OS/ARCH` to run (default: this host's)"},
 		}, commands.SourceFlags()...),
@@ -138,6 +139,7 @@ Examples:
 				Interval:   interval,
 				Count:      count,
 				Verbose:    c.Bool("verbose"),
+				DryRun:     c.Bool("dry-run"),
 				KernelBTF:  c.String("btf"),
 				MaxEntries: c.StringSlice("max-entries"),
 				Attach: attach.Options{
@@ -150,6 +152,9 @@ Examples:
 				},
 			}
 			args := c.Args().Tail()
+			if src.Wasm != nil && o.DryRun {
+				return fmt.Errorf("--dry-run: %s is a Wasm program, which decides what it loads and attaches while it runs; run it without --dry-run: each load and attach is printed as it happens, and --ifname/--cgroup override the targets it asks for", src.Name)
+			}
 			if src.Wasm != nil {
 				// A Wasm program gets the arguments after PACKAGE (after an
 				// optional "--") as its argv.

@@ -8,7 +8,7 @@
 // PlanAll does it for a whole object, applying the rules that need every
 // program (uprobe targets, twins). Planning touches no kernel state, so
 // problems surface before anything is loaded, as *PlanError: those of the
-// user's flags (a missing --ifname, a malformed --uprobe value) stop the
+// user's flags (a missing --ifname or --cgroup, a malformed --uprobe value) stop the
 // run; those of one program (a bare SEC("uprobe") nobody gave a target, a
 // binary its section names that is not installed, a placeholder target,
 // an unknown section name) skip that program (PlanError.Skip) while the
@@ -40,8 +40,8 @@
 //	tc, classifier, tc/ingress, tc/egress          TC on --ifname: TCX (6.6+), else a clsact qdisc
 //	                                               and a direct-action bpf filter over netlink
 //	tcx/ingress, tcx/egress                        TCX on --ifname: TCX only
-//	cgroup_skb/ingress|egress, cgroup/sock_create, Cgroup: link.AttachCgroup on --cgroup (default:
-//	  cgroup/connect4, cgroup/sysctl, sockops,     the cgroup v2 root, CgroupRoot)
+//	cgroup_skb/ingress|egress, cgroup/sock_create, Cgroup: link.AttachCgroup on --cgroup (required:
+//	  cgroup/connect4, cgroup/sysctl, sockops,     --cgroup /sys/fs/cgroup, CgroupRoot, is the root)
 //	  cgroup/dev, lsm_cgroup/HOOK, ...
 //	socket                                         SocketFilter: SO_ATTACH_BPF on an AF_PACKET socket
 //	                                               bound to --ifname (it observes, it cannot drop)

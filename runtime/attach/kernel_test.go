@@ -575,11 +575,11 @@ func TestKernelCgroup(t *testing.T) {
 	var ls []Link
 	slots := []uint32{}
 	for _, p := range progs {
-		plan := k.plan(t, p.name, Options{}) // default: the cgroup v2 root
+		plan := k.plan(t, p.name, Options{Cgroup: root}) // the root, asked for
 		if plan.Kind != Cgroup || plan.Cgroup != root {
 			t.Fatalf("%s: planned %+v, want Cgroup on %s", p.name, plan, root)
 		}
-		ls = append(ls, k.attach(t, p.name, Options{}))
+		ls = append(ls, k.attach(t, p.name, Options{Cgroup: root}))
 		slots = append(slots, p.slot)
 	}
 	d := k.delta(t, activity, slots...)

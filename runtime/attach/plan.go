@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/runtime/attach/usdt"
 )
 
@@ -21,8 +22,9 @@ type Options struct {
 	// IfName is the network interface for xdp, tc/tcx and socket filter
 	// programs (--ifname); they cannot be attached without it.
 	IfName string
-	// Cgroup is the cgroup v2 directory for cgroup programs (--cgroup);
-	// empty means the root of the cgroup v2 hierarchy.
+	// Cgroup is the cgroup v2 directory for cgroup programs (--cgroup).
+	// There is no default: PlanFor refuses cgroup programs without one, so
+	// that attaching to the root cgroup (every process) is always asked for.
 	Cgroup string
 	// Uprobe holds the --uprobe values, each [PROG=]BINARY[:SYMBOL[+OFFSET]]
 	// or [PROG=]BINARY:ADDRESS: targets for uprobe programs whose section
@@ -182,6 +184,13 @@ func (p *Plan) String() string {
 		return "not attached automatically: " + p.Reason
 	}
 	return p.Kind.String()
+}
+
+// Line is what ecli prints before it attaches the program, e.g.
+// "handle_exec → tracepoint sched/sched_process_exec": the program and
+// String, their control characters escaped (names come from the package).
+func (p *Plan) Line() string {
+	return termsafe.Line(p.Program) + " → " + termsafe.Line(p.String())
 }
 
 func direction(at ebpf.AttachType) string {
@@ -518,14 +527,16 @@ func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, 
 		p.IfName = opts.IfName
 
 	case Cgroup:
-		p.Cgroup = opts.Cgroup
-		if p.Cgroup == "" {
+		// No default: the root cgroup is every process on the machine,
+		// which the user has to ask for.
+		if opts.Cgroup == "" {
 			root, err := CgroupRoot()
 			if err != nil {
-				return fail("%v; pass --cgroup PATH", err)
+				return fail("%s programs attach to a cgroup: pass --cgroup PATH, a folder of the cgroup v2 hierarchy (%v)", prefix, err)
 			}
-			p.Cgroup = root
+			return fail("%s programs attach to a cgroup: pass --cgroup PATH, or --cgroup %s to attach to the root cgroup (every process on the machine)", prefix, root)
 		}
+		p.Cgroup = opts.Cgroup
 
 	case PerfEvent:
 		p.Freq = opts.Freq

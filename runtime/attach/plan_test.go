@@ -335,43 +335,38 @@ func TestPlanForLibraryOnLibPath(t *testing.T) {
 	}
 }
 
-func TestPlanForDefaultCgroup(t *testing.T) {
+// Cgroup programs need --cgroup: there is no default, and the error
+// says how to attach to the root.
+func TestPlanForCgroupNeedsFlag(t *testing.T) {
 	mi := filepath.Join(t.TempDir(), "mountinfo")
 	t.Cleanup(func() { mountInfo = "/proc/self/mountinfo" })
 	mountInfo = mi
 	spec := &ebpf.ProgramSpec{Name: "egress", SectionName: "cgroup_skb/egress", Type: ebpf.CGroupSKB, AttachType: ebpf.AttachCGroupInetEgress}
 
-	for _, c := range []struct{ name, mountinfo, want, errHas string }{
+	for _, c := range []struct{ name, mountinfo, errHas string }{
 		{"hybrid", `25 30 0:22 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
 26 25 0:23 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw
 27 25 0:24 / /sys/fs/cgroup/cpu rw,nosuid - cgroup cgroup rw,cpu
-`, "/sys/fs/cgroup/unified", ""},
+`, "or --cgroup /sys/fs/cgroup/unified to attach to the root cgroup"},
 		{"unified", `35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate
 40 35 0:30 /user.slice /mnt/bound rw - cgroup2 cgroup2 rw
-`, "/sys/fs/cgroup", ""},
+`, "or --cgroup /sys/fs/cgroup to attach to the root cgroup"},
 		{"elsewhere", `50 1 0:40 / /run/my\040cgroups rw - cgroup2 none rw
-`, "/run/my cgroups", ""},
+`, "or --cgroup /run/my cgroups to attach"},
 		{"none", `25 30 0:22 / /sys/fs/cgroup ro - tmpfs tmpfs ro
-`, "", "no cgroup v2 file system is mounted"},
+`, "no cgroup v2 file system is mounted"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := os.WriteFile(mi, []byte(c.mountinfo), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			p, err := PlanFor(spec, &Options{})
-			if c.errHas != "" {
-				if err == nil || !strings.Contains(err.Error(), c.errHas) || !strings.Contains(err.Error(), "--cgroup") {
-					t.Fatalf("got %+v, %v; want an error with %q and --cgroup", p, err, c.errHas)
-				}
-				return
+			var pe *PlanError
+			if !errors.As(err, &pe) || pe.Skip || !strings.Contains(err.Error(), c.errHas) ||
+				!strings.Contains(err.Error(), "cgroup_skb programs attach to a cgroup: pass --cgroup PATH") || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("got %+v, %v; want a one-line error with %q saying to pass --cgroup", p, err, c.errHas)
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p.Cgroup != c.want {
-				t.Errorf("Cgroup = %q, want %q", p.Cgroup, c.want)
-			}
-			// An explicit --cgroup wins.
+			// An explicit --cgroup is used as it is.
 			p, err = PlanFor(spec, &Options{Cgroup: "/x"})
 			if err != nil || p.Cgroup != "/x" {
 				t.Errorf("with --cgroup /x: %+v, %v", p, err)

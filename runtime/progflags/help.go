@@ -5,25 +5,29 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/ecc-bpf/ecc/internal/termsafe"
 )
 
 // WriteHelp writes the program's usage: its name and version, its brief
 // (or description), description and details, a table of the flags with
 // their type, default and help, and a line about the runtime's own flags.
 // progName is what the usage line shows before [FLAGS]; "" means
-// s.Command.
+// s.Command. Text from the package (its name, doc, flag types, defaults and
+// help) is escaped: no control characters reach the terminal
+// (internal/termsafe).
 func (s *Set) WriteHelp(w io.Writer, progName string) {
 	if progName == "" {
 		progName = s.Command
 	}
 	var b bytes.Buffer
-	title := strings.TrimSuffix(s.objName, "_bpf")
+	title := termsafe.Line(strings.TrimSuffix(s.objName, "_bpf"))
 	if title == "" {
 		title = "BPF program"
 	}
 	var brief, desc, details, version string
 	if d := s.doc; d != nil {
-		brief, desc, details, version = strings.TrimSpace(d.Brief), strings.TrimSpace(d.Description), strings.TrimSpace(d.Details), strings.TrimSpace(d.Version)
+		brief, desc, details, version = termsafe.Text(strings.TrimSpace(d.Brief)), termsafe.Text(strings.TrimSpace(d.Description)), termsafe.Text(strings.TrimSpace(d.Details)), termsafe.Line(strings.TrimSpace(d.Version))
 	}
 	if brief == "" {
 		brief, desc = desc, ""
@@ -59,7 +63,7 @@ func (s *Set) WriteHelp(w io.Writer, progName string) {
 		if f.Short != "" {
 			short = "-" + f.Short + ", "
 		}
-		def, help := f.Default, f.Help
+		def, help := termsafe.Line(f.Default), termsafe.Line(f.Help)
 		if !f.Settable() {
 			def = "-"
 			if !strings.Contains(help, "not settable") {
@@ -72,7 +76,7 @@ func (s *Set) WriteHelp(w io.Writer, progName string) {
 		case Array:
 			hasArray = true
 		}
-		io.WriteString(tw, "  "+short+"--"+f.Name+"\t"+f.Type+"\t"+def+"\t"+help+"\n")
+		io.WriteString(tw, "  "+termsafe.Line(short+"--"+f.Name)+"\t"+termsafe.Line(f.Type)+"\t"+def+"\t"+help+"\n")
 	}
 	io.WriteString(tw, "  "+helpShort+"--help\t\t\tshow this help\n")
 	tw.Flush()

@@ -5,12 +5,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/cilium/ebpf"
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
+	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 )
@@ -51,6 +55,8 @@ func (h *host) load(elf []byte) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read BPF object: %w", err)
 	}
+	// The guest decides what it loads: say what, before the kernel sees it.
+	h.logf("%s: load BPF object: programs %s; maps %s", termsafe.Line(h.name), nameList(sortedKeys(spec.Programs)), nameList(sortedKeys(spec.Maps)))
 	h.setup()
 	obj := &object{spec: spec, failed: map[string]error{}, buffers: map[int]source{}}
 	c, err := loader.Load(spec, &loader.Options{Object: elf, Verbose: h.o.Verbose})
@@ -146,29 +152,106 @@ func (h *host) attach(obj *object, name, target string) int32 {
 	if prog == nil {
 		return -eNOENT
 	}
-	opts := h.o.Attach
-	if target != "" {
-		// PlanFor reads only the one that applies to the section.
-		opts.IfName, opts.Cgroup = target, target
-		opts.USDT = []string{target}
-	}
-	plan, err := attach.PlanFor(ps, &opts)
+	plan, note, err := h.plan(ps, target)
 	if err != nil {
-		h.logf("%s: %v", h.name, err)
+		h.logf("%s: %s", termsafe.Line(h.name), termsafe.Line(err.Error()))
+		if errors.Is(err, errRootCgroup) {
+			return -ePERM
+		}
 		return -eINVAL
 	}
 	if plan.Kind == attach.Manual {
-		h.logf("%s: program %s (%s) is not attached automatically: %s", h.name, name, plan.Section, plan.Reason)
+		h.logf("%s: program %s (%s) is not attached automatically: %s", termsafe.Line(h.name), termsafe.Line(name), termsafe.Line(plan.Section), termsafe.Line(plan.Reason))
 		return -eNOTSUP
 	}
+	h.logf("%s: %s%s", termsafe.Line(h.name), plan.Line(), note)
 	l, err := attach.Attach(prog, plan)
 	if err != nil {
-		h.logf("%s: %v", h.name, loader.Explain(err, h.o.Verbose))
+		h.logf("%s: %s", termsafe.Line(h.name), termsafe.Text(loader.Explain(err, h.o.Verbose).Error()))
 		return errno(err, eINVAL)
 	}
 	obj.links = append(obj.links, l)
-	h.debugf("attached %s: %s", name, l)
+	h.debugf("attached %s: %s", termsafe.Line(name), termsafe.Line(l.String()))
 	return 0
+}
+
+// errRootCgroup: a guest asked for the root cgroup, which only the user
+// can choose.
+var errRootCgroup = errors.New("only --cgroup attaches to the root cgroup")
+
+// plan plans the program ps for a guest that asked for target ("" for
+// NULL). The user's flags win: --ifname over an interface the guest names,
+// --cgroup over its cgroup, --usdt over its probe; note then tells what the
+// guest asked for. Without them the guest's target is used, but for the
+// root cgroup (every process), which needs the user's --cgroup.
+func (h *host) plan(ps *ebpf.ProgramSpec, target string) (plan *attach.Plan, note string, err error) {
+	user := h.o.Attach
+	opts := user
+	if target != "" {
+		// PlanFor reads only the one that applies to the section.
+		if opts.IfName == "" {
+			opts.IfName = target
+		}
+		if opts.Cgroup == "" {
+			opts.Cgroup = target
+		}
+		if len(opts.USDT) == 0 {
+			opts.USDT = []string{target}
+		}
+	}
+	plan, err = attach.PlanFor(ps, &opts)
+	if err != nil || target == "" {
+		return plan, "", err
+	}
+	asked := termsafe.Line(target)
+	switch plan.Kind {
+	case attach.XDP, attach.TC, attach.TCX, attach.SocketFilter:
+		if user.IfName != "" && user.IfName != target {
+			note = fmt.Sprintf(" (--ifname; the program asked for %s)", asked)
+		}
+	case attach.Cgroup:
+		if user.Cgroup != "" {
+			if user.Cgroup != target {
+				note = fmt.Sprintf(" (--cgroup; the program asked for %s)", asked)
+			}
+		} else if root, ok := isCgroupRoot(target); ok {
+			return nil, "", fmt.Errorf("program %s (SEC(%q)): the Wasm program asks to attach it to the root cgroup %s, every process on the machine: %w; pass --cgroup %s to allow it, or --cgroup PATH for another cgroup",
+				termsafe.Line(ps.Name), ps.SectionName, asked, errRootCgroup, root)
+		}
+	case attach.USDT:
+		if len(user.USDT) > 0 {
+			note = fmt.Sprintf(" (--usdt; the program asked for %s)", asked)
+		}
+	}
+	return plan, note, nil
+}
+
+// isCgroupRoot reports whether dir is the root of the cgroup v2 hierarchy,
+// and returns that root.
+func isCgroupRoot(dir string) (string, bool) {
+	root, err := attach.CgroupRoot()
+	if err != nil {
+		return "", false
+	}
+	a, errA := os.Stat(dir)
+	b, errB := os.Stat(root)
+	if errA != nil || errB != nil {
+		return root, filepath.Clean(dir) == root
+	}
+	return root, os.SameFile(a, b)
+}
+
+// nameList is "a, b, c", at most 16 names, escaped, or "none".
+func nameList(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	const max = 16
+	s := strings.Join(termsafe.Lines(names[:min(len(names), max)]), ", ")
+	if len(names) > max {
+		s += fmt.Sprintf(" and %d more", len(names)-max)
+	}
+	return s
 }
 
 // wasm_bpf_map_fd_by_name(obj i64, name i32) -> i32

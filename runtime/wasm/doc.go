@@ -32,15 +32,23 @@
 //	    Loads the BPF ELF object at [obj_buf, obj_buf+obj_buf_sz) (copied
 //	    first) with cilium/ebpf. Returns a handle ≥ 1, or 0 on error with
 //	    the reason on stderr ("ecli: ..."). Programs the kernel refuses are
-//	    skipped with a warning when others load, as in ecli run.
+//	    skipped with a warning when others load, as in ecli run. Every
+//	    load is told on stderr first, with the object's programs and maps:
+//	    "ecli: app.wasm: load BPF object: programs handle_exec; maps rb".
 //	wasm_attach_bpf_program(obj i64, name i32, target i32) -> i32
 //	    Attaches the program named by the C string name (its function
 //	    name, or its section name) by its section, exactly as ecli run does
-//	    (package runtime/attach). target is NULL or a C string: the
-//	    interface for xdp/tc/tcx/socket programs, the cgroup directory for
-//	    cgroup and sockops programs, ignored otherwise; when NULL the Run
-//	    options' --ifname/--cgroup apply. Uprobes take --uprobe/--pid,
-//	    perf_event programs --freq.
+//	    (package runtime/attach), and says so on stderr first, as ecli run
+//	    does: "ecli: app.wasm: xdp_pass → xdp on lo". target is NULL or a
+//	    C string: the interface for xdp/tc/tcx/socket programs, the cgroup
+//	    directory for cgroup and sockops programs, the BINARY:PROVIDER:NAME
+//	    of a bare usdt program, ignored otherwise. The user's choice wins:
+//	    with --ifname (--cgroup, --usdt) the guest's target is ignored (the
+//	    line says "(--ifname; the program asked for eth0)"); without it the
+//	    guest's target is used, but for the root cgroup, which only the
+//	    user's --cgroup can choose (-EPERM). Cgroup programs with neither
+//	    get -EINVAL, as ecli run refuses them without --cgroup. Uprobes
+//	    take --uprobe/--pid, perf_event programs --freq.
 //	wasm_bpf_map_fd_by_name(obj i64, name i32) -> i32
 //	    The fd of the map name (".rodata" may also be spelled
 //	    "OBJ.rodata"), or -ENOENT.

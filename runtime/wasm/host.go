@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 )
 
@@ -28,6 +29,7 @@ const (
 	eFAULT      = int32(syscall.EFAULT)
 	eBUSY       = int32(syscall.EBUSY)
 	eINVAL      = int32(syscall.EINVAL)
+	ePERM       = int32(syscall.EPERM)
 	eNOTSUP     = int32(syscall.EOPNOTSUPP)
 	maxString   = 4096 // longest C string accepted from the guest (names, paths)
 	maxObjectSz = 1 << 30
@@ -87,8 +89,10 @@ func newHost(o *Options, name string) *host {
 	}
 }
 
+// logf prints a host message. Messages quote names from the guest and its
+// objects: control characters are escaped (internal/termsafe).
 func (h *host) logf(format string, args ...any) {
-	fmt.Fprintf(h.o.Stderr, "ecli: "+format+"\n", args...)
+	fmt.Fprintf(h.o.Stderr, "ecli: %s\n", termsafe.Text(fmt.Sprintf(format, args...)))
 }
 
 func (h *host) debugf(format string, args ...any) {

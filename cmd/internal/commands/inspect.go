@@ -14,7 +14,9 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/urfave/cli/v2"
 
+	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/internal/fetch"
+	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/runtime/attach"
@@ -42,24 +44,30 @@ Examples:
 			if c.NArg() != 1 {
 				return fmt.Errorf("%s inspect takes one PACKAGE or REF (got %d arguments); see '%s inspect --help'", c.App.Name, c.NArg(), c.App.Name)
 			}
+			format := c.String("format")
+			if format != "text" && format != "json" {
+				return fmt.Errorf("--format %q: use text or json", format)
+			}
 			p, err := openAny(c, c.Args().First())
 			if err != nil {
 				return err
 			}
-			switch c.String("format") {
-			case "json":
+			// What is shown is the object; metadata that says otherwise is
+			// refused, as ecli run refuses it.
+			if err := p.CheckObject(); err != nil {
+				return fmt.Errorf("%s: %w; the metadata does not describe this package's object: rebuild it with ecc build, or ask its author", c.Args().First(), err)
+			}
+			if format == "json" {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
 				return enc.Encode(&p.Meta)
-			case "text":
-				w := bufio.NewWriter(os.Stdout)
-				if err := packager.WriteSummary(w, p); err != nil {
-					return err
-				}
-				writePlans(w, &p.Meta)
-				return w.Flush()
 			}
-			return fmt.Errorf("--format %q: use text or json", c.String("format"))
+			w := bufio.NewWriter(os.Stdout)
+			if err := packager.WriteSummary(w, p); err != nil {
+				return err
+			}
+			writePlans(w, p)
+			return w.Flush()
 		},
 	})
 }
@@ -109,25 +117,35 @@ func openAny(c *cli.Context, arg string) (*packager.Package, error) {
 	return pp.Package, nil
 }
 
-// writePlans says how ecli run would attach each program on this machine
-// with no flags, e.g. "usdt /usr/bin/app:app:request (3 sites)", or which
-// flag it needs.
-func writePlans(w io.Writer, m *packager.Meta) {
-	progs := m.BpfSkel.Progs
-	if len(progs) == 0 {
+// writePlans says how ecli run would attach each program of the object on
+// this machine with no flags, e.g. "usdt /usr/bin/app:app:request (3
+// sites)", or which flag it needs. Without an object (a NAME.skel.json)
+// the metadata's sections stand in.
+func writePlans(w io.Writer, p *packager.Package) {
+	progs, err := p.Programs()
+	if err != nil || len(progs) == 0 {
 		return
+	}
+	var spec *ebpf.CollectionSpec
+	if p.Object != nil {
+		if spec, err = bpfobj.LoadSpec(p.Object); err != nil {
+			return
+		}
 	}
 	fmt.Fprintf(w, "\nattach (ecli run on this machine, without flags) (%d)\n", len(progs))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, pr := range progs {
-		spec := &ebpf.ProgramSpec{Name: pr.Name, SectionName: pr.Attach}
+		ps := &ebpf.ProgramSpec{Name: pr.Name, SectionName: pr.Attach}
+		if spec != nil {
+			ps = spec.Programs[pr.Name]
+		}
 		var how string
-		if plan, err := attach.PlanFor(spec, nil); err != nil {
+		if plan, err := attach.PlanFor(ps, nil); err != nil {
 			how = strings.TrimPrefix(err.Error(), fmt.Sprintf("program %s (SEC(%q)): ", pr.Name, pr.Attach))
 		} else {
 			how = plan.String()
 		}
-		fmt.Fprintf(tw, "  %s\t%s\n", pr.Name, how)
+		fmt.Fprintf(tw, "  %s\t%s\n", termsafe.Line(pr.Name), termsafe.Line(how))
 	}
 	tw.Flush()
 }

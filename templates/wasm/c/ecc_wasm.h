@@ -81,6 +81,8 @@ u64 wasm_load_bpf_object(const void *obj_buf, int obj_buf_sz);
 /*
  * Attach the program `name` where its SEC() says.  `target` is the interface
  * name for xdp/tc programs, the cgroup path for cgroup programs, else NULL.
+ * The user's ecli run --ifname/--cgroup win over `target`; the root cgroup
+ * needs the user's --cgroup.
  */
 __ECC_WASM_IMPORT(wasm_attach_bpf_program)
 int wasm_attach_bpf_program(u64 obj, const char *name, const char *target);

@@ -73,7 +73,8 @@ func (o Object) Handle() uint64 { return o.handle }
 
 // Attach attaches the program prog where its SEC() says. target is the
 // interface name for xdp/tc programs, the cgroup path for cgroup programs,
-// else "".
+// else "". The user's ecli run --ifname/--cgroup win over target; the root
+// cgroup needs the user's --cgroup.
 func (o Object) Attach(prog, target string) error {
 	n, t := cstring(prog, false), cstring(target, true)
 	rc := wasmAttachBPFProgram(o.handle, ptr(n), ptr(t))
