@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -52,6 +53,25 @@ type Options struct {
 	// auth layers, so it sees every attempt, token requests included (tests
 	// and benchmarks count requests with it).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Timeout is how long a registry may take to accept a connection, to
+	// send response headers, or to move another 1 KiB of a transfer
+	// (--timeout); errors then wrap ErrTimeout and name the host. 0 means
+	// DefaultTimeout, a negative value no timeout.
+	Timeout time.Duration
+	// Limits bound what pulls accept (--max-bytes, --max-manifests) and
+	// what an oci-archive: may unpack to. Zero fields mean the defaults.
+	Limits Limits
+}
+
+// timeout is the effective Timeout (0: none).
+func (o *Options) timeout() time.Duration {
+	switch {
+	case o.Timeout == 0:
+		return DefaultTimeout
+	case o.Timeout < 0:
+		return 0
+	}
+	return o.Timeout
 }
 
 func (o *Options) orDefault() *Options {
