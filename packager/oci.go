@@ -280,7 +280,7 @@ func checkDescriptor(d ocispec.Descriptor, max int64, what, in string) error {
 func DecodeIndex(desc ocispec.Descriptor, data []byte) (*ocispec.Index, error) {
 	in := "index " + desc.Digest.String()
 	if len(data) > MaxManifestSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d a manifest may have", in, len(data), MaxManifestSize)
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes a manifest may have", in, len(data), MaxManifestSize)
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(data, &idx); err != nil {
@@ -397,7 +397,7 @@ func DecodeManifest(desc ocispec.Descriptor, data []byte) (*PackageManifest, err
 		return nil, fmt.Errorf("%w: %q for %s (not an OCI image manifest)", ErrUnknownMediaType, desc.MediaType, in)
 	}
 	if len(data) > MaxManifestSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d a manifest may have", in, len(data), MaxManifestSize)
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes a manifest may have", in, len(data), MaxManifestSize)
 	}
 	var man ocispec.Manifest
 	if err := json.Unmarshal(data, &man); err != nil {

@@ -287,7 +287,7 @@ func pullLimits(src any, po *PullOptions) Limits {
 // most max bytes, verifying size and digest.
 func fetchCapped(ctx context.Context, f content.Fetcher, d ocispec.Descriptor, max int64, what string) ([]byte, error) {
 	if d.Size < 0 || d.Size > max {
-		return nil, fmt.Errorf("%s %s is %d bytes, more than the %d a manifest may have", what, d.Digest, d.Size, max)
+		return nil, fmt.Errorf("%s %s is %d bytes, more than the %d bytes a manifest may have", what, d.Digest, d.Size, max)
 	}
 	return content.FetchAll(ctx, f, d)
 }
@@ -302,7 +302,7 @@ func fetchRoot(ctx context.Context, src oras.ReadOnlyTarget, reference string) (
 		}
 		defer rc.Close()
 		if d.Size < 0 || d.Size > packager.MaxManifestSize {
-			return d, nil, fmt.Errorf("%s is %d bytes, more than the %d a manifest may have", d.Digest, d.Size, packager.MaxManifestSize)
+			return d, nil, fmt.Errorf("manifest %s is %d bytes, more than the %d bytes a manifest may have", d.Digest, d.Size, packager.MaxManifestSize)
 		}
 		data, err := content.ReadAll(rc, d)
 		return d, data, err
