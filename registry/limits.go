@@ -76,6 +76,9 @@ func ParseSize(s string) (int64, error) {
 		i--
 	}
 	num, unit := strings.TrimSpace(t[:i]), strings.ToLower(strings.TrimSpace(t[i:]))
+	if num == "" {
+		return 0, fmt.Errorf("size %q: want a positive whole number of bytes, e.g. 512MiB or 1GiB", s)
+	}
 	var shift uint
 	switch unit {
 	case "", "b":
