@@ -124,7 +124,9 @@ func TestPullPlainTitle(t *testing.T) {
 func TestPullRefusesLayerShapes(t *testing.T) {
 	ctx := context.Background()
 	h := registrytest.NewHostile(t)
-	obj := func(seed byte) registrytest.Layer { return registrytest.Layer{Data: registrytest.Object(seed), Title: "x.bpf.o"} }
+	obj := func(seed byte) registrytest.Layer {
+		return registrytest.Layer{Data: registrytest.Object(seed), Title: "x.bpf.o"}
+	}
 	wasm := func(seed byte) registrytest.Layer {
 		return registrytest.Layer{MediaType: packager.MediaTypeWasm, Data: []byte{0, 'a', 's', 'm', 1, 0, 0, 0, seed}}
 	}

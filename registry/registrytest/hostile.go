@@ -265,7 +265,9 @@ func (h *Hostile) Artifact(repo, tag string, a Artifact) ocispec.Descriptor {
 
 // Hang makes requests whose path matches pattern get no answer at all
 // until the client gives up.
-func (h *Hostile) Hang(pattern string) { h.rule(hostileRule{re: regexp.MustCompile(pattern), kind: "hang"}) }
+func (h *Hostile) Hang(pattern string) {
+	h.rule(hostileRule{re: regexp.MustCompile(pattern), kind: "hang"})
+}
 
 // HangBody makes requests whose path matches pattern get their response
 // headers, and then not a byte of the body.
