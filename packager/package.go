@@ -44,7 +44,7 @@ func (p *Package) Marshal() ([]byte, error) {
 		return nil, err
 	}
 	var z bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&z, zlib.DefaultCompression)
+	zw, err := zlib.NewWriterLevel(&z, zlib.BestSpeed)
 	if err != nil {
 		return nil, err
 	}

@@ -27,33 +27,34 @@ import (
 // renamed into place only when all are complete: a failure leaves no file
 // behind, and readers never see a partial one.
 func WriteFiles(ctx context.Context, store *Store, p *Pulled, dir string) ([]string, error) {
-	pp := p.Package
-	name := pp.Name
+	w, err := newFileWriter(dir, p.Package.Name)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.addPackage(p); err != nil {
+		w.abort()
+		return nil, err
+	}
+	if err := w.addWasm(ctx, store, p); err != nil {
+		w.abort()
+		return nil, err
+	}
+	return w.commit()
+}
+
+// fileWriter writes a package's files into a folder: each to a temporary
+// name in an os.Root, all renamed into place by commit.
+type fileWriter struct {
+	dir   string
+	name  string
+	root  *os.Root
+	temps []string // temporary names, in the order of finals
+	final []string
+}
+
+func newFileWriter(dir, name string) (*fileWriter, error) {
 	if !packager.ValidName(name) {
 		return nil, fmt.Errorf("the package name %q is not a plain file name", name)
-	}
-	type file struct {
-		name string
-		data []byte                        // the content, or
-		open func() (io.ReadCloser, error) // where to copy it from
-	}
-	var files []file
-	if pp.Package != nil {
-		data, err := pp.Package.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, file{name: "package.json", data: data}, file{name: name + ".bpf.o", data: pp.Package.Object})
-	}
-	switch {
-	case pp.Wasm != nil:
-		files = append(files, file{name: name + ".wasm", data: pp.Wasm})
-	case p.Manifest != nil && p.Manifest.Wasm != nil:
-		wd := *p.Manifest.Wasm
-		files = append(files, file{name: name + ".wasm", open: func() (io.ReadCloser, error) { return store.Fetch(ctx, wd) }})
-	}
-	if len(files) == 0 {
-		return nil, errors.New("the package has no files to write")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("write into %s: %w", dir, err)
@@ -62,35 +63,44 @@ func WriteFiles(ctx context.Context, store *Store, p *Pulled, dir string) ([]str
 	if err != nil {
 		return nil, fmt.Errorf("write into %s: %w", dir, err)
 	}
-	defer root.Close()
-	var temps []string
-	defer func() {
-		for _, t := range temps {
-			root.Remove(t)
-		}
-	}()
-	for _, f := range files {
-		tmp, err := writeTemp(root, f.name, f.data, f.open)
-		if err != nil {
-			return nil, fmt.Errorf("write %s: %w", filepath.Join(dir, f.name), err)
-		}
-		temps = append(temps, tmp)
-	}
-	var paths []string
-	for i, f := range files {
-		if err := root.Rename(temps[i], f.name); err != nil {
-			return nil, fmt.Errorf("write %s: %w", filepath.Join(dir, f.name), err)
-		}
-		temps[i] = ""
-		paths = append(paths, filepath.Join(dir, f.name))
-	}
-	temps = nil
-	return paths, nil
+	return &fileWriter{dir: dir, name: name, root: root}, nil
 }
 
-// writeTemp writes data (or what open gives) to a new hidden file in root
-// named after name, and returns its name.
-func writeTemp(root *os.Root, name string, data []byte, open func() (io.ReadCloser, error)) (string, error) {
+// addPackage writes package.json and NAME.bpf.o of a BPF package, and
+// NAME.wasm when the package holds the module in memory.
+func (w *fileWriter) addPackage(p *Pulled) error {
+	pp := p.Package
+	if pp.Package != nil {
+		data, err := pp.Package.Marshal()
+		if err != nil {
+			return err
+		}
+		if err := w.add("package.json", data, nil); err != nil {
+			return err
+		}
+		if err := w.add(w.name+".bpf.o", pp.Package.Object, nil); err != nil {
+			return err
+		}
+	}
+	if pp.Wasm != nil {
+		return w.add(w.name+".wasm", pp.Wasm, nil)
+	}
+	return nil
+}
+
+// addWasm copies NAME.wasm from the store when the package did not hold
+// the module in memory.
+func (w *fileWriter) addWasm(ctx context.Context, store *Store, p *Pulled) error {
+	if p.Package.Wasm != nil || p.Manifest == nil || p.Manifest.Wasm == nil {
+		return nil
+	}
+	wd := *p.Manifest.Wasm
+	return w.add(w.name+".wasm", nil, func() (io.ReadCloser, error) { return store.Fetch(ctx, wd) })
+}
+
+// add writes data (or what open gives) to a new hidden file named after
+// name.
+func (w *fileWriter) add(name string, data []byte, open func() (io.ReadCloser, error)) error {
 	var f *os.File
 	var tmp string
 	for range 10 {
@@ -98,16 +108,16 @@ func writeTemp(root *os.Root, name string, data []byte, open func() (io.ReadClos
 		rand.Read(rnd[:])
 		tmp = "." + name + ".tmp-" + hex.EncodeToString(rnd[:])
 		var err error
-		f, err = root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err = w.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
 			break
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return "", err
+			return fmt.Errorf("write %s: %w", filepath.Join(w.dir, name), err)
 		}
 	}
 	if f == nil {
-		return "", errors.New("cannot create a temporary file")
+		return fmt.Errorf("write %s: cannot create a temporary file", filepath.Join(w.dir, name))
 	}
 	var err error
 	if open != nil {
@@ -123,8 +133,42 @@ func writeTemp(root *os.Root, name string, data []byte, open func() (io.ReadClos
 		err = cerr
 	}
 	if err != nil {
-		root.Remove(tmp)
-		return "", err
+		w.root.Remove(tmp)
+		return fmt.Errorf("write %s: %w", filepath.Join(w.dir, name), err)
 	}
-	return tmp, nil
+	w.temps = append(w.temps, tmp)
+	w.final = append(w.final, name)
+	return nil
+}
+
+// commit renames every file into place and returns their paths.
+func (w *fileWriter) commit() ([]string, error) {
+	defer w.abort()
+	if len(w.final) == 0 {
+		return nil, errors.New("the package has no files to write")
+	}
+	var paths []string
+	for i, name := range w.final {
+		if err := w.root.Rename(w.temps[i], name); err != nil {
+			return nil, fmt.Errorf("write %s: %w", filepath.Join(w.dir, name), err)
+		}
+		w.temps[i] = ""
+		paths = append(paths, filepath.Join(w.dir, name))
+	}
+	return paths, nil
+}
+
+// abort removes the temporary files left and closes the root.
+func (w *fileWriter) abort() {
+	if w == nil || w.root == nil {
+		return
+	}
+	for _, t := range w.temps {
+		if t != "" {
+			w.root.Remove(t)
+		}
+	}
+	w.temps = nil
+	w.root.Close()
+	w.root = nil
 }

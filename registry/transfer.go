@@ -256,6 +256,11 @@ type PullOptions struct {
 	// Limits bound what the pull accepts; nil means those of the Options
 	// src was opened with (OpenTarget), else the defaults.
 	Limits *Limits
+	// OpenStore, when set and the store argument is nil, gives the store to
+	// pull into. It is called only once the manifest has arrived, so a
+	// caller can open (or create) the store while the first round trips are
+	// under way.
+	OpenStore func() (*Store, error)
 }
 
 // Pulled is what Pull returns.
@@ -374,53 +379,27 @@ func (f *pullFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadC
 // stream to the store's ingest folder and are verified as they arrive. The
 // store changes only once everything has arrived and verified and the
 // package reads: then the blobs are moved into place and the artifact is
-// named ref. A nil store pulls into a temporary one.
+// named ref. A nil store pulls into PullOptions.OpenStore's, else into a
+// temporary one.
 func Pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions) (*Pulled, error) {
-	p, done, err := pull(ctx, src, ref, store, po, packager.ReadOptions{Wasm: true})
-	done()
-	if err != nil {
-		return nil, err
-	}
-	return p.Pulled, nil
+	p, _, err := pull(ctx, src, ref, store, po, "")
+	return p, err
 }
 
-// PullTo pulls like Pull and writes the package's files into dir
-// (WriteFiles). The Wasm module is copied from the store, never held in
-// memory: Pulled.Package.Wasm stays nil. It returns the paths written.
+// PullTo pulls like Pull and writes the package's files into dir, as
+// WriteFiles does (renamed into place once the store has the artifact).
+// The Wasm module is copied from the store, never held in memory:
+// Pulled.Package.Wasm stays nil. It returns the paths written.
 func PullTo(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, dir string, po *PullOptions) (*Pulled, []string, error) {
-	p, done, err := pull(ctx, src, ref, store, po, packager.ReadOptions{})
-	defer done()
-	if err != nil {
-		return nil, nil, err
-	}
-	files, err := WriteFiles(ctx, p.store, p.Pulled, dir)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pull %s: %w", ref, err)
-	}
-	return p.Pulled, files, nil
+	return pull(ctx, src, ref, store, po, dir)
 }
 
-// pulled is a pull's result and the store it went into.
-type pulled struct {
-	*Pulled
-	store *Store
-}
-
-func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions, ro packager.ReadOptions) (_ *pulled, done func(), err error) {
+func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions, dir string) (_ *Pulled, _ []string, err error) {
 	if po == nil {
 		po = &PullOptions{}
 	}
-	done = func() {}
-	if store == nil {
-		tmp, err := os.MkdirTemp("", "ecc-pull-")
-		if err != nil {
-			return nil, done, fmt.Errorf("pull %s: %w", ref, err)
-		}
-		done = func() { os.RemoveAll(tmp) }
-		if store, err = OpenStore(tmp); err != nil {
-			return nil, done, fmt.Errorf("pull %s: %w", ref, err)
-		}
-		defer store.Close()
+	fail := func(format string, err error) (*Pulled, []string, error) {
+		return nil, nil, fmt.Errorf(format, ref, err)
 	}
 	lim := pullLimits(src, po)
 	var root ocispec.Descriptor
@@ -435,7 +414,7 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 		return err
 	})
 	if err != nil {
-		return nil, done, fmt.Errorf("pull %s: %w", ref, MapError(err, ref))
+		return fail("pull %s: %w", MapError(err, ref))
 	}
 	total := root.Size + m.Size()
 	if m.Desc.Digest != root.Digest {
@@ -446,9 +425,26 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 		if m.Platform != "" {
 			what = "the " + m.Platform + " package"
 		}
-		return nil, done, fmt.Errorf("pull %s: %w", ref, &limitError{
+		return fail("pull %s: %w", &limitError{
 			what: fmt.Sprintf("%s is %s (%d bytes)", what, HumanSize(total), total),
 			max:  HumanSize(lim.MaxBytes), flag: "--max-bytes SIZE"})
+	}
+	switch {
+	case store != nil:
+	case po.OpenStore != nil:
+		if store, err = po.OpenStore(); err != nil {
+			return nil, nil, err
+		}
+	default:
+		tmp, err := os.MkdirTemp("", "ecc-pull-")
+		if err != nil {
+			return fail("pull %s: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		if store, err = OpenStore(tmp); err != nil {
+			return fail("pull %s: %w", err)
+		}
+		defer store.Close()
 	}
 
 	// Fetch what the store lacks, concurrently, streaming each blob into an
@@ -509,38 +505,77 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 		})
 	}
 	if err := eg.Wait(); err != nil {
-		return nil, done, fmt.Errorf("pull %s: %w", ref, MapError(err, ref))
+		return fail("pull %s: %w", MapError(err, ref))
 	}
 	// Everything arrived and verified; the package must read before the
 	// store changes.
-	if out.Package, err = packager.ReadPackage(ctx, f, m, ro); err != nil {
-		return nil, done, fmt.Errorf("pull %s: %w", ref, err)
+	if out.Package, err = packager.ReadPackage(ctx, f, m, packager.ReadOptions{Wasm: dir == ""}); err != nil {
+		return fail("pull %s: %w", err)
 	}
-	if m.Wasm != nil && !ro.Wasm {
+	if m.Wasm != nil && out.Package.Wasm == nil {
 		if err := checkWasmMagic(ctx, f, *m.Wasm); err != nil {
-			return nil, done, fmt.Errorf("pull %s: %w", ref, err)
+			return fail("pull %s: %w", err)
 		}
 	}
+	// The files (PullTo) are written, under temporary names, while the
+	// store takes the artifact; they are renamed into place after.
+	var w *fileWriter
+	var werr error
+	var wg sync.WaitGroup
+	if dir != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if w, werr = newFileWriter(dir, out.Package.Name); werr == nil {
+				werr = w.addPackage(out)
+			}
+		}()
+	}
+	serr := storeArtifact(ctx, store, f, ref, root, rootData, m, manData)
+	wg.Wait()
+	defer w.abort()
+	switch {
+	case serr != nil:
+		return nil, nil, serr
+	case werr != nil:
+		return fail("pull %s: %w", werr)
+	case dir == "":
+		return out, nil, nil
+	}
+	if err := w.addWasm(ctx, store, out); err != nil {
+		return fail("pull %s: %w", err)
+	}
+	files, err := w.commit()
+	if err != nil {
+		return fail("pull %s: %w", err)
+	}
+	return out, files, nil
+}
+
+// storeArtifact moves the staged blobs into place, stores the manifest and
+// the root, and names the root ref.
+func storeArtifact(ctx context.Context, store *Store, f *pullFetcher, ref Reference, root ocispec.Descriptor, rootData []byte,
+	m *packager.PackageManifest, manData []byte) error {
 	var staged []*stagedBlob
 	for _, b := range f.staged {
 		staged = append(staged, b)
 	}
 	if err := store.commit(ctx, staged...); err != nil {
-		return nil, done, fmt.Errorf("store %s: %w", ref, err)
+		return fmt.Errorf("store %s: %w", ref, err)
 	}
 	if m.Desc.Digest != root.Digest {
 		md := ocispec.Descriptor{MediaType: m.Desc.MediaType, Digest: m.Desc.Digest, Size: m.Desc.Size}
 		if err := store.Push(ctx, md, bytes.NewReader(manData)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-			return nil, done, fmt.Errorf("store %s: %w", ref, err)
+			return fmt.Errorf("store %s: %w", ref, err)
 		}
 	}
 	if err := store.Push(ctx, root, bytes.NewReader(rootData)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-		return nil, done, fmt.Errorf("store %s: %w", ref, err)
+		return fmt.Errorf("store %s: %w", ref, err)
 	}
 	if err := store.Tag(ctx, root, ref.String()); err != nil {
-		return nil, done, fmt.Errorf("store %s: %w", ref, err)
+		return fmt.Errorf("store %s: %w", ref, err)
 	}
-	return &pulled{Pulled: out, store: store}, done, nil
+	return nil
 }
 
 // checkWasmMagic checks that a Wasm layer starts like a Wasm module.

@@ -240,17 +240,29 @@ Examples:
 			if err != nil {
 				return err
 			}
-			store, err := OpenStore()
-			if err != nil {
-				return err
-			}
-			defer store.Close()
+			// The store opens (the first time: is created) while the
+			// manifest is on its way.
+			var store *registry.Store
+			var storeErr error
+			opened := make(chan struct{})
+			go func() {
+				defer close(opened)
+				store, storeErr = OpenStore()
+			}()
+			defer func() {
+				<-opened
+				if store != nil {
+					store.Close()
+				}
+			}()
+			openStore := func() (*registry.Store, error) { <-opened; return store, storeErr }
 			src, err := registry.OpenTarget(c.Context, ref, o)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			p, files, err := registry.PullTo(c.Context, src, ref, store, c.String("output"), &registry.PullOptions{Platform: c.String("platform"), Progress: Progress()})
+			p, files, err := registry.PullTo(c.Context, src, ref, nil, c.String("output"),
+				&registry.PullOptions{Platform: c.String("platform"), Progress: Progress(), OpenStore: openStore})
 			if err != nil {
 				return err
 			}
