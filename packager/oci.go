@@ -46,6 +46,11 @@ const (
 	MaxBTFSize      = 1 << 30
 )
 
+// MaxEmbeddedConfig is the largest metadata NewArtifact also embeds in the
+// manifest (the config descriptor's "data", OCI image-spec 1.1), so that a
+// pull needs no request for it.
+const MaxEmbeddedConfig = 16 << 10
+
 // ErrUnknownMediaType is wrapped by errors about content ecc does not know.
 var ErrUnknownMediaType = errors.New("unknown media type")
 
@@ -175,6 +180,11 @@ func NewArtifact(pkgs []PlatformPackage, opts ArtifactOptions) (*Artifact, error
 			return nil, err
 		}
 		cfg := blob(MediaTypeConfig, cfgData, nil)
+		if len(cfgData) <= MaxEmbeddedConfig {
+			// Pulls read it from the manifest and skip a round trip;
+			// the blob is pushed too, for clients that ignore "data".
+			cfg.Desc.Data = cfgData
+		}
 		layers := []Blob{blob(MediaTypeObject, p.Object, map[string]string{ocispec.AnnotationTitle: name + ".bpf.o"})}
 		if pp.Wasm != nil {
 			layers = append(layers, blob(MediaTypeWasm, pp.Wasm, map[string]string{ocispec.AnnotationTitle: name + ".wasm"}))
@@ -420,6 +430,9 @@ func DecodeManifest(desc ocispec.Descriptor, data []byte) (*PackageManifest, err
 	}
 	if err := checkDescriptor(man.Config, MaxConfigSize, "the config", in); err != nil {
 		return nil, err
+	}
+	if d := man.Config.Data; d != nil && (int64(len(d)) != man.Config.Size || digest.FromBytes(d) != man.Config.Digest) {
+		return nil, fmt.Errorf("%s: the config's embedded data does not match its digest %s and size %d", in, man.Config.Digest, man.Config.Size)
 	}
 	if len(man.Layers) > MaxLayers {
 		return nil, fmt.Errorf("%s lists %d layers; a package has at most %d (a BPF object, a Wasm module, a BTF archive)", in, len(man.Layers), MaxLayers)

@@ -509,8 +509,15 @@ func (s *Store) commit(ctx context.Context, blobs ...*stagedBlob) error {
 		return err
 	}
 	defer unlock()
+	descs := make([]ocispec.Descriptor, len(blobs))
+	for i, b := range blobs {
+		descs[i] = b.desc
+	}
+	if err := s.pin(descs...); err != nil {
+		return err
+	}
 	for _, b := range blobs {
-		if err := s.commitBlob(b.f, b.final, b.desc); err != nil {
+		if err := s.commitBlob(b.f, b.final); err != nil {
 			return err
 		}
 		b.f = nil
@@ -518,16 +525,13 @@ func (s *Store) commit(ctx context.Context, blobs ...*stagedBlob) error {
 	return nil
 }
 
-// commitBlob pins the blob and renames the ingest file into place; the caller
-// holds the shared lock.
-func (s *Store) commitBlob(tmp *os.File, final string, desc ocispec.Descriptor) error {
-	if err := s.pin(desc); err != nil {
-		return err
-	}
+// commitBlob renames an ingest file, pinned, into place; the caller holds
+// the shared lock.
+func (s *Store) commitBlob(tmp *os.File, final string) error {
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := tmp.Chmod(0o644); err != nil {
 		return err
 	}
 	// Concurrent writers of the same blob write the same bytes: the last
@@ -592,9 +596,10 @@ func (c storeCtxReader) Read(p []byte) (int, error) {
 
 // ---- pins ------------------------------------------------------------------
 
-// pin records desc in this Store's session file; the caller holds the store
-// lock (shared or exclusive), which makes it atomic for the collector.
-func (s *Store) pin(desc ocispec.Descriptor) error {
+// pin records descs in this Store's session file (rewritten once); the
+// caller holds the store lock (shared or exclusive), which makes it atomic
+// for the collector.
+func (s *Store) pin(descs ...ocispec.Descriptor) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sess == nil {
@@ -609,10 +614,16 @@ func (s *Store) pin(desc ocispec.Descriptor) error {
 		}
 		s.sess = &storeSession{f: f, pins: map[digest.Digest]ocispec.Descriptor{}}
 	}
-	if _, ok := s.sess.pins[desc.Digest]; ok {
+	changed := false
+	for _, desc := range descs {
+		if _, ok := s.sess.pins[desc.Digest]; !ok {
+			s.sess.pins[desc.Digest] = storePlain(desc)
+			changed = true
+		}
+	}
+	if !changed {
 		return nil
 	}
-	s.sess.pins[desc.Digest] = storePlain(desc)
 	return s.sess.save()
 }
 

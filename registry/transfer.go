@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -477,9 +478,16 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 			var b *stagedBlob
 			var buf *bytes.Buffer
 			err := withRetries(ectx, po.Retries, func() error {
-				rc, err := src.Fetch(ectx, d)
-				if err != nil {
-					return err
+				var rc io.ReadCloser
+				if d.Data != nil {
+					// Embedded in the manifest (and checked against the
+					// digest by DecodeManifest): no request.
+					rc = io.NopCloser(bytes.NewReader(d.Data))
+				} else {
+					var err error
+					if rc, err = src.Fetch(ectx, d); err != nil {
+						return err
+					}
 				}
 				defer rc.Close()
 				var tee io.Writer
@@ -500,6 +508,28 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 			}
 			out.Fetched++
 			progress(po.Progress, "pulled", describe(d), d.Size)
+			mu.Unlock()
+			return nil
+		})
+	}
+	// The manifest and the root are staged meanwhile (their content is in
+	// memory already), to be committed with the blobs.
+	manifests := []ocispec.Descriptor{storePlain(m.Desc), root}
+	contents := [][]byte{manData, rootData}
+	if m.Desc.Digest == root.Digest {
+		manifests, contents = manifests[1:], contents[1:]
+	}
+	for i, d := range manifests {
+		if have, _ := store.Exists(ctx, d); have {
+			continue
+		}
+		eg.Go(func() error {
+			b, err := store.stage(ectx, d, bytes.NewReader(contents[i]), nil)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			f.staged[d.Digest] = b
 			mu.Unlock()
 			return nil
 		})
@@ -531,7 +561,7 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 			}
 		}()
 	}
-	serr := storeArtifact(ctx, store, f, ref, root, rootData, m, manData)
+	serr := storeArtifact(ctx, store, f, ref, root)
 	wg.Wait()
 	defer w.abort()
 	switch {
@@ -552,25 +582,33 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 	return out, files, nil
 }
 
-// storeArtifact moves the staged blobs into place, stores the manifest and
-// the root, and names the root ref.
-func storeArtifact(ctx context.Context, store *Store, f *pullFetcher, ref Reference, root ocispec.Descriptor, rootData []byte,
-	m *packager.PackageManifest, manData []byte) error {
+// storeArtifact moves the staged blobs into place (layers and config
+// first, then the manifest, then the index, so that no manifest is ever
+// without its content) and names the root ref.
+func storeArtifact(ctx context.Context, store *Store, f *pullFetcher, ref Reference, root ocispec.Descriptor) error {
 	var staged []*stagedBlob
 	for _, b := range f.staged {
 		staged = append(staged, b)
 	}
+	rank := func(b *stagedBlob) int {
+		switch {
+		case b.desc.Digest == root.Digest:
+			return 2
+		case storeIsManifest(b.desc.MediaType):
+			return 1
+		}
+		return 0
+	}
+	slices.SortFunc(staged, func(a, b *stagedBlob) int { return rank(a) - rank(b) })
 	if err := store.commit(ctx, staged...); err != nil {
 		return fmt.Errorf("store %s: %w", ref, err)
 	}
-	if m.Desc.Digest != root.Digest {
-		md := ocispec.Descriptor{MediaType: m.Desc.MediaType, Digest: m.Desc.Digest, Size: m.Desc.Size}
-		if err := store.Push(ctx, md, bytes.NewReader(manData)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-			return fmt.Errorf("store %s: %w", ref, err)
+	for _, b := range staged {
+		if b.keep != nil {
+			if err := store.recordReferrer(ctx, b.desc, b.keep); err != nil {
+				return fmt.Errorf("store %s: %w", ref, err)
+			}
 		}
-	}
-	if err := store.Push(ctx, root, bytes.NewReader(rootData)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-		return fmt.Errorf("store %s: %w", ref, err)
 	}
 	if err := store.Tag(ctx, root, ref.String()); err != nil {
 		return fmt.Errorf("store %s: %w", ref, err)
