@@ -273,3 +273,33 @@ func FuzzDecodeIndex(f *testing.F) {
 		SelectPlatform(idx, "")
 	})
 }
+
+// Small metadata travels in the manifest too (the config descriptor's
+// data); a manifest whose embedded data does not match is refused.
+func TestEmbeddedConfig(t *testing.T) {
+	art, err := NewArtifact(twoArch(t), ArtifactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range art.Blobs {
+		if b.Desc.MediaType != ocispec.MediaTypeImageManifest {
+			continue
+		}
+		m, err := DecodeManifest(b.Desc, b.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.Data == nil || digest.FromBytes(m.Config.Data) != m.Config.Digest {
+			t.Fatalf("config not embedded: %+v", m.Config)
+		}
+		var man ocispec.Manifest
+		json.Unmarshal(b.Data, &man)
+		man.Config.Data = append([]byte(nil), man.Config.Data...)
+		man.Config.Data[0] ^= 1
+		bad, _ := json.Marshal(&man)
+		d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(bad), Size: int64(len(bad))}
+		if _, err := DecodeManifest(d, bad); err == nil || !strings.Contains(err.Error(), "the config's embedded data does not match its digest") {
+			t.Errorf("tampered data: %v", err)
+		}
+	}
+}
