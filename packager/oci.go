@@ -34,8 +34,8 @@ const (
 	MediaTypeWasmConfig = "application/vnd.wasm.config.v1+json"
 )
 
-// Size caps for what a registry hands us. MaxManifestSize is the size the
-// OCI distribution spec asks registries to accept for manifests. The Wasm
+// Size caps for what a registry hands us. MaxManifestSize is the limit
+// oras-go (and common registries) apply to manifests. The Wasm
 // and BTF ceilings are absolute; pulls apply a lower total by default
 // (registry.Limits.MaxBytes, --max-bytes). Objects are capped by
 // MaxObjectSize, as in package.json.

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -49,9 +48,6 @@ func (l Limits) orDefault() Limits {
 	}
 	return l
 }
-
-// ErrLimit is wrapped by errors about content over a limit of Limits.
-var ErrLimit = errors.New("over a limit")
 
 // limitError names what is over which limit and the flag that raises it.
 type limitError struct {

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,10 +10,6 @@ import (
 	"sync"
 	"time"
 )
-
-// ErrTimeout is wrapped by errors about a registry that did not answer or
-// stalled (TimeoutError).
-var ErrTimeout = errors.New("registry timed out")
 
 // stallBytes is the progress a transfer must make in each Options.Timeout.
 const stallBytes = 1 << 10
