@@ -395,7 +395,7 @@ func PullTo(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *
 	return pull(ctx, src, ref, store, po, dir)
 }
 
-func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions, dir string) (_ *Pulled, _ []string, err error) {
+func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions, dir string) (*Pulled, []string, error) {
 	if po == nil {
 		po = &PullOptions{}
 	}
@@ -406,7 +406,7 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 	var root ocispec.Descriptor
 	var rootData, manData []byte
 	var m *packager.PackageManifest
-	err = withRetries(ctx, po.Retries, func() error {
+	err := withRetries(ctx, po.Retries, func() error {
 		var err error
 		if root, rootData, err = fetchRoot(ctx, src, ref.TagOrDigest()); err != nil {
 			return err
@@ -479,15 +479,13 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 			var buf *bytes.Buffer
 			err := withRetries(ectx, po.Retries, func() error {
 				var rc io.ReadCloser
+				var err error
 				if d.Data != nil {
 					// Embedded in the manifest (and checked against the
 					// digest by DecodeManifest): no request.
 					rc = io.NopCloser(bytes.NewReader(d.Data))
-				} else {
-					var err error
-					if rc, err = src.Fetch(ectx, d); err != nil {
-						return err
-					}
+				} else if rc, err = src.Fetch(ectx, d); err != nil {
+					return err
 				}
 				defer rc.Close()
 				var tee io.Writer
