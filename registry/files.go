@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"compress/zlib"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -71,7 +72,9 @@ func newFileWriter(dir, name string) (*fileWriter, error) {
 func (w *fileWriter) addPackage(p *Pulled) error {
 	pp := p.Package
 	if pp.Package != nil {
-		data, err := pp.Package.Marshal()
+		// The object is compressed for speed: a pull should not take
+		// longer than the transfer (the registry holds it raw).
+		data, err := pp.Package.MarshalLevel(zlib.HuffmanOnly)
 		if err != nil {
 			return err
 		}
