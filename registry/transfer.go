@@ -459,7 +459,12 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 		}
 	}()
 	var missing []ocispec.Descriptor
+	seen := map[digest.Digest]bool{}
 	for _, d := range m.Blobs() {
+		if seen[d.Digest] {
+			continue
+		}
+		seen[d.Digest] = true
 		if have, _ := store.Exists(ctx, d); have {
 			out.Skipped++
 			progress(po.Progress, "local", describe(d), d.Size)
