@@ -85,7 +85,11 @@ func TestPullHostileTitles(t *testing.T) {
 			if len(files) != len(want) {
 				t.Errorf("%q, %s: files %q", title, c.name, files)
 			}
-			if p.Package.Name != c.stem || (c.name != "layer title" && p.Manifest.RefusedName != title && !(title == "" && c.name == "layer title")) {
+			refused := title
+			if c.name == "layer title" {
+				refused = "" // ecc's shape names files by the manifest's title only
+			}
+			if p.Package.Name != c.stem || p.Manifest.RefusedName != refused {
 				t.Errorf("%q, %s: name %q refused %q", title, c.name, p.Package.Name, p.Manifest.RefusedName)
 			}
 		}
