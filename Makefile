@@ -62,6 +62,9 @@ FUZZTIME ?= 30s
 fuzz: deps
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzUnmarshal$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzUnmarshalMeta$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./packager -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./packager -run '^$$' -fuzz '^FuzzDecodeIndex$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./registry -run '^$$' -fuzz '^FuzzExtractTar$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./compiler/doccomment -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./runtime/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/bpfobj -run '^$$' -fuzz '^FuzzPromoteWeakMaps$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s

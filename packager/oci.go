@@ -34,13 +34,22 @@ const (
 	MediaTypeWasmConfig = "application/vnd.wasm.config.v1+json"
 )
 
-// Size caps for what a registry hands us.
+// Size caps for what a registry hands us. MaxManifestSize is the limit
+// oras-go (and common registries) apply to manifests. The Wasm
+// and BTF ceilings are absolute; pulls apply a lower total by default
+// (registry.Limits.MaxBytes, --max-bytes). Objects are capped by
+// MaxObjectSize, as in package.json.
 const (
 	MaxManifestSize = 4 << 20
 	MaxConfigSize   = 16 << 20
-	MaxWasmSize     = 256 << 20
-	MaxBTFSize      = 256 << 20
+	MaxWasmSize     = 1 << 30
+	MaxBTFSize      = 1 << 30
 )
+
+// MaxEmbeddedConfig is the largest metadata NewArtifact also embeds in the
+// manifest (the config descriptor's "data", OCI image-spec 1.1), so that a
+// pull needs no request for it.
+const MaxEmbeddedConfig = 16 << 10
 
 // ErrUnknownMediaType is wrapped by errors about content ecc does not know.
 var ErrUnknownMediaType = errors.New("unknown media type")
@@ -171,6 +180,11 @@ func NewArtifact(pkgs []PlatformPackage, opts ArtifactOptions) (*Artifact, error
 			return nil, err
 		}
 		cfg := blob(MediaTypeConfig, cfgData, nil)
+		if len(cfgData) <= MaxEmbeddedConfig {
+			// Pulls read it from the manifest and skip a round trip;
+			// the blob is pushed too, for clients that ignore "data".
+			cfg.Desc.Data = cfgData
+		}
 		layers := []Blob{blob(MediaTypeObject, p.Object, map[string]string{ocispec.AnnotationTitle: name + ".bpf.o"})}
 		if pp.Wasm != nil {
 			layers = append(layers, blob(MediaTypeWasm, pp.Wasm, map[string]string{ocispec.AnnotationTitle: name + ".wasm"}))
@@ -250,26 +264,57 @@ func Platforms(idx *ocispec.Index) []string {
 	return out
 }
 
-// SelectManifest picks the manifest for platform ("" means the host's) from
-// root, which is an index or already a manifest.
-func SelectManifest(ctx context.Context, f content.Fetcher, root ocispec.Descriptor, platform string) (ocispec.Descriptor, error) {
-	if platform == "" {
-		platform = HostPlatform()
+// isIndexType reports whether mediaType is an image index (OCI, or Docker's
+// manifest list).
+func isIndexType(mediaType string) bool {
+	return mediaType == ocispec.MediaTypeImageIndex || mediaType == "application/vnd.docker.distribution.manifest.list.v2+json"
+}
+
+// checkDescriptor checks a descriptor read from a manifest or index: a
+// digest that parses (so it can never name a path), a size in [0, max].
+func checkDescriptor(d ocispec.Descriptor, max int64, what, in string) error {
+	if err := d.Digest.Validate(); err != nil {
+		return fmt.Errorf("%s: %s has an invalid digest %q", in, what, d.Digest)
 	}
-	switch root.MediaType {
-	case ocispec.MediaTypeImageManifest:
-		return root, nil
-	case ocispec.MediaTypeImageIndex, "application/vnd.docker.distribution.manifest.list.v2+json":
-	default:
-		return ocispec.Descriptor{}, fmt.Errorf("%w: %q for %s (not an OCI manifest or index)", ErrUnknownMediaType, root.MediaType, root.Digest)
+	if d.Size < 0 || d.Size > max {
+		return fmt.Errorf("%s: %s %s is %d bytes, more than the %d allowed", in, what, d.Digest, d.Size, max)
 	}
-	data, err := fetchCapped(ctx, f, root, MaxManifestSize, "index")
-	if err != nil {
-		return ocispec.Descriptor{}, err
+	return nil
+}
+
+// DecodeIndex parses an image index that a registry sent as data for desc:
+// at most MaxManifestSize bytes of JSON, a mediaType (when present) that
+// agrees with desc's, and entries whose digests parse and whose sizes are
+// within MaxManifestSize. It does not bound the number of entries; callers
+// do (registry.Limits.MaxManifests).
+func DecodeIndex(desc ocispec.Descriptor, data []byte) (*ocispec.Index, error) {
+	in := "index " + desc.Digest.String()
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes a manifest may have", in, len(data), MaxManifestSize)
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("index %s: %w", root.Digest, err)
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
+	if idx.SchemaVersion != 2 {
+		return nil, fmt.Errorf("%s: schemaVersion %d, not 2", in, idx.SchemaVersion)
+	}
+	if idx.MediaType != "" && idx.MediaType != desc.MediaType {
+		return nil, fmt.Errorf("%s: its mediaType %q differs from the %q it was served as", in, idx.MediaType, desc.MediaType)
+	}
+	for i, m := range idx.Manifests {
+		if err := checkDescriptor(m, MaxManifestSize, fmt.Sprintf("manifest %d", i), in); err != nil {
+			return nil, err
+		}
+	}
+	return &idx, nil
+}
+
+// SelectPlatform picks the entry for platform ("" means the host's) from an
+// index. An index of one entry without a platform serves every platform.
+func SelectPlatform(idx *ocispec.Index, platform string) (ocispec.Descriptor, error) {
+	if platform == "" {
+		platform = HostPlatform()
 	}
 	os, arch, _ := strings.Cut(platform, "/")
 	for _, m := range idx.Manifests {
@@ -277,17 +322,232 @@ func SelectManifest(ctx context.Context, f content.Fetcher, root ocispec.Descrip
 			return m, nil
 		}
 	}
-	// An index entry without a platform serves every platform.
 	if len(idx.Manifests) == 1 && idx.Manifests[0].Platform == nil {
 		return idx.Manifests[0], nil
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("%w %s: the artifact has %s; choose one with --platform", ErrNoPlatform, platform, strings.Join(Platforms(&idx), ", "))
+	return ocispec.Descriptor{}, fmt.Errorf("%w %s: the artifact has %s; choose one with --platform", ErrNoPlatform, platform, strings.Join(Platforms(idx), ", "))
 }
 
-// ReadManifest fetches and checks a package manifest and returns the
-// platform package it describes: ecc's shape (metadata config, object layer,
-// optional Wasm and BTF layers) or eunomia's Wasm shape (Wasm config, one
-// Wasm layer). Unknown media types are refused, naming them.
+// SelectManifest picks the manifest for platform ("" means the host's) from
+// root, which is an index or already a manifest.
+func SelectManifest(ctx context.Context, f content.Fetcher, root ocispec.Descriptor, platform string) (ocispec.Descriptor, error) {
+	switch {
+	case root.MediaType == ocispec.MediaTypeImageManifest:
+		return root, nil
+	case isIndexType(root.MediaType):
+	default:
+		return ocispec.Descriptor{}, fmt.Errorf("%w: %q for %s (not an OCI manifest or index)", ErrUnknownMediaType, root.MediaType, root.Digest)
+	}
+	data, err := fetchCapped(ctx, f, root, MaxManifestSize, "index")
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	idx, err := DecodeIndex(root, data)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	return SelectPlatform(idx, platform)
+}
+
+// MaxLayers is the most layers a package manifest has: one BPF object, one
+// Wasm module and one BTF archive.
+const MaxLayers = 3
+
+// PackageManifest is a checked package manifest: what a pull fetches and
+// how the package's files are named.
+type PackageManifest struct {
+	// Desc is the manifest's own descriptor (with the index entry's
+	// platform, when it came from an index).
+	Desc ocispec.Descriptor
+	// Config is the metadata (MediaTypeConfig), or eunomia's Wasm config.
+	Config ocispec.Descriptor
+	// Object, Wasm and BTF are the layers; Object is nil in eunomia's Wasm
+	// shape, Wasm and BTF when absent.
+	Object, Wasm, BTF *ocispec.Descriptor
+	// Name is the package name from the titles when it is a plain name
+	// (ValidName); else empty, and RefusedName holds the title refused.
+	Name, RefusedName string
+	// Platform is "linux/amd64"-style, from the index entry ("" without).
+	Platform string
+}
+
+// Eunomia reports whether the manifest has eunomia-bpf's Wasm shape (a Wasm
+// config and one Wasm layer).
+func (m *PackageManifest) Eunomia() bool { return m.Config.MediaType == MediaTypeWasmConfig }
+
+// Blobs lists the config and the layers.
+func (m *PackageManifest) Blobs() []ocispec.Descriptor {
+	out := []ocispec.Descriptor{m.Config}
+	for _, l := range []*ocispec.Descriptor{m.Object, m.Wasm, m.BTF} {
+		if l != nil {
+			out = append(out, *l)
+		}
+	}
+	return out
+}
+
+// Size is the total size of the config and the layers.
+func (m *PackageManifest) Size() int64 {
+	var n int64
+	for _, b := range m.Blobs() {
+		n += b.Size
+	}
+	return n
+}
+
+// DecodeManifest parses and checks a package manifest that a registry sent
+// as data for desc: at most MaxManifestSize bytes, an ecc config (or
+// eunomia's Wasm config), only layer types ecc knows, at most one BPF
+// object, one Wasm module and one BTF archive (eunomia's shape: exactly one
+// Wasm module), valid digests and sizes within the caps. Titles that are
+// not plain names (ValidName) are not used.
+func DecodeManifest(desc ocispec.Descriptor, data []byte) (*PackageManifest, error) {
+	in := "manifest " + desc.Digest.String()
+	if desc.MediaType != ocispec.MediaTypeImageManifest {
+		return nil, fmt.Errorf("%w: %q for %s (not an OCI image manifest)", ErrUnknownMediaType, desc.MediaType, in)
+	}
+	if len(data) > MaxManifestSize {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes a manifest may have", in, len(data), MaxManifestSize)
+	}
+	var man ocispec.Manifest
+	if err := json.Unmarshal(data, &man); err != nil {
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
+	if man.SchemaVersion != 2 {
+		return nil, fmt.Errorf("%s: schemaVersion %d, not 2", in, man.SchemaVersion)
+	}
+	if man.MediaType != "" && man.MediaType != desc.MediaType {
+		return nil, fmt.Errorf("%s: its mediaType %q differs from the %q it was served as", in, man.MediaType, desc.MediaType)
+	}
+	m := &PackageManifest{Desc: desc, Config: man.Config}
+	if desc.Platform != nil {
+		m.Platform = desc.Platform.OS + "/" + desc.Platform.Architecture
+	}
+	switch man.Config.MediaType {
+	case MediaTypeConfig, MediaTypeWasmConfig:
+	default:
+		return nil, fmt.Errorf("%w: config %q in %s (not an ecc or Wasm package)", ErrUnknownMediaType, man.Config.MediaType, in)
+	}
+	if err := checkDescriptor(man.Config, MaxConfigSize, "the config", in); err != nil {
+		return nil, err
+	}
+	if d := man.Config.Data; d != nil && (int64(len(d)) != man.Config.Size || digest.FromBytes(d) != man.Config.Digest) {
+		return nil, fmt.Errorf("%s: the config's embedded data does not match its digest %s and size %d", in, man.Config.Digest, man.Config.Size)
+	}
+	if len(man.Layers) > MaxLayers {
+		return nil, fmt.Errorf("%s lists %d layers; a package has at most %d (a BPF object, a Wasm module, a BTF archive)", in, len(man.Layers), MaxLayers)
+	}
+	for i := range man.Layers {
+		l := &man.Layers[i]
+		var slot **ocispec.Descriptor
+		var max int64
+		var what string
+		switch l.MediaType {
+		case MediaTypeObject:
+			slot, max, what = &m.Object, MaxObjectSize, "BPF object"
+		case MediaTypeWasm:
+			slot, max, what = &m.Wasm, MaxWasmSize, "Wasm module"
+		case MediaTypeBTF:
+			slot, max, what = &m.BTF, MaxBTFSize, "BTF archive"
+		default:
+			return nil, fmt.Errorf("%w: layer %q (%s) in %s; ecc reads %s, %s and %s layers",
+				ErrUnknownMediaType, l.MediaType, l.Digest, in, MediaTypeObject, MediaTypeWasm, MediaTypeBTF)
+		}
+		if *slot != nil {
+			return nil, fmt.Errorf("%s has two %s layers (%s); a package has at most one", in, what, l.MediaType)
+		}
+		if err := checkDescriptor(*l, max, what, in); err != nil {
+			return nil, err
+		}
+		*slot = l
+	}
+	title := man.Annotations[ocispec.AnnotationTitle]
+	if m.Eunomia() {
+		if m.Wasm == nil || m.Object != nil || m.BTF != nil {
+			return nil, fmt.Errorf("%w: %s has a Wasm config but not exactly one Wasm layer", ErrUnknownMediaType, in)
+		}
+		if title == "" {
+			if t, ok := m.Wasm.Annotations[ocispec.AnnotationTitle]; ok {
+				title = strings.TrimSuffix(t, ".wasm")
+				if title == "" {
+					title = t
+				}
+			}
+		}
+	} else if m.Object == nil {
+		return nil, fmt.Errorf("%s has no BPF object layer (%s)", in, MediaTypeObject)
+	}
+	if ValidName(title) {
+		m.Name = title
+	} else {
+		m.RefusedName = title
+	}
+	return m, nil
+}
+
+// ReadOptions say which large layers ReadPackage reads into memory.
+type ReadOptions struct {
+	// Wasm reads the Wasm module into PlatformPackage.Wasm.
+	Wasm bool
+	// BTF reads the BTF archive into PlatformPackage.BTF.
+	BTF bool
+}
+
+// ReadPackage fetches the blobs of a checked manifest from f (verifying
+// sizes and digests) and returns its platform package: the metadata and
+// BPF object always, the Wasm module and BTF archive as o asks. Its Name is
+// the manifest's when plain, else the metadata's object name when plain,
+// else "package".
+func ReadPackage(ctx context.Context, f content.Fetcher, m *PackageManifest, o ReadOptions) (*PlatformPackage, error) {
+	pp := &PlatformPackage{Platform: m.Platform, Name: m.Name}
+	var err error
+	if m.Wasm != nil && o.Wasm {
+		if pp.Wasm, err = fetchCapped(ctx, f, *m.Wasm, MaxWasmSize, "Wasm module"); err != nil {
+			return nil, err
+		}
+		if !bytes.HasPrefix(pp.Wasm, []byte("\x00asm")) {
+			return nil, fmt.Errorf("layer %s of manifest %s is not a Wasm module", m.Wasm.Digest, m.Desc.Digest)
+		}
+	}
+	if m.Eunomia() {
+		if pp.Name == "" {
+			pp.Name = "package"
+		}
+		return pp, nil
+	}
+	cfg, err := fetchCapped(ctx, f, m.Config, MaxConfigSize, "config")
+	if err != nil {
+		return nil, err
+	}
+	meta, err := UnmarshalMeta(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", m.Config.Digest, err)
+	}
+	obj, err := fetchCapped(ctx, f, *m.Object, MaxObjectSize, "BPF object")
+	if err != nil {
+		return nil, err
+	}
+	if m.BTF != nil && o.BTF {
+		if pp.BTF, err = fetchCapped(ctx, f, *m.BTF, MaxBTFSize, "BTF archive"); err != nil {
+			return nil, err
+		}
+	}
+	pp.Package = &Package{Object: obj, Meta: *meta}
+	if err := pp.Package.Validate(); err != nil {
+		return nil, err
+	}
+	if pp.Name == "" {
+		pp.Name = "package"
+		if n := strings.TrimSuffix(meta.BpfSkel.ObjName, "_bpf"); ValidName(n) {
+			pp.Name = n
+		}
+	}
+	return pp, nil
+}
+
+// ReadManifest fetches and checks a package manifest (DecodeManifest) and
+// returns the platform package it describes, every layer read
+// (ReadPackage). Unknown media types are refused, naming them.
 func ReadManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (*PlatformPackage, error) {
 	if desc.MediaType != ocispec.MediaTypeImageManifest {
 		return nil, fmt.Errorf("%w: %q for manifest %s", ErrUnknownMediaType, desc.MediaType, desc.Digest)
@@ -296,83 +556,11 @@ func ReadManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descripto
 	if err != nil {
 		return nil, err
 	}
-	var man ocispec.Manifest
-	if err := json.Unmarshal(data, &man); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", desc.Digest, err)
-	}
-	pp := &PlatformPackage{}
-	if desc.Platform != nil {
-		pp.Platform = desc.Platform.OS + "/" + desc.Platform.Architecture
-	}
-	pp.Name = man.Annotations[ocispec.AnnotationTitle]
-	switch man.Config.MediaType {
-	case MediaTypeConfig:
-	case MediaTypeWasmConfig:
-		return readWasmManifest(ctx, f, &man, pp)
-	default:
-		return nil, fmt.Errorf("%w: config %q in manifest %s (not an ecc or Wasm package)", ErrUnknownMediaType, man.Config.MediaType, desc.Digest)
-	}
-	cfg, err := fetchCapped(ctx, f, man.Config, MaxConfigSize, "config")
+	m, err := DecodeManifest(desc, data)
 	if err != nil {
 		return nil, err
 	}
-	meta, err := UnmarshalMeta(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("config %s: %w", man.Config.Digest, err)
-	}
-	var obj []byte
-	for _, l := range man.Layers {
-		switch l.MediaType {
-		case MediaTypeObject:
-			if obj, err = fetchCapped(ctx, f, l, MaxObjectSize, "BPF object"); err != nil {
-				return nil, err
-			}
-		case MediaTypeWasm:
-			if pp.Wasm, err = fetchCapped(ctx, f, l, MaxWasmSize, "Wasm module"); err != nil {
-				return nil, err
-			}
-		case MediaTypeBTF:
-			if pp.BTF, err = fetchCapped(ctx, f, l, MaxBTFSize, "BTF archive"); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("%w: layer %q (%s) in manifest %s", ErrUnknownMediaType, l.MediaType, l.Digest, desc.Digest)
-		}
-	}
-	if obj == nil {
-		return nil, fmt.Errorf("manifest %s has no BPF object layer (%s)", desc.Digest, MediaTypeObject)
-	}
-	pp.Package = &Package{Object: obj, Meta: *meta}
-	if err := pp.Package.Validate(); err != nil {
-		return nil, err
-	}
-	if pp.Name == "" {
-		pp.Name = strings.TrimSuffix(meta.BpfSkel.ObjName, "_bpf")
-	}
-	return pp, nil
-}
-
-func readWasmManifest(ctx context.Context, f content.Fetcher, man *ocispec.Manifest, pp *PlatformPackage) (*PlatformPackage, error) {
-	for _, l := range man.Layers {
-		if l.MediaType != MediaTypeWasm {
-			return nil, fmt.Errorf("%w: layer %q in a Wasm artifact", ErrUnknownMediaType, l.MediaType)
-		}
-		data, err := fetchCapped(ctx, f, l, MaxWasmSize, "Wasm module")
-		if err != nil {
-			return nil, err
-		}
-		if !bytes.HasPrefix(data, []byte("\x00asm")) {
-			return nil, fmt.Errorf("layer %s is not a Wasm module", l.Digest)
-		}
-		pp.Wasm = data
-		if t := l.Annotations[ocispec.AnnotationTitle]; t != "" && pp.Name == "" {
-			pp.Name = strings.TrimSuffix(t, ".wasm")
-		}
-	}
-	if pp.Wasm == nil {
-		return nil, errors.New("Wasm artifact without a Wasm layer")
-	}
-	return pp, nil
+	return ReadPackage(ctx, f, m, ReadOptions{Wasm: true, BTF: true})
 }
 
 // NewWasmArtifact lays a Wasm module out in eunomia-bpf's shape: one

@@ -186,3 +186,120 @@ func TestEunomiaWasmShape(t *testing.T) {
 		t.Fatalf("%+v", pp)
 	}
 }
+
+// Titles that are not plain names never name files; the package's own
+// name does, else "package".
+func TestDecodeManifestNames(t *testing.T) {
+	ctx := context.Background()
+	for title, want := range map[string]string{
+		"probe": "probe", "exec-snoop.v2": "exec-snoop.v2", "../../evil": "execsnoop", "/tmp/abs/evil": "execsnoop",
+		"a/b": "execsnoop", ".": "execsnoop", "..": "execsnoop", "evil\x00": "execsnoop", "e\nvil": "execsnoop", "": "execsnoop",
+	} {
+		s := memory.New()
+		m := testMeta()
+		cfgData, _ := json.Marshal(&m)
+		man := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+			Config: pushBlob(s, MediaTypeConfig, cfgData), Layers: []ocispec.Descriptor{pushBlob(s, MediaTypeObject, testObject())},
+			Annotations: map[string]string{ocispec.AnnotationTitle: title}}
+		data, _ := json.Marshal(&man)
+		d := pushBlob(s, ocispec.MediaTypeImageManifest, data)
+		pp, err := ReadManifest(ctx, s, d)
+		if err != nil || pp.Name != want {
+			t.Errorf("title %q: name %q, %v; want %q", title, pp.Name, err, want)
+		}
+	}
+	if ValidName("a/b") || ValidName(strings.Repeat("a", MaxNameLength+1)) || !ValidName(strings.Repeat("a", MaxNameLength)) {
+		t.Error("ValidName")
+	}
+}
+
+func manifestSeeds(f *testing.F) {
+	art, err := NewArtifact(twoArch(&testing.T{}), ArtifactOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, b := range art.Blobs {
+		if b.Desc.MediaType == ocispec.MediaTypeImageManifest || b.Desc.MediaType == ocispec.MediaTypeImageIndex {
+			f.Add(b.Data)
+		}
+	}
+	f.Add([]byte(`{"schemaVersion":2,"config":{"mediaType":"application/vnd.wasm.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"application/vnd.wasm.content.layer.v1+wasm","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":-1,"annotations":{"org.opencontainers.image.title":"../x.wasm"}}]}`))
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../x","size":1}]}`))
+}
+
+// FuzzDecodeManifest: whatever a registry sends as a manifest, decoding
+// does not panic, and what it accepts keeps the package's shape.
+func FuzzDecodeManifest(f *testing.F) {
+	manifestSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(data), Size: int64(len(data))}
+		m, err := DecodeManifest(desc, data)
+		if err != nil {
+			return
+		}
+		if m.Name != "" && !ValidName(m.Name) {
+			t.Fatalf("name %q", m.Name)
+		}
+		if (m.Object == nil) != m.Eunomia() {
+			t.Fatalf("object %v eunomia %v", m.Object, m.Eunomia())
+		}
+		for _, b := range m.Blobs() {
+			if b.Digest.Validate() != nil || b.Size < 0 {
+				t.Fatalf("blob %+v", b)
+			}
+		}
+		if len(m.Blobs()) > 1+MaxLayers || m.Size() < 0 {
+			t.Fatalf("%d blobs, %d bytes", len(m.Blobs()), m.Size())
+		}
+	})
+}
+
+// FuzzDecodeIndex: whatever a registry sends as an index, decoding and
+// choosing a platform do not panic, and entries have valid digests.
+func FuzzDecodeIndex(f *testing.F) {
+	manifestSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageIndex, Digest: digest.FromBytes(data), Size: int64(len(data))}
+		idx, err := DecodeIndex(desc, data)
+		if err != nil {
+			return
+		}
+		for _, m := range idx.Manifests {
+			if m.Digest.Validate() != nil || m.Size < 0 || m.Size > MaxManifestSize {
+				t.Fatalf("entry %+v", m)
+			}
+		}
+		SelectPlatform(idx, "linux/amd64")
+		SelectPlatform(idx, "")
+	})
+}
+
+// Small metadata travels in the manifest too (the config descriptor's
+// data); a manifest whose embedded data does not match is refused.
+func TestEmbeddedConfig(t *testing.T) {
+	art, err := NewArtifact(twoArch(t), ArtifactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range art.Blobs {
+		if b.Desc.MediaType != ocispec.MediaTypeImageManifest {
+			continue
+		}
+		m, err := DecodeManifest(b.Desc, b.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Config.Data == nil || digest.FromBytes(m.Config.Data) != m.Config.Digest {
+			t.Fatalf("config not embedded: %+v", m.Config)
+		}
+		var man ocispec.Manifest
+		json.Unmarshal(b.Data, &man)
+		man.Config.Data = append([]byte(nil), man.Config.Data...)
+		man.Config.Data[0] ^= 1
+		bad, _ := json.Marshal(&man)
+		d := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(bad), Size: int64(len(bad))}
+		if _, err := DecodeManifest(d, bad); err == nil || !strings.Contains(err.Error(), "the config's embedded data does not match its digest") {
+			t.Errorf("tampered data: %v", err)
+		}
+	}
+}

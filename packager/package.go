@@ -40,11 +40,17 @@ var elfMagic = []byte("\x7fELF")
 
 // Marshal encodes p as package.json: eunomia's layout, zlib-compressed object.
 func (p *Package) Marshal() ([]byte, error) {
+	return p.MarshalLevel(zlib.DefaultCompression)
+}
+
+// MarshalLevel is Marshal with the object compressed at a zlib level
+// (zlib.HuffmanOnly is the fastest that still compresses).
+func (p *Package) MarshalLevel(level int) ([]byte, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	var z bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&z, zlib.DefaultCompression)
+	zw, err := zlib.NewWriterLevel(&z, level)
 	if err != nil {
 		return nil, err
 	}

@@ -8,12 +8,16 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
+	"oras.land/oras-go/v2/registry/remote/credentials/trace"
 	"oras.land/oras-go/v2/registry/remote/errcode"
 )
 
@@ -52,6 +56,25 @@ type Options struct {
 	// auth layers, so it sees every attempt, token requests included (tests
 	// and benchmarks count requests with it).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Timeout is how long a registry may take to accept a connection, to
+	// send response headers, or to move another 1 KiB of a transfer
+	// (--timeout); errors then wrap ErrTimeout and name the host. 0 means
+	// DefaultTimeout, a negative value no timeout.
+	Timeout time.Duration
+	// Limits bound what pulls accept (--max-bytes, --max-manifests) and
+	// what an oci-archive: may unpack to. Zero fields mean the defaults.
+	Limits Limits
+}
+
+// timeout is the effective Timeout (0: none).
+func (o *Options) timeout() time.Duration {
+	switch {
+	case o.Timeout == 0:
+		return DefaultTimeout
+	case o.Timeout < 0:
+		return 0
+	}
+	return o.Timeout
 }
 
 func (o *Options) orDefault() *Options {
@@ -145,12 +168,75 @@ func credentialFunc(registry string, opts *Options) (auth.CredentialFunc, error)
 	}
 	get := credentials.Credential(store)
 	return func(ctx context.Context, hostport string) (auth.Credential, error) {
+		ctx, helpers := traceHelpers(ctx)
 		cred, err := get(ctx, hostport)
 		if err != nil {
-			return auth.EmptyCredential, fmt.Errorf("get credentials for %s (config %s): %w", hostport, path, redactCredErr(err))
+			return auth.EmptyCredential, fmt.Errorf("get credentials for %s (config %s): %w", hostport, path, helpers.redact(err))
 		}
 		return cred, nil
 	}, nil
+}
+
+// helperRuns records the credential helpers (docker-credential-NAME) run
+// under a context, so that a failure is reported by the helper's name and
+// exit status only: the docker protocol has helpers print their error on
+// stdout, where a secret may be, and oras-go turns that output into the
+// error text.
+type helperRuns struct {
+	mu     sync.Mutex
+	failed *HelperError
+}
+
+// HelperError is a credential helper that failed. Its text never includes
+// the helper's output.
+type HelperError struct {
+	// Helper is the program (docker-credential-NAME), Action get, store,
+	// erase or list.
+	Helper, Action string
+	// Status is how it ended: "exit status 1", or why it did not run.
+	Status string
+}
+
+func (e *HelperError) Error() string {
+	return fmt.Sprintf("credential helper %s %s failed (%s; its output is not shown, as it may hold a secret)", e.Helper, e.Action, e.Status)
+}
+
+func traceHelpers(ctx context.Context) (context.Context, *helperRuns) {
+	h := &helperRuns{}
+	return trace.WithExecutableTrace(ctx, &trace.ExecutableTrace{
+		ExecuteDone: func(name, action string, err error) {
+			if err == nil {
+				return
+			}
+			status := "it did not run"
+			var exit *exec.ExitError
+			var notRun *exec.Error
+			switch {
+			case errors.As(err, &exit):
+				status = exit.ProcessState.String()
+			case errors.As(err, &notRun):
+				status = notRun.Err.Error()
+			}
+			h.mu.Lock()
+			h.failed = &HelperError{Helper: name, Action: action, Status: status}
+			h.mu.Unlock()
+		},
+	}), h
+}
+
+// redact replaces an error by the failure of the helper that caused it, if
+// one failed; else it drops config-parser texts that quote secrets
+// (redactCredErr).
+func (h *helperRuns) redact(err error) error {
+	if err == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed != nil {
+		return h.failed
+	}
+	return redactCredErr(err)
 }
 
 // Credential returns the credential a registry operation on host would use,
@@ -239,11 +325,12 @@ func Login(ctx context.Context, host, username, password string, opts *Options) 
 	reg.PlainHTTP = c.plainHTTP
 	reg.Client = c.auth
 	rec := &putRecorder{Store: store}
+	ctx, helpers := traceHelpers(ctx)
 	err = credentials.Login(ctx, rec, reg, auth.Credential{Username: username, Password: password})
 	switch {
 	case err == nil:
 	case rec.putErr != nil:
-		return fmt.Errorf("login to %s: the credentials are valid but storing them failed (config %s): %w", host, path, redactCredErr(rec.putErr))
+		return fmt.Errorf("login to %s: the credentials are valid but storing them failed (config %s): %w", host, path, helpers.redact(rec.putErr))
 	case errStatusCode(err) == http.StatusUnauthorized:
 		e := &classifiedError{kind: ErrUnauthorized, err: err,
 			msg: fmt.Sprintf("login to %s: wrong username or password", host)}
@@ -296,12 +383,13 @@ func Logout(ctx context.Context, host string, opts *Options) error {
 		return fmt.Errorf("logout from %s: %w", host, err)
 	}
 	server := credentials.ServerAddressFromRegistry(host)
+	ctx, helpers := traceHelpers(ctx)
 	if cred, err := store.Get(ctx, server); err == nil && cred == auth.EmptyCredential {
 		opts.notice("not logged in to %s", host)
 		return nil
 	}
 	if err := credentials.Logout(ctx, store, host); err != nil {
-		return fmt.Errorf("logout from %s (config %s): %w", host, path, redactCredErr(err))
+		return fmt.Errorf("logout from %s (config %s): %w", host, path, helpers.redact(err))
 	}
 	return nil
 }

@@ -305,3 +305,44 @@ func TestLoginArguments(t *testing.T) {
 		}
 	}
 }
+
+// A credential helper that prints a secret and fails: no error quotes it,
+// whether getting (a pull), storing (login) or erasing (logout).
+func TestCredentialHelperOutputNotQuoted(t *testing.T) {
+	const secret = "hunter2-leaked-secret"
+	t.Setenv("HOME", t.TempDir())
+	helper := registrytest.NewLeakyCredentialHelper(t, "leaky", secret)
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{Username: "u", Password: "p"})
+	cfg := registrytest.WriteDockerConfig(t, t.TempDir(), registrytest.DockerConfig{CredsStore: helper.Name})
+	opts := &Options{RegistryConfig: cfg}
+	check := func(what string, err error, action string) {
+		t.Helper()
+		if err == nil {
+			t.Fatalf("%s: no error", what)
+		}
+		want := "credential helper docker-credential-leaky " + action + " failed (exit status 1; its output is not shown, as it may hold a secret)"
+		if strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", what, err)
+		}
+		var he *HelperError
+		if !errors.As(err, &he) || he.Action != action {
+			t.Errorf("%s: not a HelperError: %#v", what, err)
+		}
+	}
+	_, err := Credential(context.Background(), reg.Host, opts)
+	check("credential", err, "get")
+
+	ref := mustRef(t, reg.Host+"/probes/x:v1")
+	src, err := OpenTarget(context.Background(), ref, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	_, err = Pull(context.Background(), src, ref, openStore(t), nil)
+	check("pull", err, "get")
+
+	err = Login(context.Background(), reg.Host, "u", "p", opts)
+	check("login", err, "store")
+	err = Logout(context.Background(), reg.Host, opts)
+	check("logout", err, "erase")
+}

@@ -50,6 +50,21 @@
 // token cache and the User-Agent ecc/VERSION. Options.WrapTransport lets tests
 // and benchmarks observe every HTTP attempt.
 //
+// Every request fails with a TimeoutError (ErrTimeout) naming the host and
+// what stalled once the registry has gone Options.Timeout (DefaultTimeout,
+// --timeout) without accepting the connection, sending response headers, or
+// moving another 1 KiB of a transfer; such failures are not retried.
+//
+// # Pulls
+//
+// Pull and PullTo fetch the index, the manifest of one platform and its
+// blobs, nothing else, and check the manifest's shape and declared sizes
+// (Limits: --max-bytes, --max-manifests; errors wrap ErrLimit) before any
+// layer is fetched. Blobs stream into the store's ingest folder, verified
+// while written; the store changes only when all have arrived and the
+// package reads. PullTo (and WriteFiles) write the package's files through
+// an os.Root, named only by plain names (packager.ValidName).
+//
 // # Targets
 //
 // OpenTarget returns an oras.GraphTarget that must be closed:
@@ -65,6 +80,8 @@
 //     renamed over it, so readers never see a half-written archive. Close
 //     rewrites the archive only if a manifest was stored or a tag was set,
 //     so a push that fails while uploading blobs leaves FILE untouched.
+//     Extraction accepts only plain relative files and folders, at most
+//     MaxArchiveEntries of them and Limits.MaxBytes in all.
 //
 // # Errors
 //
@@ -85,4 +102,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrInvalidReference: a reference that ParseReference cannot accept.
 	ErrInvalidReference = errors.New("invalid reference")
+	// ErrTimeout: a registry did not answer, or stalled (TimeoutError).
+	ErrTimeout = errors.New("registry timed out")
+	// ErrLimit: content over a limit of Limits.
+	ErrLimit = errors.New("over a limit")
 )

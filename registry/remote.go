@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -55,7 +56,14 @@ func newRegistryClient(host string, opts *Options) (*registryClient, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
-	var rt http.RoundTripper = tr
+	timeout := opts.timeout()
+	if timeout > 0 {
+		// The dialer's own timeout only backs up timeoutTransport's.
+		d := &net.Dialer{Timeout: max(timeout+5*time.Second, 30*time.Second), KeepAlive: 30 * time.Second}
+		tr.DialContext = d.DialContext
+		tr.TLSHandshakeTimeout = max(timeout, 10*time.Second)
+	}
+	var rt http.RoundTripper = newTimeoutTransport(tr, timeout, host)
 	if opts.WrapTransport != nil {
 		rt = opts.WrapTransport(rt)
 	}
@@ -195,6 +203,15 @@ func classify(err error, host, what string) error {
 	if what == "" {
 		what = host
 	}
+	var te *TimeoutError
+	if errors.As(err, &te) {
+		return &classifiedError{kind: ErrTimeout, err: err, msg: te.Error(),
+			hint: fmt.Sprintf("check that %s is up and reachable; if it is only slow, raise --timeout", te.Host)}
+	}
+	var le *limitError
+	if errors.As(err, &le) {
+		return &classifiedError{kind: ErrLimit, err: err, msg: le.Error()}
+	}
 	status := errStatusCode(err)
 	switch {
 	case status == http.StatusUnauthorized || hasCode(err, errcode.ErrorCodeUnauthorized) ||
@@ -258,11 +275,16 @@ func OpenTarget(ctx context.Context, ref Reference, opts *Options) (Target, erro
 		if err != nil {
 			return nil, err
 		}
-		return &remoteTarget{Repository: repo, ref: ref, client: c}, nil
+		return &remoteTarget{Repository: repo, ref: ref, client: c, lim: opts.Limits}, nil
 	case OCILayout:
-		return openLayout(ctx, ref)
+		t, err := openLayout(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		t.lim = opts.Limits
+		return t, nil
 	case OCIArchive:
-		return openArchive(ctx, ref)
+		return openArchive(ctx, ref, opts.Limits.orDefault())
 	}
 	return nil, fmt.Errorf("%s: unknown reference kind %v", ref, ref.Kind)
 }
@@ -285,7 +307,10 @@ type remoteTarget struct {
 	*remote.Repository
 	ref    Reference
 	client *registryClient
+	lim    Limits
 }
+
+func (t *remoteTarget) limits() Limits { return t.lim }
 
 func (t *remoteTarget) mapErr(err error) error { return MapError(err, t.ref) }
 
@@ -363,7 +388,10 @@ type layoutTarget struct {
 	closed bool
 
 	archive string // OCIArchive: the tar file to write on Close
+	lim     Limits
 }
+
+func (t *layoutTarget) limits() Limits { return t.lim }
 
 func openLayout(ctx context.Context, ref Reference) (*layoutTarget, error) {
 	t := &layoutTarget{ref: ref, root: ref.Path}
@@ -393,18 +421,18 @@ func openLayout(ctx context.Context, ref Reference) (*layoutTarget, error) {
 	return t, nil
 }
 
-func openArchive(ctx context.Context, ref Reference) (*layoutTarget, error) {
+func openArchive(ctx context.Context, ref Reference, lim Limits) (*layoutTarget, error) {
 	tmp, err := os.MkdirTemp("", "ecc-oci-archive-")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", ref, err)
 	}
-	t := &layoutTarget{ref: ref, root: tmp, archive: ref.Path}
+	t := &layoutTarget{ref: ref, root: tmp, archive: ref.Path, lim: lim}
 	f, err := os.Open(ref.Path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return t, nil
 	}
 	if err == nil {
-		err = extractTar(f, tmp)
+		err = extractTar(f, tmp, lim.MaxBytes)
 		f.Close()
 	}
 	if err == nil {
@@ -583,9 +611,11 @@ func isManifestType(mediaType string) bool {
 // ---- tar ----
 
 // extractTar unpacks a (possibly gzip-compressed) tar of an OCI layout into
-// dir. Only folders and regular files are accepted, and no entry may leave
-// dir.
-func extractTar(r io.Reader, dir string) error {
+// dir, through an os.Root so that nothing lands outside it. Only folders and
+// regular files are accepted, under relative names without ".." (checked,
+// not cleaned), at most MaxArchiveEntries of them holding at most maxBytes
+// in all: a small compressed archive cannot fill the disk.
+func extractTar(r io.Reader, dir string, maxBytes int64) error {
 	br := bufio.NewReader(r)
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
@@ -597,8 +627,14 @@ func extractTar(r io.Reader, dir string) error {
 	} else {
 		r = br
 	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	tr := tar.NewReader(r)
-	for {
+	var total int64
+	for entries := 0; ; entries++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil
@@ -606,39 +642,74 @@ func extractTar(r io.Reader, dir string) error {
 		if err != nil {
 			return fmt.Errorf("read tar: %w", err)
 		}
-		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
-		if name == "." {
+		if entries >= MaxArchiveEntries {
+			return fmt.Errorf("the archive holds more than %d entries, more than an OCI layout of packages needs", MaxArchiveEntries)
+		}
+		name, err := archiveName(hdr.Name)
+		if err != nil {
+			return err
+		}
+		if name == "" {
 			continue
 		}
-		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-			return fmt.Errorf("tar entry %q leaves the archive", hdr.Name)
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(name))
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return err
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return fmt.Errorf("extract %q: %w", hdr.Name, err)
 			}
 		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
+			if hdr.Size < 0 || hdr.Size > maxBytes-total {
+				return &limitError{what: fmt.Sprintf("the archive unpacks to more than %s (at %q)", HumanSize(maxBytes), hdr.Name),
+					max: HumanSize(maxBytes), flag: "--max-bytes SIZE"}
 			}
-			f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			total += hdr.Size
+			if d := path.Dir(name); d != "." {
+				if err := root.MkdirAll(d, 0o755); err != nil {
+					return fmt.Errorf("extract %q: %w", hdr.Name, err)
+				}
+			}
+			f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
 			if err != nil {
-				return err
+				return fmt.Errorf("extract %q: %w", hdr.Name, err)
 			}
-			_, err = io.Copy(f, tr)
+			_, err = io.Copy(f, io.LimitReader(tr, hdr.Size))
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
-				return fmt.Errorf("extract %s: %w", hdr.Name, err)
+				return fmt.Errorf("extract %q: %w", hdr.Name, err)
 			}
 		case tar.TypeXGlobalHeader:
 		default:
 			return fmt.Errorf("tar entry %q is not a file or folder", hdr.Name)
 		}
 	}
+}
+
+// archiveName checks the name of a tar entry: relative, slash-separated,
+// no "..", NUL, backslash or control characters. "./x" and "x/" are
+// accepted as "x"; "" means the archive's top folder.
+func archiveName(name string) (string, error) {
+	n := strings.TrimPrefix(name, "./")
+	if n == "" || n == "." || n == "./" {
+		return "", nil
+	}
+	n = strings.TrimSuffix(n, "/")
+	bad := n == "" || strings.HasPrefix(n, "/") || len(n) > 1024
+	for _, part := range strings.Split(n, "/") {
+		if part == "" || part == "." || part == ".." {
+			bad = true
+		}
+	}
+	for _, c := range n {
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			bad = true
+		}
+	}
+	if bad {
+		return "", fmt.Errorf("tar entry %q leaves the archive or is not a plain relative path", name)
+	}
+	return n, nil
 }
 
 // writeArchive tars the layout in dir (oci-layout, index.json, blobs/…, in

@@ -392,8 +392,7 @@ func (s *Store) Push(ctx context.Context, expected ocispec.Descriptor, r io.Read
 }
 
 func (s *Store) push(ctx context.Context, expected ocispec.Descriptor, r io.Reader) error {
-	final, err := s.blobPath(expected.Digest)
-	if err != nil {
+	if _, err := s.blobPath(expected.Digest); err != nil {
 		return err
 	}
 	if expected.Size < 0 {
@@ -408,11 +407,50 @@ func (s *Store) push(ctx context.Context, expected ocispec.Descriptor, r io.Read
 		return fmt.Errorf("%s: %w", expected.Digest, errdef.ErrAlreadyExists)
 	}
 
+	b, err := s.stage(ctx, expected, r, nil)
+	if err != nil {
+		return err
+	}
+	if err := s.commit(ctx, b); err != nil {
+		return err
+	}
+	return s.recordReferrer(ctx, expected, b.keep)
+}
+
+// stagedBlob is a blob verified in the store's ingest folder (flock'ed, so
+// no collector removes it), not yet under blobs/.
+type stagedBlob struct {
+	f     *os.File
+	desc  ocispec.Descriptor
+	final string
+	keep  []byte // a manifest's content, to look for a subject
+}
+
+// discard removes a staged blob that will not be committed.
+func (b *stagedBlob) discard() {
+	if b != nil && b.f != nil {
+		b.f.Close()
+		os.Remove(b.f.Name())
+		b.f = nil
+	}
+}
+
+// stage streams r into an ingest file, verifying size and digest while
+// writing, and copies what it writes to tee when tee is not nil. Nothing is
+// visible in the store until commit; discard drops it.
+func (s *Store) stage(ctx context.Context, expected ocispec.Descriptor, r io.Reader, tee io.Writer) (*stagedBlob, error) {
+	final, err := s.blobPath(expected.Digest)
+	if err != nil {
+		return nil, err
+	}
+	if expected.Size < 0 {
+		return nil, fmt.Errorf("negative size %d: %w", expected.Size, content.ErrInvalidDescriptorSize)
+	}
 	// Create the ingest file under the shared lock and flock it before
 	// releasing, so a collector never mistakes it for an abandoned one.
 	unlock, err := s.lock(ctx, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.dir, storeIngestDir), "blob-"+expected.Digest.Encoded()[:12]+"-*")
 	if err == nil {
@@ -423,66 +461,77 @@ func (s *Store) push(ctx context.Context, expected ocispec.Descriptor, r io.Read
 	}
 	unlock()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	committed := false
+	b := &stagedBlob{f: tmp, desc: expected, final: final}
+	ok := false
 	defer func() {
-		if !committed {
-			tmp.Close()
-			os.Remove(tmp.Name())
+		if !ok {
+			b.discard()
 		}
 	}()
-
 	h := expected.Digest.Algorithm().Hash()
 	var keep *bytes.Buffer // manifests are kept to look for a subject
-	w := io.MultiWriter(tmp, h)
+	ws := []io.Writer{tmp, h}
 	if storeIsManifest(expected.MediaType) && expected.Size <= storeManifestMax {
 		keep = bytes.NewBuffer(make([]byte, 0, expected.Size))
-		w = io.MultiWriter(tmp, h, keep)
+		ws = append(ws, keep)
 	}
-	n, err := io.Copy(w, io.LimitReader(storeCtxReader{ctx, r}, expected.Size+1))
+	if tee != nil {
+		ws = append(ws, tee)
+	}
+	n, err := io.Copy(io.MultiWriter(ws...), io.LimitReader(storeCtxReader{ctx, r}, expected.Size+1))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	switch {
 	case n < expected.Size:
-		return fmt.Errorf("got %d bytes, expected %d: %w", n, expected.Size, io.ErrUnexpectedEOF)
+		return nil, fmt.Errorf("got %d bytes, expected %d: %w", n, expected.Size, io.ErrUnexpectedEOF)
 	case n > expected.Size:
-		return fmt.Errorf("got more than the %d bytes expected: %w", expected.Size, content.ErrTrailingData)
+		return nil, fmt.Errorf("got more than the %d bytes expected: %w", expected.Size, content.ErrTrailingData)
 	}
 	if got := digest.NewDigest(expected.Digest.Algorithm(), h); got != expected.Digest {
-		return fmt.Errorf("expected digest %s, got %s: %w", expected.Digest, got, content.ErrMismatchedDigest)
+		return nil, fmt.Errorf("expected digest %s, got %s: %w", expected.Digest, got, content.ErrMismatchedDigest)
 	}
-	// Blobs are not fsynced: every read verifies the digest, so a blob a
-	// crash tore is found and fetched again. Names (index.json) are synced.
-
-	unlock, err = s.lock(ctx, false)
-	if err != nil {
-		return err
-	}
-	err = s.commitBlob(tmp, final, expected)
-	unlock()
-	if err != nil {
-		return err
-	}
-	committed = true
-	var data []byte
 	if keep != nil {
-		data = keep.Bytes()
+		b.keep = keep.Bytes()
 	}
-	return s.recordReferrer(ctx, expected, data)
+	ok = true
+	return b, nil
 }
 
-// commitBlob pins the blob and renames the ingest file into place; the caller
-// holds the shared lock.
-func (s *Store) commitBlob(tmp *os.File, final string, desc ocispec.Descriptor) error {
-	if err := s.pin(desc); err != nil {
+// commit moves staged blobs into place (pinned) under one shared lock.
+// Blobs are not fsynced: every read verifies the digest, so a blob a crash
+// tore is found and fetched again. Names (index.json) are synced.
+func (s *Store) commit(ctx context.Context, blobs ...*stagedBlob) error {
+	unlock, err := s.lock(ctx, false)
+	if err != nil {
 		return err
 	}
+	defer unlock()
+	descs := make([]ocispec.Descriptor, len(blobs))
+	for i, b := range blobs {
+		descs[i] = b.desc
+	}
+	if err := s.pin(descs...); err != nil {
+		return err
+	}
+	for _, b := range blobs {
+		if err := s.commitBlob(b.f, b.final); err != nil {
+			return err
+		}
+		b.f = nil
+	}
+	return nil
+}
+
+// commitBlob renames an ingest file, pinned, into place; the caller holds
+// the shared lock.
+func (s *Store) commitBlob(tmp *os.File, final string) error {
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := tmp.Chmod(0o644); err != nil {
 		return err
 	}
 	// Concurrent writers of the same blob write the same bytes: the last
@@ -547,9 +596,10 @@ func (c storeCtxReader) Read(p []byte) (int, error) {
 
 // ---- pins ------------------------------------------------------------------
 
-// pin records desc in this Store's session file; the caller holds the store
-// lock (shared or exclusive), which makes it atomic for the collector.
-func (s *Store) pin(desc ocispec.Descriptor) error {
+// pin records descs in this Store's session file (rewritten once); the
+// caller holds the store lock (shared or exclusive), which makes it atomic
+// for the collector.
+func (s *Store) pin(descs ...ocispec.Descriptor) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sess == nil {
@@ -564,10 +614,16 @@ func (s *Store) pin(desc ocispec.Descriptor) error {
 		}
 		s.sess = &storeSession{f: f, pins: map[digest.Digest]ocispec.Descriptor{}}
 	}
-	if _, ok := s.sess.pins[desc.Digest]; ok {
+	changed := false
+	for _, desc := range descs {
+		if _, ok := s.sess.pins[desc.Digest]; !ok {
+			s.sess.pins[desc.Digest] = storePlain(desc)
+			changed = true
+		}
+	}
+	if !changed {
 		return nil
 	}
-	s.sess.pins[desc.Digest] = storePlain(desc)
 	return s.sess.save()
 }
 

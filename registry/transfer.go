@@ -3,20 +3,22 @@ package registry
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/content/memory"
 	"oras.land/oras-go/v2/errdef"
 	orasregistry "oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote/errcode"
@@ -226,7 +228,8 @@ func withRetries(ctx context.Context, retries int, f func() error) error {
 }
 
 func retryable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, ErrTimeout) || errors.Is(err, ErrLimit) {
 		return false
 	}
 	if errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrNotFound) || errors.Is(err, content.ErrMismatchedDigest) ||
@@ -251,106 +254,46 @@ type PullOptions struct {
 	Platform string
 	Progress io.Writer
 	Retries  int
+	// Limits bound what the pull accepts; nil means those of the Options
+	// src was opened with (OpenTarget), else the defaults.
+	Limits *Limits
+	// OpenStore, when set and the store argument is nil, gives the store to
+	// pull into. It is called only once the manifest has arrived, so a
+	// caller can open (or create) the store while the first round trips are
+	// under way.
+	OpenStore func() (*Store, error)
 }
 
 // Pulled is what Pull returns.
 type Pulled struct {
 	// Root is the artifact as the reference names it (index or manifest).
 	Root ocispec.Descriptor
+	// Manifest is the platform's manifest, checked.
+	Manifest *packager.PackageManifest
 	// Package is the platform's package.
 	Package *packager.PlatformPackage
 	// Fetched counts blobs transferred; Skipped those already local.
 	Fetched, Skipped int
 }
 
-// graph is a checked artifact: every node's descriptor, children first.
-type graph struct {
-	nodes []ocispec.Descriptor
-	data  map[string][]byte // manifests and indexes already fetched
+// limited is implemented by the targets OpenTarget returns.
+type limited interface{ limits() Limits }
+
+func pullLimits(src any, po *PullOptions) Limits {
+	if po.Limits != nil {
+		return po.Limits.orDefault()
+	}
+	if l, ok := src.(limited); ok {
+		return l.limits().orDefault()
+	}
+	return Limits{}.orDefault()
 }
 
-// leafCaps are the layer and config types a package may hold, with caps.
-var leafCaps = map[string]int64{
-	packager.MediaTypeConfig:     packager.MaxConfigSize,
-	packager.MediaTypeWasmConfig: packager.MaxConfigSize,
-	packager.MediaTypeObject:     packager.MaxObjectSize,
-	packager.MediaTypeWasm:       packager.MaxWasmSize,
-	packager.MediaTypeBTF:        packager.MaxBTFSize,
-}
-
-// checkManifest parses a manifest and checks its config and layers.
-func checkManifest(d ocispec.Descriptor, data []byte) ([]ocispec.Descriptor, error) {
-	var man ocispec.Manifest
-	if err := json.Unmarshal(data, &man); err != nil {
-		return nil, fmt.Errorf("manifest %s: %w", d.Digest, err)
-	}
-	leaves := append([]ocispec.Descriptor{man.Config}, man.Layers...)
-	for _, c := range leaves {
-		max, ok := leafCaps[c.MediaType]
-		if !ok {
-			return nil, fmt.Errorf("%w: %q (%s) in manifest %s; ecc reads %s and %s layers", packager.ErrUnknownMediaType, c.MediaType, c.Digest, d.Digest, packager.MediaTypeObject, packager.MediaTypeWasm)
-		}
-		if c.Size < 0 || c.Size > max {
-			return nil, fmt.Errorf("%s %s is %d bytes, more than the %d allowed", c.MediaType, c.Digest, c.Size, max)
-		}
-	}
-	return leaves, nil
-}
-
-// walk checks an artifact before any content is stored: known media types,
-// sizes within the caps. The root's content is already fetched; the
-// manifests of an index are fetched concurrently.
-func walk(ctx context.Context, src content.Fetcher, root ocispec.Descriptor, rootData []byte) (*graph, error) {
-	g := &graph{data: map[string][]byte{root.Digest.String(): rootData}}
-	switch root.MediaType {
-	case ocispec.MediaTypeImageManifest:
-		leaves, err := checkManifest(root, rootData)
-		if err != nil {
-			return nil, err
-		}
-		g.nodes = append(leaves, root)
-		return g, nil
-	case ocispec.MediaTypeImageIndex:
-	default:
-		return nil, fmt.Errorf("%w: %q for %s (not an OCI manifest or index)", packager.ErrUnknownMediaType, root.MediaType, root.Digest)
-	}
-	var idx ocispec.Index
-	if err := json.Unmarshal(rootData, &idx); err != nil {
-		return nil, fmt.Errorf("index %s: %w", root.Digest, err)
-	}
-	leaves := make([][]ocispec.Descriptor, len(idx.Manifests))
-	datas := make([][]byte, len(idx.Manifests))
-	eg, ectx := errgroup.WithContext(ctx)
-	eg.SetLimit(4)
-	for i, m := range idx.Manifests {
-		if m.MediaType != ocispec.MediaTypeImageManifest {
-			return nil, fmt.Errorf("%w: %q for %s in index %s (packages hold one manifest per platform)", packager.ErrUnknownMediaType, m.MediaType, m.Digest, root.Digest)
-		}
-		eg.Go(func() error {
-			data, err := fetchCapped(ectx, src, m, packager.MaxManifestSize, "manifest")
-			if err != nil {
-				return err
-			}
-			datas[i] = data
-			leaves[i], err = checkManifest(m, data)
-			return err
-		})
-	}
-	if err := eg.Wait(); err != nil {
-		return nil, err
-	}
-	for i, m := range idx.Manifests {
-		g.data[m.Digest.String()] = datas[i]
-		g.nodes = append(g.nodes, leaves[i]...)
-	}
-	g.nodes = append(g.nodes, idx.Manifests...)
-	g.nodes = append(g.nodes, root)
-	return g, nil
-}
-
+// fetchCapped fetches a small blob (a manifest) whose descriptor declares at
+// most max bytes, verifying size and digest.
 func fetchCapped(ctx context.Context, f content.Fetcher, d ocispec.Descriptor, max int64, what string) ([]byte, error) {
 	if d.Size < 0 || d.Size > max {
-		return nil, fmt.Errorf("%s %s is %d bytes, more than the %d allowed", what, d.Digest, d.Size, max)
+		return nil, fmt.Errorf("%s %s is %d bytes, more than the %d bytes a manifest may have", what, d.Digest, d.Size, max)
 	}
 	return content.FetchAll(ctx, f, d)
 }
@@ -365,7 +308,7 @@ func fetchRoot(ctx context.Context, src oras.ReadOnlyTarget, reference string) (
 		}
 		defer rc.Close()
 		if d.Size < 0 || d.Size > packager.MaxManifestSize {
-			return d, nil, fmt.Errorf("%s is %d bytes, more than the %d allowed for a manifest", d.Digest, d.Size, packager.MaxManifestSize)
+			return d, nil, fmt.Errorf("manifest %s is %d bytes, more than the %d bytes a manifest may have", d.Digest, d.Size, packager.MaxManifestSize)
 		}
 		data, err := content.ReadAll(rc, d)
 		return d, data, err
@@ -378,130 +321,322 @@ func fetchRoot(ctx context.Context, src oras.ReadOnlyTarget, reference string) (
 	return d, data, err
 }
 
-// Pull copies the artifact ref names from src into the store, checked and
-// verified, and returns the package for the platform. The store changes
-// only once everything has arrived and verified: then the artifact is
-// stored whole and named ref. A nil store just reads the package.
+// selectManifest decodes the root and, for an index, fetches and decodes
+// the platform's manifest only; it returns that manifest and its content.
+func selectManifest(ctx context.Context, src content.Fetcher, root ocispec.Descriptor, rootData []byte, platform string, lim Limits) (*packager.PackageManifest, []byte, error) {
+	switch root.MediaType {
+	case ocispec.MediaTypeImageManifest:
+		m, err := packager.DecodeManifest(root, rootData)
+		return m, rootData, err
+	case ocispec.MediaTypeImageIndex:
+	default:
+		return nil, nil, fmt.Errorf("%w: %q for %s (not an OCI manifest or index)", packager.ErrUnknownMediaType, root.MediaType, root.Digest)
+	}
+	idx, err := packager.DecodeIndex(root, rootData)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(idx.Manifests) > lim.MaxManifests {
+		return nil, nil, &limitError{what: fmt.Sprintf("index %s lists %d manifests", root.Digest, len(idx.Manifests)),
+			max: strconv.Itoa(lim.MaxManifests), flag: "--max-manifests N"}
+	}
+	d, err := packager.SelectPlatform(idx, platform)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d.MediaType != ocispec.MediaTypeImageManifest {
+		return nil, nil, fmt.Errorf("%w: %q for %s in index %s (packages hold one manifest per platform)", packager.ErrUnknownMediaType, d.MediaType, d.Digest, root.Digest)
+	}
+	data, err := fetchCapped(ctx, src, d, packager.MaxManifestSize, "manifest")
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := packager.DecodeManifest(d, data)
+	return m, data, err
+}
+
+// pullFetcher serves a pull's blobs: from memory, from the ingest files
+// staged, else from the store.
+type pullFetcher struct {
+	mem    map[digest.Digest][]byte
+	staged map[digest.Digest]*stagedBlob
+	store  *Store
+}
+
+func (f *pullFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
+	if b, ok := f.mem[d.Digest]; ok {
+		return io.NopCloser(bytes.NewReader(b)), nil
+	}
+	if b, ok := f.staged[d.Digest]; ok && b.f != nil {
+		return os.Open(b.f.Name())
+	}
+	return f.store.Fetch(ctx, d)
+}
+
+// Pull copies the platform's package of the artifact ref names from src
+// into the store and returns it read (the Wasm module included; a BTF
+// archive is stored, not read). Only that platform's manifest and blobs are
+// fetched (the store keeps the index and them), within the limits; blobs
+// stream to the store's ingest folder and are verified as they arrive. The
+// store changes only once everything has arrived and verified and the
+// package reads: then the blobs are moved into place and the artifact is
+// named ref. A nil store pulls into PullOptions.OpenStore's, else into a
+// temporary one.
 func Pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions) (*Pulled, error) {
+	p, _, err := pull(ctx, src, ref, store, po, "")
+	return p, err
+}
+
+// PullTo pulls like Pull and writes the package's files into dir, as
+// WriteFiles does (renamed into place once the store has the artifact).
+// The Wasm module is copied from the store, never held in memory:
+// Pulled.Package.Wasm stays nil. It returns the paths written.
+func PullTo(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, dir string, po *PullOptions) (*Pulled, []string, error) {
+	return pull(ctx, src, ref, store, po, dir)
+}
+
+func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions, dir string) (*Pulled, []string, error) {
 	if po == nil {
 		po = &PullOptions{}
 	}
+	fail := func(format string, err error) (*Pulled, []string, error) {
+		return nil, nil, fmt.Errorf(format, ref, err)
+	}
+	lim := pullLimits(src, po)
 	var root ocispec.Descriptor
-	var g *graph
+	var rootData, manData []byte
+	var m *packager.PackageManifest
 	err := withRetries(ctx, po.Retries, func() error {
-		var data []byte
 		var err error
-		if root, data, err = fetchRoot(ctx, src, ref.TagOrDigest()); err != nil {
+		if root, rootData, err = fetchRoot(ctx, src, ref.TagOrDigest()); err != nil {
 			return err
 		}
-		g, err = walk(ctx, src, root, data)
+		m, manData, err = selectManifest(ctx, src, root, rootData, po.Platform, lim)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, MapError(err, ref))
+		return fail("pull %s: %w", MapError(err, ref))
 	}
-	// Stage everything in memory, verified, before touching the store:
-	// what the store has is read from it (sequentially: the store's locks
-	// make concurrent callers in one process wait on each other), the rest
-	// is fetched concurrently.
-	staged := memory.New()
-	out := &Pulled{Root: root}
+	total := root.Size + m.Size()
+	if m.Desc.Digest != root.Digest {
+		total += m.Desc.Size
+	}
+	if total > lim.MaxBytes {
+		what := "the package"
+		if m.Platform != "" {
+			what = "the " + m.Platform + " package"
+		}
+		return fail("pull %s: %w", &limitError{
+			what: fmt.Sprintf("%s is %s (%d bytes)", what, HumanSize(total), total),
+			max:  HumanSize(lim.MaxBytes), flag: "--max-bytes SIZE"})
+	}
+	switch {
+	case store != nil:
+	case po.OpenStore != nil:
+		if store, err = po.OpenStore(); err != nil {
+			return nil, nil, err
+		}
+	default:
+		tmp, err := os.MkdirTemp("", "ecc-pull-")
+		if err != nil {
+			return fail("pull %s: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		if store, err = OpenStore(tmp); err != nil {
+			return fail("pull %s: %w", err)
+		}
+		defer store.Close()
+	}
+
+	// Fetch what the store lacks, concurrently, streaming each blob into an
+	// ingest file; the config and object are also kept in memory (the
+	// package needs them there).
+	out := &Pulled{Root: root, Manifest: m}
+	f := &pullFetcher{mem: map[digest.Digest][]byte{}, staged: map[digest.Digest]*stagedBlob{}, store: store}
+	defer func() {
+		for _, b := range f.staged {
+			b.discard()
+		}
+	}()
 	var missing []ocispec.Descriptor
-	seen := map[string]bool{}
-	for _, d := range g.nodes {
-		if seen[d.Digest.String()] {
+	seen := map[digest.Digest]bool{}
+	for _, d := range m.Blobs() {
+		if seen[d.Digest] {
 			continue
 		}
-		seen[d.Digest.String()] = true
-		data, ok := g.data[d.Digest.String()]
-		if !ok && store != nil {
-			if have, _ := store.Exists(ctx, d); have {
-				if rc, err := store.Fetch(ctx, d); err == nil {
-					data, err = content.ReadAll(rc, d)
-					rc.Close()
-					if err == nil {
-						ok = true
-						out.Skipped++
-						progress(po.Progress, "local", describe(d), d.Size)
-					}
-				}
-			}
-		}
-		if !ok {
-			missing = append(missing, d)
+		seen[d.Digest] = true
+		if have, _ := store.Exists(ctx, d); have {
+			out.Skipped++
+			progress(po.Progress, "local", describe(d), d.Size)
 			continue
 		}
-		if err := staged.Push(ctx, d, bytes.NewReader(data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-			return nil, err
-		}
+		missing = append(missing, d)
+	}
+	keep := func(d ocispec.Descriptor) bool {
+		return d.Digest == m.Config.Digest || (m.Object != nil && d.Digest == m.Object.Digest)
 	}
 	var mu sync.Mutex
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(4)
 	for _, d := range missing {
 		eg.Go(func() error {
-			var data []byte
+			var b *stagedBlob
+			var buf *bytes.Buffer
 			err := withRetries(ectx, po.Retries, func() error {
+				var rc io.ReadCloser
 				var err error
-				data, err = content.FetchAll(ectx, src, d)
+				if d.Data != nil {
+					// Embedded in the manifest (and checked against the
+					// digest by DecodeManifest): no request.
+					rc = io.NopCloser(bytes.NewReader(d.Data))
+				} else if rc, err = src.Fetch(ectx, d); err != nil {
+					return err
+				}
+				defer rc.Close()
+				var tee io.Writer
+				if keep(d) {
+					buf = bytes.NewBuffer(make([]byte, 0, d.Size))
+					tee = buf
+				}
+				b, err = store.stage(ectx, d, rc, tee)
 				return err
 			})
 			if err != nil {
 				return err
 			}
 			mu.Lock()
+			f.staged[d.Digest] = b
+			if buf != nil {
+				f.mem[d.Digest] = buf.Bytes()
+			}
 			out.Fetched++
 			progress(po.Progress, "pulled", describe(d), d.Size)
 			mu.Unlock()
-			if err := staged.Push(ectx, d, bytes.NewReader(data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+			return nil
+		})
+	}
+	// The manifest and the root are staged meanwhile (their content is in
+	// memory already), to be committed with the blobs.
+	manifests := []ocispec.Descriptor{storePlain(m.Desc), root}
+	contents := [][]byte{manData, rootData}
+	if m.Desc.Digest == root.Digest {
+		manifests, contents = manifests[1:], contents[1:]
+	}
+	for i, d := range manifests {
+		if have, _ := store.Exists(ctx, d); have {
+			continue
+		}
+		eg.Go(func() error {
+			b, err := store.stage(ectx, d, bytes.NewReader(contents[i]), nil)
+			if err != nil {
 				return err
 			}
+			mu.Lock()
+			f.staged[d.Digest] = b
+			mu.Unlock()
 			return nil
 		})
 	}
 	if err := eg.Wait(); err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, MapError(err, ref))
+		return fail("pull %s: %w", MapError(err, ref))
 	}
-	md, err := packager.SelectManifest(ctx, staged, root, po.Platform)
+	// Everything arrived and verified; the package must read before the
+	// store changes.
+	if out.Package, err = packager.ReadPackage(ctx, f, m, packager.ReadOptions{Wasm: dir == ""}); err != nil {
+		return fail("pull %s: %w", err)
+	}
+	if m.Wasm != nil && out.Package.Wasm == nil {
+		if err := checkWasmMagic(ctx, f, *m.Wasm); err != nil {
+			return fail("pull %s: %w", err)
+		}
+	}
+	// The files (PullTo) are written, under temporary names, while the
+	// store takes the artifact; they are renamed into place after.
+	var w *fileWriter
+	var werr error
+	var wg sync.WaitGroup
+	if dir != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if w, werr = newFileWriter(dir, out.Package.Name); werr == nil {
+				werr = w.addPackage(out)
+			}
+		}()
+	}
+	serr := storeArtifact(ctx, store, f, ref, root)
+	wg.Wait()
+	defer w.abort()
+	switch {
+	case serr != nil:
+		return nil, nil, serr
+	case werr != nil:
+		return fail("pull %s: %w", werr)
+	case dir == "":
+		return out, nil, nil
+	}
+	if err := w.addWasm(ctx, store, out); err != nil {
+		return fail("pull %s: %w", err)
+	}
+	files, err := w.commit()
 	if err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
+		return fail("pull %s: %w", err)
 	}
-	if out.Package, err = packager.ReadManifest(ctx, staged, md); err != nil {
-		return nil, fmt.Errorf("pull %s: %w", ref, err)
+	return out, files, nil
+}
+
+// storeArtifact moves the staged blobs into place (layers and config
+// first, then the manifest, then the index, so that no manifest is ever
+// without its content) and names the root ref.
+func storeArtifact(ctx context.Context, store *Store, f *pullFetcher, ref Reference, root ocispec.Descriptor) error {
+	var staged []*stagedBlob
+	for _, b := range f.staged {
+		staged = append(staged, b)
 	}
-	if store == nil {
-		return out, nil
+	rank := func(b *stagedBlob) int {
+		switch {
+		case b.desc.Digest == root.Digest:
+			return 2
+		case storeIsManifest(b.desc.MediaType):
+			return 1
+		}
+		return 0
 	}
-	for _, d := range g.nodes {
-		if d.Digest == root.Digest {
-			continue
-		}
-		if ok, _ := store.Exists(ctx, d); ok {
-			continue
-		}
-		rc, err := staged.Fetch(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		err = store.Push(ctx, d, rc)
-		rc.Close()
-		if err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-			return nil, fmt.Errorf("store %s: %w", ref, err)
-		}
+	slices.SortFunc(staged, func(a, b *stagedBlob) int { return rank(a) - rank(b) })
+	if err := store.commit(ctx, staged...); err != nil {
+		return fmt.Errorf("store %s: %w", ref, err)
 	}
-	if ok, _ := store.Exists(ctx, root); !ok {
-		if err := store.Push(ctx, root, bytes.NewReader(g.data[root.Digest.String()])); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-			return nil, fmt.Errorf("store %s: %w", ref, err)
+	for _, b := range staged {
+		if b.keep != nil {
+			if err := store.recordReferrer(ctx, b.desc, b.keep); err != nil {
+				return fmt.Errorf("store %s: %w", ref, err)
+			}
 		}
 	}
 	if err := store.Tag(ctx, root, ref.String()); err != nil {
-		return nil, fmt.Errorf("store %s: %w", ref, err)
+		return fmt.Errorf("store %s: %w", ref, err)
 	}
-	return out, nil
+	return nil
+}
+
+// checkWasmMagic checks that a Wasm layer starts like a Wasm module.
+func checkWasmMagic(ctx context.Context, f content.Fetcher, d ocispec.Descriptor) error {
+	rc, err := f.Fetch(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(rc, magic); err != nil || !bytes.Equal(magic, []byte("\x00asm")) {
+		return fmt.Errorf("layer %s is not a Wasm module", d.Digest)
+	}
+	return nil
 }
 
 // Load reads the package for platform from an artifact already in the
-// store, verifying what it reads.
+// store, verifying what it reads (the Wasm module included; a BTF archive
+// is not read). A platform whose manifest the store lacks (pulls fetch one
+// platform) gives an error wrapping ErrNotInStore.
 func Load(ctx context.Context, store *Store, ref Reference, platform string) (*packager.PlatformPackage, error) {
 	root, err := store.Resolve(ctx, ref.String())
 	if err != nil {
@@ -511,5 +646,16 @@ func Load(ctx context.Context, store *Store, ref Reference, platform string) (*p
 	if err != nil {
 		return nil, err
 	}
-	return packager.ReadManifest(ctx, store, md)
+	if md.MediaType != ocispec.MediaTypeImageManifest {
+		return nil, fmt.Errorf("%w: %q for manifest %s", packager.ErrUnknownMediaType, md.MediaType, md.Digest)
+	}
+	data, err := fetchCapped(ctx, store, md, packager.MaxManifestSize, "manifest")
+	if err != nil {
+		return nil, err
+	}
+	m, err := packager.DecodeManifest(md, data)
+	if err != nil {
+		return nil, err
+	}
+	return packager.ReadPackage(ctx, store, m, packager.ReadOptions{Wasm: true})
 }

@@ -265,3 +265,39 @@ func descJSON(d ocispec.Descriptor) string {
 	b, _ := json.Marshal(d)
 	return string(b)
 }
+
+// A pull fetches only the chosen platform, and the metadata embedded in the
+// manifest needs no request: index, manifest, object.
+func TestPullRequests(t *testing.T) {
+	ctx := context.Background()
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
+	ref := mustRef(t, reg.Host+"/probes/req:v1")
+	dst, _ := OpenTarget(ctx, ref, nil)
+	defer dst.Close()
+	if _, err := Push(ctx, testPackages(t, 5), dst, ref, nil); err != nil {
+		t.Fatal(err)
+	}
+	var c registrytest.Counter
+	src, _ := OpenTarget(ctx, ref, &Options{WrapTransport: c.Wrap})
+	defer src.Close()
+	store := openStore(t)
+	p, err := Pull(ctx, src, ref, store, &PullOptions{Platform: "linux/arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"GET /v2/probes/req/manifests/v1", "GET /v2/probes/req/manifests/" + p.Manifest.Desc.Digest.String(),
+		"GET /v2/probes/req/blobs/" + p.Manifest.Object.Digest.String()}
+	if got := c.Requests(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("requests:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The store has the index, the arm64 manifest and its blobs only.
+	if n := len(stBlobsOnDisk(t, store.Dir())); n != 4 {
+		t.Errorf("%d blobs in the store, want 4 (index, manifest, config, object)", n)
+	}
+	if _, err := Load(ctx, store, ref, "linux/amd64"); !errors.Is(err, ErrNotInStore) {
+		t.Errorf("the other platform: %v", err)
+	}
+	if pp, err := Load(ctx, store, ref, "linux/arm64"); err != nil || pp.Package.Meta.Arch != "arm64" {
+		t.Errorf("load arm64: %v", err)
+	}
+}

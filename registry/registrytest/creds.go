@@ -165,3 +165,19 @@ func (h *CredentialHelper) Calls() []string {
 	}
 	return strings.Split(strings.TrimSpace(string(data)), "\n")
 }
+
+// NewLeakyCredentialHelper installs docker-credential-NAME (first on PATH
+// for the rest of the test) that answers every action by printing secret on
+// stdout and exiting with status 1, as a broken helper that echoes what it
+// holds would. Errors must never show its output. Tests using it cannot run
+// in parallel.
+func NewLeakyCredentialHelper(t testing.TB, name, secret string) *CredentialHelper {
+	t.Helper()
+	h := &CredentialHelper{Name: name, Dir: t.TempDir()}
+	script := "#!/bin/sh\ncat >/dev/null\necho \"$1\" >>\"$(dirname \"$0\")/calls.log\"\nprintf '%s\\n' '" + strings.ReplaceAll(secret, "'", "") + "'\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(h.Dir, "docker-credential-"+name), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", h.Dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	return h
+}

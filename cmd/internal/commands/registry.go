@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
 )
 
@@ -28,6 +26,9 @@ func RegistryFlags() []cli.Flag {
 		&cli.StringFlag{Name: "ca-file", Usage: "trust the certificate authorities in `FILE` (PEM)", EnvVars: []string{"ECC_CA_FILE"}},
 		&cli.BoolFlag{Name: "plain-http", Usage: "talk HTTP, not HTTPS (automatic for localhost and 127.0.0.0/8)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "do not verify the registry's TLS certificate"},
+		&cli.DurationFlag{Name: "timeout", Value: registry.DefaultTimeout, Usage: "give up on a registry that takes longer than `DUR` to connect, to answer, or to move another 1 KiB (0: wait forever)", EnvVars: []string{"ECC_REGISTRY_TIMEOUT"}},
+		&cli.StringFlag{Name: "max-bytes", Value: "256MiB", Usage: "refuse pulls of more than `SIZE` in all (the platform's manifest, metadata and layers), and oci-archive: files that unpack to more"},
+		&cli.IntFlag{Name: "max-manifests", Value: registry.DefaultMaxManifests, Usage: "refuse indexes that list more than `N` manifests (platforms)"},
 	}
 }
 
@@ -41,7 +42,21 @@ func RegistryOptions(c *cli.Context) (*registry.Options, error) {
 		RequireTLS:     c.IsSet("plain-http") && !c.Bool("plain-http"),
 		Insecure:       c.Bool("insecure"),
 		Stderr:         os.Stderr,
+		Timeout:        c.Duration("timeout"),
 	}
+	if o.Timeout == 0 {
+		o.Timeout = -1 // --timeout 0: none
+	} else if o.Timeout < 0 {
+		return nil, fmt.Errorf("--timeout %s: must not be negative (0 waits forever)", c.Duration("timeout"))
+	}
+	maxBytes, err := registry.ParseSize(c.String("max-bytes"))
+	if err != nil {
+		return nil, fmt.Errorf("--max-bytes: %w", err)
+	}
+	if c.Int("max-manifests") <= 0 {
+		return nil, fmt.Errorf("--max-manifests %d: must be at least 1", c.Int("max-manifests"))
+	}
+	o.Limits = registry.Limits{MaxBytes: maxBytes, MaxManifests: c.Int("max-manifests")}
 	user, pass := c.String("username"), ""
 	if c.Bool("password-stdin") {
 		p, err := readPassword(os.Stdin)
@@ -199,8 +214,11 @@ func Pull(prog string) *cli.Command {
 		ArgsUsage: "REF",
 		Description: `REF is host[:port]/repo[:tag|@digest], oci:DIR[:tag] or oci-archive:FILE.tar[:tag].
 Every blob is checked against its digest and size; the local store keeps the
-artifact (all architectures) under REF. Writes package.json, NAME.bpf.o and,
-for Wasm packages, NAME.wasm into -o DIR.
+artifact under REF (the index, and the platform pulled). Writes package.json,
+NAME.bpf.o and, for Wasm packages, NAME.wasm into -o DIR; NAME comes from the
+artifact only when it is a plain file name, and nothing is written outside
+DIR. Pulls are limited (--max-bytes, --max-manifests) and time out on a
+registry that stops answering (--timeout).
 
 Examples:
    PROG pull ghcr.io/org/probe:v1
@@ -222,23 +240,34 @@ Examples:
 			if err != nil {
 				return err
 			}
-			store, err := OpenStore()
-			if err != nil {
-				return err
-			}
-			defer store.Close()
+			// The store opens (the first time: is created) while the
+			// manifest is on its way.
+			var store *registry.Store
+			var storeErr error
+			opened := make(chan struct{})
+			go func() {
+				defer close(opened)
+				store, storeErr = OpenStore()
+			}()
+			defer func() {
+				<-opened
+				if store != nil {
+					store.Close()
+				}
+			}()
+			openStore := func() (*registry.Store, error) { <-opened; return store, storeErr }
 			src, err := registry.OpenTarget(c.Context, ref, o)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
-			p, err := registry.Pull(c.Context, src, ref, store, &registry.PullOptions{Platform: c.String("platform"), Progress: Progress()})
+			p, files, err := registry.PullTo(c.Context, src, ref, nil, c.String("output"),
+				&registry.PullOptions{Platform: c.String("platform"), Progress: Progress(), OpenStore: openStore})
 			if err != nil {
 				return err
 			}
-			files, err := WritePackageFiles(c.String("output"), p.Package)
-			if err != nil {
-				return err
+			if bad := p.Manifest.RefusedName; bad != "" {
+				fmt.Fprintf(os.Stderr, "notice: %s names its files %q, which is not a plain file name; using %q\n", ref, bad, p.Package.Name)
 			}
 			if c.String("format") == "json" {
 				return json.NewEncoder(os.Stdout).Encode(map[string]any{"reference": ref.String(), "digest": p.Root.Digest.String(), "files": files})
@@ -250,44 +279,6 @@ Examples:
 			return nil
 		},
 	})
-}
-
-// WritePackageFiles writes a pulled package's files into dir.
-func WritePackageFiles(dir string, pp *packager.PlatformPackage) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var files []string
-	write := func(name string, data []byte) error {
-		p := filepath.Join(dir, name)
-		if err := packager.WriteFileAtomic(p, data, 0o644); err != nil {
-			return err
-		}
-		files = append(files, p)
-		return nil
-	}
-	name := pp.Name
-	if name == "" {
-		name = "package"
-	}
-	if pp.Package != nil {
-		data, err := pp.Package.Marshal()
-		if err != nil {
-			return nil, err
-		}
-		if err := write("package.json", data); err != nil {
-			return nil, err
-		}
-		if err := write(name+".bpf.o", pp.Package.Object); err != nil {
-			return nil, err
-		}
-	}
-	if pp.Wasm != nil {
-		if err := write(name+".wasm", pp.Wasm); err != nil {
-			return nil, err
-		}
-	}
-	return files, nil
 }
 
 // Images is "images" (list), with "rm".
