@@ -128,7 +128,7 @@ Examples:
 				Stdin: os.Stdin, Registry: ro, Pull: c.String("pull"),
 				Platform: c.String("platform"), Progress: commands.Progress(),
 				PlainHTTP: uo.PlainHTTP, CAFile: uo.CAFile, Insecure: uo.Insecure,
-				Digest: c.String("digest"),
+				Digest: c.String("digest"), Timeout: uo.Timeout,
 			})
 			if err != nil {
 				return err

@@ -35,12 +35,18 @@ func SourceFlags() []cli.Flag {
 
 // URLOptions are the rules for fetching a PACKAGE URL, from the flags.
 func URLOptions(c *cli.Context) *fetch.Options {
-	return &fetch.Options{
+	o := &fetch.Options{
 		PlainHTTP: c.Bool("plain-http"),
 		CAFile:    c.String("ca-file"),
 		Insecure:  c.Bool("insecure"),
 		MaxSize:   packager.MaxPackageSize,
 	}
+	// --timeout, given, bounds the whole download of a URL (registries
+	// use it per stalled transfer).
+	if c.IsSet("timeout") && c.Duration("timeout") > 0 {
+		o.Timeout = c.Duration("timeout")
+	}
+	return o
 }
 
 // openURL fetches a package.json under the same rules as ecli run.
