@@ -154,7 +154,7 @@ type ExportMember struct {
 	BitField uint8  `json:"bitfield_size,omitempty"`
 	// Format is how runtimes print the member, from an `@format` doc
 	// comment above it in the export header: ipv4, ipv6, ip, be, string,
-	// hex or raw (see runtime/decode.Format).
+	// hex or raw (see decode.Format).
 	Format string `json:"format,omitempty"`
 	// Members lists the members of an anonymous struct or union member
 	// (Name ""), which C code reaches as members of the struct itself.

@@ -10,8 +10,8 @@ import (
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/ecc-bpf/ecc/decode"
 	"github.com/ecc-bpf/ecc/packager"
-	"github.com/ecc-bpf/ecc/runtime/decode"
 )
 
 func TestSeqWrites(t *testing.T) {

@@ -19,9 +19,9 @@ import (
 	"github.com/cilium/ebpf/perf"
 	"github.com/cilium/ebpf/ringbuf"
 
+	"github.com/ecc-bpf/ecc/decode"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/progscan"
-	"github.com/ecc-bpf/ecc/runtime/decode"
 )
 
 // output serialises everything printed on stdout. Readers append whole lines

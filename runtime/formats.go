@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ecc-bpf/ecc/decode"
 	"github.com/ecc-bpf/ecc/packager"
-	"github.com/ecc-bpf/ecc/runtime/decode"
 )
 
 // decodeOptions builds the options that decode a package's events: the

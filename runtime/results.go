@@ -11,9 +11,9 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/ecc-bpf/ecc/decode"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/progscan"
-	"github.com/ecc-bpf/ecc/runtime/decode"
 	"github.com/ecc-bpf/ecc/runtime/hist"
 )
 

@@ -13,8 +13,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/ecc-bpf/ecc/compiler/meta"
+	"github.com/ecc-bpf/ecc/decode"
 	"github.com/ecc-bpf/ecc/packager"
-	"github.com/ecc-bpf/ecc/runtime/decode"
 	"github.com/ecc-bpf/ecc/runtime/hist"
 )
 

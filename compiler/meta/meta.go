@@ -14,10 +14,10 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/ecc-bpf/ecc/compiler/doccomment"
+	"github.com/ecc-bpf/ecc/decode"
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/progscan"
-	"github.com/ecc-bpf/ecc/runtime/decode"
 )
 
 // Prefixes of globals that only exist to keep export structs in BTF.

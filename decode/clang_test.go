@@ -115,7 +115,7 @@ func TestClangNet(t *testing.T) {
 	for _, target := range []string{"bpfel", "bpfeb"} {
 		t.Run(target, func(t *testing.T) {
 			obj := filepath.Join(t.TempDir(), "net.o")
-			cmd := exec.Command(clang, "-g", "-O2", "-target", target, "-I", "../../templates/include", "-c", "testdata/net.c", "-o", obj)
+			cmd := exec.Command(clang, "-g", "-O2", "-target", target, "-I", "../templates/include", "-c", "testdata/net.c", "-o", obj)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%v: %v\n%s", cmd, err, out)
 			}
