@@ -65,7 +65,7 @@ fuzz: deps
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzDecodeIndex$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./registry -run '^$$' -fuzz '^FuzzExtractTar$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./compiler/doccomment -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./packager/doccomment -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./runtime/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/bpfobj -run '^$$' -fuzz '^FuzzPromoteWeakMaps$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./runtime/attach/usdt -run '^$$' -fuzz '^FuzzParseArgs$$' -fuzztime $(FUZZTIME)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/ecc-bpf/ecc/compiler/doccomment"
+	"github.com/ecc-bpf/ecc/packager/doccomment"
 )
 
 var (

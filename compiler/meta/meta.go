@@ -13,10 +13,10 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
-	"github.com/ecc-bpf/ecc/compiler/doccomment"
 	"github.com/ecc-bpf/ecc/decode"
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/doccomment"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 )
 

@@ -3,7 +3,7 @@ package doccomment_test
 import (
 	"fmt"
 
-	"github.com/ecc-bpf/ecc/compiler/doccomment"
+	"github.com/ecc-bpf/ecc/packager/doccomment"
 )
 
 func Example() {
