@@ -16,10 +16,10 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/ecc-bpf/ecc/compiler/buildcache"
 	"github.com/ecc-bpf/ecc/compiler/elfstrip"
-	"github.com/ecc-bpf/ecc/compiler/meta"
 	"github.com/ecc-bpf/ecc/compiler/vmlinux"
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/extract"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/templates"
 )
@@ -218,11 +218,11 @@ func (b *builder) prepare() error {
 		if b.hdrText, err = os.ReadFile(b.hdr); err != nil {
 			return fmt.Errorf("export header %s: %w", o.ExportHeader, err)
 		}
-		b.structs = meta.HeaderStructs(b.hdrText)
+		b.structs = extract.HeaderStructs(b.hdrText)
 		if len(b.structs) == 0 {
 			// Enums and macros only: events are then printed as hex
 			// unless the source binds a struct with ECC_EXPORT.
-			fmt.Fprintf(b.notes, "ecc: warning: export header %s: %v (only enums, macros or typedefs); events are not decoded unless a struct is defined there or bound with ECC_EXPORT\n", o.ExportHeader, meta.ErrNoStruct)
+			fmt.Fprintf(b.notes, "ecc: warning: export header %s: %v (only enums, macros or typedefs); events are not decoded unless a struct is defined there or bound with ECC_EXPORT\n", o.ExportHeader, extract.ErrNoStruct)
 		}
 	}
 	if err := os.MkdirAll(b.outDir(), 0o755); err != nil {
@@ -363,7 +363,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 		if err != nil {
 			return nil, nil, err
 		}
-		in := &meta.Input{
+		in := &extract.Input{
 			Object: objBytes, Name: b.name,
 			Source: b.o.Source, SourceText: b.srcText,
 			Header: b.o.ExportHeader, HeaderStructs: b.structs, HeaderText: b.hdrText,
@@ -380,7 +380,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 				continue
 			}
 		}
-		if m, err = meta.Extract(in); err != nil {
+		if m, err = extract.Extract(in); err != nil {
 			return nil, nil, err
 		}
 		break
@@ -427,10 +427,10 @@ func (b *builder) compileObject(ctx context.Context, a Arch, bi *btfInfo, work, 
 		var w bytes.Buffer
 		fmt.Fprintf(&w, "#include %q\n", b.src)
 		for _, s := range b.structs {
-			fmt.Fprintf(&w, "struct %s *%s%s_ptr __attribute__((unused));\n", s, meta.DummyPrefix, s)
+			fmt.Fprintf(&w, "struct %s *%s%s_ptr __attribute__((unused));\n", s, extract.DummyPrefix, s)
 		}
 		for _, s := range own {
-			fmt.Fprintf(&w, "struct %s *%s%s_ptr __attribute__((unused));\n", s, meta.OwnPrefix, s)
+			fmt.Fprintf(&w, "struct %s *%s%s_ptr __attribute__((unused));\n", s, extract.OwnPrefix, s)
 		}
 		if err := os.WriteFile(wrapper, w.Bytes(), 0o644); err != nil {
 			return nil, nil, err
@@ -473,7 +473,7 @@ func unboundBuffer(object []byte) bool {
 		if ms.Type != ebpf.RingBuf && ms.Type != ebpf.PerfEventArray {
 			continue
 		}
-		if _, bound := spec.Variables[meta.ExportPrefix+name]; bound {
+		if _, bound := spec.Variables[extract.ExportPrefix+name]; bound {
 			continue
 		}
 		if u := scan.Maps[name]; u != nil && len(u.SubmitSizes) > 0 {
@@ -494,7 +494,7 @@ func ownStructs(src string, text []byte) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(text []byte) {
-		for _, name := range meta.HeaderStructs(text) {
+		for _, name := range extract.HeaderStructs(text) {
 			if !seen[name] {
 				seen[name] = true
 				out = append(out, name)

@@ -15,9 +15,9 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
-	"github.com/ecc-bpf/ecc/compiler/meta"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/extract"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden metadata files")
@@ -440,7 +440,7 @@ func TestBuildHeaderNotIncluded(t *testing.T) {
 }
 
 func TestHeaderStructs(t *testing.T) {
-	got := meta.HeaderStructs([]byte(`
+	got := extract.HeaderStructs([]byte(`
 /* struct in_comment { int x; }; */
 // struct line_comment { int y; };
 #define S "struct in_string { int z; }"

@@ -13,10 +13,10 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/ecc-bpf/ecc/compiler/meta"
 	"github.com/ecc-bpf/ecc/internal/fetch"
 	"github.com/ecc-bpf/ecc/internal/pin"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/extract"
 	"github.com/ecc-bpf/ecc/registry"
 )
 
@@ -192,7 +192,7 @@ func fromBytes(ref, name string, data []byte) (*Source, error) {
 		return &Source{Name: ref, Wasm: data}, nil
 	}
 	if bytes.HasPrefix(data, []byte("\x7fELF")) {
-		m, err := meta.Extract(&meta.Input{Object: data, Name: name})
+		m, err := extract.Extract(&extract.Input{Object: data, Name: name})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", ref, err)
 		}

@@ -17,9 +17,9 @@ import (
 
 	"github.com/cilium/ebpf"
 
-	"github.com/ecc-bpf/ecc/compiler/meta"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/extract"
 	"github.com/ecc-bpf/ecc/runtime/progflags"
 )
 
@@ -66,7 +66,7 @@ func fixture(t testing.TB) (*packager.Meta, *ebpf.CollectionSpec) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := meta.Extract(&meta.Input{Object: obj, Name: "globals", Source: srcPath, SourceText: src})
+	m, err := extract.Extract(&extract.Input{Object: obj, Name: "globals", Source: srcPath, SourceText: src})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package meta
+package extract
 
 import (
 	"encoding/json"
