@@ -13,8 +13,8 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/ecc-bpf/ecc/decode"
+	"github.com/ecc-bpf/ecc/internal/ctype"
 	"github.com/ecc-bpf/ecc/packager"
-	"github.com/ecc-bpf/ecc/packager/extract"
 	"github.com/ecc-bpf/ecc/runtime/hist"
 )
 
@@ -149,7 +149,7 @@ func (s *sampler) findSlots() error {
 		s.keyIsSlot, s.slotSz = true, int(it.Size)
 		return nil
 	}
-	return fmt.Errorf("map %s: a %s sample needs a value with an integer array (e.g. __u32 slots[26]), or integer keys (slot) and values (count); its value is %s", s.name, s.sample.Type, extract.TypeName(s.spec.Value))
+	return fmt.Errorf("map %s: a %s sample needs a value with an integer array (e.g. __u32 slots[26]), or integer keys (slot) and values (count); its value is %s", s.name, s.sample.Type, ctype.TypeName(s.spec.Value))
 }
 
 // Text tables show the largest entries first, up to these many rows

@@ -11,6 +11,6 @@
 //
 // ecc build calls it after compiling; ecli calls it for a bare NAME.bpf.o
 // (without doc comments), so it imports nothing of compiler/ or runtime/.
-// Defaults are decoded with package decode, doc comments read by package
-// doccomment.
+// Defaults are decoded with package decode, types spelled with
+// internal/ctype, doc comments read by package doccomment.
 package extract

@@ -71,3 +71,9 @@ struct second { /// @format ip
 		t.Errorf("bad value: %v", err)
 	}
 }
+
+func TestHeaderStructsIgnoresComments(t *testing.T) {
+	if got := HeaderStructs([]byte("/* struct a { */ // struct b {\n")); len(got) != 0 {
+		t.Fatalf("got %v", got)
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/decode"
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
+	"github.com/ecc-bpf/ecc/internal/ctype"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/doccomment"
 	"github.com/ecc-bpf/ecc/packager/progscan"
@@ -249,7 +250,7 @@ func (x *extractor) dataSections() error {
 			}
 			pv := packager.Variable{
 				Name:   v.Name,
-				Type:   VarTypeName(v.Type),
+				Type:   ctype.VarTypeName(v.Type),
 				Size:   vs.Size,
 				Offset: vs.Offset,
 			}
@@ -356,7 +357,7 @@ func exportMembers(members []btf.Member, formats map[string]*memberFormat) []pac
 	for _, mb := range members {
 		em := packager.ExportMember{
 			Name:     mb.Name,
-			Type:     TypeName(mb.Type),
+			Type:     ctype.TypeName(mb.Type),
 			Offset:   mb.Offset.Bytes(),
 			BitField: uint8(mb.BitfieldSize),
 		}
@@ -469,10 +470,10 @@ func (x *extractor) maps() error {
 			MaxEntries: ms.MaxEntries,
 		}
 		if ms.Key != nil {
-			pm.KeyType = TypeName(ms.Key)
+			pm.KeyType = ctype.TypeName(ms.Key)
 		}
 		if ms.Value != nil {
-			pm.ValueType = TypeName(ms.Value)
+			pm.ValueType = ctype.TypeName(ms.Value)
 		}
 		if d := x.doc("map:", name); d != nil && d.Doc != nil {
 			pm.Description = d.Doc.Description

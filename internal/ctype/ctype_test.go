@@ -1,6 +1,7 @@
-package extract
+package ctype
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
@@ -58,8 +59,20 @@ func TestTypeName(t *testing.T) {
 	}
 }
 
-func TestHeaderStructsIgnoresComments(t *testing.T) {
-	if got := HeaderStructs([]byte("/* struct a { */ // struct b {\n")); len(got) != 0 {
-		t.Fatalf("got %v", got)
+func TestTypeNameCycle(t *testing.T) {
+	p := &btf.Pointer{}
+	p.Target = p
+	if got := TypeName(p); !strings.HasPrefix(got, "? *") || !strings.HasSuffix(got, "**") {
+		t.Errorf("a pointer to itself: %.40q...", got)
+	}
+	fn := &btf.FuncProto{Return: intT}
+	fn.Params = []btf.FuncParam{{Type: &btf.Pointer{Target: fn}}, {Type: &btf.Pointer{Target: fn}}}
+	if got := TypeName(fn); !strings.Contains(got, "?") {
+		t.Errorf("a function taking pointers to itself: %.40q...", got)
+	}
+	a := &btf.Array{Nelems: 1}
+	a.Type = a
+	if got := VarTypeName(a); !strings.HasPrefix(got, "?[1]") {
+		t.Errorf("an array of itself: %.40q...", got)
 	}
 }
