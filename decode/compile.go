@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/ecc-bpf/ecc/internal/ctype"
 )
 
 // maxSize bounds the size of a decodable type, so that every offset fits
@@ -199,35 +201,17 @@ func resolve(t btf.Type) (btf.Type, error) {
 // char[N] are strings while __u8[N] (a typedef of unsigned char) and
 // signed char[N] are numbers.
 func isChar(t btf.Type) bool {
-	return charType(t, true)
+	switch ctype.CharOf(t) {
+	case ctype.PlainChar, ctype.UnsignedChar:
+		return true
+	}
+	return false
 }
 
 // isPlainChar is isChar without unsigned char: the arrays that may hold
 // the text of an address rather than its bytes.
 func isPlainChar(t btf.Type) bool {
-	return charType(t, false)
-}
-
-func charType(t btf.Type, unsigned bool) bool {
-	for range maxResolve {
-		switch v := t.(type) {
-		case *btf.Const:
-			t = v.Type
-		case *btf.Volatile:
-			t = v.Type
-		case *btf.Restrict:
-			t = v.Type
-		case *btf.TypeTag:
-			t = v.Type
-		case *btf.Int:
-			return v.Size == 1 && v.Encoding&btf.Bool == 0 &&
-				(v.Name == "char" || v.Encoding&btf.Char != 0 ||
-					unsigned && v.Name == "unsigned char" && v.Encoding&btf.Signed == 0)
-		default:
-			return false
-		}
-	}
-	return false
+	return ctype.CharOf(t) == ctype.PlainChar
 }
 
 func (c *compiler) compile(t btf.Type, depth int) (*node, error) {

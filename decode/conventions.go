@@ -97,23 +97,14 @@ var typedefFormats = map[string]Format{
 // qualifiers whose name implies a format, or nil.
 func formatTypedef(t btf.Type) *btf.Typedef {
 	for range maxResolve {
-		switch v := t.(type) {
-		case *btf.Typedef:
-			if _, ok := typedefFormats[v.Name]; ok {
-				return v
-			}
-			t = v.Type
-		case *btf.Const:
-			t = v.Type
-		case *btf.Volatile:
-			t = v.Type
-		case *btf.Restrict:
-			t = v.Type
-		case *btf.TypeTag:
-			t = v.Type
-		default:
+		td, ok := btf.QualifiedType(t).(*btf.Typedef)
+		if !ok {
 			return nil
 		}
+		if _, ok := typedefFormats[td.Name]; ok {
+			return td
+		}
+		t = td.Type
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/ecc-bpf/ecc/internal/ctype"
 )
 
 // intLeaf is an integer inside a value: a counter that per-CPU values add
@@ -35,7 +37,7 @@ func intLeaves(t btf.Type) []intLeaf {
 				out = append(out, intLeaf{off, int(v.Size)})
 			}
 		case *btf.Array:
-			if et, ok := btf.UnderlyingType(v.Type).(*btf.Int); ok && et.Size == 1 && (et.Name == "char" || et.Encoding&btf.Char != 0) {
+			if ctype.CharOf(btf.UnderlyingType(v.Type)) == ctype.PlainChar {
 				return true // a string
 			}
 			sz, err := btf.Sizeof(v.Type)

@@ -9,6 +9,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
+	cty "github.com/ecc-bpf/ecc/internal/ctype"
 	"github.com/ecc-bpf/ecc/packager"
 )
 
@@ -148,20 +149,14 @@ func members(t btf.Type) ([]btf.Member, uint32, bool) {
 	return nil, 0, false
 }
 
+// typeName names a type in messages and comments: "struct event",
+// "anonymous union", "u32".
 func typeName(t btf.Type) string {
-	switch s := t.(type) {
-	case *btf.Struct:
-		if s.Name == "" {
-			return "anonymous struct"
-		}
-		return "struct " + s.Name
-	case *btf.Union:
-		if s.Name == "" {
-			return "anonymous union"
-		}
-		return "union " + s.Name
+	n := cty.TypeName(t)
+	if n == "struct" || n == "union" {
+		return "anonymous " + n
 	}
-	return fmt.Sprint(t)
+	return n
 }
 
 // bitfieldRuns groups consecutive bitfield members: [i, j) ranges.

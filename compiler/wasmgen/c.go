@@ -7,6 +7,9 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	// cty: wasmgen has a ctype of its own, a type spelled in C.
+	cty "github.com/ecc-bpf/ecc/internal/ctype"
 )
 
 // CHeaderName is the name of the generated C header for NAME.
@@ -166,7 +169,7 @@ func (g *cgen) typ(t btf.Type, indent string) (ctype, error) {
 		switch {
 		case v.Encoding&btf.Bool != 0 && v.Size == 1:
 			return ctype{base: "_Bool", size: 1, align: 1, scalar: true}, nil
-		case v.Size == 1 && (v.Name == "char" || v.Encoding&btf.Char != 0):
+		case cty.CharOf(v) == cty.PlainChar:
 			return ctype{base: "char", size: 1, align: 1, scalar: true}, nil
 		}
 		s, err := cint(v.Size, v.Encoding&btf.Signed != 0)

@@ -8,6 +8,9 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	// cty: wasmgen has a ctype of its own, a type spelled in C.
+	cty "github.com/ecc-bpf/ecc/internal/ctype"
 )
 
 // GoFileName is the name of the generated Go file for NAME.
@@ -152,7 +155,7 @@ func (g *ggen) typ(t btf.Type, indent string) (gtype, error) {
 		switch {
 		case v.Encoding&btf.Bool != 0 && v.Size == 1:
 			return gtype{spell: "bool", size: 1, align: 1, scalar: true}, nil
-		case v.Size == 1 && (v.Name == "char" || v.Encoding&btf.Char != 0):
+		case cty.CharOf(v) == cty.PlainChar:
 			return gtype{spell: "byte", size: 1, align: 1, scalar: true}, nil
 		case v.Size == 16:
 			return rawType(16), nil
@@ -371,7 +374,7 @@ func (g *ggen) layout(t btf.Type, indent string, raw map[int]bool) (string, uint
 		name := fieldName(m.Name, i)
 		note := ""
 		if raw[i] {
-			note = fmt.Sprintf(" // packed in C (%s): the bytes of the value", strings.TrimSpace(btfSpell(m.Type)))
+			note = fmt.Sprintf(" // packed in C (%s): the bytes of the value", cty.TypeName(m.Type))
 		}
 		fmt.Fprintf(&w, "%s%s %s%s\n", in, name, gt.spell, note)
 		checks = append(checks, check{name, off, gt.size})
@@ -392,11 +395,4 @@ func (g *ggen) layout(t btf.Type, indent string, raw map[int]bool) (string, uint
 	}
 	pad(size - cur)
 	return w.String(), size, maxAlign, checks, bits, nil
-}
-
-func btfSpell(t btf.Type) string {
-	if n := t.TypeName(); n != "" {
-		return n
-	}
-	return fmt.Sprintf("%T", btf.UnderlyingType(t))
 }

@@ -76,3 +76,32 @@ func TestTypeNameCycle(t *testing.T) {
 		t.Errorf("an array of itself: %.40q...", got)
 	}
 }
+
+func TestCharOf(t *testing.T) {
+	for _, c := range []struct {
+		t    btf.Type
+		want Char
+	}{
+		{charT, PlainChar},
+		{&btf.Const{Type: &btf.Volatile{Type: charT}}, PlainChar},
+		{&btf.Int{Name: "char", Size: 1}, PlainChar},
+		{&btf.Int{Name: "uchar", Size: 1, Encoding: btf.Char}, PlainChar},
+		{u8T, UnsignedChar},
+		{&btf.TypeTag{Value: "user", Type: u8T}, UnsignedChar},
+		{&btf.Int{Name: "signed char", Size: 1, Encoding: btf.Signed}, SignedChar},
+		{&btf.Int{Name: "unsigned char", Size: 1, Encoding: btf.Signed}, SignedChar},
+		{&btf.Typedef{Name: "__u8", Type: u8T}, NotChar},
+		{&btf.Typedef{Name: "mychar", Type: charT}, NotChar},
+		{boolT, NotChar},
+		{&btf.Int{Name: "char", Size: 1, Encoding: btf.Bool}, NotChar},
+		{s16T, NotChar},
+		{&btf.Int{Name: "char", Size: 2}, NotChar},
+		{&btf.Int{Name: "__u8", Size: 1}, NotChar},
+		{&btf.Array{Type: charT, Nelems: 4}, NotChar},
+		{nil, NotChar},
+	} {
+		if got := CharOf(c.t); got != c.want {
+			t.Errorf("CharOf(%v) = %d, want %d", c.t, got, c.want)
+		}
+	}
+}

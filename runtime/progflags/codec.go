@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/ecc-bpf/ecc/internal/ctype"
 )
 
 // Kind says how a flag's value is written on the command line.
@@ -74,11 +76,11 @@ func newCodec(t btf.Type, order binary.ByteOrder) *codec {
 }
 
 func analyze(t btf.Type, order binary.ByteOrder, depth int) *codec {
-	c := &codec{name: spell(t, 0), order: order}
+	c := &codec{name: ctype.VarTypeName(t), order: order}
 	if depth > maxDepth {
 		return c
 	}
-	r := resolve(t)
+	r := btf.UnderlyingType(t)
 	size, err := btf.Sizeof(r)
 	if err != nil || size <= 0 {
 		return c
@@ -114,7 +116,7 @@ func analyze(t btf.Type, order binary.ByteOrder, depth int) *codec {
 		// Arrays of arrays of numbers are flattened in row-major order.
 		n, et := int(v.Nelems), v.Type
 		for i := 0; i < maxDepth; i++ {
-			inner, ok := resolve(et).(*btf.Array)
+			inner, ok := btf.UnderlyingType(et).(*btf.Array)
 			if !ok {
 				break
 			}
@@ -135,89 +137,10 @@ func analyze(t btf.Type, order binary.ByteOrder, depth int) *codec {
 	return c
 }
 
-// resolve strips qualifiers and typedefs.
-func resolve(t btf.Type) btf.Type {
-	for i := 0; i < 64; i++ {
-		t = btf.QualifiedType(t)
-		td, ok := t.(*btf.Typedef)
-		if !ok {
-			return t
-		}
-		t = td.Type
-	}
-	return t
-}
-
 // isCharElem reports whether an array element is written as char, signed
 // char or unsigned char (qualifiers aside; a typedef such as u8 is not).
 func isCharElem(t btf.Type) bool {
-	it, ok := btf.QualifiedType(t).(*btf.Int)
-	if !ok || it.Size != 1 || it.Encoding&btf.Bool != 0 {
-		return false
-	}
-	switch it.Name {
-	case "char", "signed char", "unsigned char":
-		return true
-	}
-	return false
-}
-
-// spell writes a type as C does in an abstract declarator, with qualifiers
-// dropped and typedef names kept: "u32", "char[16]", "enum color", "u64 *".
-func spell(t btf.Type, depth int) string {
-	if depth > maxDepth {
-		return "?"
-	}
-	t = btf.QualifiedType(t)
-	switch v := t.(type) {
-	case nil, *btf.Void:
-		return "void"
-	case *btf.Typedef:
-		return v.Name
-	case *btf.Int:
-		return v.Name
-	case *btf.Float:
-		return v.Name
-	case *btf.Enum:
-		return tagged("enum", v.Name)
-	case *btf.Struct:
-		return tagged("struct", v.Name)
-	case *btf.Union:
-		return tagged("union", v.Name)
-	case *btf.Fwd:
-		if v.Kind == btf.FwdUnion {
-			return tagged("union", v.Name)
-		}
-		return tagged("struct", v.Name)
-	case *btf.Array:
-		dims := ""
-		var et btf.Type = v
-		for i := 0; i < maxDepth; i++ {
-			a, ok := btf.QualifiedType(et).(*btf.Array)
-			if !ok {
-				break
-			}
-			dims += "[" + strconv.FormatUint(uint64(a.Nelems), 10) + "]"
-			et = a.Type
-		}
-		return spell(et, depth+1) + dims
-	case *btf.Pointer:
-		switch btf.QualifiedType(v.Target).(type) {
-		case *btf.Array, *btf.FuncProto:
-			return "pointer"
-		}
-		return spell(v.Target, depth+1) + " *"
-	case *btf.FuncProto:
-		return "function"
-	}
-	return t.TypeName()
-}
-
-func tagged(kind, name string) string {
-	if name == "" {
-		return kind
-	}
-	return kind + " " + name
+	return ctype.CharOf(t) != ctype.NotChar
 }
 
 // valueError is a value that does not parse or fit. It is rendered with the
