@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/source"
 )
 
 // buildWithHeader compiles a C source and its export header written by
 // the test, as `ecc build NAME.bpf.c NAME.h` does.
-func buildWithHeader(t *testing.T, name, code, header string) *Source {
+func buildWithHeader(t *testing.T, name, code, header string) *source.Source {
 	t.Helper()
 	dir := t.TempDir()
 	src := filepath.Join(dir, name+".bpf.c")

@@ -169,7 +169,7 @@ func newTestRunner(json bool) (*runner, *bytes.Buffer, *bytes.Buffer) {
 	var out, errs bytes.Buffer
 	r := &runner{
 		o:    &Options{JSON: json, Stdout: &out, Stderr: &errs},
-		src:  &Source{Package: &packager.Package{}},
+		pkg:  &packager.Package{},
 		spec: &ebpf.CollectionSpec{},
 	}
 	r.out = newOutput(&out)

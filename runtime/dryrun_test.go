@@ -11,6 +11,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/runtime/attach"
+	"github.com/ecc-bpf/ecc/source"
 )
 
 // planSource has a program of each kind the plan prints differently:
@@ -93,7 +94,7 @@ func TestDryRun(t *testing.T) {
 	opts := attach.Options{Cgroup: cg}
 
 	var out, errs syncBuffer
-	if err := Run(context.Background(), src, nil, &Options{DryRun: true, Attach: opts, Stdout: &out, Stderr: &errs}); err != nil {
+	if err := Run(context.Background(), src.Name, src.Package, nil, &Options{DryRun: true, Attach: opts, Stdout: &out, Stderr: &errs}); err != nil {
 		t.Fatalf("dry run: %v\n%s", err, &errs)
 	}
 	text := out.String()
@@ -115,7 +116,7 @@ func TestDryRun(t *testing.T) {
 	}
 
 	var jout syncBuffer
-	if err := Run(context.Background(), src, nil, &Options{DryRun: true, JSON: true, Attach: opts, Stdout: &jout, Stderr: &errs}); err != nil {
+	if err := Run(context.Background(), src.Name, src.Package, nil, &Options{DryRun: true, JSON: true, Attach: opts, Stdout: &jout, Stderr: &errs}); err != nil {
 		t.Fatalf("dry run -j: %v", err)
 	}
 	var plan DryRunPlan
@@ -140,7 +141,7 @@ func TestDryRun(t *testing.T) {
 	}
 
 	// A dry run fails as the run would: without --cgroup.
-	err = Run(context.Background(), src, nil, &Options{DryRun: true, Stdout: &out, Stderr: &errs})
+	err = Run(context.Background(), src.Name, src.Package, nil, &Options{DryRun: true, Stdout: &out, Stderr: &errs})
 	if err == nil || !strings.Contains(err.Error(), "pass --cgroup PATH, or --cgroup "+cg+" to attach to the root cgroup") {
 		t.Errorf("dry run without --cgroup: %v", err)
 	}
@@ -179,10 +180,10 @@ int handle_exec(void *ctx) { return 0; }
 	pkg := *src.Package
 	pkg.Meta.BpfSkel.Progs = append([]packager.Prog(nil), pkg.Meta.BpfSkel.Progs...)
 	pkg.Meta.BpfSkel.Progs[0].Attach = "cgroup_skb/egress"
-	lie := &Source{Name: "liar.json", Package: &pkg}
+	lie := &source.Source{Name: "liar.json", Package: &pkg}
 	for _, dry := range []bool{false, true} {
 		var out, errs syncBuffer
-		err := Run(context.Background(), lie, nil, &Options{DryRun: dry, Stdout: &out, Stderr: &errs})
+		err := Run(context.Background(), lie.Name, lie.Package, nil, &Options{DryRun: dry, Stdout: &out, Stderr: &errs})
 		if !errors.Is(err, packager.ErrMismatch) || !strings.Contains(err.Error(), `liar.json: package.json says program handle_exec is SEC("cgroup_skb/egress") but the object has it in SEC("tp/sched/sched_process_exec")`) {
 			t.Errorf("dry run %v: %v", dry, err)
 		}

@@ -201,7 +201,7 @@ func (r *runner) newEventPrinter(what string, t btf.Type) (*eventPrinter, error)
 		}
 		return p, nil
 	}
-	opts := decodeOptions(&r.src.Package.Meta, r.spec.ByteOrder, r.o.Stderr)
+	opts := decodeOptions(&r.pkg.Meta, r.spec.ByteOrder, r.o.Stderr)
 	dec, err := decode.New(t, opts)
 	if err != nil && opts.Formats != nil {
 		// A package whose @format does not fit its type (edited by
@@ -305,7 +305,7 @@ func exportType(m *packager.Meta, spec *ebpf.CollectionSpec, scan *progscan.Resu
 func (r *runner) startOutputs() error {
 	r.out = newOutput(r.o.Stdout)
 	r.failed = make(chan error, 1)
-	meta := &r.src.Package.Meta
+	meta := &r.pkg.Meta
 	r.intervalsDone = make(chan struct{})
 	r.scan = progscan.Scan(r.spec)
 	for _, name := range sortedMaps(r.spec) {
@@ -419,7 +419,7 @@ func (r *runner) startReader(m *ebpf.Map, ms *ebpf.MapSpec, p *eventPrinter) err
 			}
 		}()
 	case ebpf.PerfEventArray:
-		pages := r.src.Package.Meta.PerfBufferPages
+		pages := r.pkg.Meta.PerfBufferPages
 		if pages <= 0 {
 			pages = packager.DefaultPerfBufferPages
 		}
@@ -484,7 +484,7 @@ func (r *runner) printIters() {
 		if err != nil {
 			fmt.Fprintf(r.o.Stderr, "ecli: warning: read iterator %s: %v\n", it.name, err)
 		}
-		t, err := iterRecordType(&r.src.Package.Meta, r.spec, it.name)
+		t, err := iterRecordType(&r.pkg.Meta, r.spec, it.name)
 		if err != nil {
 			fmt.Fprintf(r.o.Stderr, "ecli: warning: iterator %s: %v; printing its output as text\n", it.name, err)
 		}

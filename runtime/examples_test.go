@@ -19,6 +19,7 @@ import (
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/runtime/attach"
+	"github.com/ecc-bpf/ecc/source"
 )
 
 // syncBuffer collects a run's output while the test reads it.
@@ -61,7 +62,7 @@ var (
 // buildPackage builds a source (and its export header, "" for none) with
 // ecc's compiler into a temp folder and opens the package, skipping
 // without clang or BPF.
-func buildPackage(t *testing.T, src, hdr string) *Source {
+func buildPackage(t *testing.T, src, hdr string) *source.Source {
 	t.Helper()
 	testenv.Clang(t)
 	testenv.Kernel(t)
@@ -75,7 +76,7 @@ func buildPackage(t *testing.T, src, hdr string) *Source {
 	if err != nil {
 		t.Fatalf("build %s: %v\n%s", src, err, stderr.String())
 	}
-	s, err := Open(context.Background(), res.Outputs[0].Package, nil)
+	s, err := source.Open(context.Background(), res.Outputs[0].Package, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func buildPackage(t *testing.T, src, hdr string) *Source {
 }
 
 // buildExample builds examples/NAME with ecc's compiler into a temp folder.
-func buildExample(t *testing.T, name string) *Source {
+func buildExample(t *testing.T, name string) *source.Source {
 	t.Helper()
 	return buildPackage(t, filepath.Join("..", "examples", name, name+".bpf.c"), headerOf(filepath.Join("..", "examples", name, name+".h")))
 }
@@ -103,7 +104,7 @@ type running struct {
 	done      chan error
 }
 
-func start(t *testing.T, src *Source, args []string, o Options) *running {
+func start(t *testing.T, src *source.Source, args []string, o Options) *running {
 	t.Helper()
 	r := &running{out: &syncBuffer{}, errs: &syncBuffer{}, done: make(chan error, 1)}
 	o.Stdout, o.Stderr = r.out, r.errs
@@ -111,7 +112,7 @@ func start(t *testing.T, src *Source, args []string, o Options) *running {
 	o.Ready = func() { close(ready) }
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	go func() { r.done <- Run(ctx, src, args, &o) }()
+	go func() { r.done <- Run(ctx, src.Name, src.Package, args, &o) }()
 	select {
 	case <-ready:
 	case err := <-r.done:
@@ -346,7 +347,7 @@ func TestTccount(t *testing.T) {
 
 func TestXdpNeedsIfname(t *testing.T) {
 	src := buildExample(t, "xdpcount")
-	err := Run(context.Background(), src, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
 	if err == nil || !strings.Contains(err.Error(), "--ifname") {
 		t.Fatalf("got %v", err)
 	}

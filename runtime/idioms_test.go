@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ecc-bpf/ecc/source"
 )
 
 // The programs of testdata/idioms are written the way libbpf-tools and
@@ -23,7 +25,7 @@ import (
 
 // buildIdiom builds testdata/idioms/NAME.bpf.c (with NAME.h when there is
 // one) into a temp folder.
-func buildIdiom(t *testing.T, name string) *Source {
+func buildIdiom(t *testing.T, name string) *source.Source {
 	t.Helper()
 	dir := filepath.Join("testdata", "idioms")
 	return buildPackage(t, filepath.Join(dir, name+".bpf.c"), headerOf(filepath.Join(dir, name+".h")))
@@ -46,14 +48,14 @@ func sleepOnThread(n int, d time.Duration) int {
 }
 
 // runFor runs src to its end (Duration or Count) and returns stdout.
-func runFor(t *testing.T, src *Source, args []string, o Options, during func()) (string, string) {
+func runFor(t *testing.T, src *source.Source, args []string, o Options, during func()) (string, string) {
 	t.Helper()
 	out, errs := &syncBuffer{}, &syncBuffer{}
 	o.Stdout, o.Stderr = out, errs
 	ready := make(chan struct{})
 	o.Ready = func() { close(ready) }
 	done := make(chan error, 1)
-	go func() { done <- Run(context.Background(), src, args, &o) }()
+	go func() { done <- Run(context.Background(), src.Name, src.Package, args, &o) }()
 	select {
 	case <-ready:
 	case err := <-done:

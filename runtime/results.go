@@ -62,7 +62,7 @@ func (r *runner) histUnit() string {
 // startResults adds a sampler for every result map without @sample, and
 // a printer for result globals.
 func (r *runner) startResults(scan *progscan.Result) {
-	meta := &r.src.Package.Meta
+	meta := &r.pkg.Meta
 	for _, name := range sortedMaps(r.spec) {
 		ms := r.spec.Maps[name]
 		m := r.maps[name]

@@ -65,31 +65,32 @@ type ProgramError = loader.ProgramError
 
 // Run loads the package into the kernel, attaches its programs, prints their
 // output until ctx is done or the duration passes, then detaches everything.
-// progArgs are the program's own flags, generated from its globals.
-func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error {
+// name is how the user named the package (a path, URL, "-" or reference,
+// as package source resolved it), for messages; progArgs are the program's
+// own flags, generated from its globals.
+func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []string, o *Options) error {
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
 	if o.Stderr == nil {
 		o.Stderr = os.Stderr
 	}
-	pkg := src.Package
 	tr := newTracer(o)
 	spec, err := bpfobj.LoadSpec(pkg.Object)
 	if err != nil {
-		return fmt.Errorf("%s: read BPF object: %w", src.Name, err)
+		return fmt.Errorf("%s: read BPF object: %w", name, err)
 	}
 	// What runs is the object: metadata that describes other programs,
 	// sections or maps would make --help, inspect and the user believe
 	// something else runs.
 	if err := packager.CheckSpec(&pkg.Meta, spec); err != nil {
-		return fmt.Errorf("%s: %w; ecli runs no package whose metadata disagrees with its object: rebuild it with ecc build, or ask its author", src.Name, err)
+		return fmt.Errorf("%s: %w; ecli runs no package whose metadata disagrees with its object: rebuild it with ecc build, or ask its author", name, err)
 	}
 	flags, err := progflags.New(&pkg.Meta, spec)
 	if err != nil {
-		return fmt.Errorf("%s: %w", src.Name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
-	flags.Command = "ecli run " + src.Name
+	flags.Command = "ecli run " + name
 	if err := flags.Parse(progArgs); err != nil {
 		if errors.Is(err, progflags.ErrHelp) {
 			flags.WriteHelp(o.Stdout, "")
@@ -105,7 +106,7 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 		return err
 	}
 	if err := loader.SizeMaps(spec, sizes); err != nil {
-		return fmt.Errorf("%s: %w", src.Name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	loader.PrepareMaps(spec)
 	tr.mark("spec and flags")
@@ -114,7 +115,7 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	// is the user's to fix, whatever else loads; a program that cannot run
 	// here (a bare uprobe without --uprobe) is skipped with a warning.
 	if err := attach.CheckOptions(spec, &o.Attach); err != nil {
-		return fmt.Errorf("%s: %w", src.Name, err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	set, err := attach.PlanAll(spec, &o.Attach)
 	if err != nil {
@@ -123,16 +124,16 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	if o.DryRun {
 		// The plan says it all, skipped programs and warnings included;
 		// the exit status is the run's.
-		if err := writeDryRun(o, src.Name, spec, set); err != nil {
+		if err := writeDryRun(o, name, spec, set); err != nil {
 			return err
 		}
 		if len(set.Plans) == 0 && len(set.Skipped) > 0 {
-			return loader.NothingRuns(src.Name, set.Skipped)
+			return loader.NothingRuns(name, set.Skipped)
 		}
 		return nil
 	}
 	if len(set.Plans) == 0 && len(set.Skipped) > 0 {
-		return loader.NothingRuns(src.Name, set.Skipped)
+		return loader.NothingRuns(name, set.Skipped)
 	}
 	if o.Verbose {
 		for _, n := range set.Retyped {
@@ -156,7 +157,7 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 	rlimit.RemoveMemlock()
 
 	tr.mark("plans")
-	r := &runner{o: o, src: src, spec: spec, tr: tr, twins: newTwins(set)}
+	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set)}
 	defer r.close()
 	if err := r.load(set.Deferred()); err != nil {
 		return err
@@ -194,7 +195,8 @@ func Run(ctx context.Context, src *Source, progArgs []string, o *Options) error 
 
 type runner struct {
 	o     *Options
-	src   *Source
+	name  string
+	pkg   *packager.Package
 	spec  *ebpf.CollectionSpec
 	progs map[string]*ebpf.Program
 	maps  map[string]*ebpf.Map
@@ -291,9 +293,9 @@ func (r *runner) close() {
 // Programs in deferred are not loaded up front: skipped ones, and twins
 // held in reserve.
 func (r *runner) load(deferred []string) error {
-	c, err := loader.Load(r.spec, &loader.Options{Object: r.src.Package.Object, KernelBTF: r.o.KernelBTF, Verbose: r.o.Verbose, Defer: deferred})
+	c, err := loader.Load(r.spec, &loader.Options{Object: r.pkg.Object, KernelBTF: r.o.KernelBTF, Verbose: r.o.Verbose, Defer: deferred})
 	if err != nil {
-		return fmt.Errorf("%s: %w", r.src.Name, err)
+		return fmt.Errorf("%s: %w", r.name, err)
 	}
 	r.coll = c
 	r.progs, r.maps = c.Programs, c.Maps
@@ -341,7 +343,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 	attached += n
 	failures = append(failures, errs...)
 	if attached == 0 && len(failures) > 0 {
-		return loader.NothingRuns(r.src.Name, failures)
+		return loader.NothingRuns(r.name, failures)
 	}
 	for _, f := range failures {
 		fmt.Fprintf(r.o.Stderr, "ecli: warning: skipping %s\n", termsafe.Text(f.Error()))

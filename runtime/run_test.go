@@ -18,10 +18,11 @@ import (
 
 	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/loader"
+	"github.com/ecc-bpf/ecc/source"
 )
 
 // buildSource compiles a C source written by the test.
-func buildSource(t *testing.T, name, code string) *Source {
+func buildSource(t *testing.T, name, code string) *source.Source {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), name+".bpf.c")
 	os.WriteFile(src, []byte(code), 0o644)
@@ -77,7 +78,7 @@ int BPF_PROG(fentry_sleep) { return 0; }
 SEC("lsm/file_open")
 int BPF_PROG(lsm_open, struct file *file) { return 0; }
 `)
-	err := Run(context.Background(), src, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
 	if err == nil {
 		t.Skip("this kernel runs fentry and lsm programs")
 	}
@@ -99,7 +100,7 @@ int writer(void *ctx) {
 	return 0;
 }
 `)
-	err := Run(context.Background(), src, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
 	if err == nil {
 		t.Skip("this kernel lets programs call bpf_probe_write_user")
 	}
@@ -117,14 +118,14 @@ int bad(void *ctx) {
 	return *p; /* dereferences a scalar: the verifier refuses */
 }
 `)
-	err := Run(context.Background(), src, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
 	if err == nil || !strings.Contains(err.Error(), "rejected by the verifier") || !strings.Contains(err.Error(), "invalid mem access") {
 		t.Fatalf("got %v", err)
 	}
 	if n := strings.Count(err.Error(), "\n    "); n > loader.VerifierTail {
 		t.Errorf("%d log lines shown, want at most %d", n, loader.VerifierTail)
 	}
-	verbose := Run(context.Background(), src, nil, &Options{Verbose: true, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	verbose := Run(context.Background(), src.Name, src.Package, nil, &Options{Verbose: true, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
 	if verbose == nil || strings.Contains(verbose.Error(), "-v shows all") {
 		t.Errorf("-v should show the whole log: %v", verbose)
 	}
@@ -139,7 +140,7 @@ func TestOpenSources(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	check := func(what string, s *Source, err error) {
+	check := func(what string, s *source.Source, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
@@ -148,11 +149,11 @@ func TestOpenSources(t *testing.T) {
 			t.Errorf("%s: programs %+v", what, s.Package.Meta.BpfSkel.Progs)
 		}
 	}
-	s, err := Open(ctx, filepath.Dir(pkgPath), nil)
+	s, err := source.Open(ctx, filepath.Dir(pkgPath), nil)
 	check("folder", s, err)
-	s, err = Open(ctx, "-", &OpenOptions{Stdin: bytes.NewReader(data)})
+	s, err = source.Open(ctx, "-", &source.OpenOptions{Stdin: bytes.NewReader(data)})
 	check("stdin", s, err)
-	s, err = Open(ctx, filepath.Join(filepath.Dir(pkgPath), "execsnoop.bpf.o"), nil)
+	s, err = source.Open(ctx, filepath.Join(filepath.Dir(pkgPath), "execsnoop.bpf.o"), nil)
 	check("bare object", s, err)
 	if s.Package.Meta.BpfSkel.ObjName != "execsnoop_bpf" || len(s.Package.Meta.ExportTypes) != 1 {
 		t.Errorf("bare object metadata: %s, %+v", s.Package.Meta.BpfSkel.ObjName, s.Package.Meta.ExportTypes)
@@ -165,16 +166,16 @@ func TestOpenSources(t *testing.T) {
 		w.Write(data)
 	}))
 	defer srv.Close()
-	s, err = Open(ctx, srv.URL+"/execsnoop/package.json", &OpenOptions{PlainHTTP: true})
+	s, err = source.Open(ctx, srv.URL+"/execsnoop/package.json", &source.OpenOptions{PlainHTTP: true})
 	check("url", s, err)
-	if _, err := Open(ctx, srv.URL+"/missing.json", &OpenOptions{PlainHTTP: true}); err == nil || !strings.Contains(err.Error(), "404") {
+	if _, err := source.Open(ctx, srv.URL+"/missing.json", &source.OpenOptions{PlainHTTP: true}); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Errorf("missing URL: %v", err)
 	}
-	if _, err := Open(ctx, "-", &OpenOptions{Stdin: strings.NewReader("not json")}); err == nil || !strings.Contains(err.Error(), "-") {
+	if _, err := source.Open(ctx, "-", &source.OpenOptions{Stdin: strings.NewReader("not json")}); err == nil || !strings.Contains(err.Error(), "-") {
 		t.Errorf("junk on stdin: %v", err)
 	}
 	// And the bare object runs: events decode through the derived metadata.
-	s, _ = Open(ctx, filepath.Join(filepath.Dir(pkgPath), "execsnoop.bpf.o"), nil)
+	s, _ = source.Open(ctx, filepath.Join(filepath.Dir(pkgPath), "execsnoop.bpf.o"), nil)
 	r := start(t, s, nil, Options{JSON: true})
 	time.Sleep(50 * time.Millisecond)
 	os.StartProcess("/bin/true", []string{"true", "bare-object-mark"}, &os.ProcAttr{})

@@ -51,7 +51,7 @@ type sampler struct {
 }
 
 func (r *runner) startSamplers() error {
-	meta := &r.src.Package.Meta
+	meta := &r.pkg.Meta
 	for _, mm := range meta.BpfSkel.Maps {
 		if mm.Sample == nil {
 			continue

@@ -237,7 +237,7 @@ func TestUSDTWithoutCookies(t *testing.T) {
 		bin := buildTicker(t, true)
 		src := buildSource(t, "usdtpie", strings.ReplaceAll(usdtProbe, "BIN", bin))
 		// Without --pid ecli cannot know where a PIE is loaded.
-		err := Run(t.Context(), src, nil, &Options{JSON: true, Stdout: io.Discard, Stderr: io.Discard})
+		err := Run(t.Context(), src.Name, src.Package, nil, &Options{JSON: true, Stdout: io.Discard, Stderr: io.Discard})
 		if err == nil || !strings.Contains(err.Error(), "needs --pid") {
 			t.Fatalf("PIE without --pid: %v", err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/ecc-bpf/ecc/runtime"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/wasm"
+	"github.com/ecc-bpf/ecc/source"
 )
 
 func runCommand() *cli.Command {
@@ -92,7 +93,7 @@ Examples:
 			&cli.StringFlag{Name: "btf", Usage: "kernel BTF `FILE` for CO-RE on kernels without /sys/kernel/btf/vmlinux"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show whole verifier logs and what is attached"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "check the package and its flags, print what would be attached where (-j: as JSON) and exit without loading anything"},
-			&cli.StringFlag{Name: "pull", Value: runtime.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
+			&cli.StringFlag{Name: "pull", Value: source.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
 			&cli.StringFlag{Name: "platform", Usage: "for a multi-arch REF: the `OS/ARCH` to run (default: this host's)"},
 		}, commands.SourceFlags()...),
 		Action: func(c *cli.Context) error {
@@ -124,7 +125,7 @@ Examples:
 				return err
 			}
 			uo := commands.URLOptions(c)
-			src, err := runtime.Open(ctx, c.Args().First(), &runtime.OpenOptions{
+			src, err := source.Open(ctx, c.Args().First(), &source.OpenOptions{
 				Stdin: os.Stdin, Registry: ro, Pull: c.String("pull"),
 				Platform: c.String("platform"), Progress: commands.Progress(),
 				PlainHTTP: uo.PlainHTTP, CAFile: uo.CAFile, Insecure: uo.Insecure,
@@ -179,7 +180,7 @@ Examples:
 					Verbose: o.Verbose,
 				})
 			}
-			err = runtime.Run(ctx, src, args, o)
+			err = runtime.Run(ctx, src.Name, src.Package, args, o)
 			return hintRunFlags(c, err)
 		},
 	}

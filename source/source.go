@@ -1,4 +1,4 @@
-package runtime
+package source
 
 import (
 	"bytes"
@@ -23,7 +23,8 @@ import (
 // Source is a package and where it came from.
 type Source struct {
 	// Name is how the user named it (a path, URL or "-").
-	Name    string
+	Name string
+	// Package is the object and its metadata (nil for a Wasm program).
 	Package *packager.Package
 	// Wasm is a Wasm user-space program (a .wasm file, or the Wasm layer of
 	// an OCI artifact); when set, it is what runs, and it loads its own BPF
@@ -78,8 +79,9 @@ const (
 
 // Open reads a package named by ref: a package.json, a build folder, a bare
 // BPF object (NAME.bpf.o, its metadata derived as ecc build would, without
-// doc comments), an http(s) URL of a package.json, "-" for stdin, or an OCI
-// reference (pulled into the local store, verified, per o.Pull).
+// doc comments), a Wasm program (NAME.wasm), an http(s) URL of any of
+// these, "-" for stdin, or an OCI reference (pulled into the local store,
+// verified, per o.Pull).
 func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 	if o == nil {
 		o = &OpenOptions{}
