@@ -24,7 +24,8 @@ import (
 type Source struct {
 	// Name is how the user named it (a path, URL or "-").
 	Name string
-	// Package is the object and its metadata (nil for a Wasm program).
+	// Package is the object and its metadata (nil for a Wasm program; no
+	// object for a NAME.skel.json opened with MetadataOnly).
 	Package *packager.Package
 	// Wasm is a Wasm user-space program (a .wasm file, or the Wasm layer of
 	// an OCI artifact); when set, it is what runs, and it loads its own BPF
@@ -43,11 +44,18 @@ var (
 type OpenOptions struct {
 	// Stdin is read for "-".
 	Stdin io.Reader
-	// Registry configures pulls of references.
-	Registry *registry.Options
+	// Registry gives the options for pulling a reference; it is called
+	// only when one is pulled (nil: the defaults).
+	Registry func() (*registry.Options, error)
 	// Pull is the policy for references: "missing" (default: use the local
 	// store, pull what it lacks), "never" (the store only) or "always".
 	Pull string
+	// NoStore reads a reference that is pulled from its registry without
+	// keeping it in the local store (inspect).
+	NoStore bool
+	// MetadataOnly accepts a NAME.skel.json: its Source has metadata and no
+	// object, enough to show the package but not to run it (inspect).
+	MetadataOnly bool
 	// Platform chooses from multi-arch artifacts ("" is the host's).
 	Platform string
 	// Progress receives transfer progress (nil: none).
@@ -161,6 +169,18 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.MetadataOnly && !st.IsDir() && strings.HasSuffix(ref, ".skel.json") {
+		if want != "" {
+			if err := pin.Check("package "+ref, want, data); err != nil {
+				return nil, err
+			}
+		}
+		m, err := packager.UnmarshalMeta(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		return &Source{Name: ref, Package: &packager.Package{Meta: *m}}, nil
+	}
 	if st.IsDir() {
 		s, err := checked(file, "package", data)
 		if s != nil {
@@ -238,12 +258,22 @@ func openReference(ctx context.Context, ref registry.Reference, o *OpenOptions) 
 		}
 		fallthrough
 	case PullAlways:
+		var ro *registry.Options
+		if o.Registry != nil {
+			if ro, err = o.Registry(); err != nil {
+				return nil, err
+			}
+		}
 		var src registry.Target
-		if src, err = registry.OpenTarget(ctx, ref, o.Registry); err != nil {
+		if src, err = registry.OpenTarget(ctx, ref, ro); err != nil {
 			return nil, err
 		}
+		into := store
+		if o.NoStore {
+			into = nil
+		}
 		var p *registry.Pulled
-		p, err = registry.Pull(ctx, src, ref, store, &registry.PullOptions{Platform: o.Platform, Progress: o.Progress})
+		p, err = registry.Pull(ctx, src, ref, into, &registry.PullOptions{Platform: o.Platform, Progress: o.Progress})
 		src.Close()
 		if err == nil {
 			pp = p.Package

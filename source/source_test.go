@@ -240,3 +240,56 @@ func TestOpenDigestReference(t *testing.T) {
 	_, err = Open(ctx, "127.0.0.1:5000/probes/x:v1@"+other, &OpenOptions{Digest: d, Pull: PullNever})
 	oneLine(t, err, "package 127.0.0.1:5000/probes/x:v1@"+other+": --digest "+d+" contradicts the reference's own digest")
 }
+
+// Inspect's options: a NAME.skel.json opens as metadata without an object,
+// a reference pulled with NoStore is not kept, and the registry options are
+// asked for only when a reference is pulled.
+func TestOpenForInspect(t *testing.T) {
+	t.Setenv("ECC_STORE_DIR", t.TempDir())
+	ctx := context.Background()
+	dir := t.TempDir()
+	skel := filepath.Join(dir, "x.skel.json")
+	if err := os.WriteFile(skel, []byte(`{"bpf_skel":{"obj_name":"x_bpf"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	registryOptions := func() (*registry.Options, error) { asked++; return nil, nil }
+	s, err := Open(ctx, skel, &OpenOptions{MetadataOnly: true, Registry: registryOptions})
+	if err != nil || s.Package.Object != nil || s.Package.Meta.BpfSkel.ObjName != "x_bpf" || s.Name != skel {
+		t.Fatalf("skel.json with MetadataOnly: %+v, %v", s, err)
+	}
+	if _, err := Open(ctx, skel, nil); err == nil || !strings.Contains(err.Error(), "is this a skel.json?") {
+		t.Errorf("skel.json without MetadataOnly: %v", err)
+	}
+	if asked != 0 {
+		t.Errorf("registry options asked for a local file")
+	}
+
+	var p packager.Package
+	p.Object = []byte("\x7fELF not really an object")
+	p.Meta.BpfSkel.ObjName = "kept_out"
+	layout := "oci:" + filepath.Join(t.TempDir(), "layout") + ":v1"
+	ref, err := registry.ParseReference(layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := registry.OpenTarget(ctx, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = registry.Push(ctx, []packager.PlatformPackage{{Package: &p, Name: "kept_out", Platform: "linux/" + goruntime.GOARCH}}, dst, ref, nil)
+	dst.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(ctx, layout, &OpenOptions{NoStore: true, Registry: registryOptions})
+	if err != nil || s.Package.Meta.BpfSkel.ObjName != "kept_out" {
+		t.Fatalf("NoStore: %v", err)
+	}
+	if asked != 1 {
+		t.Errorf("registry options asked for %d times for one pull", asked)
+	}
+	if _, err := Open(ctx, layout, &OpenOptions{Pull: PullNever}); err == nil || !strings.Contains(err.Error(), "is not in the local store") {
+		t.Errorf("after a NoStore pull, the store has it: %v", err)
+	}
+}

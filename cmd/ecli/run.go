@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
+	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/runtime"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/wasm"
@@ -126,7 +127,7 @@ Examples:
 			}
 			uo := commands.URLOptions(c)
 			src, err := source.Open(ctx, c.Args().First(), &source.OpenOptions{
-				Stdin: os.Stdin, Registry: ro, Pull: c.String("pull"),
+				Stdin: os.Stdin, Registry: func() (*registry.Options, error) { return ro, nil }, Pull: c.String("pull"),
 				Platform: c.String("platform"), Progress: commands.Progress(),
 				PlainHTTP: uo.PlainHTTP, CAFile: uo.CAFile, Insecure: uo.Insecure,
 				Digest: c.String("digest"), Timeout: uo.Timeout,

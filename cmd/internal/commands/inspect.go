@@ -4,7 +4,6 @@ package commands
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,11 +14,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
-	"github.com/ecc-bpf/ecc/internal/fetch"
 	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/runtime/attach"
+	"github.com/ecc-bpf/ecc/source"
 )
 
 // Inspect is "inspect PACKAGE|REF".
@@ -28,10 +27,11 @@ func Inspect(prog string) *cli.Command {
 		Name:      "inspect",
 		Usage:     "summarise a package: programs, maps, flags, export types",
 		ArgsUsage: "PACKAGE|REF",
-		Description: `PACKAGE is a package.json, a NAME.skel.json, a build folder or an https:// URL
-of a package.json (fetched as 'ecli run' does: http:// only with --plain-http,
-never across a redirect from https to http); REF a package in the local store
-or on a registry (read without storing it).
+		Description: `PACKAGE is a package.json, a NAME.skel.json, a build folder, a bare
+NAME.bpf.o (its metadata derived as 'ecli run' derives it), an https:// URL of
+a package.json (fetched as 'ecli run' does: http:// only with --plain-http,
+never across a redirect from https to http) or - for standard input; REF a
+package in the local store or on a registry (read without storing it).
 
 Examples:
    PROG inspect examples/execsnoop/package.json
@@ -48,10 +48,25 @@ Examples:
 			if format != "text" && format != "json" {
 				return fmt.Errorf("--format %q: use text or json", format)
 			}
-			p, err := openAny(c, c.Args().First())
+			// The package is opened as ecli run opens it, but a NAME.skel.json
+			// is shown too and a reference missing from the local store is
+			// read from its registry without storing it.
+			uo := URLOptions(c)
+			src, err := source.Open(c.Context, c.Args().First(), &source.OpenOptions{
+				Stdin:        os.Stdin,
+				Registry:     func() (*registry.Options, error) { return RegistryOptions(c) },
+				Platform:     c.String("platform"),
+				NoStore:      true,
+				MetadataOnly: true,
+				PlainHTTP:    uo.PlainHTTP, CAFile: uo.CAFile, Insecure: uo.Insecure, Timeout: uo.Timeout,
+			})
 			if err != nil {
 				return err
 			}
+			if src.Package == nil {
+				return fmt.Errorf("%s is a Wasm-only package: it has no BPF metadata to show", src.Name)
+			}
+			p := src.Package
 			// What is shown is the object; metadata that says otherwise is
 			// refused, as ecli run refuses it.
 			if err := p.CheckObject(); err != nil {
@@ -70,51 +85,6 @@ Examples:
 			return w.Flush()
 		},
 	})
-}
-
-// openAny opens a local package, or a reference from the store, else from
-// its registry without storing it.
-func openAny(c *cli.Context, arg string) (*packager.Package, error) {
-	if fetch.IsURL(arg) {
-		return openURL(c, arg)
-	}
-	if IsLocal(arg) {
-		return packager.Open(arg)
-	}
-	ref, err := registry.ParseReference(arg)
-	if err != nil {
-		// Not a reference either: say what is wrong with the path.
-		return packager.Open(arg)
-	}
-	store, err := OpenStore()
-	if err != nil {
-		return nil, err
-	}
-	defer store.Close()
-	pp, err := registry.Load(c.Context, store, ref, c.String("platform"))
-	if err != nil {
-		if !errors.Is(err, registry.ErrNotInStore) {
-			return nil, err
-		}
-		o, err := RegistryOptions(c)
-		if err != nil {
-			return nil, err
-		}
-		src, err := registry.OpenTarget(c.Context, ref, o)
-		if err != nil {
-			return nil, err
-		}
-		defer src.Close()
-		pulled, err := registry.Pull(c.Context, src, ref, nil, &registry.PullOptions{Platform: c.String("platform")})
-		if err != nil {
-			return nil, err
-		}
-		pp = pulled.Package
-	}
-	if pp.Package == nil {
-		return nil, fmt.Errorf("%s is a Wasm-only package: it has no BPF metadata to show", ref)
-	}
-	return pp.Package, nil
 }
 
 // writePlans says how ecli run would attach each program of the object on

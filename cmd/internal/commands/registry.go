@@ -101,16 +101,6 @@ func OpenStore() (*registry.Store, error) {
 	return registry.OpenStore(registry.DefaultStoreDir())
 }
 
-// IsLocal reports whether arg names a local file or folder (else it is a
-// reference).
-func IsLocal(arg string) bool {
-	if arg == "-" || strings.HasPrefix(arg, "http://") || strings.HasPrefix(arg, "https://") {
-		return true
-	}
-	_, err := os.Stat(arg)
-	return err == nil
-}
-
 // Login is "login REGISTRY".
 func Login(prog string) *cli.Command {
 	return named(prog, &cli.Command{

@@ -1,8 +1,6 @@
 package commands
 
 import (
-	"fmt"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/internal/fetch"
@@ -47,17 +45,4 @@ func URLOptions(c *cli.Context) *fetch.Options {
 		o.Timeout = c.Duration("timeout")
 	}
 	return o
-}
-
-// openURL fetches a package.json under the same rules as ecli run.
-func openURL(c *cli.Context, u string) (*packager.Package, error) {
-	data, err := fetch.Get(c.Context, u, URLOptions(c))
-	if err != nil {
-		return nil, err
-	}
-	p, err := packager.Unmarshal(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", u, err)
-	}
-	return p, nil
 }
