@@ -1,9 +1,3 @@
-// Package loader creates a BPF object's maps and programs in the kernel, as
-// ecli runs them: maps sized where the object leaves it to the loader, no
-// pinning, CO-RE relocations from a cache per (object, kernel), and — when
-// the whole collection does not load — programs loaded one by one against
-// shared maps, so that those the kernel refuses are skipped and reported
-// instead of failing the others (libbpf-tools' alternative pairs).
 package loader
 
 import (
