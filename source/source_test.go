@@ -197,6 +197,31 @@ func TestOpenDigestLocal(t *testing.T) {
 	}
 }
 
+// pushLayout pushes a fake package NAME (obj_name too) to an OCI layout
+// folder and returns its reference and manifest digest.
+func pushLayout(t *testing.T, name string) (layout, digest string) {
+	t.Helper()
+	var p packager.Package
+	p.Object = []byte("\x7fELF not really an object")
+	p.Meta.BpfSkel.ObjName = name
+	layout = "oci:" + filepath.Join(t.TempDir(), "layout") + ":v1"
+	ref, err := registry.ParseReference(layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	dst, err := registry.OpenTarget(ctx, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := registry.Push(ctx, []packager.PlatformPackage{{Package: &p, Name: name, Platform: "linux/" + goruntime.GOARCH}}, dst, ref, nil)
+	dst.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layout, res.Digest
+}
+
 // For a reference, --digest is REF@DIGEST: it names the manifest to use.
 func TestOpenDigestReference(t *testing.T) {
 	t.Setenv("ECC_STORE_DIR", t.TempDir())
@@ -204,24 +229,8 @@ func TestOpenDigestReference(t *testing.T) {
 
 	// A package pushed to an OCI layout folder opens under its digest, and
 	// not under another one.
-	var p packager.Package
-	p.Object = []byte("\x7fELF not really an object")
-	p.Meta.BpfSkel.ObjName = "pinned"
-	layout := "oci:" + filepath.Join(t.TempDir(), "layout") + ":v1"
-	ref, err := registry.ParseReference(layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := registry.OpenTarget(ctx, ref, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := registry.Push(ctx, []packager.PlatformPackage{{Package: &p, Name: "pinned", Platform: "linux/" + goruntime.GOARCH}}, dst, ref, nil)
-	dst.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(ctx, layout, &OpenOptions{Digest: res.Digest, Pull: PullAlways})
+	layout, pushed := pushLayout(t, "pinned")
+	s, err := Open(ctx, layout, &OpenOptions{Digest: pushed, Pull: PullAlways})
 	if err != nil || s.Package.Meta.BpfSkel.ObjName != "pinned" {
 		t.Fatalf("right digest: %v", err)
 	}
@@ -265,23 +274,7 @@ func TestOpenForInspect(t *testing.T) {
 		t.Errorf("registry options asked for a local file")
 	}
 
-	var p packager.Package
-	p.Object = []byte("\x7fELF not really an object")
-	p.Meta.BpfSkel.ObjName = "kept_out"
-	layout := "oci:" + filepath.Join(t.TempDir(), "layout") + ":v1"
-	ref, err := registry.ParseReference(layout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := registry.OpenTarget(ctx, ref, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = registry.Push(ctx, []packager.PlatformPackage{{Package: &p, Name: "kept_out", Platform: "linux/" + goruntime.GOARCH}}, dst, ref, nil)
-	dst.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	layout, _ := pushLayout(t, "kept_out")
 	s, err = Open(ctx, layout, &OpenOptions{NoStore: true, Registry: registryOptions})
 	if err != nil || s.Package.Meta.BpfSkel.ObjName != "kept_out" {
 		t.Fatalf("NoStore: %v", err)
