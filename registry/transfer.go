@@ -24,6 +24,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/errcode"
 
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry/store"
 )
 
 // DefaultRetries is how many times a transfer cut off midway is retried.
@@ -158,7 +159,7 @@ func PushArtifact(ctx context.Context, art *packager.Artifact, dst oras.Target, 
 			return err
 		}
 		name := ref.TagOrDigest()
-		if _, isStore := dst.(*Store); isStore {
+		if _, isStore := dst.(*store.Store); isStore {
 			name = ref.String()
 		}
 		return dst.Tag(ctx, root.Desc, name)
@@ -261,7 +262,7 @@ type PullOptions struct {
 	// pull into. It is called only once the manifest has arrived, so a
 	// caller can open (or create) the store while the first round trips are
 	// under way.
-	OpenStore func() (*Store, error)
+	OpenStore func() (*store.Store, error)
 }
 
 // Pulled is what Pull returns.
@@ -359,18 +360,18 @@ func selectManifest(ctx context.Context, src content.Fetcher, root ocispec.Descr
 // staged, else from the store.
 type pullFetcher struct {
 	mem    map[digest.Digest][]byte
-	staged map[digest.Digest]*stagedBlob
-	store  *Store
+	staged map[digest.Digest]*store.Staged
+	st     *store.Store
 }
 
 func (f *pullFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadCloser, error) {
 	if b, ok := f.mem[d.Digest]; ok {
 		return io.NopCloser(bytes.NewReader(b)), nil
 	}
-	if b, ok := f.staged[d.Digest]; ok && b.f != nil {
-		return os.Open(b.f.Name())
+	if b, ok := f.staged[d.Digest]; ok && b.Pending() {
+		return b.Open()
 	}
-	return f.store.Fetch(ctx, d)
+	return f.st.Fetch(ctx, d)
 }
 
 // Pull copies the platform's package of the artifact ref names from src
@@ -382,8 +383,8 @@ func (f *pullFetcher) Fetch(ctx context.Context, d ocispec.Descriptor) (io.ReadC
 // package reads: then the blobs are moved into place and the artifact is
 // named ref. A nil store pulls into PullOptions.OpenStore's, else into a
 // temporary one.
-func Pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions) (*Pulled, error) {
-	p, _, err := pull(ctx, src, ref, store, po, "")
+func Pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, st *store.Store, po *PullOptions) (*Pulled, error) {
+	p, _, err := pull(ctx, src, ref, st, po, "")
 	return p, err
 }
 
@@ -391,11 +392,11 @@ func Pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 // WriteFiles does (renamed into place once the store has the artifact).
 // The Wasm module is copied from the store, never held in memory:
 // Pulled.Package.Wasm stays nil. It returns the paths written.
-func PullTo(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, dir string, po *PullOptions) (*Pulled, []string, error) {
-	return pull(ctx, src, ref, store, po, dir)
+func PullTo(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, st *store.Store, dir string, po *PullOptions) (*Pulled, []string, error) {
+	return pull(ctx, src, ref, st, po, dir)
 }
 
-func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *Store, po *PullOptions, dir string) (*Pulled, []string, error) {
+func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, st *store.Store, po *PullOptions, dir string) (*Pulled, []string, error) {
 	if po == nil {
 		po = &PullOptions{}
 	}
@@ -431,9 +432,9 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 			max:  HumanSize(lim.MaxBytes), flag: "--max-bytes SIZE"})
 	}
 	switch {
-	case store != nil:
+	case st != nil:
 	case po.OpenStore != nil:
-		if store, err = po.OpenStore(); err != nil {
+		if st, err = po.OpenStore(); err != nil {
 			return nil, nil, err
 		}
 	default:
@@ -442,20 +443,20 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 			return fail("pull %s: %w", err)
 		}
 		defer os.RemoveAll(tmp)
-		if store, err = OpenStore(tmp); err != nil {
+		if st, err = store.Open(tmp); err != nil {
 			return fail("pull %s: %w", err)
 		}
-		defer store.Close()
+		defer st.Close()
 	}
 
 	// Fetch what the store lacks, concurrently, streaming each blob into an
 	// ingest file; the config and object are also kept in memory (the
 	// package needs them there).
 	out := &Pulled{Root: root, Manifest: m}
-	f := &pullFetcher{mem: map[digest.Digest][]byte{}, staged: map[digest.Digest]*stagedBlob{}, store: store}
+	f := &pullFetcher{mem: map[digest.Digest][]byte{}, staged: map[digest.Digest]*store.Staged{}, st: st}
 	defer func() {
 		for _, b := range f.staged {
-			b.discard()
+			b.Discard()
 		}
 	}()
 	var missing []ocispec.Descriptor
@@ -465,7 +466,7 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 			continue
 		}
 		seen[d.Digest] = true
-		if have, _ := store.Exists(ctx, d); have {
+		if have, _ := st.Exists(ctx, d); have {
 			out.Skipped++
 			progress(po.Progress, "local", describe(d), d.Size)
 			continue
@@ -480,7 +481,7 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 	eg.SetLimit(4)
 	for _, d := range missing {
 		eg.Go(func() error {
-			var b *stagedBlob
+			var b *store.Staged
 			var buf *bytes.Buffer
 			err := withRetries(ectx, po.Retries, func() error {
 				var rc io.ReadCloser
@@ -498,7 +499,7 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 					buf = bytes.NewBuffer(make([]byte, 0, d.Size))
 					tee = buf
 				}
-				b, err = store.stage(ectx, d, rc, tee)
+				b, err = st.Stage(ectx, d, rc, tee)
 				return err
 			})
 			if err != nil {
@@ -517,17 +518,17 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 	}
 	// The manifest and the root are staged meanwhile (their content is in
 	// memory already), to be committed with the blobs.
-	manifests := []ocispec.Descriptor{storePlain(m.Desc), root}
+	manifests := []ocispec.Descriptor{{MediaType: m.Desc.MediaType, Digest: m.Desc.Digest, Size: m.Desc.Size}, root}
 	contents := [][]byte{manData, rootData}
 	if m.Desc.Digest == root.Digest {
 		manifests, contents = manifests[1:], contents[1:]
 	}
 	for i, d := range manifests {
-		if have, _ := store.Exists(ctx, d); have {
+		if have, _ := st.Exists(ctx, d); have {
 			continue
 		}
 		eg.Go(func() error {
-			b, err := store.stage(ectx, d, bytes.NewReader(contents[i]), nil)
+			b, err := st.Stage(ectx, d, bytes.NewReader(contents[i]), nil)
 			if err != nil {
 				return err
 			}
@@ -564,7 +565,7 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 			}
 		}()
 	}
-	serr := storeArtifact(ctx, store, f, ref, root)
+	serr := storeArtifact(ctx, st, f, ref, root)
 	wg.Wait()
 	defer w.abort()
 	switch {
@@ -575,7 +576,7 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 	case dir == "":
 		return out, nil, nil
 	}
-	if err := w.addWasm(ctx, store, out); err != nil {
+	if err := w.addWasm(ctx, st, out); err != nil {
 		return fail("pull %s: %w", err)
 	}
 	files, err := w.commit()
@@ -588,32 +589,25 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, store *St
 // storeArtifact moves the staged blobs into place (layers and config
 // first, then the manifest, then the index, so that no manifest is ever
 // without its content) and names the root ref.
-func storeArtifact(ctx context.Context, store *Store, f *pullFetcher, ref Reference, root ocispec.Descriptor) error {
-	var staged []*stagedBlob
+func storeArtifact(ctx context.Context, st *store.Store, f *pullFetcher, ref Reference, root ocispec.Descriptor) error {
+	var staged []*store.Staged
 	for _, b := range f.staged {
 		staged = append(staged, b)
 	}
-	rank := func(b *stagedBlob) int {
-		switch {
-		case b.desc.Digest == root.Digest:
+	rank := func(b *store.Staged) int {
+		switch d := b.Descriptor(); {
+		case d.Digest == root.Digest:
 			return 2
-		case storeIsManifest(b.desc.MediaType):
+		case store.IsManifest(d.MediaType):
 			return 1
 		}
 		return 0
 	}
-	slices.SortFunc(staged, func(a, b *stagedBlob) int { return rank(a) - rank(b) })
-	if err := store.commit(ctx, staged...); err != nil {
+	slices.SortFunc(staged, func(a, b *store.Staged) int { return rank(a) - rank(b) })
+	if err := st.Commit(ctx, staged...); err != nil {
 		return fmt.Errorf("store %s: %w", ref, err)
 	}
-	for _, b := range staged {
-		if b.keep != nil {
-			if err := store.recordReferrer(ctx, b.desc, b.keep); err != nil {
-				return fmt.Errorf("store %s: %w", ref, err)
-			}
-		}
-	}
-	if err := store.Tag(ctx, root, ref.String()); err != nil {
+	if err := st.Tag(ctx, root, ref.String()); err != nil {
 		return fmt.Errorf("store %s: %w", ref, err)
 	}
 	return nil
@@ -637,19 +631,19 @@ func checkWasmMagic(ctx context.Context, f content.Fetcher, d ocispec.Descriptor
 // store, verifying what it reads (the Wasm module included; a BTF archive
 // is not read). A platform whose manifest the store lacks (pulls fetch one
 // platform) gives an error wrapping ErrNotInStore.
-func Load(ctx context.Context, store *Store, ref Reference, platform string) (*packager.PlatformPackage, error) {
-	root, err := store.Resolve(ctx, ref.String())
+func Load(ctx context.Context, st *store.Store, ref Reference, platform string) (*packager.PlatformPackage, error) {
+	root, err := st.Resolve(ctx, ref.String())
 	if err != nil {
 		return nil, err
 	}
-	md, err := packager.SelectManifest(ctx, store, root, platform)
+	md, err := packager.SelectManifest(ctx, st, root, platform)
 	if err != nil {
 		return nil, err
 	}
 	if md.MediaType != ocispec.MediaTypeImageManifest {
 		return nil, fmt.Errorf("%w: %q for manifest %s", packager.ErrUnknownMediaType, md.MediaType, md.Digest)
 	}
-	data, err := fetchCapped(ctx, store, md, packager.MaxManifestSize, "manifest")
+	data, err := fetchCapped(ctx, st, md, packager.MaxManifestSize, "manifest")
 	if err != nil {
 		return nil, err
 	}
@@ -657,5 +651,5 @@ func Load(ctx context.Context, store *Store, ref Reference, platform string) (*p
 	if err != nil {
 		return nil, err
 	}
-	return packager.ReadPackage(ctx, store, m, packager.ReadOptions{Wasm: true})
+	return packager.ReadPackage(ctx, st, m, packager.ReadOptions{Wasm: true})
 }

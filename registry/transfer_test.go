@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry/registrytest"
+	"github.com/ecc-bpf/ecc/registry/store"
 )
 
 // testPackages makes a two-architecture package without a compiler.
@@ -43,14 +44,37 @@ func mustRef(t *testing.T, s string) Reference {
 	return r
 }
 
-func openStore(t *testing.T) *Store {
+func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := OpenStore(t.TempDir())
+	s, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// blobsOnDisk lists the digests under the store's blobs/ and checks each
+// file hashes to its name.
+func blobsOnDisk(t testing.TB, dir string) map[digest.Digest]bool {
+	t.Helper()
+	out := map[digest.Digest]bool{}
+	ents, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		d := digest.NewDigestFromEncoded(digest.SHA256, e.Name())
+		data, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := digest.FromBytes(data); got != d {
+			t.Errorf("blob %s hashes to %s", d, got)
+		}
+		out[d] = true
+	}
+	return out
 }
 
 // storeFiles lists the store's files (to check it did not change).
@@ -291,10 +315,10 @@ func TestPullRequests(t *testing.T) {
 		t.Errorf("requests:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// The store has the index, the arm64 manifest and its blobs only.
-	if n := len(stBlobsOnDisk(t, store.Dir())); n != 4 {
+	if n := len(blobsOnDisk(t, store.Dir())); n != 4 {
 		t.Errorf("%d blobs in the store, want 4 (index, manifest, config, object)", n)
 	}
-	if _, err := Load(ctx, store, ref, "linux/amd64"); !errors.Is(err, ErrNotInStore) {
+	if _, err := Load(ctx, store, ref, "linux/amd64"); !errors.Is(err, ErrNotInStore) || !errors.Is(err, ErrNotFound) {
 		t.Errorf("the other platform: %v", err)
 	}
 	if pp, err := Load(ctx, store, ref, "linux/arm64"); err != nil || pp.Package.Meta.Arch != "arm64" {

@@ -1,9 +1,9 @@
-package registry
+package store
 
 // The local store: an OCI image layout shared by every ecc and ecli process
 // of a user.
 //
-// On disk (DIR is DefaultStoreDir unless told otherwise):
+// On disk (DIR is DefaultDir unless told otherwise):
 //
 //	DIR/oci-layout            {"imageLayoutVersion":"1.0.0"}
 //	DIR/index.json            an OCI image index; each named image is one entry
@@ -66,8 +66,8 @@ import (
 )
 
 // ErrNotInStore is wrapped by errors for names and content the local store
-// does not hold. Such errors also match ErrNotFound and oras-go's
-// errdef.ErrNotFound.
+// does not hold. Such errors also match oras-go's errdef.ErrNotFound (which
+// is registry.ErrNotFound).
 var ErrNotInStore = errors.New("not in the local store (run 'ecc images' to list the store)")
 
 var _ oras.GraphTarget = (*Store)(nil)
@@ -83,9 +83,9 @@ const (
 	storeArtifactManifest   = "application/vnd.oci.artifact.manifest.v1+json"
 )
 
-// DefaultStoreDir is $ECC_STORE_DIR, else $XDG_DATA_HOME/ecc/store, else
+// DefaultDir is $ECC_STORE_DIR, else $XDG_DATA_HOME/ecc/store, else
 // ~/.local/share/ecc/store.
-func DefaultStoreDir() string {
+func DefaultDir() string {
 	if d := os.Getenv("ECC_STORE_DIR"); d != "" {
 		return d
 	}
@@ -145,12 +145,12 @@ type storeNotFound struct{ what string }
 func (e *storeNotFound) Error() string { return e.what + ": " + ErrNotInStore.Error() }
 
 func (e *storeNotFound) Is(target error) bool {
-	return target == ErrNotInStore || target == ErrNotFound || target == errdef.ErrNotFound
+	return target == ErrNotInStore || target == errdef.ErrNotFound
 }
 
-// OpenStore opens the store in dir, creating the layout (oci-layout,
+// Open opens the store in dir, creating the layout (oci-layout,
 // index.json, blobs/sha256) if it is missing.
-func OpenStore(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
@@ -407,27 +407,41 @@ func (s *Store) push(ctx context.Context, expected ocispec.Descriptor, r io.Read
 		return fmt.Errorf("%s: %w", expected.Digest, errdef.ErrAlreadyExists)
 	}
 
-	b, err := s.stage(ctx, expected, r, nil)
+	b, err := s.Stage(ctx, expected, r, nil)
 	if err != nil {
 		return err
 	}
-	if err := s.commit(ctx, b); err != nil {
-		return err
-	}
-	return s.recordReferrer(ctx, expected, b.keep)
+	return s.Commit(ctx, b)
 }
 
-// stagedBlob is a blob verified in the store's ingest folder (flock'ed, so
-// no collector removes it), not yet under blobs/.
-type stagedBlob struct {
+// Staged is a blob verified in the store's ingest folder (flock'ed, so no
+// collector removes it), not yet under blobs/: Commit moves it into place,
+// Discard drops it.
+type Staged struct {
 	f     *os.File
 	desc  ocispec.Descriptor
 	final string
 	keep  []byte // a manifest's content, to look for a subject
 }
 
-// discard removes a staged blob that will not be committed.
-func (b *stagedBlob) discard() {
+// Descriptor is the staged blob's descriptor.
+func (b *Staged) Descriptor() ocispec.Descriptor { return b.desc }
+
+// Pending reports whether the blob is still in the ingest folder: neither
+// committed nor discarded.
+func (b *Staged) Pending() bool { return b.f != nil }
+
+// Open reads the content of a pending blob (verified when staged).
+func (b *Staged) Open() (io.ReadCloser, error) {
+	if b.f == nil {
+		return nil, fmt.Errorf("blob %s is no longer staged", b.desc.Digest)
+	}
+	return os.Open(b.f.Name())
+}
+
+// Discard removes a staged blob that will not be committed; it does
+// nothing to a committed one, or a nil one.
+func (b *Staged) Discard() {
 	if b != nil && b.f != nil {
 		b.f.Close()
 		os.Remove(b.f.Name())
@@ -435,10 +449,11 @@ func (b *stagedBlob) discard() {
 	}
 }
 
-// stage streams r into an ingest file, verifying size and digest while
+// Stage streams r into an ingest file, verifying size and digest while
 // writing, and copies what it writes to tee when tee is not nil. Nothing is
-// visible in the store until commit; discard drops it.
-func (s *Store) stage(ctx context.Context, expected ocispec.Descriptor, r io.Reader, tee io.Writer) (*stagedBlob, error) {
+// visible in the store until Commit; Discard drops it. A pull stages
+// everything it fetches and commits only once all of it has arrived.
+func (s *Store) Stage(ctx context.Context, expected ocispec.Descriptor, r io.Reader, tee io.Writer) (*Staged, error) {
 	final, err := s.blobPath(expected.Digest)
 	if err != nil {
 		return nil, err
@@ -463,17 +478,17 @@ func (s *Store) stage(ctx context.Context, expected ocispec.Descriptor, r io.Rea
 	if err != nil {
 		return nil, err
 	}
-	b := &stagedBlob{f: tmp, desc: expected, final: final}
+	b := &Staged{f: tmp, desc: expected, final: final}
 	ok := false
 	defer func() {
 		if !ok {
-			b.discard()
+			b.Discard()
 		}
 	}()
 	h := expected.Digest.Algorithm().Hash()
 	var keep *bytes.Buffer // manifests are kept to look for a subject
 	ws := []io.Writer{tmp, h}
-	if storeIsManifest(expected.MediaType) && expected.Size <= storeManifestMax {
+	if IsManifest(expected.MediaType) && expected.Size <= storeManifestMax {
 		keep = bytes.NewBuffer(make([]byte, 0, expected.Size))
 		ws = append(ws, keep)
 	}
@@ -500,10 +515,28 @@ func (s *Store) stage(ctx context.Context, expected ocispec.Descriptor, r io.Rea
 	return b, nil
 }
 
+// Commit moves staged blobs into place (pinned until tagged, like pushed
+// content), in the order given, then keeps those that are manifests with a
+// subject as referrers (see Push). Order them so that a manifest never
+// lands before its content.
+func (s *Store) Commit(ctx context.Context, blobs ...*Staged) error {
+	if err := s.commit(ctx, blobs...); err != nil {
+		return err
+	}
+	for _, b := range blobs {
+		if b.keep != nil {
+			if err := s.recordReferrer(ctx, b.desc, b.keep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // commit moves staged blobs into place (pinned) under one shared lock.
 // Blobs are not fsynced: every read verifies the digest, so a blob a crash
 // tore is found and fetched again. Names (index.json) are synced.
-func (s *Store) commit(ctx context.Context, blobs ...*stagedBlob) error {
+func (s *Store) commit(ctx context.Context, blobs ...*Staged) error {
 	unlock, err := s.lock(ctx, false)
 	if err != nil {
 		return err
@@ -548,7 +581,7 @@ func (s *Store) commitBlob(tmp *os.File, final string) error {
 // collection while its subject is in the store and Predecessors finds it.
 // data is the manifest's content when the caller has it.
 func (s *Store) recordReferrer(ctx context.Context, desc ocispec.Descriptor, data []byte) error {
-	if !storeIsManifest(desc.MediaType) || desc.Size > storeManifestMax {
+	if !IsManifest(desc.MediaType) || desc.Size > storeManifestMax {
 		return nil
 	}
 	if data == nil {
@@ -1027,7 +1060,11 @@ func (m *storeManifest) configMediaType() string {
 	return ""
 }
 
-func storeIsManifest(mt string) bool {
+// IsManifest reports whether content of media type mt is a manifest or an
+// index (OCI or Docker, or an OCI artifact manifest): a node with successors,
+// which the store walks and keeps referrers of. Which of them ecc reads as a
+// package is packager.CheckManifestType's business.
+func IsManifest(mt string) bool {
 	switch mt {
 	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex, storeDockerManifest, storeDockerManifestList, storeArtifactManifest:
 		return true
@@ -1074,7 +1111,7 @@ func (s *Store) walk(ctx context.Context, roots []ocispec.Descriptor, seen map[d
 				return err
 			}
 		}
-		if !storeIsManifest(n.MediaType) {
+		if !IsManifest(n.MediaType) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -1127,7 +1164,7 @@ func (s *Store) Predecessors(ctx context.Context, node ocispec.Descriptor) ([]oc
 	seen := map[digest.Digest]ocispec.Descriptor{}
 	var preds []ocispec.Descriptor
 	err = s.walk(ctx, idx.Manifests, seen, parsed, func(n ocispec.Descriptor) error {
-		if !storeIsManifest(n.MediaType) {
+		if !IsManifest(n.MediaType) {
 			return nil
 		}
 		m, err := s.manifest(n, parsed)
@@ -1193,7 +1230,7 @@ func (s *Store) describe(ctx context.Context, name string, root ocispec.Descript
 	// first child manifest that has them.
 	annots := []map[string]string{root.Annotations}
 	var m *storeManifest
-	if storeIsManifest(root.MediaType) {
+	if IsManifest(root.MediaType) {
 		if mm, err := s.manifest(root, parsed); err == nil {
 			m = mm
 			annots = append(annots, m.Annotations)
@@ -1208,7 +1245,7 @@ func (s *Store) describe(ctx context.Context, name string, root ocispec.Descript
 			}
 		}
 		for _, c := range children {
-			if cm, err := s.manifest(c, parsed); err == nil && storeIsManifest(c.MediaType) {
+			if cm, err := s.manifest(c, parsed); err == nil && IsManifest(c.MediaType) {
 				annots = append(annots, cm.Annotations)
 			}
 		}
@@ -1324,7 +1361,7 @@ func (s *Store) gcLocked(ctx context.Context) (int, error) {
 	for changed := true; changed; {
 		changed = false
 		for _, e := range untagged {
-			if _, ok := reach[e.Digest]; ok || !storeIsManifest(e.MediaType) {
+			if _, ok := reach[e.Digest]; ok || !IsManifest(e.MediaType) {
 				continue
 			}
 			m, err := s.manifest(e, parsed)
