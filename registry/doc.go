@@ -89,32 +89,3 @@
 // errors.Is; the original oras-go error stays in the chain) and their
 // messages end with what to do next, e.g. "run 'ecc login HOST'".
 package registry
-
-import (
-	"errors"
-
-	"oras.land/oras-go/v2/errdef"
-
-	"github.com/ecc-bpf/ecc/registry/store"
-)
-
-// Sentinel errors. Errors returned by this package (and by the targets it
-// opens) wrap one of these when the cause is known.
-var (
-	// ErrUnauthorized: the registry wants credentials, rejected the ones
-	// sent (HTTP 401), or denied the operation to them (HTTP 403).
-	ErrUnauthorized = errors.New("unauthorized")
-	// ErrNotFound: a reference, manifest or blob does not exist. It is
-	// oras-go's errdef.ErrNotFound, so that the errors of oras-go's targets
-	// and of the local store match it too.
-	ErrNotFound = errdef.ErrNotFound
-	// ErrNotInStore: Load found no such name or platform in the local store
-	// (store.ErrNotInStore; such errors match ErrNotFound too).
-	ErrNotInStore = store.ErrNotInStore
-	// ErrInvalidReference: a reference that ParseReference cannot accept.
-	ErrInvalidReference = errors.New("invalid reference")
-	// ErrTimeout: a registry did not answer, or stalled (TimeoutError).
-	ErrTimeout = errors.New("registry timed out")
-	// ErrLimit: content over a limit of Limits.
-	ErrLimit = errors.New("over a limit")
-)
