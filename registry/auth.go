@@ -254,7 +254,9 @@ func Login(ctx context.Context, host, username, password string, opts *Options) 
 	reg.Client = c.auth
 	rec := &putRecorder{Store: store}
 	ctx, helpers := traceHelpers(ctx)
-	err = credentials.Login(ctx, rec, reg, auth.Credential{Username: username, Password: password})
+	err = withRetries(ctx, 0, func() error {
+		return credentials.Login(ctx, rec, reg, auth.Credential{Username: username, Password: password})
+	})
 	switch {
 	case err == nil:
 	case rec.putErr != nil:

@@ -14,7 +14,6 @@ import (
 	orasregistry "oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/retry"
 
 	"github.com/ecc-bpf/ecc/internal/tlsconf"
 )
@@ -50,9 +49,9 @@ type Options struct {
 	// UserAgent is sent with every request; empty means "ecc/VERSION" with
 	// the version of the running binary's module.
 	UserAgent string
-	// WrapTransport, when set, wraps the HTTP transport below the retry and
-	// auth layers, so it sees every attempt, token requests included (tests
-	// and benchmarks count requests with it).
+	// WrapTransport, when set, wraps the HTTP transport below the auth
+	// layer, so it sees every request, token requests and those of retries
+	// included (tests and benchmarks count requests with it).
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Timeout is how long a registry may take to accept a connection, to
 	// send response headers, or to move another 1 KiB of a transfer
@@ -98,8 +97,10 @@ type registryClient struct {
 func (c *registryClient) close() { c.transport.CloseIdleConnections() }
 
 // newRegistryClient builds the HTTP stack for one registry host:
-// auth.Client (token cache, credentials, User-Agent) → retry transport →
-// opts.WrapTransport → http.Transport (TLS verified, --ca-file, --insecure).
+// auth.Client (token cache, credentials, User-Agent) → opts.WrapTransport →
+// timeoutTransport → http.Transport (TLS verified, --ca-file, --insecure).
+// Nothing here retries: Push, Pull and Login do (retry.go), once, for
+// the whole operation.
 func newRegistryClient(host string, opts *Options) (*registryClient, error) {
 	tlsCfg, err := tlsConfig(opts)
 	if err != nil {
@@ -123,7 +124,7 @@ func newRegistryClient(host string, opts *Options) (*registryClient, error) {
 		return nil, err
 	}
 	ac := &auth.Client{
-		Client:     &http.Client{Transport: retry.NewTransport(rt)},
+		Client:     &http.Client{Transport: rt},
 		Cache:      auth.NewCache(),
 		Credential: cred,
 		ClientID:   "ecc",

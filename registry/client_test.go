@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -325,47 +324,6 @@ func TestTLS(t *testing.T) {
 			t.Error("plain HTTP to a TLS server succeeded")
 		}
 	})
-}
-
-func TestRetryAndRequestCounting(t *testing.T) {
-	isolate(t)
-	srv := registrytest.NewServer(t, registrytest.ServerOptions{})
-	proxy := registrytest.NewFaultyProxy(t, srv.URL)
-	ref := mustParse(t, proxy.Host+"/probe:v1")
-	counter := &registrytest.Counter{}
-	var mu sync.Mutex
-	agents := map[string]bool{}
-	wrap := func(rt http.RoundTripper) http.RoundTripper {
-		return counter.Wrap(roundTripperFunc(func(r *http.Request) (*http.Response, error) {
-			mu.Lock()
-			agents[r.Header.Get("User-Agent")] = true
-			mu.Unlock()
-			return rt.RoundTrip(r)
-		}))
-	}
-	repo, err := NewRepository(context.Background(), ref, &Options{WrapTransport: wrap, UserAgent: "ecc/test-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy.FailNext(`/manifests/`)
-	proxy.FailNext(`/blobs/sha256:`)
-	pushArtifact(t, repo, "v1", []byte("retried"))
-	if got := fetchArtifact(t, repo, "v1"); string(got) != "retried" {
-		t.Errorf("fetched %q", got)
-	}
-	if proxy.Faults() != 2 {
-		t.Errorf("faults injected = %d, want 2", proxy.Faults())
-	}
-	if counter.Count() != proxy.Count() || srv.Count() != proxy.Count()-2 {
-		t.Errorf("counter %d, proxy %d, server %d: want counter == proxy == server+2",
-			counter.Count(), proxy.Count(), srv.Count())
-	}
-	if len(agents) != 1 || !agents["ecc/test-1"] {
-		t.Errorf("User-Agent headers = %v", agents)
-	}
-	if ua := userAgent(&Options{}); !strings.HasPrefix(ua, "ecc/") {
-		t.Errorf("default User-Agent = %q", ua)
-	}
 }
 
 type roundTripperFunc func(*http.Request) (*http.Response, error)

@@ -45,10 +45,21 @@
 // skips verification. Plain HTTP is used when Options.PlainHTTP is set, and
 // automatically (with a one-line notice) for loopback hosts — localhost,
 // 127.0.0.0/8 and ::1 — unless RequireTLS (--plain-http=false), CAFile or
-// Insecure asks for HTTPS. Requests go through oras-go's retry transport
-// (5xx, 429 and connection resets are retried with backoff), a per-client
-// token cache and the User-Agent ecc/VERSION. Options.WrapTransport lets tests
-// and benchmarks observe every HTTP attempt.
+// Insecure asks for HTTPS. Requests go through a per-client token cache and
+// carry the User-Agent ecc/VERSION. Options.WrapTransport lets tests and
+// benchmarks observe every HTTP attempt.
+//
+// # Retries
+//
+// Push, Pull and Login retry, in one place (there is no retrying transport
+// below them): what failed on the registry's side (5xx, 429) or was cut off
+// (a connection reset, refused or closed, a body that ended early) is tried
+// again, up to PushOptions.Retries or PullOptions.Retries (DefaultRetries)
+// more times, after 200 ms, 400 ms, 600 ms…. A push sends again only the
+// blobs the registry still lacks; a pull fetches again only the blob that
+// was cut off. Authentication, not-found, limit, timeout, digest and
+// validation errors are final. The methods of a Target do not retry on
+// their own.
 //
 // Every request fails with a TimeoutError (ErrTimeout) naming the host and
 // what stalled once the registry has gone Options.Timeout (DefaultTimeout,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"syscall"
 	"time"
 
@@ -14,13 +15,17 @@ import (
 	"github.com/ecc-bpf/ecc/packager"
 )
 
-// DefaultRetries is how many times a transfer cut off midway is retried.
-// Content that already arrived is not sent again.
+// DefaultRetries is how many times a push, a pull (each of its blobs) or a
+// login that failed on the registry's side or was cut off midway is tried
+// again. Content that already arrived is not sent again.
 const DefaultRetries = 3
 
-// withRetries runs f until it succeeds, the error is final, or the attempts run
-// out. Transfers that were cut off or failed on the server are retried;
-// authentication, not-found and validation errors are not.
+// withRetries runs f until it succeeds, the error is final, or the attempts
+// run out: 1 + retries attempts (DefaultRetries when retries <= 0). It is
+// the only retry of a registry operation; the HTTP client below does not
+// retry, so a request is never retried twice over. Transfers that were cut
+// off or failed on the server are retried; authentication, not-found and
+// validation errors are not.
 func withRetries(ctx context.Context, retries int, f func() error) error {
 	if retries <= 0 {
 		retries = DefaultRetries
@@ -51,10 +56,11 @@ func retryable(err error) bool {
 		return false
 	}
 	// Transfers cut off (a connection dropped or refused mid-way, a body
-	// ending early) and registry-side failures (5xx) are worth another try.
+	// ending early) and registry-side failures (5xx, and 429: too many
+	// requests) are worth another try.
 	var resp *errcode.ErrorResponse
 	if errors.As(err, &resp) {
-		return resp.StatusCode >= 500
+		return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
 	}
 	var netErr net.Error
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
