@@ -13,6 +13,8 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content/oci"
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/ecc-bpf/ecc/registry/store"
 )
 
 // layoutTarget serves oci:DIR and oci-archive:FILE. The oras-go store is
@@ -166,7 +168,7 @@ func (t *layoutTarget) Push(ctx context.Context, desc ocispec.Descriptor, r io.R
 	if err := s.Push(ctx, desc, r); err != nil {
 		return t.mapErr(err)
 	}
-	if isManifestType(desc.MediaType) {
+	if store.IsManifest(desc.MediaType) {
 		t.changed()
 	}
 	return nil
@@ -236,14 +238,4 @@ func (t *layoutTarget) Close() error {
 		return fmt.Errorf("write %s: %w", t.ref, err)
 	}
 	return nil
-}
-
-func isManifestType(mediaType string) bool {
-	switch mediaType {
-	case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
-		"application/vnd.docker.distribution.manifest.v2+json",
-		"application/vnd.docker.distribution.manifest.list.v2+json":
-		return true
-	}
-	return false
 }

@@ -62,13 +62,12 @@ func pullLimits(src any, po *PullOptions) Limits {
 // selectManifest decodes the root and, for an index, fetches and decodes
 // the platform's manifest only; it returns that manifest and its content.
 func selectManifest(ctx context.Context, src content.Fetcher, root ocispec.Descriptor, rootData []byte, platform string, lim Limits) (*packager.PackageManifest, []byte, error) {
-	switch root.MediaType {
-	case ocispec.MediaTypeImageManifest:
+	if err := packager.CheckManifestType(root, true); err != nil {
+		return nil, nil, err
+	}
+	if root.MediaType == ocispec.MediaTypeImageManifest {
 		m, err := packager.DecodeManifest(root, rootData)
 		return m, rootData, err
-	case ocispec.MediaTypeImageIndex:
-	default:
-		return nil, nil, fmt.Errorf("%w: %q for %s (not an OCI manifest or index)", packager.ErrUnknownMediaType, root.MediaType, root.Digest)
 	}
 	idx, err := packager.DecodeIndex(root, rootData)
 	if err != nil {
@@ -82,8 +81,8 @@ func selectManifest(ctx context.Context, src content.Fetcher, root ocispec.Descr
 	if err != nil {
 		return nil, nil, err
 	}
-	if d.MediaType != ocispec.MediaTypeImageManifest {
-		return nil, nil, fmt.Errorf("%w: %q for %s in index %s (packages hold one manifest per platform)", packager.ErrUnknownMediaType, d.MediaType, d.Digest, root.Digest)
+	if err := packager.CheckManifestType(d, false); err != nil {
+		return nil, nil, fmt.Errorf("index %s: %w", root.Digest, err)
 	}
 	data, err := fetchCapped(ctx, src, d, packager.MaxManifestSize, "manifest")
 	if err != nil {
@@ -276,9 +275,6 @@ func Load(ctx context.Context, st *store.Store, ref Reference, platform string) 
 	md, err := packager.SelectManifest(ctx, st, root, platform)
 	if err != nil {
 		return nil, err
-	}
-	if md.MediaType != ocispec.MediaTypeImageManifest {
-		return nil, fmt.Errorf("%w: %q for manifest %s", packager.ErrUnknownMediaType, md.MediaType, md.Digest)
 	}
 	data, err := fetchCapped(ctx, st, md, packager.MaxManifestSize, "manifest")
 	if err != nil {

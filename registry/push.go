@@ -6,10 +6,10 @@ import (
 	"io"
 	"time"
 
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry/store"
 )
 
 // PushOptions tune Push.
@@ -83,13 +83,11 @@ func PushArtifact(ctx context.Context, art *packager.Artifact, dst oras.Target, 
 		}
 		seen[b.Desc.Digest.String()] = true
 		res.Size += b.Desc.Size
-		switch b.Desc.MediaType {
-		case ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex:
-			if b.Desc.Digest != art.Root.Digest {
-				manifests = append(manifests, b)
-			}
-		default:
+		switch {
+		case !store.IsManifest(b.Desc.MediaType):
 			blobs = append(blobs, b)
+		case b.Desc.Digest != art.Root.Digest:
+			manifests = append(manifests, b)
 		}
 	}
 	err = withRetries(ctx, po.Retries, func() error {
