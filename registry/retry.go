@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"syscall"
 	"time"
 
@@ -61,6 +62,13 @@ func retryable(err error) bool {
 	var resp *errcode.ErrorResponse
 	if errors.As(err, &resp) {
 		return resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests
+	}
+	// http.Client wraps every failure in a *url.Error, which is a net.Error
+	// whatever it wraps: look inside, so that a certificate refused or an
+	// HTTP answer to HTTPS is final rather than retried.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
 	}
 	var netErr net.Error
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||

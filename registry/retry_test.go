@@ -161,4 +161,22 @@ func TestRetryAttempts(t *testing.T) {
 	if got := count("GET", "/manifests/nope"); got != 1 {
 		t.Errorf("GETs of an unknown tag = %d, want 1", got)
 	}
+	// And a certificate the client does not trust, by a pull and a login.
+	tlsSrv := registrytest.NewServer(t, registrytest.ServerOptions{TLS: true})
+	var tc registrytest.Counter
+	tref := mustRef(t, tlsSrv.Host+"/probes/retry:v1")
+	tsrc, err := OpenTarget(ctx, tref, &Options{RequireTLS: true, WrapTransport: tc.Wrap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tsrc.Close()
+	if _, err := Pull(ctx, tsrc, tref, openStore(t), nil); err == nil || !strings.Contains(err.Error(), "--ca-file") {
+		t.Fatalf("pull from an untrusted registry: %v", err)
+	}
+	if err := Login(ctx, tlsSrv.Host, "u", "p", &Options{RequireTLS: true, WrapTransport: tc.Wrap}); err == nil {
+		t.Fatal("login to an untrusted registry succeeded")
+	}
+	if got := tc.Count(); got != 2 {
+		t.Errorf("requests to an untrusted registry = %d (%v), want 2 (one each)", got, tc.Requests())
+	}
 }
