@@ -62,9 +62,9 @@
 // again, up to PushOptions.Retries or PullOptions.Retries (DefaultRetries)
 // more times, after 200 ms, 400 ms, 600 ms…. A push sends again only the
 // blobs the registry still lacks; a pull fetches again only what failed
-// (the index and manifest, or one blob). Authentication, not-found, limit, timeout, digest and
-// validation errors are final. The methods of a Target do not retry on
-// their own.
+// (the index and manifest, or one blob). Authentication, not-found, limit,
+// timeout, certificate, digest and validation errors are final. The
+// methods of a Target do not retry on their own.
 //
 // # Pulls
 //
