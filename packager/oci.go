@@ -264,10 +264,25 @@ func Platforms(idx *ocispec.Index) []string {
 	return out
 }
 
-// isIndexType reports whether mediaType is an image index (OCI, or Docker's
-// manifest list).
-func isIndexType(mediaType string) bool {
-	return mediaType == ocispec.MediaTypeImageIndex || mediaType == "application/vnd.docker.distribution.manifest.list.v2+json"
+// CheckManifestType is the one check of manifest media types, shared by
+// pulls, by reads from the local store (ecli run, ecc inspect: Load,
+// SelectManifest) and by DecodeManifest and ReadManifest, so that all of
+// them accept the same artifacts. What a reference names (indexOK) may be
+// an OCI image index or an OCI image manifest; a package's manifest (an
+// index entry, or what DecodeManifest reads) must be an OCI image manifest.
+// Anything else (Docker manifests and manifest lists, OCI artifact
+// manifests, an index inside an index, a config or layer) is refused with
+// an error wrapping ErrUnknownMediaType that names the type.
+func CheckManifestType(d ocispec.Descriptor, indexOK bool) error {
+	switch {
+	case d.MediaType == ocispec.MediaTypeImageManifest:
+		return nil
+	case indexOK && d.MediaType == ocispec.MediaTypeImageIndex:
+		return nil
+	case indexOK:
+		return fmt.Errorf("%w: %q for %s (not an OCI image manifest or index)", ErrUnknownMediaType, d.MediaType, d.Digest)
+	}
+	return fmt.Errorf("%w: %q for %s (not an OCI image manifest; a package has one per platform)", ErrUnknownMediaType, d.MediaType, d.Digest)
 }
 
 // checkDescriptor checks a descriptor read from a manifest or index: a
@@ -329,14 +344,13 @@ func SelectPlatform(idx *ocispec.Index, platform string) (ocispec.Descriptor, er
 }
 
 // SelectManifest picks the manifest for platform ("" means the host's) from
-// root, which is an index or already a manifest.
+// root, which is an index or already a manifest (CheckManifestType).
 func SelectManifest(ctx context.Context, f content.Fetcher, root ocispec.Descriptor, platform string) (ocispec.Descriptor, error) {
-	switch {
-	case root.MediaType == ocispec.MediaTypeImageManifest:
+	if err := CheckManifestType(root, true); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if root.MediaType == ocispec.MediaTypeImageManifest {
 		return root, nil
-	case isIndexType(root.MediaType):
-	default:
-		return ocispec.Descriptor{}, fmt.Errorf("%w: %q for %s (not an OCI manifest or index)", ErrUnknownMediaType, root.MediaType, root.Digest)
 	}
 	data, err := fetchCapped(ctx, f, root, MaxManifestSize, "index")
 	if err != nil {
@@ -346,7 +360,14 @@ func SelectManifest(ctx context.Context, f content.Fetcher, root ocispec.Descrip
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	return SelectPlatform(idx, platform)
+	d, err := SelectPlatform(idx, platform)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if err := CheckManifestType(d, false); err != nil {
+		return ocispec.Descriptor{}, fmt.Errorf("index %s: %w", root.Digest, err)
+	}
+	return d, nil
 }
 
 // MaxLayers is the most layers a package manifest has: one BPF object, one
@@ -403,8 +424,8 @@ func (m *PackageManifest) Size() int64 {
 // not plain names (ValidName) are not used.
 func DecodeManifest(desc ocispec.Descriptor, data []byte) (*PackageManifest, error) {
 	in := "manifest " + desc.Digest.String()
-	if desc.MediaType != ocispec.MediaTypeImageManifest {
-		return nil, fmt.Errorf("%w: %q for %s (not an OCI image manifest)", ErrUnknownMediaType, desc.MediaType, in)
+	if err := CheckManifestType(desc, false); err != nil {
+		return nil, err
 	}
 	if len(data) > MaxManifestSize {
 		return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes a manifest may have", in, len(data), MaxManifestSize)
@@ -549,8 +570,8 @@ func ReadPackage(ctx context.Context, f content.Fetcher, m *PackageManifest, o R
 // returns the platform package it describes, every layer read
 // (ReadPackage). Unknown media types are refused, naming them.
 func ReadManifest(ctx context.Context, f content.Fetcher, desc ocispec.Descriptor) (*PlatformPackage, error) {
-	if desc.MediaType != ocispec.MediaTypeImageManifest {
-		return nil, fmt.Errorf("%w: %q for manifest %s", ErrUnknownMediaType, desc.MediaType, desc.Digest)
+	if err := CheckManifestType(desc, false); err != nil {
+		return nil, err
 	}
 	data, err := fetchCapped(ctx, f, desc, MaxManifestSize, "manifest")
 	if err != nil {

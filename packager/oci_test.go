@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -119,6 +120,77 @@ func pushBlob(s *memory.Store, mt string, data []byte) ocispec.Descriptor {
 	b := blob(mt, data, nil)
 	s.Push(context.Background(), b.Desc, bytes.NewReader(data))
 	return b.Desc
+}
+
+// The one check of manifest media types: what a reference may name, and what
+// a package's manifest (an index entry) may be.
+func TestCheckManifestType(t *testing.T) {
+	const (
+		dockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+		dockerList     = "application/vnd.docker.distribution.manifest.list.v2+json"
+		ociArtifact    = "application/vnd.oci.artifact.manifest.v1+json"
+	)
+	for _, c := range []struct {
+		mediaType     string
+		root, inIndex bool // accepted where a reference points, in an index
+	}{
+		{ocispec.MediaTypeImageManifest, true, true},
+		{ocispec.MediaTypeImageIndex, true, false},
+		{dockerManifest, false, false},
+		{dockerList, false, false},
+		{ociArtifact, false, false},
+		{MediaTypeConfig, false, false},
+		{MediaTypeObject, false, false},
+		{MediaTypeWasm, false, false},
+		{"application/vnd.oci.image.layer.v1.tar+gzip", false, false},
+		{"application/json", false, false},
+		{"", false, false},
+	} {
+		d := ocispec.Descriptor{MediaType: c.mediaType, Digest: digest.FromString(c.mediaType)}
+		for _, where := range []struct {
+			indexOK, want bool
+		}{{true, c.root}, {false, c.inIndex}} {
+			err := CheckManifestType(d, where.indexOK)
+			if (err == nil) != where.want {
+				t.Errorf("%q (index allowed %v): accepted %v, want %v (%v)", c.mediaType, where.indexOK, err == nil, where.want, err)
+			}
+			if err != nil && (!errors.Is(err, ErrUnknownMediaType) || !strings.Contains(err.Error(), fmt.Sprintf("%q", c.mediaType)) ||
+				!strings.Contains(err.Error(), d.Digest.String())) {
+				t.Errorf("%q: the error must wrap ErrUnknownMediaType and name the type and digest: %v", c.mediaType, err)
+			}
+		}
+	}
+}
+
+// SelectManifest, ReadManifest and DecodeManifest refuse what
+// CheckManifestType refuses: a Docker manifest list as the root, an index
+// inside an index.
+func TestSelectManifestRefusesTypes(t *testing.T) {
+	ctx := context.Background()
+	art, err := NewArtifact(twoArch(t), ArtifactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pushAll(t, art)
+	list := art.Root
+	list.MediaType = "application/vnd.docker.distribution.manifest.list.v2+json"
+	if _, err := SelectManifest(ctx, s, list, "linux/amd64"); !errors.Is(err, ErrUnknownMediaType) {
+		t.Errorf("Docker manifest list: %v", err)
+	}
+	nested := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageIndex, Digest: art.Root.Digest, Size: art.Root.Size,
+			Platform: &ocispec.Platform{OS: "linux", Architecture: "amd64"}}}}
+	data, _ := json.Marshal(&nested)
+	outer := pushBlob(s, ocispec.MediaTypeImageIndex, data)
+	if _, err := SelectManifest(ctx, s, outer, "linux/amd64"); !errors.Is(err, ErrUnknownMediaType) || !strings.Contains(err.Error(), "index "+outer.Digest.String()) {
+		t.Errorf("an index in an index: %v", err)
+	}
+	if _, err := ReadManifest(ctx, s, art.Root); !errors.Is(err, ErrUnknownMediaType) {
+		t.Errorf("ReadManifest of an index: %v", err)
+	}
+	if _, err := DecodeManifest(art.Root, nil); !errors.Is(err, ErrUnknownMediaType) {
+		t.Errorf("DecodeManifest of an index: %v", err)
+	}
 }
 
 func TestReadManifestRefuses(t *testing.T) {

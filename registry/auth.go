@@ -5,90 +5,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/credentials"
 	"oras.land/oras-go/v2/registry/remote/credentials/trace"
-	"oras.land/oras-go/v2/registry/remote/errcode"
 )
-
-// Options configures every registry operation. The CLI fills it from its
-// flags and the environment; the zero value (or nil) is valid.
-type Options struct {
-	// RegistryConfig is a docker config.json to read credentials from and
-	// store them in (--registry-config). Empty: $DOCKER_CONFIG/config.json,
-	// else ~/.docker/config.json.
-	RegistryConfig string
-	// Username and Password, when set, are used for the reference's registry
-	// instead of the config file (-u with --password-stdin, or
-	// CredentialsFromEnv). For ghcr.io the password may be a GitHub token
-	// (GITHUB_TOKEN or a personal access token with packages scope) and the
-	// username any non-empty name: it is ordinary basic auth that the
-	// registry exchanges for a bearer token.
-	Username, Password string
-	// CAFile is a PEM file of extra certificate authorities trusted besides
-	// the system pool (--ca-file).
-	CAFile string
-	// PlainHTTP talks HTTP instead of HTTPS (--plain-http). Loopback hosts
-	// use plain HTTP even without it unless RequireTLS, CAFile or Insecure is
-	// set.
-	PlainHTTP bool
-	// RequireTLS forbids the automatic plain HTTP for loopback hosts
-	// (--plain-http=false given explicitly).
-	RequireTLS bool
-	// Insecure skips TLS certificate verification (--insecure).
-	Insecure bool
-	// Stderr receives one-line notices ("notice: ..."); nil discards them.
-	Stderr io.Writer
-	// UserAgent is sent with every request; empty means "ecc/VERSION" with
-	// the version of the running binary's module.
-	UserAgent string
-	// WrapTransport, when set, wraps the HTTP transport below the retry and
-	// auth layers, so it sees every attempt, token requests included (tests
-	// and benchmarks count requests with it).
-	WrapTransport func(http.RoundTripper) http.RoundTripper
-	// Timeout is how long a registry may take to accept a connection, to
-	// send response headers, or to move another 1 KiB of a transfer
-	// (--timeout); errors then wrap ErrTimeout and name the host. 0 means
-	// DefaultTimeout, a negative value no timeout.
-	Timeout time.Duration
-	// Limits bound what pulls accept (--max-bytes, --max-manifests) and
-	// what an oci-archive: may unpack to. Zero fields mean the defaults.
-	Limits Limits
-}
-
-// timeout is the effective Timeout (0: none).
-func (o *Options) timeout() time.Duration {
-	switch {
-	case o.Timeout == 0:
-		return DefaultTimeout
-	case o.Timeout < 0:
-		return 0
-	}
-	return o.Timeout
-}
-
-func (o *Options) orDefault() *Options {
-	if o == nil {
-		return &Options{}
-	}
-	return o
-}
-
-func (o *Options) notice(format string, args ...any) {
-	if o.Stderr != nil {
-		fmt.Fprintf(o.Stderr, "notice: "+format+"\n", args...)
-	}
-}
 
 // Environment variables read by CredentialsFromEnv.
 const (
@@ -326,7 +254,9 @@ func Login(ctx context.Context, host, username, password string, opts *Options) 
 	reg.Client = c.auth
 	rec := &putRecorder{Store: store}
 	ctx, helpers := traceHelpers(ctx)
-	err = credentials.Login(ctx, rec, reg, auth.Credential{Username: username, Password: password})
+	err = withRetries(ctx, 0, func() error {
+		return credentials.Login(ctx, rec, reg, auth.Credential{Username: username, Password: password})
+	})
 	switch {
 	case err == nil:
 	case rec.putErr != nil:
@@ -392,14 +322,4 @@ func Logout(ctx context.Context, host string, opts *Options) error {
 		return fmt.Errorf("logout from %s (config %s): %w", host, path, helpers.redact(err))
 	}
 	return nil
-}
-
-// statusCode returns the HTTP status of a registry error response in err's
-// chain, or 0.
-func errStatusCode(err error) int {
-	var resp *errcode.ErrorResponse
-	if errors.As(err, &resp) {
-		return resp.StatusCode
-	}
-	return 0
 }

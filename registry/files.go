@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry/store"
 )
 
 // WriteFiles writes a pulled package's files into dir (created if needed):
@@ -27,7 +28,7 @@ import (
 // or a symbolic link). Files are written under temporary names first and
 // renamed into place only when all are complete: a failure leaves no file
 // behind, and readers never see a partial one.
-func WriteFiles(ctx context.Context, store *Store, p *Pulled, dir string) ([]string, error) {
+func WriteFiles(ctx context.Context, st *store.Store, p *Pulled, dir string) ([]string, error) {
 	w, err := newFileWriter(dir, p.Package.Name)
 	if err != nil {
 		return nil, err
@@ -36,7 +37,7 @@ func WriteFiles(ctx context.Context, store *Store, p *Pulled, dir string) ([]str
 		w.abort()
 		return nil, err
 	}
-	if err := w.addWasm(ctx, store, p); err != nil {
+	if err := w.addWasm(ctx, st, p); err != nil {
 		w.abort()
 		return nil, err
 	}
@@ -93,12 +94,12 @@ func (w *fileWriter) addPackage(p *Pulled) error {
 
 // addWasm copies NAME.wasm from the store when the package did not hold
 // the module in memory.
-func (w *fileWriter) addWasm(ctx context.Context, store *Store, p *Pulled) error {
+func (w *fileWriter) addWasm(ctx context.Context, st *store.Store, p *Pulled) error {
 	if p.Package.Wasm != nil || p.Manifest == nil || p.Manifest.Wasm == nil {
 		return nil
 	}
 	wd := *p.Manifest.Wasm
-	return w.add(w.name+".wasm", nil, func() (io.ReadCloser, error) { return store.Fetch(ctx, wd) })
+	return w.add(w.name+".wasm", nil, func() (io.ReadCloser, error) { return st.Fetch(ctx, wd) })
 }
 
 // add writes data (or what open gives) to a new hidden file named after

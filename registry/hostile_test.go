@@ -176,7 +176,7 @@ func TestPullRefusesLayerShapes(t *testing.T) {
 		if files := treeFiles(t, out); len(files) != 0 {
 			t.Errorf("%s: wrote %q", c.name, files)
 		}
-		if imgs, _ := store.List(ctx); len(imgs) != 0 || len(stBlobsOnDisk(t, store.Dir())) != 0 {
+		if imgs, _ := store.List(ctx); len(imgs) != 0 || len(blobsOnDisk(t, store.Dir())) != 0 {
 			t.Errorf("%s: the store changed: %v", c.name, imgs)
 		}
 	}

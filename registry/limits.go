@@ -98,3 +98,14 @@ func ParseSize(s string) (int64, error) {
 	}
 	return n << shift, nil
 }
+
+// HumanSize prints a byte count for people.
+func HumanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -46,9 +46,8 @@ func (e *TimeoutError) Is(target error) bool { return target == ErrTimeout }
 //     each time 1 KiB has arrived. So a server that sends nothing and one
 //     that dribbles a byte a second both fail after the timeout.
 //
-// The request is then cancelled and the error is a *TimeoutError, which the
-// retry layers above do not retry (waiting again for a stuck server would
-// multiply the wait).
+// The request is then cancelled and the error is a *TimeoutError, which is
+// not retried (waiting again for a stuck server would multiply the wait).
 type timeoutTransport struct {
 	next     http.RoundTripper
 	timeout  time.Duration

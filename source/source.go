@@ -18,6 +18,7 @@ import (
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/extract"
 	"github.com/ecc-bpf/ecc/registry"
+	"github.com/ecc-bpf/ecc/registry/store"
 )
 
 // Source is a package and where it came from.
@@ -237,7 +238,7 @@ func nameFromURL(u string) string {
 
 // openReference gets a package from the local store or its registry.
 func openReference(ctx context.Context, ref registry.Reference, o *OpenOptions) (*Source, error) {
-	store, err := registry.OpenStore(registry.DefaultStoreDir())
+	store, err := store.Open(store.DefaultDir())
 	if err != nil {
 		return nil, err
 	}

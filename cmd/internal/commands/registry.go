@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ecc-bpf/ecc/registry"
+	"github.com/ecc-bpf/ecc/registry/store"
 )
 
 // RegistryFlags are the flags of every command that talks to a registry.
@@ -97,8 +98,8 @@ func Progress() io.Writer {
 }
 
 // OpenStore opens the local store ($ECC_STORE_DIR or the XDG data dir).
-func OpenStore() (*registry.Store, error) {
-	return registry.OpenStore(registry.DefaultStoreDir())
+func OpenStore() (*store.Store, error) {
+	return store.Open(store.DefaultDir())
 }
 
 // Login is "login REGISTRY".
@@ -232,20 +233,20 @@ Examples:
 			}
 			// The store opens (the first time: is created) while the
 			// manifest is on its way.
-			var store *registry.Store
+			var st *store.Store
 			var storeErr error
 			opened := make(chan struct{})
 			go func() {
 				defer close(opened)
-				store, storeErr = OpenStore()
+				st, storeErr = OpenStore()
 			}()
 			defer func() {
 				<-opened
-				if store != nil {
-					store.Close()
+				if st != nil {
+					st.Close()
 				}
 			}()
-			openStore := func() (*registry.Store, error) { <-opened; return store, storeErr }
+			openStore := func() (*store.Store, error) { <-opened; return st, storeErr }
 			src, err := registry.OpenTarget(c.Context, ref, o)
 			if err != nil {
 				return err
@@ -288,18 +289,18 @@ Examples:
 			if c.NArg() != 0 {
 				return fmt.Errorf("images takes no arguments (got %q); to remove one: '%s images rm REF'", c.Args().Slice(), c.App.Name)
 			}
-			store, err := OpenStore()
+			st, err := OpenStore()
 			if err != nil {
 				return err
 			}
-			defer store.Close()
-			imgs, err := store.List(c.Context)
+			defer st.Close()
+			imgs, err := st.List(c.Context)
 			if err != nil {
 				return err
 			}
 			if c.String("format") == "json" {
 				if imgs == nil {
-					imgs = []registry.Image{}
+					imgs = []store.Image{}
 				}
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")

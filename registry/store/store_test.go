@@ -1,4 +1,4 @@
-package registry
+package store
 
 import (
 	"bytes"
@@ -129,7 +129,7 @@ func (a stArtifact) memory(ctx context.Context) (*memory.Store, error) {
 
 func stOpen(t testing.TB, dir string) *Store {
 	t.Helper()
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,19 +200,19 @@ func stNames(idx ocispec.Index) []string {
 	return names
 }
 
-func TestDefaultStoreDir(t *testing.T) {
+func TestDefaultDir(t *testing.T) {
 	t.Setenv("ECC_STORE_DIR", "/x/store")
-	if got := DefaultStoreDir(); got != "/x/store" {
+	if got := DefaultDir(); got != "/x/store" {
 		t.Errorf("with ECC_STORE_DIR: %s", got)
 	}
 	t.Setenv("ECC_STORE_DIR", "")
 	t.Setenv("XDG_DATA_HOME", "/data")
-	if got := DefaultStoreDir(); got != "/data/ecc/store" {
+	if got := DefaultDir(); got != "/data/ecc/store" {
 		t.Errorf("with XDG_DATA_HOME: %s", got)
 	}
 	t.Setenv("XDG_DATA_HOME", "relative")
 	t.Setenv("HOME", "/home/u")
-	if got := DefaultStoreDir(); got != "/home/u/.local/share/ecc/store" {
+	if got := DefaultDir(); got != "/home/u/.local/share/ecc/store" {
 		t.Errorf("with HOME: %s", got)
 	}
 }
@@ -270,7 +270,7 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Errorf("Resolve(name@digest) = %+v, %v", d, err)
 	}
 	_, err = s.Resolve(ctx, "ghcr.io/org/probe:v2")
-	if !errors.Is(err, ErrNotInStore) || !errors.Is(err, errdef.ErrNotFound) || !errors.Is(err, ErrNotFound) ||
+	if !errors.Is(err, ErrNotInStore) || !errors.Is(err, errdef.ErrNotFound) ||
 		!strings.Contains(err.Error(), "ecc images") || !strings.Contains(err.Error(), "ghcr.io/org/probe:v2") {
 		t.Errorf("Resolve(unknown) error = %v", err)
 	}
@@ -382,10 +382,10 @@ func stImageEqual(a, b Image) bool {
 		a.Created.Equal(b.Created) && a.Title == b.Title
 }
 
-func TestOpenStoreRefusesOtherFolders(t *testing.T) {
+func TestOpenRefusesOtherFolders(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644)
-	if _, err := OpenStore(dir); err == nil || !strings.Contains(err.Error(), "notes.txt") {
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "notes.txt") {
 		t.Errorf("OpenStore of a folder with other files: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "blobs")); err == nil {
@@ -401,7 +401,7 @@ func TestOpenStoreRefusesOtherFolders(t *testing.T) {
 		t.Errorf("reopening rewrote index.json")
 	}
 	os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"9"}`), 0o644)
-	if _, err := OpenStore(dir); err == nil || !strings.Contains(err.Error(), "ECC_STORE_DIR") {
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "ECC_STORE_DIR") {
 		t.Errorf("OpenStore of a layout of another version: %v", err)
 	}
 }
@@ -811,7 +811,7 @@ func TestStoreHelperProcess(t *testing.T) {
 			t.Fatal("no start signal")
 		}
 	}
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -869,7 +869,7 @@ func TestStoreConcurrentGoroutines(t *testing.T) {
 			s := shared
 			if i%2 == 1 {
 				var err error
-				if s, err = OpenStore(dir); err != nil {
+				if s, err = Open(dir); err != nil {
 					errs[i] = err
 					return
 				}
