@@ -1,4 +1,3 @@
-// Package commands holds the CLI commands ecc and ecli share.
 package commands
 
 import (

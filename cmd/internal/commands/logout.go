@@ -1,0 +1,33 @@
+package commands
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ecc-bpf/ecc/registry"
+)
+
+// Logout is "logout REGISTRY".
+func Logout(prog string) *cli.Command {
+	return named(prog, &cli.Command{
+		Name:      "logout",
+		Usage:     "forget a registry's credentials",
+		ArgsUsage: "REGISTRY",
+		Description: `Examples:
+   PROG logout ghcr.io`,
+		Flags: []cli.Flag{RegistryConfigFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("logout takes one REGISTRY (got %d arguments)", c.NArg())
+			}
+			o := &registry.Options{RegistryConfig: c.String("registry-config"), Stderr: os.Stderr}
+			if err := registry.Logout(c.Context, c.Args().First(), o); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stdout, "Removed credentials for %s\n", c.Args().First())
+			return nil
+		},
+	})
+}
