@@ -66,8 +66,8 @@ func extractTar(r io.Reader, dir string, maxBytes int64) error {
 			}
 		case tar.TypeReg:
 			if hdr.Size < 0 || hdr.Size > maxBytes-total {
-				return &limitError{what: fmt.Sprintf("the archive unpacks to more than %s (at %q)", HumanSize(maxBytes), hdr.Name),
-					max: HumanSize(maxBytes), flag: "--max-bytes SIZE"}
+				return &LimitError{What: fmt.Sprintf("the archive unpacks to more than %s (at %q)", HumanSize(maxBytes), hdr.Name),
+					Max: HumanSize(maxBytes), Limit: "MaxBytes"}
 			}
 			total += hdr.Size
 			if d := path.Dir(name); d != "." {

@@ -68,7 +68,9 @@ func TestOCIArchiveLimits(t *testing.T) {
 		t.Fatalf("the bomb is %d bytes", fi.Size())
 	}
 	_, err := OpenTarget(ctx, mustRef(t, "oci-archive:"+bomb), &Options{Limits: Limits{MaxBytes: 4 << 20}})
-	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), `the archive unpacks to more than 4.0 MiB (at "blobs/sha256/aa"), more than the 4.0 MiB allowed; if you trust the source, raise the limit with --max-bytes SIZE`) {
+	var le *LimitError
+	if !errors.Is(err, ErrLimit) || !strings.HasSuffix(err.Error(), `the archive unpacks to more than 4.0 MiB (at "blobs/sha256/aa"), more than the 4.0 MiB allowed`) ||
+		!errors.As(err, &le) || le.Limit != "MaxBytes" {
 		t.Errorf("bomb: %v", err)
 	}
 	if _, err := OpenTarget(ctx, mustRef(t, "oci-archive:"+bomb), &Options{Limits: Limits{MaxBytes: 16 << 20}}); err == nil || errors.Is(err, ErrLimit) {

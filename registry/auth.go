@@ -64,7 +64,7 @@ func credentialStore(opts *Options, forWrite bool) (*credentials.DynamicStore, s
 		DetectDefaultNativeStore: true,
 	})
 	if err != nil {
-		return nil, path, fmt.Errorf("read registry credentials: %w (fix or move the file, or pass --registry-config FILE)", redactCredErr(err))
+		return nil, path, fmt.Errorf("read registry credentials: %w (fix or move the file, or pass --registry-config FILE)", err)
 	}
 	return store, path, nil
 }
@@ -99,7 +99,7 @@ func credentialFunc(registry string, opts *Options) (auth.CredentialFunc, error)
 		ctx, helpers := traceHelpers(ctx)
 		cred, err := get(ctx, hostport)
 		if err != nil {
-			return auth.EmptyCredential, fmt.Errorf("get credentials for %s (config %s): %w", hostport, path, helpers.redact(err))
+			return auth.EmptyCredential, fmt.Errorf("get credentials for %s (config %s): %w", hostport, path, helpers.redactGet(err, hostport))
 		}
 		return cred, nil
 	}, nil
@@ -112,6 +112,7 @@ func credentialFunc(registry string, opts *Options) (auth.CredentialFunc, error)
 // error text.
 type helperRuns struct {
 	mu     sync.Mutex
+	ran    *HelperError // the last helper run, whatever its end
 	failed *HelperError
 }
 
@@ -129,9 +130,26 @@ func (e *HelperError) Error() string {
 	return fmt.Sprintf("credential helper %s %s failed (%s; its output is not shown, as it may hold a secret)", e.Helper, e.Action, e.Status)
 }
 
+// AuthEntryError is an "auths" entry of the docker config that does not
+// decode: its "auth" is not base64 of user:password. It does not wrap
+// oras-go's error, whose text quotes the decoded value, a secret.
+type AuthEntryError struct {
+	// Host is the server the entry is for.
+	Host string
+}
+
+func (e *AuthEntryError) Error() string {
+	return fmt.Sprintf("the \"auths\" entry for %s is malformed: its \"auth\" is not base64 of user:password", e.Host)
+}
+
 func traceHelpers(ctx context.Context) (context.Context, *helperRuns) {
 	h := &helperRuns{}
 	return trace.WithExecutableTrace(ctx, &trace.ExecutableTrace{
+		ExecuteStart: func(name, action string) {
+			h.mu.Lock()
+			h.ran = &HelperError{Helper: name, Action: action}
+			h.mu.Unlock()
+		},
 		ExecuteDone: func(name, action string, err error) {
 			if err == nil {
 				return
@@ -152,9 +170,10 @@ func traceHelpers(ctx context.Context) (context.Context, *helperRuns) {
 	}), h
 }
 
-// redact replaces an error by the failure of the helper that caused it, if
-// one failed; else it drops config-parser texts that quote secrets
-// (redactCredErr).
+// redact replaces an error of storing or erasing credentials by the
+// failure of the helper that caused it, if one failed. Those operations
+// decode no stored secret, so their other errors (writing the config
+// file) are kept.
 func (h *helperRuns) redact(err error) error {
 	if err == nil {
 		return nil
@@ -164,7 +183,26 @@ func (h *helperRuns) redact(err error) error {
 	if h.failed != nil {
 		return h.failed
 	}
-	return redactCredErr(err)
+	return err
+}
+
+// redactGet replaces an error of looking up host's credentials, whose
+// text may quote a secret, by where it came from: a helper that failed,
+// a helper whose answer did not decode, or else the config file's
+// "auths" entry for host, the one thing a lookup in the file decodes.
+func (h *helperRuns) redactGet(err error, host string) error {
+	if err == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case h.failed != nil:
+		return h.failed
+	case h.ran != nil:
+		return &HelperError{Helper: h.ran.Helper, Action: h.ran.Action, Status: "its answer is not credentials"}
+	}
+	return &AuthEntryError{Host: host}
 }
 
 // Credential returns the credential a registry operation on host would use,
@@ -177,18 +215,6 @@ func Credential(ctx context.Context, host string, opts *Options) (auth.Credentia
 		return auth.EmptyCredential, err
 	}
 	return fn(ctx, credentialHost(host))
-}
-
-// redact drops an error text that could quote a secret: oras-go's config
-// parser prints the decoded "auth" value when it lacks a colon.
-func redactCredErr(err error) error {
-	if err == nil {
-		return nil
-	}
-	if msg := err.Error(); strings.Contains(msg, "does not conform") || strings.Contains(msg, "auth '") {
-		return errors.New("an \"auth\" entry is not base64 of user:password")
-	}
-	return err
 }
 
 // normalizeHost accepts what docker login accepts: host[:port], optionally
@@ -262,12 +288,8 @@ func Login(ctx context.Context, host, username, password string, opts *Options) 
 	case rec.putErr != nil:
 		return fmt.Errorf("login to %s: the credentials are valid but storing them failed (config %s): %w", host, path, helpers.redact(rec.putErr))
 	case errStatusCode(err) == http.StatusUnauthorized:
-		e := &classifiedError{kind: ErrUnauthorized, err: err,
+		return &Error{Kind: ErrWrongCredentials, Host: host, Ref: host, Err: err,
 			msg: fmt.Sprintf("login to %s: wrong username or password", host)}
-		if host == "ghcr.io" {
-			e.hint = "the password must be a GitHub token with the read:packages (and write:packages to push) scope"
-		}
-		return e
 	default:
 		return fmt.Errorf("login to %s: %w", host, classify(err, host, ""))
 	}

@@ -119,6 +119,8 @@
 // # Errors
 //
 // Failures are classified under the sentinel errors below (test them with
-// errors.Is; the original oras-go error stays in the chain) and their
-// messages end with what to do next, e.g. "run 'ecc login HOST'".
+// errors.Is; the original oras-go error stays in the chain). Most are an
+// *Error naming the registry host and the reference, from which a command
+// line says what to do next ("run 'ecc login HOST'"); the messages of this
+// package do not.
 package registry

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -15,11 +14,20 @@ import (
 )
 
 // Sentinel errors. Errors returned by this package (and by the targets it
-// opens) wrap one of these when the cause is known.
+// opens) wrap one of these when the cause is known; most are an *Error,
+// which also names the host and the reference, so that a command line can
+// say what to do next (this package's messages do not).
 var (
 	// ErrUnauthorized: the registry wants credentials, rejected the ones
-	// sent (HTTP 401), or denied the operation to them (HTTP 403).
+	// sent (HTTP 401), or denied the operation to them (HTTP 403,
+	// ErrDenied).
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrDenied: the registry knows who is asking and denies it the
+	// operation (HTTP 403). It matches ErrUnauthorized too.
+	ErrDenied = fmt.Errorf("%w: access denied", ErrUnauthorized)
+	// ErrWrongCredentials: Login's credentials were rejected. It matches
+	// ErrUnauthorized too.
+	ErrWrongCredentials = fmt.Errorf("%w: wrong username or password", ErrUnauthorized)
 	// ErrNotFound: a reference, manifest or blob does not exist. It is
 	// oras-go's errdef.ErrNotFound, so that the errors of oras-go's targets
 	// and of the local store match it too.
@@ -31,41 +39,46 @@ var (
 	ErrInvalidReference = errors.New("invalid reference")
 	// ErrTimeout: a registry did not answer, or stalled (TimeoutError).
 	ErrTimeout = errors.New("registry timed out")
-	// ErrLimit: content over a limit of Limits.
+	// ErrLimit: content over a limit of Limits (LimitError).
 	ErrLimit = errors.New("over a limit")
+	// ErrCertificate: the registry's TLS certificate is not trusted (an
+	// unknown authority, a wrong name, an expired certificate).
+	ErrCertificate = errors.New("registry certificate not trusted")
+	// ErrPlainHTTPServer: the registry answered HTTPS with plain HTTP.
+	ErrPlainHTTPServer = errors.New("registry speaks plain HTTP")
 )
 
-// classifiedError is a failure filed under a sentinel error (or none) with a
-// hint saying what to do. The original error stays in the chain.
-type classifiedError struct {
-	kind error  // ErrUnauthorized, ErrNotFound, or nil
-	err  error  // the original error
-	msg  string // replaces err's text when set
-	hint string
+// Error is a registry failure filed under one of the sentinel errors. Its
+// text is the failure's own; what to do about it (log in, pass --ca-file,
+// raise --timeout) is for the caller to say, from Kind and Host.
+type Error struct {
+	// Kind is ErrUnauthorized, ErrDenied, ErrWrongCredentials, ErrNotFound,
+	// ErrTimeout, ErrLimit, ErrCertificate or ErrPlainHTTPServer.
+	Kind error
+	// Host is the registry host (host[:port]); empty for a local layout.
+	Host string
+	// Ref is what was asked for: a reference, or the host.
+	Ref string
+	// Err is the original error (oras-go's, a *TimeoutError, a
+	// *LimitError, a TLS error).
+	Err error
+	msg string // replaces Err's text when set
 }
 
-func (e *classifiedError) Error() string {
-	msg := e.msg
-	if msg == "" {
-		msg = e.err.Error()
+func (e *Error) Error() string {
+	if e.msg != "" {
+		return e.msg
 	}
-	if e.hint == "" {
-		return msg
-	}
-	return msg + "; " + e.hint
+	return e.Err.Error()
 }
 
-func (e *classifiedError) Unwrap() []error {
-	if e.kind == nil {
-		return []error{e.err}
-	}
-	return []error{e.kind, e.err}
-}
+func (e *Error) Unwrap() []error { return []error{e.Kind, e.Err} }
 
-// MapError files an error from an oras-go operation on ref under
-// ErrUnauthorized or ErrNotFound when the cause is known and appends what
-// to do (e.g. "run 'ecc login HOST'"). errors.Is still finds the original
-// oras-go errors. Errors already mapped, and nil, are returned unchanged.
+// MapError files an error from an oras-go operation on ref under one of
+// the sentinel errors when the cause is known: it returns an *Error, and
+// errors.Is still finds the original oras-go errors. Errors already
+// mapped, invalid references, unknown causes and nil are returned
+// unchanged.
 func MapError(err error, ref Reference) error {
 	host := ""
 	if ref.Kind == Remote {
@@ -78,44 +91,39 @@ func classify(err error, host, what string) error {
 	if err == nil {
 		return nil
 	}
-	var done *classifiedError
+	var done *Error
 	if errors.As(err, &done) || errors.Is(err, ErrInvalidReference) {
 		return err
 	}
 	if what == "" {
 		what = host
 	}
+	e := &Error{Host: host, Ref: what, Err: err}
 	var te *TimeoutError
-	if errors.As(err, &te) {
-		return &classifiedError{kind: ErrTimeout, err: err, msg: te.Error(),
-			hint: fmt.Sprintf("check that %s is up and reachable; if it is only slow, raise --timeout", te.Host)}
-	}
-	var le *limitError
-	if errors.As(err, &le) {
-		return &classifiedError{kind: ErrLimit, err: err, msg: le.Error()}
-	}
+	var le *LimitError
 	status := errStatusCode(err)
 	switch {
+	case errors.As(err, &te):
+		e.Kind, e.Host, e.msg = ErrTimeout, te.Host, te.Error()
+	case errors.As(err, &le):
+		e.Kind, e.msg = ErrLimit, le.Error()
 	case status == http.StatusUnauthorized || hasCode(err, errcode.ErrorCodeUnauthorized) ||
 		errors.Is(err, auth.ErrBasicCredentialNotFound):
-		return &classifiedError{kind: ErrUnauthorized, err: err,
-			hint: fmt.Sprintf("%s wants credentials or rejected them: run 'ecc login %s'", host, host)}
+		e.Kind = ErrUnauthorized
 	case status == http.StatusForbidden || hasCode(err, errcode.ErrorCodeDenied):
-		return &classifiedError{kind: ErrUnauthorized, err: err,
-			hint: fmt.Sprintf("access to %s denied: check that your account may use it, or run 'ecc login %s' as a user who can", what, host)}
+		e.Kind = ErrDenied
 	case status == http.StatusNotFound || errors.Is(err, errdef.ErrNotFound) ||
 		hasCode(err, errcode.ErrorCodeNameUnknown) || hasCode(err, errcode.ErrorCodeManifestUnknown) ||
 		hasCode(err, errcode.ErrorCodeBlobUnknown):
-		return &classifiedError{kind: ErrNotFound, err: err,
-			hint: fmt.Sprintf("check the name and tag of %s (ecc push creates it)", what)}
+		e.Kind = ErrNotFound
 	case isCertError(err):
-		return &classifiedError{err: err,
-			hint: fmt.Sprintf("if %s uses a private certificate authority pass --ca-file FILE (or --insecure to skip verification)", host)}
-	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
-		return &classifiedError{err: err,
-			hint: fmt.Sprintf("%s speaks plain HTTP: pass --plain-http", host)}
+		e.Kind = ErrCertificate
+	case errors.Is(err, http.ErrSchemeMismatch):
+		e.Kind = ErrPlainHTTPServer
+	default:
+		return err
 	}
-	return err
+	return e
 }
 
 func hasCode(err error, code string) bool {

@@ -49,18 +49,21 @@ func (l Limits) orDefault() Limits {
 	return l
 }
 
-// limitError names what is over which limit and the flag that raises it.
-type limitError struct {
-	what string // "127.0.0.1:5000/x:v1 (linux/amd64) needs 300.0 MiB"
-	max  string // "256.0 MiB"
-	flag string // "--max-bytes SIZE"
+// LimitError names what is over which limit of Limits. It matches
+// ErrLimit.
+type LimitError struct {
+	// What is over the limit, e.g. "the linux/amd64 package is 300.0 MiB
+	// (314572800 bytes)"; Max the limit, e.g. "256.0 MiB".
+	What, Max string
+	// Limit is the field of Limits: "MaxBytes" or "MaxManifests".
+	Limit string
 }
 
-func (e *limitError) Error() string {
-	return fmt.Sprintf("%s, more than the %s allowed; if you trust the source, raise the limit with %s", e.what, e.max, e.flag)
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s, more than the %s allowed", e.What, e.Max)
 }
 
-func (e *limitError) Is(target error) bool { return target == ErrLimit }
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
 
 // ParseSize reads a byte count for --max-bytes: a number of bytes, or one
 // with a binary unit: 512MiB, 1GiB, 64KiB (K, M, G and KB, MB, GB mean the

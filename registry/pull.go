@@ -74,8 +74,8 @@ func selectManifest(ctx context.Context, src content.Fetcher, root ocispec.Descr
 		return nil, nil, err
 	}
 	if len(idx.Manifests) > lim.MaxManifests {
-		return nil, nil, &limitError{what: fmt.Sprintf("index %s lists %d manifests", root.Digest, len(idx.Manifests)),
-			max: strconv.Itoa(lim.MaxManifests), flag: "--max-manifests N"}
+		return nil, nil, &LimitError{What: fmt.Sprintf("index %s lists %d manifests", root.Digest, len(idx.Manifests)),
+			Max: strconv.Itoa(lim.MaxManifests), Limit: "MaxManifests"}
 	}
 	d, err := packager.SelectPlatform(idx, platform)
 	if err != nil {
@@ -145,9 +145,9 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, st *store
 		if m.Platform != "" {
 			what = "the " + m.Platform + " package"
 		}
-		return fail("pull %s: %w", &limitError{
-			what: fmt.Sprintf("%s is %s (%d bytes)", what, HumanSize(total), total),
-			max:  HumanSize(lim.MaxBytes), flag: "--max-bytes SIZE"})
+		return fail("pull %s: %w", &LimitError{
+			What: fmt.Sprintf("%s is %s (%d bytes)", what, HumanSize(total), total),
+			Max:  HumanSize(lim.MaxBytes), Limit: "MaxBytes"})
 	}
 	switch {
 	case st != nil:

@@ -29,10 +29,8 @@ func TestOCILayoutTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := target.Resolve(ctx, "v1"); !errors.Is(err, ErrNotFound) ||
-		!strings.Contains(err.Error(), "check the name and tag of oci:"+dir+":v1") {
-		t.Errorf("resolve in a missing layout: %v", err)
-	}
+	_, err = target.Resolve(ctx, "v1")
+	wantError(t, err, ErrNotFound, "", "oci:"+dir+":v1")
 	if ok, err := target.Exists(ctx, ocispec.Descriptor{Digest: testDigest, Size: 1}); ok || err != nil {
 		t.Errorf("Exists in a missing layout = %v, %v", ok, err)
 	}

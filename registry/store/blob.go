@@ -21,7 +21,7 @@ import (
 
 func (s *Store) blobPath(d digest.Digest) (string, error) {
 	if err := d.Validate(); err != nil {
-		return "", fmt.Errorf("%q: %w: %v", d, errdef.ErrInvalidDigest, err)
+		return "", fmt.Errorf("%q: %w: %w", d, errdef.ErrInvalidDigest, err)
 	}
 	return filepath.Join(s.dir, ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded()), nil
 }
@@ -62,7 +62,7 @@ func (s *Store) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, erro
 }
 
 // Fetch opens a blob. The reader checks the size and digest when read to the
-// end, so a corrupted blob gives an error (wrapping
+// end, so a corrupted blob gives an error (wrapping ErrCorrupted and
 // content.ErrMismatchedDigest) instead of io.EOF.
 func (s *Store) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	p, err := s.blobPath(desc.Digest)
@@ -83,8 +83,8 @@ func (s *Store) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClos
 	}
 	if fi.Size() != desc.Size {
 		f.Close()
-		return nil, fmt.Errorf("blob %s in the local store %s is corrupted: %d bytes, expected %d: %w; remove the image with 'ecc rm' and pull it again",
-			desc.Digest, s.dir, fi.Size(), desc.Size, content.ErrInvalidDescriptorSize)
+		return nil, fmt.Errorf("blob %s in the local store %s is %w: %d bytes, expected %d: %w",
+			desc.Digest, s.dir, ErrCorrupted, fi.Size(), desc.Size, content.ErrInvalidDescriptorSize)
 	}
 	return &storeBlobReader{f: f, r: io.LimitReader(f, desc.Size), h: desc.Digest.Algorithm().Hash(), desc: desc, dir: s.dir}, nil
 }
@@ -109,11 +109,11 @@ func (r *storeBlobReader) Read(p []byte) (int, error) {
 	r.n += int64(n)
 	if err == io.EOF {
 		if r.n != r.desc.Size {
-			err = fmt.Errorf("blob %s in the local store %s is corrupted: %d bytes, expected %d: %w; remove the image with 'ecc rm' and pull it again",
-				r.desc.Digest, r.dir, r.n, r.desc.Size, io.ErrUnexpectedEOF)
+			err = fmt.Errorf("blob %s in the local store %s is %w: %d bytes, expected %d: %w",
+				r.desc.Digest, r.dir, ErrCorrupted, r.n, r.desc.Size, io.ErrUnexpectedEOF)
 		} else if got := digest.NewDigest(r.desc.Digest.Algorithm(), r.h); got != r.desc.Digest {
-			err = fmt.Errorf("blob %s in the local store %s is corrupted (its content hashes to %s): %w; remove the image with 'ecc rm' and pull it again",
-				r.desc.Digest, r.dir, got, content.ErrMismatchedDigest)
+			err = fmt.Errorf("blob %s in the local store %s is %w (its content hashes to %s): %w",
+				r.desc.Digest, r.dir, ErrCorrupted, got, content.ErrMismatchedDigest)
 		}
 	}
 	if err != nil {

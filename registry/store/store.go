@@ -19,7 +19,12 @@ import (
 // ErrNotInStore is wrapped by errors for names and content the local store
 // does not hold. Such errors also match oras-go's errdef.ErrNotFound (which
 // is registry.ErrNotFound).
-var ErrNotInStore = errors.New("not in the local store (run 'ecc images' to list the store)")
+var ErrNotInStore = errors.New("not in the local store")
+
+// ErrCorrupted is wrapped by errors for blobs of the store whose size or
+// digest is not what their descriptor says (the disk, or someone, changed
+// them): the image must be removed and pulled again.
+var ErrCorrupted = errors.New("corrupted")
 
 var _ oras.GraphTarget = (*Store)(nil)
 
