@@ -182,12 +182,12 @@ func TestHostileLimitsCLI(t *testing.T) {
 	out := t.TempDir()
 
 	r := e.runIn(out, eccBin, "pull", "--plain-http", "-o", out, bytesRef)
-	want := regexpLine(`ecc: pull ` + bytesRef + `: the linux/amd64 package is 300\.0 MiB \(\d+ bytes\), more than the 256\.0 MiB allowed; if you trust the source, raise the limit with --max-bytes SIZE`)
+	want := regexpLine(`ecc: pull ` + bytesRef + `: the linux/amd64 package is 300\.0 MiB \(\d+ bytes\), more than the 256\.0 MiB allowed\necc: hint: if you trust the source, raise the limit with --max-bytes SIZE`)
 	if r.status != 1 || !want.MatchString(r.stderr) {
 		t.Errorf("300 MiB: status %d: %q", r.status, r.stderr)
 	}
 	r = e.runIn(out, ecli, "run", "--plain-http", "--max-bytes", "128MiB", bytesRef)
-	if r.status != 1 || !strings.Contains(r.stderr, "more than the 128.0 MiB allowed; if you trust the source, raise the limit with --max-bytes SIZE") {
+	if r.status != 1 || !strings.Contains(r.stderr, "more than the 128.0 MiB allowed\necli: hint: if you trust the source, raise the limit with --max-bytes SIZE\n") {
 		t.Errorf("ecli run --max-bytes 128MiB: status %d: %q", r.status, r.stderr)
 	}
 	r = e.runIn(out, eccBin, "pull", "--max-bytes", "lots", bytesRef)
@@ -197,7 +197,7 @@ func TestHostileLimitsCLI(t *testing.T) {
 
 	for _, bin := range []string{eccBin, ecli} {
 		r = e.runIn(out, bin, "pull", "--plain-http", "-o", out, indexRef)
-		want := regexpLine(filepath.Base(bin) + `: pull ` + indexRef + `: index sha256:[0-9a-f]{64} lists 65 manifests, more than the 64 allowed; if you trust the source, raise the limit with --max-manifests N`)
+		want := regexpLine(filepath.Base(bin) + `: pull ` + indexRef + `: index sha256:[0-9a-f]{64} lists 65 manifests, more than the 64 allowed\n` + filepath.Base(bin) + `: hint: if you trust the source, raise the limit with --max-manifests N`)
 		if r.status != 1 || !want.MatchString(r.stderr) {
 			t.Errorf("%s pull, 65 manifests: status %d: %q", filepath.Base(bin), r.status, r.stderr)
 		}
@@ -211,7 +211,8 @@ func TestHostileLimitsCLI(t *testing.T) {
 }
 
 // A registry that never answers, or dribbles: every registry command gives
-// up after --timeout with one line naming the host and what stalled.
+// up after --timeout with one line naming the host and what stalled, and
+// an advice line.
 func TestHostileTimeoutsCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for timeouts")
@@ -224,7 +225,7 @@ func TestHostileTimeoutsCLI(t *testing.T) {
 	drip := registrytest.NewHostile(t)
 	drip.Artifact("slow/x", "v1", registrytest.Artifact{Title: "x"})
 	drip.Dribble("/blobs/", 1, 100*time.Millisecond)
-	hint := "; check that %s is up and reachable; if it is only slow, raise --timeout\n"
+	hint := "\n%s: hint: check that %s is up and reachable; if it is only slow, raise --timeout\n"
 	pkg := t.TempDir()
 	os.WriteFile(filepath.Join(pkg, "package.json"), mustPackageJSON(t), 0o644)
 	out := filepath.Join(t.TempDir(), "out")
@@ -261,8 +262,9 @@ func TestHostileTimeoutsCLI(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 		got := stderr.String()
-		if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, fmt.Sprintf(hint, host)) || strings.Count(got, "\n") != 1 {
-			t.Errorf("%s:\n got %q\nwant %q…%q", name, got, want, fmt.Sprintf(hint, host))
+		wantHint := fmt.Sprintf(hint, filepath.Base(c.bin), host)
+		if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, wantHint) || strings.Count(got, "\n") != 2 {
+			t.Errorf("%s:\n got %q\nwant %q…%q", name, got, want, wantHint)
 		}
 		if took > 6*time.Second {
 			t.Errorf("%s took %s", name, took)
@@ -297,7 +299,7 @@ func TestPullLargeLayerRSS(t *testing.T) {
 	}
 }
 
-// regexpLine matches exactly one line.
+// regexpLine matches the whole text: the pattern, then a newline.
 func regexpLine(pattern string) *regexp.Regexp { return regexp.MustCompile(`^` + pattern + `\n$`) }
 
 // mustPackageJSON is a package.json around a fake object.

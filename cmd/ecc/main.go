@@ -2,14 +2,11 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
-	"github.com/ecc-bpf/ecc/internal/termsafe"
 )
 
 func main() {
@@ -18,16 +15,7 @@ func main() {
 
 func run(args []string) int {
 	app := newApp()
-	if err := app.Run(commands.Intersperse(app, args)); err != nil {
-		var ec cli.ExitCoder
-		if errors.As(err, &ec) && ec.Error() == "" {
-			return ec.ExitCode()
-		}
-		// Errors quote names from packages: no control characters.
-		fmt.Fprintf(os.Stderr, "ecc: %s\n", termsafe.Text(err.Error()))
-		return 1
-	}
-	return 0
+	return commands.Exit(os.Stderr, "ecc", app.Run(commands.Intersperse(app, args)))
 }
 
 // newApp is the command line: every command with its flags (tests walk it).

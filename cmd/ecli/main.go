@@ -2,17 +2,25 @@
 package main
 
 import (
-	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
-	"github.com/ecc-bpf/ecc/internal/termsafe"
 )
 
 func main() {
-	app := &cli.App{
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	app := newApp()
+	return commands.Exit(os.Stderr, "ecli", app.Run(commands.Intersperse(app, args, "run")))
+}
+
+// newApp is the command line: every command with its flags.
+func newApp() *cli.App {
+	return &cli.App{
 		Name:  "ecli",
 		Usage: "run eBPF packages: load, attach, print events",
 		Description: `Examples:
@@ -22,12 +30,16 @@ func main() {
    ecli inspect examples/execsnoop/package.json`,
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
-		Commands:             []*cli.Command{runCommand(), commands.Pull("ecli"), commands.Login("ecli"), commands.Logout("ecli"), commands.Images("ecli"), commands.Inspect("ecli"), commands.Named("ecli", commands.Version()), commands.Named("ecli", commands.Completion())},
-		ExitErrHandler:       func(*cli.Context, error) {},
-	}
-	if err := app.Run(commands.Intersperse(app, os.Args, "run")); err != nil {
-		// Errors quote names from the package: no control characters.
-		fmt.Fprintf(os.Stderr, "ecli: %s\n", termsafe.Text(err.Error()))
-		os.Exit(1)
+		Commands: []*cli.Command{
+			runCommand(),
+			commands.Pull("ecli"),
+			commands.Login("ecli"),
+			commands.Logout("ecli"),
+			commands.Images("ecli"),
+			commands.Inspect("ecli"),
+			commands.Named("ecli", commands.Version()),
+			commands.Named("ecli", commands.Completion()),
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
 	}
 }

@@ -82,7 +82,8 @@ func TestRunURLRefusals(t *testing.T) {
 		{"https to http", []string{"run", "--plain-http", "--ca-file", s.ca, s.tls.URL + "/to-http"},
 			"ecli: fetch " + s.tls.URL + "/to-http: refusing the redirect from " + s.tls.URL + "/to-http to " + plainURL + ": it drops TLS (never followed, even with --plain-http)"},
 		{"self-signed", []string{"run", tlsURL},
-			"ecli: fetch " + tlsURL + ": tls: failed to verify certificate: x509: certificate signed by unknown authority; if the server uses a private certificate authority pass --ca-file FILE (or --insecure to skip verification)"},
+			"ecli: fetch " + tlsURL + ": tls: failed to verify certificate: x509: certificate signed by unknown authority\n" +
+				"ecli: hint: if the server uses a private certificate authority pass --ca-file FILE (or --insecure to skip verification)"},
 		{"url digest", []string{"run", "--ca-file", s.ca, "--digest", wrong, tlsURL},
 			"ecli: package " + tlsURL + ": digest mismatch: --digest wants " + wrong + " but the content is " + sha256Of(pkg) + "; refusing to use it"},
 		{"plain url digest", []string{"run", "--plain-http", "--digest", wrong, plainURL},

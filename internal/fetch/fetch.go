@@ -85,8 +85,9 @@ func IsURL(s string) bool {
 	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
 }
 
-// Error is a refused or failed download; its message is one line that says
-// what to do.
+// Error is a refused or failed download; its message is one line. A
+// certificate that does not verify is in Err's chain
+// (tlsconf.IsCertError): what to do about it is the caller's to say.
 type Error struct {
 	// URL is the URL asked for, its password redacted.
 	URL string
@@ -164,7 +165,8 @@ func Get(ctx context.Context, rawURL string, o *Options) ([]byte, error) {
 		case errors.Is(context.Cause(ctx), ErrTimeout):
 			return nil, fail(ErrTimeout, "no answer within %s", opts.Timeout)
 		case tlsconf.IsCertError(err):
-			return nil, fail(err, "%v; if the server uses a private certificate authority pass --ca-file FILE (or --insecure to skip verification)", unwrapURLError(err))
+			// The caller says what to do (--ca-file, --insecure).
+			return nil, fail(err, "%v", unwrapURLError(err))
 		case isHeaderTimeout(err):
 			return nil, fail(ErrTimeout, "no response headers within %s", opts.HeaderTimeout)
 		}
