@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -18,6 +18,7 @@ import (
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/runtime"
 	"github.com/ecc-bpf/ecc/runtime/attach"
+	"github.com/ecc-bpf/ecc/runtime/progflags"
 	"github.com/ecc-bpf/ecc/runtime/wasm"
 	"github.com/ecc-bpf/ecc/source"
 )
@@ -190,18 +191,18 @@ Examples:
 // hintRunFlags: an unknown program flag that is one of ecli's own was put
 // after PACKAGE.
 func hintRunFlags(c *cli.Context, err error) error {
-	if err == nil {
-		return nil
+	var uf *progflags.UnknownFlagError
+	if !errors.As(err, &uf) {
+		return err
 	}
-	msg := err.Error()
 	for _, f := range c.Command.Flags {
 		for _, n := range f.Names() {
 			dash := "-" + n
 			if len(n) > 1 {
 				dash = "--" + n
 			}
-			if strings.HasPrefix(msg, "unknown flag "+dash+";") || strings.HasPrefix(msg, "unknown flag "+dash+" ") {
-				return fmt.Errorf("%w\n%s is an ecli run flag: put it before PACKAGE (ecli run %s PACKAGE ...)", err, dash, dash)
+			if uf.Flag == dash {
+				return &commands.Advice{Err: err, Hint: fmt.Sprintf("%s is an ecli run flag: put it before PACKAGE (ecli run %s PACKAGE ...)", dash, dash)}
 			}
 		}
 	}

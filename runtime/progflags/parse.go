@@ -166,11 +166,25 @@ func (s *Set) unexpected(args []string, i int) error {
 	return fmt.Errorf("unexpected argument %q; program flags begin with - or --", a)
 }
 
-func (s *Set) unknown(flag, suggestion string) error {
-	if suggestion != "" {
-		return fmt.Errorf("unknown flag %s (did you mean --%s?); see '%s --help'", flag, suggestion, s.Command)
+// UnknownFlagError is a program flag the package does not have.
+type UnknownFlagError struct {
+	// Flag is the flag as given, without a value: --name or -n.
+	Flag string
+	// Suggestion is the long name of the closest flag, or "".
+	Suggestion string
+	// Command is Set.Command, for "see 'COMMAND --help'".
+	Command string
+}
+
+func (e *UnknownFlagError) Error() string {
+	if e.Suggestion != "" {
+		return fmt.Sprintf("unknown flag %s (did you mean --%s?); see '%s --help'", e.Flag, e.Suggestion, e.Command)
 	}
-	return fmt.Errorf("unknown flag %s; see '%s --help'", flag, s.Command)
+	return fmt.Sprintf("unknown flag %s; see '%s --help'", e.Flag, e.Command)
+}
+
+func (s *Set) unknown(flag, suggestion string) error {
+	return &UnknownFlagError{Flag: flag, Suggestion: suggestion, Command: s.Command}
 }
 
 // suggest returns the flag of the global named key when @cmdarg long

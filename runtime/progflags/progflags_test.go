@@ -363,6 +363,13 @@ func TestParseErrors(t *testing.T) {
 		if err.Error() != tt.want {
 			t.Errorf("Parse(%q):\n got %s\nwant %s", tt.args, err, tt.want)
 		}
+		// Unknown flags are an *UnknownFlagError naming the flag.
+		var uf *progflags.UnknownFlagError
+		if isUnknown := strings.HasPrefix(tt.want, "unknown flag "); isUnknown != errors.As(err, &uf) {
+			t.Errorf("Parse(%q): %#v, want an *UnknownFlagError: %v", tt.args, err, isUnknown)
+		} else if isUnknown && !strings.HasPrefix(tt.want, "unknown flag "+uf.Flag+" ") && !strings.HasPrefix(tt.want, "unknown flag "+uf.Flag+";") {
+			t.Errorf("Parse(%q): UnknownFlagError.Flag = %q", tt.args, uf.Flag)
+		}
 	}
 }
 
