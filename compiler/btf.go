@@ -145,7 +145,7 @@ func GenerateVmlinux(w io.Writer, path string) error {
 		return err
 	}
 	if err := vmlinux.WriteFromReader(w, bytes.NewReader(data), nil); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBTF, path, err)
+		return fmt.Errorf("%w: %s: %w", ErrBTF, path, err)
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ func writeVmlinux(dst, btfPath string, data []byte) error {
 	var buf bytes.Buffer
 	buf.Grow(4 << 20)
 	if err := vmlinux.WriteFromReader(&buf, bytes.NewReader(data), nil); err != nil {
-		return fmt.Errorf("%w: %s: %v; pass --btf with a kernel's BTF (raw, as in /sys/kernel/btf/vmlinux, or an ELF vmlinux)", ErrBTF, btfPath, err)
+		return fmt.Errorf("%w: %s: %w; pass --btf with a kernel's BTF (raw, as in /sys/kernel/btf/vmlinux, or an ELF vmlinux)", ErrBTF, btfPath, err)
 	}
 	return packager.WriteFileAtomic(dst, buf.Bytes(), 0o644)
 }
@@ -177,14 +177,14 @@ func readBTF(path string) ([]byte, error) {
 		if path == DefaultBTF {
 			return nil, fmt.Errorf("%w: this kernel exposes no BTF at %s (CONFIG_DEBUG_INFO_BTF off?); pass --btf FILE with the kernel's BTF", ErrBTF, path)
 		}
-		return nil, fmt.Errorf("%w: %v; check the --btf path", ErrBTF, err)
+		return nil, fmt.Errorf("%w: %w; check the --btf path", ErrBTF, err)
 	}
 	if st.IsDir() {
 		return nil, fmt.Errorf("%w: %s is a directory; --btf takes a BTF file", ErrBTF, path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: read %s: %v", ErrBTF, path, err)
+		return nil, fmt.Errorf("%w: read %s: %w", ErrBTF, path, err)
 	}
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: %s is empty", ErrBTF, path)

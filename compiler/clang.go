@@ -54,7 +54,7 @@ func FindClang(explicit, cacheDir string) (*Clang, error) {
 	if explicit != "" {
 		p, err := exec.LookPath(explicit)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --clang %q: %v; install clang-19 (apt-get install clang-19) or point --clang/ECC_CLANG at a clang binary", ErrNoClang, explicit, err)
+			return nil, fmt.Errorf("%w: --clang %q: %w; install clang-19 (apt-get install clang-19) or point --clang/ECC_CLANG at a clang binary", ErrNoClang, explicit, err)
 		}
 		return probeClang(p, cacheDir)
 	}
@@ -118,7 +118,7 @@ func probeClang(path, cacheDir string) (*Clang, error) {
 	c := &Clang{Path: path, id: id}
 	out, err := exec.Command(path, "--version").Output()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s --version failed: %v", ErrNoClang, path, err)
+		return nil, fmt.Errorf("%w: %s --version failed: %w", ErrNoClang, path, err)
 	}
 	c.Version, c.Major = parseClangVersion(string(out))
 	if c.Major == 0 {

@@ -119,7 +119,7 @@ func New(t btf.Type, opts *Options) (*Decoder, error) {
 	for sname, members := range o.Formats {
 		for mname, f := range members {
 			if _, err := ParseFormat(string(f)); err != nil {
-				return nil, fmt.Errorf("%w: struct %s member %s: %v", ErrUnsupportedType, sname, mname, err)
+				return nil, fmt.Errorf("%w: struct %s member %s: %w", ErrUnsupportedType, sname, mname, err)
 			}
 		}
 	}

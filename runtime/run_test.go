@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -121,6 +122,13 @@ int bad(void *ctx) {
 	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
 	if err == nil || !strings.Contains(err.Error(), "rejected by the verifier") || !strings.Contains(err.Error(), "invalid mem access") {
 		t.Fatalf("got %v", err)
+	}
+	// The rejection is told as the log's tail, and stays cilium/ebpf's
+	// *ebpf.VerifierError through every wrap (ProgramError, NothingRuns).
+	var ve *ebpf.VerifierError
+	var lve *loader.VerifierError
+	if !errors.As(err, &ve) || len(ve.Log) == 0 || !errors.As(err, &lve) || !errors.Is(err, ErrNothingRuns) {
+		t.Errorf("%#v: the verifier's error is not in the chain", err)
 	}
 	if n := strings.Count(err.Error(), "\n    "); n > loader.VerifierTail {
 		t.Errorf("%d log lines shown, want at most %d", n, loader.VerifierTail)

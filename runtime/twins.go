@@ -162,25 +162,22 @@ func (r *runner) twinNote(g *attach.TwinGroup, chosen int, failed map[string]err
 }
 
 // shortReason is the first line of why a program failed, without the
-// program's name.
+// program's name; for a verifier rejection, the verifier's reason.
 func shortReason(err error) string {
 	var pe *ProgramError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	msg := err.Error()
-	s, rest, _ := strings.Cut(msg, "\n")
-	s = strings.TrimSuffix(s, ":")
-	if strings.HasPrefix(s, "rejected by the verifier") {
-		// The verifier's reason is near the end of its log.
+	var s string
+	var ve *loader.VerifierError
+	if errors.As(err, &ve) {
 		s = "rejected by the verifier"
-		lines := strings.Split(rest, "\n")
-		for i := len(lines) - 1; i >= 0; i-- {
-			if l := strings.TrimSpace(lines[i]); l != "" && !strings.HasPrefix(l, "processed ") && !strings.HasPrefix(l, "verification time") && !strings.HasPrefix(l, "stack depth") {
-				s += ": " + l
-				break
-			}
+		if r := ve.Reason(); r != "" {
+			s += ": " + r
 		}
+	} else {
+		s, _, _ = strings.Cut(err.Error(), "\n")
+		s = strings.TrimSuffix(s, ":")
 	}
 	if len(s) > 120 {
 		s = s[:117] + "..."

@@ -29,6 +29,57 @@ var ErrManual = errors.New("not attached automatically")
 // BPF paths (e.g. trampolines on architectures without them).
 const enotsupp = syscall.Errno(524)
 
+// NotSupportedError says why this kernel cannot load or attach a program.
+// It matches ErrNotSupported; Err is the error that told, if any.
+type NotSupportedError struct {
+	// Reason is why, in words that leave the program to the caller to
+	// name: "this kernel has no uprobes (CONFIG_UPROBE_EVENTS off): ...".
+	Reason string
+	Err    error
+}
+
+func (e *NotSupportedError) Error() string { return ErrNotSupported.Error() + ": " + e.Reason }
+
+func (e *NotSupportedError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrNotSupported}
+	}
+	return []error{ErrNotSupported, e.Err}
+}
+
+// notSupported is a *NotSupportedError: the reason, then err's text.
+func notSupported(err error, format string, args ...any) error {
+	return &NotSupportedError{Reason: fmt.Sprintf(format, args...) + ": " + err.Error(), Err: err}
+}
+
+// Error is a failed Attach: which program, attached how. Its text names
+// them; Err is why.
+type Error struct {
+	// Program is the program's name, Target the plan (what it was
+	// attached to, e.g. "raw tracepoint sched_process_exec").
+	Program, Target string
+	Err             error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("attach program %s (%s): %v", e.Program, e.Target, e.Err)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// fallbackError tells how each way something was tried failed, and keeps
+// only the failure that decides in its chain (err): the others are told,
+// not matched, so that errors.Is and IsNotSupported see what decides.
+// tcx's ebpf.ErrNotSupported, say, is why the clsact fallback ran, not
+// what is wrong when that fails too.
+type fallbackError struct {
+	text string
+	err  error
+}
+
+func (e *fallbackError) Error() string { return e.text }
+func (e *fallbackError) Unwrap() error { return e.err }
+
 // IsNotSupported reports whether err (from loading or attaching) means
 // that this kernel cannot run the program: ErrNotSupported,
 // ebpf.ErrNotSupported, EPERM (e.g. fentry/lsm refused by lockdown or a
@@ -99,9 +150,9 @@ func (l *links) Close() error {
 func single(l link.Link, desc string) *links { return &links{desc: desc, ls: []link.Link{l}} }
 
 // Attach performs plan for the loaded program prog. Close the returned
-// Link to detach. Errors name the program and the target; when the
-// kernel lacks the feature they satisfy IsNotSupported and
-// errors.Is(err, ErrNotSupported).
+// Link to detach. Errors are an *Error, naming the program and the
+// target; when the kernel lacks the feature they satisfy IsNotSupported
+// and errors.Is(err, ErrNotSupported), and hold a *NotSupportedError.
 func Attach(prog *ebpf.Program, plan *Plan) (Link, error) {
 	if prog == nil || plan == nil {
 		return nil, errors.New("attach: nil program or plan")
@@ -112,9 +163,9 @@ func Attach(prog *ebpf.Program, plan *Plan) (Link, error) {
 			return nil, err
 		}
 		if IsNotSupported(err) && !errors.Is(err, ErrNotSupported) {
-			err = fmt.Errorf("%w: %w", ErrNotSupported, err)
+			err = &NotSupportedError{Reason: err.Error(), Err: err}
 		}
-		return nil, fmt.Errorf("attach program %s (%s): %w", plan.Program, plan, err)
+		return nil, &Error{Program: plan.Program, Target: plan.String(), Err: err}
 	}
 	return l, nil
 }
@@ -236,8 +287,8 @@ func attachKprobe(prog *ebpf.Program, p *Plan) (Link, error) {
 	}
 	if err != nil {
 		if !probesAvailable("kprobe") {
-			return nil, fmt.Errorf("%w: this kernel has no kprobes (CONFIG_KPROBES off: no %s and no kprobe_events in tracefs): %w",
-				ErrNotSupported, "/sys/bus/event_source/devices/kprobe", err)
+			return nil, notSupported(err, "this kernel has no kprobes (CONFIG_KPROBES off: no %s and no kprobe_events in tracefs)",
+				"/sys/bus/event_source/devices/kprobe")
 		}
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("kernel function %s not found (is it in /proc/kallsyms, and not inlined?): %w", p.Symbol, err)
@@ -266,7 +317,7 @@ func attachKprobeMulti(prog *ebpf.Program, p *Plan) (Link, error) {
 		l, err = link.KprobeMulti(prog, opts)
 	}
 	if errors.Is(err, ebpf.ErrNotSupported) {
-		return nil, fmt.Errorf("%w: kprobe.multi needs Linux 5.18+ built with CONFIG_FPROBE: %w", ErrNotSupported, err)
+		return nil, notSupported(err, "kprobe.multi needs Linux 5.18+ built with CONFIG_FPROBE")
 	}
 	if err != nil {
 		return nil, err
@@ -378,7 +429,7 @@ func attachUprobe(prog *ebpf.Program, p *Plan) (Link, error) {
 	}
 	if err != nil {
 		if !multi && !probesAvailable("uprobe") {
-			return nil, fmt.Errorf("%w: this kernel has no uprobes (CONFIG_UPROBE_EVENTS off): %w", ErrNotSupported, err)
+			return nil, notSupported(err, "this kernel has no uprobes (CONFIG_UPROBE_EVENTS off)")
 		}
 		return nil, err
 	}
@@ -404,7 +455,7 @@ func attachXDP(prog *ebpf.Program, p *Plan) (Link, error) {
 	}
 	l, err = link.AttachXDP(link.XDPOptions{Program: prog, Interface: idx, Flags: link.XDPGenericMode})
 	if err != nil {
-		return nil, fmt.Errorf("driver mode: %v; generic mode: %w", errDrv, err)
+		return nil, &fallbackError{text: fmt.Sprintf("driver mode: %v; generic mode: %v", errDrv, err), err: err}
 	}
 	return single(l, p.String()+" (generic mode)"), nil
 }

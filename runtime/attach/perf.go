@@ -87,7 +87,9 @@ func attachPerfEvent(prog *ebpf.Program, p *Plan) (_ Link, err error) {
 		}
 		// Kernels before 5.15 have no perf links.
 		if err2 := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_SET_BPF, prog.FD()); err2 != nil {
-			return nil, fmt.Errorf("attach to the perf event on CPU %d: %w (ioctl: %v)", cpu, err, err2)
+			// The ioctl's failure is told, the link's decides (as
+			// before perf links, it is what kernels refuse).
+			return nil, fmt.Errorf("attach to the perf event on CPU %d: %w", cpu, &fallbackError{text: fmt.Sprintf("%v (ioctl: %v)", err, err2), err: err})
 		}
 		if err2 := unix.IoctlSetInt(fd, unix.PERF_EVENT_IOC_ENABLE, 0); err2 != nil {
 			return nil, fmt.Errorf("enable the perf event on CPU %d: %w", cpu, err2)

@@ -400,7 +400,7 @@ func PlanFor(spec *ebpf.ProgramSpec, opts *Options) (*Plan, error) {
 	}
 	flags, err := parseUprobeValues(opts.Uprobe)
 	if err != nil {
-		return nil, &PlanError{Program: spec.Name, Section: spec.SectionName, Msg: err.Error()}
+		return nil, &PlanError{Program: spec.Name, Section: spec.SectionName, Msg: err.Error(), Err: err}
 	}
 	return planFor(spec, opts, flags)
 }

@@ -20,11 +20,15 @@ type PlanError struct {
 	// Otherwise the user's flags are at fault or must be given (a missing
 	// --ifname, a malformed --uprobe value): runners stop.
 	Skip bool
+	// Err is the error Msg tells, if any (a malformed --uprobe value's).
+	Err error
 }
 
 func (e *PlanError) Error() string {
 	return fmt.Sprintf("program %s (SEC(%q)): %s", e.Program, e.Section, e.Msg)
 }
+
+func (e *PlanError) Unwrap() error { return e.Err }
 
 // PlanSet is the plan of a whole object.
 type PlanSet struct {

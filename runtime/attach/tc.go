@@ -37,7 +37,7 @@ func attachTC(prog *ebpf.Program, p *Plan) (Link, error) {
 	l, err := attachLegacyTC(prog, idx, p)
 	if err != nil {
 		if errTCX != nil {
-			return nil, fmt.Errorf("tcx: %v; clsact filter: %w", errTCX, err)
+			return nil, &fallbackError{text: fmt.Sprintf("tcx: %v; clsact filter: %v", errTCX, err), err: err}
 		}
 		return nil, err
 	}

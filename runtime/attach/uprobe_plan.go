@@ -63,7 +63,7 @@ func parseUprobeValues(values []string) (*uprobeFlags, error) {
 		if strings.Contains(rest, ":") {
 			bin, sym, off, err := parseUprobeTarget(rest)
 			if err != nil {
-				return nil, fmt.Errorf("--uprobe %q: %v", raw, err)
+				return nil, fmt.Errorf("--uprobe %q: %w", raw, err)
 			}
 			v.bin, v.sym, v.off, v.target = bin, sym, off, true
 		} else {
@@ -255,7 +255,7 @@ func binaryFor(f *uprobeFlags, sym string) (*uprobeValue, error) {
 	for _, v := range cands {
 		path, err := ResolveBinary(v.bin)
 		if err != nil {
-			return nil, fmt.Errorf("--uprobe %s: %v", v.raw, err)
+			return nil, fmt.Errorf("--uprobe %s: %w", v.raw, err)
 		}
 		if _, err := resolveSymbol(path, sym); err == nil {
 			defining = append(defining, v)

@@ -127,7 +127,7 @@ func CheckOptions(spec *ebpf.CollectionSpec, o *Options) error {
 	for _, v := range o.USDT {
 		prog, target := splitUSDTFlag(v)
 		if _, _, _, err := parseUSDTTarget(target); err != nil {
-			return fmt.Errorf("--usdt %q: %v (e.g. --usdt ./app:myprov:myprobe, or PROG=BINARY:PROVIDER:NAME)", v, err)
+			return fmt.Errorf("--usdt %q: %w (e.g. --usdt ./app:myprov:myprobe, or PROG=BINARY:PROVIDER:NAME)", v, err)
 		}
 		switch {
 		case prog == "" && len(bare) == 0:
@@ -200,11 +200,11 @@ func planUSDT(p *Plan, extra string, opts *Options) (skip bool, err error) {
 	fromSection := from == "section"
 	bin, provider, name, err := parseUSDTTarget(target)
 	if err != nil {
-		return false, fmt.Errorf("%s target %q: %v", from, target, err)
+		return false, fmt.Errorf("%s target %q: %w", from, target, err)
 	}
 	path, err := ResolveBinary(bin)
 	if err != nil {
-		return fromSection, fmt.Errorf("%s target %q: %v", from, target, err)
+		return fromSection, fmt.Errorf("%s target %q: %w", from, target, err)
 	}
 	f, err := usdt.Open(path)
 	if err != nil {

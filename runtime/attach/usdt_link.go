@@ -264,10 +264,10 @@ func attachUSDT(prog *ebpf.Program, p *Plan) (Link, error) {
 		up, err := ex.Uprobe(p.Group+"_"+p.Name, prog, opts)
 		if err != nil {
 			if !probesAvailable("uprobe") {
-				return nil, fmt.Errorf("%w: this kernel has no uprobes (CONFIG_UPROBE_EVENTS off): %w", ErrNotSupported, err)
+				return nil, notSupported(err, "this kernel has no uprobes (CONFIG_UPROBE_EVENTS off)")
 			}
 			if multiErr != nil {
-				err = fmt.Errorf("%w (and as one uprobe_multi link: %v)", err, multiErr)
+				err = &fallbackError{text: fmt.Sprintf("%v (and as one uprobe_multi link: %v)", err, multiErr), err: err}
 			}
 			return nil, fmt.Errorf("usdt %s:%s in %s: site %d of %d at file offset %#x: %w", p.Group, p.Name, p.Binary, i+1, len(sites), s.Offset, err)
 		}

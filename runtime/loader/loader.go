@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -33,14 +32,74 @@ func (e *ProgramError) Error() string {
 
 func (e *ProgramError) Unwrap() error { return e.Err }
 
+// NothingRunsError is an object none of whose programs runs. It matches
+// ErrNothingRuns and each failure (errors.Is, errors.As: a verifier's
+// *ebpf.VerifierError is found through it).
+type NothingRunsError struct {
+	// Name is what failed (the package, or "load").
+	Name string
+	// Failures say why each program did not run, usually *ProgramError.
+	Failures []error
+}
+
+func (e *NothingRunsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %v:", e.Name, ErrNothingRuns)
+	for _, f := range e.Failures {
+		fmt.Fprintf(&b, "\n  %v", f)
+	}
+	return b.String()
+}
+
+func (e *NothingRunsError) Unwrap() []error {
+	return append([]error{ErrNothingRuns}, e.Failures...)
+}
+
 // NothingRuns is the error for an object none of whose programs runs: it
 // names each program and its reason.
 func NothingRuns(name string, failures []error) error {
-	var b strings.Builder
-	for _, f := range failures {
-		fmt.Fprintf(&b, "\n  %v", f)
+	return &NothingRunsError{Name: name, Failures: failures}
+}
+
+// VerifierError is a program the verifier rejected. Its text is the end
+// of the verifier's log (VerifierTail lines), or all of it when Verbose;
+// cilium/ebpf's *ebpf.VerifierError is in its chain.
+type VerifierError struct {
+	// Err is the load error, which holds an *ebpf.VerifierError.
+	Err     error
+	Verbose bool
+}
+
+func (e *VerifierError) log() []string {
+	var ve *ebpf.VerifierError
+	if errors.As(e.Err, &ve) {
+		return ve.Log
 	}
-	return fmt.Errorf("%s: %w:%s", name, ErrNothingRuns, b.String())
+	return nil
+}
+
+func (e *VerifierError) Error() string {
+	log := e.log()
+	lines, more := log, ""
+	if !e.Verbose && len(lines) > VerifierTail {
+		lines = lines[len(lines)-VerifierTail:]
+		more = fmt.Sprintf(" (last %d lines; -v shows all %d)", VerifierTail, len(log))
+	}
+	return fmt.Sprintf("rejected by the verifier%s:\n    %s", more, strings.Join(lines, "\n    "))
+}
+
+func (e *VerifierError) Unwrap() error { return e.Err }
+
+// Reason is the verifier's reason: the last line of its log that is not
+// a statistic ("processed N insns", "verification time", "stack depth").
+func (e *VerifierError) Reason() string {
+	log := e.log()
+	for i := len(log) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(log[i]); l != "" && !strings.HasPrefix(l, "processed ") && !strings.HasPrefix(l, "verification time") && !strings.HasPrefix(l, "stack depth") {
+			return l
+		}
+	}
+	return ""
 }
 
 // Options tune Load.
@@ -194,7 +253,7 @@ func (c *Collection) LoadProgram(name string) (*ebpf.Program, error) {
 	oo.MapReplacements = c.Maps
 	pc, err := ebpf.NewCollectionWithOptions(one, oo)
 	if err != nil {
-		return nil, &ProgramError{Program: name, Section: ps.SectionName, Err: Explain(err, c.verbose)}
+		return nil, &ProgramError{Program: name, Section: ps.SectionName, Err: Explain(withoutProgramName(err, name), c.verbose)}
 	}
 	prog := pc.DetachProgram(name)
 	pc.Close()
@@ -206,8 +265,10 @@ func (c *Collection) LoadProgram(name string) (*ebpf.Program, error) {
 	return prog, nil
 }
 
-// Explain turns load errors into what the user needs: "not supported by
-// this kernel" for refusals, the verifier log's tail for rejections.
+// Explain turns load and attach errors into what the user needs: a
+// *attach.NotSupportedError for refusals (its Reason leaves the program to
+// the caller to name), a *VerifierError (the log's tail) for rejections.
+// The error explained stays in the chain of what it returns.
 func Explain(err error, verbose bool) error {
 	var ve *ebpf.VerifierError
 	if errors.As(err, &ve) && len(ve.Log) > 0 {
@@ -215,30 +276,41 @@ func Explain(err error, verbose bool) error {
 			// Not the program's fault: the kernel does not let this type
 			// of program call the helper (bpf_probe_write_user under
 			// lockdown, say).
-			return fmt.Errorf("%w: the kernel refuses helper %s in programs of this type%s", attach.ErrNotSupported, helper, lockdownNote(helper))
+			return &attach.NotSupportedError{
+				Reason: fmt.Sprintf("the kernel refuses helper %s in programs of this type%s", helper, lockdownNote(helper)),
+				Err:    err,
+			}
 		}
-		lines := ve.Log
-		more := ""
-		if !verbose && len(lines) > VerifierTail {
-			lines = lines[len(lines)-VerifierTail:]
-			more = fmt.Sprintf(" (last %d lines; -v shows all %d)", VerifierTail, len(ve.Log))
-		}
-		return fmt.Errorf("rejected by the verifier%s:\n    %s", more, strings.Join(lines, "\n    "))
+		return &VerifierError{Err: err, Verbose: verbose}
 	}
 	if attach.IsNotSupported(err) {
-		// The runner names the program: drop the names the layers below
-		// put in front, and the repeated reason.
-		msg := CleanErr(err)
-		for {
-			trimmed := strings.TrimPrefix(programPrefix.ReplaceAllString(msg, ""), attach.ErrNotSupported.Error()+": ")
-			if trimmed == msg {
-				break
-			}
-			msg = trimmed
+		// The caller names the program: the reason is the attach
+		// failure's own, or the load error's.
+		var ae *attach.Error
+		var ns *attach.NotSupportedError
+		reason := ""
+		switch {
+		case errors.As(err, &ns):
+			reason = ns.Reason
+		case errors.As(err, &ae):
+			reason = ae.Err.Error()
+		default:
+			reason = err.Error()
 		}
-		return fmt.Errorf("%w: %s", attach.ErrNotSupported, msg)
+		return &attach.NotSupportedError{Reason: withoutMemlockHint(reason), Err: err}
 	}
 	return err
+}
+
+// withoutProgramName unwraps cilium/ebpf's "program NAME: " around the
+// error of loading program name: ProgramError names it. That wrapper has
+// no type of its own, so it is recognised by its exact text.
+func withoutProgramName(err error, name string) error {
+	inner := errors.Unwrap(err)
+	if inner == nil || err.Error() != "program "+name+": "+inner.Error() {
+		return err
+	}
+	return inner
 }
 
 // refusedHelper finds the verifier's "program of this type cannot use
@@ -268,14 +340,12 @@ func lockdownNote(helper string) string {
 	return ""
 }
 
-// programPrefix is what cilium/ebpf ("program NAME: ") and attach.Attach
-// ("attach program NAME (TARGET): ") put before their errors.
-var programPrefix = regexp.MustCompile(`^(attach )?program [A-Za-z0-9_.]+( \([^)]*\))?: `)
-
-// CleanErr drops cilium/ebpf's MEMLOCK hint, which is misleading on kernels
-// that account BPF memory to cgroups.
-func CleanErr(err error) string {
-	return strings.Replace(err.Error(), " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)", "", 1)
+// withoutMemlockHint drops cilium/ebpf's MEMLOCK hint, which is
+// misleading on kernels that account BPF memory to cgroups (as this one
+// does). The hint is text cilium/ebpf appends to EPERM errors; nothing
+// else marks it.
+func withoutMemlockHint(msg string) string {
+	return strings.Replace(msg, " (MEMLOCK may be too low, consider rlimit.RemoveMemlock)", "", 1)
 }
 
 // SortedPrograms lists the spec's program names in order.

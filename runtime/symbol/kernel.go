@@ -95,7 +95,7 @@ func (k *Kernel) load() {
 	start := time.Now()
 	data, err := readAll(k.path)
 	if err != nil {
-		k.err = fmt.Errorf("%w: %v", ErrNoKernelSymbols, err)
+		k.err = fmt.Errorf("%w: %w", ErrNoKernelSymbols, err)
 		return
 	}
 	k.parse(data)

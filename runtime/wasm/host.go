@@ -226,7 +226,7 @@ func (h *host) release(obj *object) error {
 	}
 	obj.closers = nil
 	if len(errs) > 0 {
-		return fmt.Errorf("close object %d: %v", obj.id, errs)
+		return fmt.Errorf("close object %d: %w", obj.id, errors.Join(errs...))
 	}
 	return nil
 }

@@ -3,10 +3,10 @@ package commands
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
@@ -109,9 +109,14 @@ func writePlans(w io.Writer, p *packager.Package) {
 			ps = spec.Programs[pr.Name]
 		}
 		var how string
-		if plan, err := attach.PlanFor(ps, nil); err != nil {
-			how = strings.TrimPrefix(err.Error(), fmt.Sprintf("program %s (SEC(%q)): ", pr.Name, pr.Attach))
-		} else {
+		var pe *attach.PlanError
+		plan, err := attach.PlanFor(ps, nil)
+		switch {
+		case errors.As(err, &pe):
+			how = pe.Msg // the program is named in the first column
+		case err != nil:
+			how = err.Error()
+		default:
 			how = plan.String()
 		}
 		fmt.Fprintf(tw, "  %s\t%s\n", termsafe.Line(pr.Name), termsafe.Line(how))
