@@ -111,9 +111,9 @@
 // Callbacks: wazero has no API to call by table index, so Run links a
 // trampoline module, assembled at run time, that imports the guest's
 // __indirect_function_table and does the call_indirect after checking the
-// index is inside the table and not null (else -EINVAL, before a record is
-// taken); a function of another type traps there, before the guest runs,
-// and the poll returns -EINVAL (that record is dropped). One trampoline
+// index is inside the table and not null; a function of another type is
+// refused too (wazero's table.LookupFunction checks the type as
+// call_indirect would): each -EINVAL, before a record is taken. One trampoline
 // call delivers a poll's whole batch, fetching each record from the host,
 // so a record costs about as much as a host call, not a host → Wasm call.
 //

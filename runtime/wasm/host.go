@@ -55,7 +55,9 @@ type host struct {
 	// Callbacks into the guest (see poll.go).
 	guestMem   api.Memory
 	tramp      api.Function // nil when the guest exports no table
+	trampMod   api.Module   // the trampoline, whose table 0 is the guest's
 	trampCheck api.Function
+	callbackOK map[uint32]bool // table indexes found to hold a callback
 	trampStack []uint64
 	polling    bool   // a poll is delivering records: polls from callbacks are refused
 	batch      *batch // what the trampoline's next delivers, during a dispatch

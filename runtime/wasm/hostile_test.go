@@ -111,8 +111,8 @@ func TestHostileCalls(t *testing.T) {
 		"fd_badobj": "-22", "fd_oob": "-14", "fd_unknown": "-2",
 		"poll_badobj": "-22", "poll_badfd": "-9", "poll_stdout": "-9", "poll_oob_data": "-14", "poll_straddle": "-14",
 		"poll_zero_size": "-22", "poll_neg_size": "-22", "poll_huge_size": "-14", "poll_cb_range": "-22",
-		"poll_cb_negative": "-22", "poll_cb_type": "-22", "poll_pull": "16", "pulled": "record-00000002",
-		"poll_pull_short": "4", "poll_cb": "42", "poll_cb_all": "0", "count": "6", "poll_drained": "0",
+		"poll_cb_negative": "-22", "poll_cb_type": "-22", "poll_pull": "16", "pulled": "record-00000001", // bad callbacks take no record
+		"poll_pull_short": "4", "poll_cb": "42", "poll_cb_all": "0", "count": "7", "poll_drained": "0",
 		"map_badfd": "-9", "map_stdout": "-9",
 		"close_badobj": "-22", "close": "0", "close_again": "-22", "poll_closed": "-22", "map_closed": "-9",
 	}

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/tetratelabs/wazero/experimental/table"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/perf"
@@ -223,10 +224,10 @@ type batch struct {
 // next (host: copy the next record into the guest's buffer) then
 // call_indirect → int cb(void *ctx, void *data, size_t size), until the
 // buffer is drained, maxBatch records were delivered, or the callback
-// returns non-zero. It returns that value, else 0, or -EINVAL when the
-// table index names a function of another type, or the error that stopped
-// reading. A trap inside the callback itself fails the whole run (the
-// guest's state is lost), as does exit() from it.
+// returns non-zero. It returns that value, else 0, or the error that
+// stopped reading (checkCallback refused indexes that name no callback).
+// A trap inside the callback itself fails the whole run (the guest's
+// state is lost), as does exit() from it.
 func (h *host) dispatch(ctx context.Context, obj *object, src source, first []byte, a pollArgs) int32 {
 	b := &h.batchState
 	*b = batch{obj: obj, src: src, first: first}
@@ -241,10 +242,6 @@ func (h *host) dispatch(ctx context.Context, obj *object, src source, first []by
 		var exit *sys.ExitError
 		if errors.As(err, &exit) {
 			panic(exit) // exit() in the callback, or the run is stopping: end _start with it
-		}
-		if isTrampolineTypeMismatch(err) {
-			h.logf("%s: wasm_bpf_buffer_poll: table index %d is not a function int(void *, void *, size_t)", h.name, a.fn)
-			return -eINVAL
 		}
 		panic(&callbackError{fn: a.fn, err: err})
 	}
@@ -296,8 +293,8 @@ func (h *host) next(ctx context.Context, _ api.Module, stack []uint64) {
 // drainDeadline is in the past: read what is there without waiting.
 var drainDeadline = time.Unix(1, 0)
 
-// checkCallback checks that the table index fn is inside the guest's table
-// and not null.
+// checkCallback checks that the table index fn is inside the guest's
+// table, not null, and a function of the callback's type.
 func (h *host) checkCallback(ctx context.Context, fn uint32) int32 {
 	s := h.trampStack
 	s[0] = uint64(fn)
@@ -312,7 +309,36 @@ func (h *host) checkCallback(ctx context.Context, fn uint32) int32 {
 	if r := int64(s[0]); r < 0 {
 		return h.badIndex(fn, r)
 	}
+	if !h.isCallback(fn) {
+		h.logf("%s: wasm_bpf_buffer_poll: table index %d is not a function int(void *, void *, size_t)", h.name, fn)
+		return -eINVAL
+	}
 	return 0
+}
+
+// isCallback reports whether the function at index fn of the guest's
+// table (inside it, not null: checkCallback's trampoline call said so) has
+// the callback's type, so that the trampoline's call_indirect will not
+// trap. wazero's table.LookupFunction checks as call_indirect does, and
+// panics as it would trap. An index found good is not looked up again:
+// guests built by clang or Go do not rewrite their tables, and one that
+// did would end its run with the trap (a callbackError).
+func (h *host) isCallback(fn uint32) (ok bool) {
+	if h.callbackOK[fn] {
+		return true
+	}
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	i32 := api.ValueTypeI32
+	table.LookupFunction(h.trampMod, 0, fn, []api.ValueType{i32, i32, i32}, []api.ValueType{i32})
+	if h.callbackOK == nil {
+		h.callbackOK = map[uint32]bool{}
+	}
+	h.callbackOK[fn] = true
+	return true
 }
 
 func (h *host) badIndex(fn uint32, r int64) int32 {
@@ -335,16 +361,3 @@ func (e *callbackError) Error() string {
 }
 
 func (e *callbackError) Unwrap() error { return e.err }
-
-// isTrampolineTypeMismatch tells a call_indirect type mismatch in the
-// trampoline itself (the guest passed the index of a function of another
-// type: the guest did not run, its state is intact) from a trap inside the
-// callback. wazero reports the trap's frames innermost first.
-func isTrampolineTypeMismatch(err error) bool {
-	msg := err.Error()
-	if !strings.Contains(msg, "indirect call type mismatch") {
-		return false
-	}
-	_, trace, ok := strings.Cut(msg, "wasm stack trace:\n\t")
-	return ok && strings.HasPrefix(trace, trampolineName+".")
-}

@@ -132,7 +132,7 @@ func trampolineModule(guest string) []byte {
 	section(10, code)
 
 	// A name section, so that wazero's stack traces say
-	// ecli-trampoline.run (isTrampolineTypeMismatch relies on it).
+	// ecli-trampoline.run.
 	names := str(nil, "name")
 	modName := str(nil, trampolineName)
 	names = append(names, 0) // module name
@@ -172,6 +172,7 @@ func (h *host) instantiateTrampoline(ctx context.Context, r wazero.Runtime, gues
 		return fmt.Errorf("link the callback trampoline to %s: %w", tableExport, err)
 	}
 	h.guestMem = guest.Memory()
+	h.trampMod = mod
 	h.tramp = mod.ExportedFunction("run")
 	h.trampCheck = mod.ExportedFunction("check")
 	h.trampStack = make([]uint64, 4)
