@@ -146,8 +146,7 @@ func parseRemoteRef(s string) (Reference, error) {
 	}
 	oref, err := orasregistry.ParseReference(s)
 	if err != nil {
-		reason := strings.TrimPrefix(err.Error(), errdef.ErrInvalidReference.Error()+": ")
-		return Reference{}, &refError{input: s, reason: reason, err: err}
+		return Reference{}, &refError{input: s, reason: invalidPart(host, path), err: err}
 	}
 	ref := Reference{Kind: Remote, Registry: oref.Registry, Repository: oref.Repository}
 	if at := strings.IndexByte(path, '@'); at >= 0 {
@@ -169,6 +168,28 @@ func parseRemoteRef(s string) (Reference, error) {
 		ref.Tag = DefaultTag
 	}
 	return ref, nil
+}
+
+// invalidPart says which part of host/path oras-go refused, found with
+// the validations ParseReference runs (its errors say it only in their
+// text).
+func invalidPart(host, path string) string {
+	repo, dgst, hasDigest := strings.Cut(path, "@")
+	repo, tag, hasTag := strings.Cut(repo, ":")
+	r := orasregistry.Reference{Registry: host, Repository: repo, Reference: tag}
+	switch {
+	case r.ValidateRegistry() != nil:
+		return fmt.Sprintf("invalid registry %q", host)
+	case r.ValidateRepository() != nil:
+		return fmt.Sprintf("invalid repository %q", repo)
+	case hasTag && r.ValidateReferenceAsTag() != nil:
+		return fmt.Sprintf("invalid tag %q", tag)
+	case hasDigest:
+		if _, err := digest.Parse(dgst); err != nil {
+			return fmt.Sprintf("invalid digest %q: %v", dgst, err)
+		}
+	}
+	return ""
 }
 
 // looksLikeHost reports whether the first component of a reference names a
