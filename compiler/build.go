@@ -130,9 +130,21 @@ type builder struct {
 	btfCache map[string]*btfInfo
 }
 
+// withDefaults returns a copy of o with the defaults filled in: the
+// caller's Options are never modified.
+func (o *Options) withDefaults() *Options {
+	c := *o
+	if c.CacheDir == "" {
+		c.CacheDir = DefaultCacheDir()
+	}
+	return &c
+}
+
 // Build compiles the source for each architecture and writes the package files.
-// On error no output file is left behind.
-func Build(ctx context.Context, o *Options) (*Result, error) {
+// On error no output file is left behind. The caller's Options are not
+// modified.
+func Build(ctx context.Context, opts *Options) (*Result, error) {
+	o := opts.withDefaults()
 	b := &builder{o: o, notes: o.Stderr, btfCache: map[string]*btfInfo{}}
 	if b.notes == nil {
 		b.notes = os.Stderr
@@ -228,9 +240,6 @@ func (b *builder) prepare() error {
 	if err := os.MkdirAll(b.outDir(), 0o755); err != nil {
 		return fmt.Errorf("output folder: %w", err)
 	}
-	if o.CacheDir == "" {
-		o.CacheDir = DefaultCacheDir()
-	}
 	if b.cache, err = buildcache.Open(filepath.Join(o.CacheDir, "build")); err != nil {
 		return err
 	}
@@ -298,7 +307,7 @@ func (b *builder) clangArgs(a Arch, bi *btfInfo, input, obj, deps string) []stri
 // BareClangArgs returns the clang command line ecc runs for a source, without
 // the dependency file: what a user would type by hand (for benchmarks).
 func BareClangArgs(o *Options) (string, []string, error) {
-	b := &builder{o: o, notes: io.Discard, btfCache: map[string]*btfInfo{}}
+	b := &builder{o: o.withDefaults(), notes: io.Discard, btfCache: map[string]*btfInfo{}}
 	if b.o.Stderr == nil {
 		b.o.Stderr = io.Discard
 	}

@@ -9,6 +9,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -741,5 +743,35 @@ char LICENSE[] SEC("license") = "GPL";
 	}
 	if !strings.Contains(verbose.String(), "map pb carries struct own_event: programs submit 20 bytes, sizeof(struct own_event), defined in the source") {
 		t.Errorf("-v does not say why:\n%s", verbose.String())
+	}
+}
+
+// Build and BuildWasm fill in defaults (the cache folder) on their own
+// copy: the caller's Options are not modified.
+func TestBuildKeepsOptions(t *testing.T) {
+	needBuild(t)
+	t.Setenv("ECC_CACHE_DIR", sharedCache) // the default CacheDir
+	dir := t.TempDir()
+	src := filepath.Join(dir, "keep.bpf.c")
+	os.WriteFile(src, []byte(`#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+SEC("tp/syscalls/sys_enter_getpid")
+int handle(void *ctx) { return 0; }
+char LICENSE[] SEC("license") = "GPL";
+`), 0o644)
+	o := &Options{Source: src, OutDir: dir, CFlags: []string{"-DX=1"}, BTF: map[string]string{}} // Stderr nil: os.Stderr
+	before := *o
+	before.CFlags = slices.Clone(o.CFlags)
+	if _, err := Build(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*o, before) {
+		t.Errorf("Build modified its Options:\n got %+v\nwant %+v", *o, before)
+	}
+	if _, _, err := BareClangArgs(o); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*o, before) {
+		t.Errorf("BareClangArgs modified its Options:\n got %+v\nwant %+v", *o, before)
 	}
 }

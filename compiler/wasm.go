@@ -115,6 +115,9 @@ func BuildWasm(ctx context.Context, o *WasmOptions) (*WasmResult, error) {
 	if bo.Stderr == nil {
 		bo.Stderr = stderr
 	}
+	if bo.CacheDir == "" {
+		bo.CacheDir = DefaultCacheDir()
+	}
 	bpf, err := Build(ctx, &bo)
 	if err != nil {
 		return nil, err

@@ -67,8 +67,14 @@ type ProgramError = loader.ProgramError
 // output until ctx is done or the duration passes, then detaches everything.
 // name is how the user named the package (a path, URL, "-" or reference,
 // as package source resolved it), for messages; progArgs are the program's
-// own flags, generated from its globals.
-func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []string, o *Options) error {
+// own flags, generated from its globals. The caller's Options are not
+// modified (nil means the zero Options).
+func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []string, opts *Options) error {
+	var o0 Options
+	if opts != nil {
+		o0 = *opts
+	}
+	o := &o0
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}

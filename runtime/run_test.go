@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/ecc-bpf/ecc/packager/progscan"
+	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 	"github.com/ecc-bpf/ecc/source"
 )
@@ -268,6 +270,28 @@ int on_exec(void *ctx) { return 0; }
 		typ, err := exportType(m, spec, progscan.Scan(spec), mapName)
 		if err != nil || typ == nil || typ.TypeName() != want {
 			t.Errorf("map %s: %v %v, want struct %s", mapName, typ, err, want)
+		}
+	}
+}
+
+// Run fills in defaults (os.Stdout, os.Stderr) on its own copy: the
+// caller's Options are not modified.
+func TestRunKeepsOptions(t *testing.T) {
+	src := buildSource(t, "keepopts", prelude+`
+SEC("tp/syscalls/sys_enter_getpid")
+int keep(void *ctx) { return 0; }
+`)
+	var out bytes.Buffer
+	for _, o := range []*Options{
+		{DryRun: true, Stdout: &out, MaxEntries: []string{"64"}, Attach: attach.Options{Uprobe: []string{}}},
+		{Duration: 50 * time.Millisecond, Stdout: &out},
+	} {
+		before := *o
+		if err := Run(context.Background(), src.Name, src.Package, nil, o); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(*o, before) {
+			t.Errorf("Run modified its Options:\n got %+v\nwant %+v", *o, before)
 		}
 	}
 }
