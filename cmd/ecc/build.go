@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -94,39 +95,81 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			if c.Bool("verbose") {
 				o.Verbose = os.Stderr
 			}
+			var out buildJSON
 			if guest := c.String("wasm"); guest != "" {
-				return buildWasm(c, o, guest)
-			}
-			res, err := compiler.Build(c.Context, o)
-			if err != nil {
-				return err
-			}
-			for _, out := range res.Outputs {
-				how := fmt.Sprintf("built with clang %s", out.Clang.Version)
-				if out.Cached {
-					how = "cached, unchanged"
+				if out, err = buildWasm(c, o, guest); err != nil {
+					return err
 				}
-				fmt.Fprintf(os.Stderr, "%s: %s (%s, %s in %d ms)\n", res.Name, out.Package, out.Arch.Name, how, out.Took.Milliseconds())
+			} else {
+				res, err := compiler.Build(c.Context, o)
+				if err != nil {
+					return err
+				}
+				out = buildResult(res)
 			}
+			out.print(os.Stderr)
 			if c.Bool("json") {
-				type jsonOut struct {
-					Arch    string `json:"arch"`
-					Object  string `json:"object"`
-					Skel    string `json:"skel"`
-					Package string `json:"package"`
-					Cached  bool   `json:"cached"`
-					Millis  int64  `json:"ms"`
-				}
-				var outs []jsonOut
-				for _, o := range res.Outputs {
-					outs = append(outs, jsonOut{o.Arch.Name, o.Object, o.Skel, o.Package, o.Cached, o.Took.Milliseconds()})
-				}
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"name": res.Name, "outputs": outs})
+				return enc.Encode(out)
 			}
 			return nil
 		},
+	}
+}
+
+// buildJSON is what 'ecc build --json' prints, for a BPF build and for a
+// Wasm build (--wasm) alike; docs/guide.md documents it.
+type buildJSON struct {
+	Name string `json:"name"`
+	// Outputs has one entry per architecture, the first at the top of
+	// the output folder, the others in DIR/ARCH.
+	Outputs []buildOutputJSON `json:"outputs"`
+	// Wasm is the module, with --wasm only.
+	Wasm *buildWasmJSON `json:"wasm,omitempty"`
+}
+
+type buildOutputJSON struct {
+	Arch    string `json:"arch"`
+	Object  string `json:"object"`
+	Skel    string `json:"skel"`
+	Package string `json:"package"`
+	Cached  bool   `json:"cached"`
+	Millis  int64  `json:"ms"`
+
+	clang string // the version, for the summary on stderr
+}
+
+type buildWasmJSON struct {
+	Path     string `json:"path"`
+	Lang     string `json:"lang"` // "C" or "Go"
+	Size     int64  `json:"size"`
+	Compiler string `json:"compiler"`
+	Millis   int64  `json:"ms"`
+}
+
+func buildResult(res *compiler.Result) buildJSON {
+	out := buildJSON{Name: res.Name, Outputs: []buildOutputJSON{}}
+	for _, o := range res.Outputs {
+		out.Outputs = append(out.Outputs, buildOutputJSON{
+			Arch: o.Arch.Name, Object: o.Object, Skel: o.Skel, Package: o.Package,
+			Cached: o.Cached, Millis: o.Took.Milliseconds(), clang: o.Clang.Version,
+		})
+	}
+	return out
+}
+
+// print writes one summary line per output to w.
+func (b buildJSON) print(w io.Writer) {
+	for _, o := range b.Outputs {
+		how := "built with clang " + o.clang
+		if o.Cached {
+			how = "cached, unchanged"
+		}
+		fmt.Fprintf(w, "%s: %s (%s, %s in %d ms)\n", b.Name, o.Package, o.Arch, how, o.Millis)
+	}
+	if m := b.Wasm; m != nil {
+		fmt.Fprintf(w, "%s: %s (wasm32, %s, %d KiB)\n", b.Name, m.Path, m.Lang, (m.Size+1023)/1024)
 	}
 }
 
@@ -184,37 +227,23 @@ func splitFlags(s string) ([]string, error) {
 }
 
 // buildWasm runs `ecc build --wasm GUEST`: the BPF build, then the guest.
-func buildWasm(c *cli.Context, o *compiler.Options, guest string) error {
+func buildWasm(c *cli.Context, o *compiler.Options, guest string) (buildJSON, error) {
 	if b := c.String("bpf"); b != "" {
 		if o.Source != "" && o.Source != b {
-			return fmt.Errorf("--bpf %s and SOURCE %s both name the BPF program; give it once", b, o.Source)
+			return buildJSON{}, fmt.Errorf("--bpf %s and SOURCE %s both name the BPF program; give it once", b, o.Source)
 		}
 		o.Source = b
 	}
 	gflags, err := splitFlags(c.String("wasm-cflags"))
 	if err != nil {
-		return fmt.Errorf("--wasm-cflags: %w", err)
+		return buildJSON{}, fmt.Errorf("--wasm-cflags: %w", err)
 	}
 	res, err := compiler.BuildWasm(c.Context, &compiler.WasmOptions{Options: *o, Guest: guest, GuestCFlags: gflags})
 	if err != nil {
-		return err
+		return buildJSON{}, err
 	}
-	out := res.BPF.Outputs[0]
-	how := fmt.Sprintf("built with clang %s", out.Clang.Version)
-	if out.Cached {
-		how = "cached, unchanged"
-	}
-	fmt.Fprintf(os.Stderr, "%s: %s (%s, %s in %d ms)\n", res.Name, out.Package, out.Arch.Name, how, out.Took.Milliseconds())
-	fmt.Fprintf(os.Stderr, "%s: %s (wasm32, %s, %d KiB)\n", res.Name, res.Wasm, res.Lang, (res.Size+1023)/1024)
-	if c.Bool("json") {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"name": res.Name, "outputs": []map[string]any{{
-			"arch": out.Arch.Name, "object": out.Object, "skel": out.Skel, "package": out.Package,
-			"cached": out.Cached, "ms": out.Took.Milliseconds(),
-		}}, "wasm": map[string]any{
-			"path": res.Wasm, "lang": res.Lang, "size": res.Size, "compiler": res.Compiler, "ms": res.Took.Milliseconds(),
-		}})
-	}
-	return nil
+	out := buildResult(res.BPF)
+	out.Name = res.Name
+	out.Wasm = &buildWasmJSON{Path: res.Wasm, Lang: res.Lang, Size: res.Size, Compiler: res.Compiler, Millis: res.Took.Milliseconds()}
+	return out, nil
 }
