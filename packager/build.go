@@ -1,20 +1,35 @@
 package packager
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 )
 
+// missingError is a PACKAGE that does not exist; it matches fs.ErrNotExist.
+type missingError struct {
+	path string
+	err  error
+}
+
+func (e *missingError) Error() string { return "package " + e.path + ": no such file or folder" }
+func (e *missingError) Unwrap() error { return e.err }
+
 // OpenBuild reads what `ecc build` wrote, for pushing: a package.json, or a
 // build folder with the package of the first architecture at the top and
 // one folder per other architecture (DIR/arm64/package.json). A NAME.wasm
-// beside a package.json is that package's Wasm module.
+// beside a package.json is that package's Wasm module. A path that does not
+// exist gives an error matching fs.ErrNotExist.
 func OpenBuild(path string) ([]PlatformPackage, error) {
 	st, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &missingError{path: path, err: err}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("package %s: no such file or folder; build one with 'ecc build NAME.bpf.c -o %s'", path, path)
+		return nil, fmt.Errorf("package %s: %w", path, err)
 	}
 	if !st.IsDir() {
 		pp, err := openPlatform(path)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"time"
@@ -45,6 +47,9 @@ beside the object; ecli run REF then runs the Wasm program.`,
 				return fmt.Errorf("ecc push takes PACKAGE and REF (got %d arguments); e.g. 'ecc push build/ ghcr.io/org/probe:v1'", c.NArg())
 			}
 			pkgs, err := packager.OpenBuild(c.Args().Get(0))
+			if errors.Is(err, fs.ErrNotExist) {
+				return &commands.Advice{Err: err, Hint: fmt.Sprintf("build one with 'ecc build NAME.bpf.c -o %s'", c.Args().Get(0))}
+			}
 			if err != nil {
 				return err
 			}
