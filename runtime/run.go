@@ -90,7 +90,7 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	// sections or maps would make --help, inspect and the user believe
 	// something else runs.
 	if err := packager.CheckSpec(&pkg.Meta, spec); err != nil {
-		return fmt.Errorf("%s: %w; ecli runs no package whose metadata disagrees with its object: rebuild it with ecc build, or ask its author", name, err)
+		return fmt.Errorf("%s: %w; ecli runs no package whose metadata disagrees with its object", name, err)
 	}
 	flags, err := progflags.New(&pkg.Meta, spec)
 	if err != nil {

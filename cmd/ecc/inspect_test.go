@@ -56,7 +56,8 @@ int handle_exec(struct __sk_buff *skb) { return 1; }
 		t.Errorf("inspect without progs and maps: status %d\n%s%s", status, stdout, stderr)
 	}
 
-	want := `ecc: ` + liar + `: package.json says program handle_exec is SEC("tp/sched/sched_process_exec") but the object has it in SEC("cgroup_skb/egress"); the metadata does not describe this package's object: rebuild it with ecc build, or ask its author` + "\n"
+	want := `ecc: ` + liar + `: package.json says program handle_exec is SEC("tp/sched/sched_process_exec") but the object has it in SEC("cgroup_skb/egress"); the metadata does not describe this package's object` + "\n" +
+		"ecc: hint: rebuild it with ecc build, or ask its author\n"
 	for _, format := range []string{"text", "json"} {
 		stdout, stderr, status := ecc(t, "inspect", "--format", format, liar)
 		if status != 1 || stderr != want || stdout != "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/internal/tlsconf"
+	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/registry/store"
 )
@@ -57,6 +58,8 @@ func hintFor(prog string, err error) string {
 	switch {
 	case errors.Is(err, store.ErrNotInStore):
 		return fmt.Sprintf("run '%s images' to list the local store", prog)
+	case errors.Is(err, packager.ErrMismatch):
+		return "rebuild it with ecc build, or ask its author"
 	case errors.Is(err, store.ErrCorrupted):
 		return fmt.Sprintf("remove the image with '%s images rm REF' and pull it again", prog)
 	case errors.As(err, &le):

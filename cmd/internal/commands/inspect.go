@@ -69,7 +69,7 @@ Examples:
 			// What is shown is the object; metadata that says otherwise is
 			// refused, as ecli run refuses it.
 			if err := p.CheckObject(); err != nil {
-				return fmt.Errorf("%s: %w; the metadata does not describe this package's object: rebuild it with ecc build, or ask its author", c.Args().First(), err)
+				return fmt.Errorf("%s: %w; the metadata does not describe this package's object", c.Args().First(), err)
 			}
 			if format == "json" {
 				enc := json.NewEncoder(os.Stdout)
