@@ -171,9 +171,9 @@ func TestLyingMetadataRefused(t *testing.T) {
 				{"inspect", "--format", "json", pkg},
 			} {
 				stdout, stderr, status := ecli(t, args...)
-				if status != 1 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "ecli: "+pkg+": ") ||
-					!strings.Contains(stderr, "rebuild it with ecc build") {
-					t.Errorf("ecli %s: status %d, stderr:\n%s\nwant one line with %q", strings.Join(args, " "), status, stderr, c.want)
+				if status != 1 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 2 || !strings.HasPrefix(stderr, "ecli: "+pkg+": ") ||
+					!strings.HasSuffix(stderr, "\necli: hint: rebuild it with ecc build, or ask its author\n") {
+					t.Errorf("ecli %s: status %d, stderr:\n%s\nwant one line with %q, then the hint", strings.Join(args, " "), status, stderr, c.want)
 				}
 				if stdout != "" {
 					t.Errorf("ecli %s printed:\n%s", strings.Join(args, " "), stdout)
