@@ -155,7 +155,9 @@ func TestCredentialBadConfig(t *testing.T) {
 	cfg := filepath.Join(dir, "config.json")
 	os.WriteFile(cfg, []byte(`{"auths": {"h.example": {"auth": "`+base64.StdEncoding.EncodeToString([]byte("tokenwithoutcolon-s3cret"))+`"}}}`), 0o600)
 	_, err := Credential(context.Background(), "h.example", &Options{RegistryConfig: cfg})
-	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "user:password") {
+	var ae *AuthEntryError
+	if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "user:password") ||
+		!errors.As(err, &ae) || ae.Host != "h.example" {
 		t.Errorf("malformed auth entry: %v", err)
 	}
 	os.WriteFile(cfg, []byte(`{not json`), 0o600)
