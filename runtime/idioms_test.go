@@ -248,8 +248,10 @@ func TestPrintk(t *testing.T) {
 	for _, m := range (&syncBuffer{b: *bytes.NewBufferString(out)}).jsonLines() {
 		if m["printk"] == want {
 			got++
-			// The trace knows a task's name only when it saw it run.
-			if (m["comm"] != "ecc-printk-me" && m["comm"] != "<...>") || m["timestamp"] == nil {
+			// The trace names the task from its cache of pid → comm, which
+			// may hold an older process's name for a reused pid: only
+			// check that there is one.
+			if m["comm"] == "" || m["comm"] == nil || m["timestamp"] == nil {
 				t.Errorf("printk record %v", m)
 			}
 		}
