@@ -1,10 +1,8 @@
 package runtime
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"os"
 	"os/exec"
@@ -21,38 +19,6 @@ import (
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/source"
 )
-
-// syncBuffer collects a run's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// jsonLines decodes every complete JSON line.
-func (s *syncBuffer) jsonLines() []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(s.String()))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 var (
 	buildCacheOnce sync.Once
@@ -99,14 +65,14 @@ func headerOf(path string) string {
 
 // running is a Run in the background.
 type running struct {
-	out, errs *syncBuffer
+	out, errs *testenv.SyncBuffer
 	cancel    context.CancelFunc
 	done      chan error
 }
 
 func start(t *testing.T, src *source.Source, args []string, o Options) *running {
 	t.Helper()
-	r := &running{out: &syncBuffer{}, errs: &syncBuffer{}, done: make(chan error, 1)}
+	r := &running{out: &testenv.SyncBuffer{}, errs: &testenv.SyncBuffer{}, done: make(chan error, 1)}
 	o.Stdout, o.Stderr = r.out, r.errs
 	ready := make(chan struct{})
 	o.Ready = func() { close(ready) }
@@ -142,7 +108,7 @@ func (r *running) waitFor(t *testing.T, what string, match func(map[string]any) 
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		for _, m := range r.out.jsonLines() {
+		for _, m := range r.out.JSONLines() {
 			if match(m) {
 				return m
 			}
@@ -238,7 +204,7 @@ func TestOpensnoopWithFlags(t *testing.T) {
 	// The --pid filter: a child's opens are not reported.
 	exec.Command("cat", name).Run()
 	time.Sleep(300 * time.Millisecond)
-	for _, m := range r.out.jsonLines() {
+	for _, m := range r.out.JSONLines() {
 		if num(m["pid"]) != int64(os.Getpid()) {
 			t.Fatalf("--pid %s let through pid %v", pid, m["pid"])
 		}
@@ -347,7 +313,7 @@ func TestTccount(t *testing.T) {
 
 func TestXdpNeedsIfname(t *testing.T) {
 	src := buildExample(t, "xdpcount")
-	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if err == nil || !strings.Contains(err.Error(), "--ifname") {
 		t.Fatalf("got %v", err)
 	}
@@ -387,7 +353,7 @@ int main(void) { ecc_spin_target(); return 0; }
 		t.Errorf("comm %v", ev["comm"])
 	}
 	// Kernel frames, when a sample hit the kernel, are symbolised too.
-	for _, m := range r.out.jsonLines() {
+	for _, m := range r.out.JSONLines() {
 		ks, _ := m["kstack_syms"].([]any)
 		for _, f := range ks {
 			if s, _ := f.(string); s == "[unknown]" || strings.HasPrefix(s, "0x") {

@@ -16,6 +16,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 	"github.com/ecc-bpf/ecc/source"
@@ -78,7 +79,7 @@ int BPF_PROG(fentry_sleep) { return 0; }
 SEC("lsm/file_open")
 int BPF_PROG(lsm_open, struct file *file) { return 0; }
 `)
-	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if err == nil {
 		t.Skip("this kernel runs fentry and lsm programs")
 	}
@@ -100,7 +101,7 @@ int writer(void *ctx) {
 	return 0;
 }
 `)
-	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if err == nil {
 		t.Skip("this kernel lets programs call bpf_probe_write_user")
 	}
@@ -118,14 +119,14 @@ int bad(void *ctx) {
 	return *p; /* dereferences a scalar: the verifier refuses */
 }
 `)
-	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if err == nil || !strings.Contains(err.Error(), "rejected by the verifier") || !strings.Contains(err.Error(), "invalid mem access") {
 		t.Fatalf("got %v", err)
 	}
 	if n := strings.Count(err.Error(), "\n    "); n > loader.VerifierTail {
 		t.Errorf("%d log lines shown, want at most %d", n, loader.VerifierTail)
 	}
-	verbose := Run(context.Background(), src.Name, src.Package, nil, &Options{Verbose: true, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	verbose := Run(context.Background(), src.Name, src.Package, nil, &Options{Verbose: true, Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if verbose == nil || strings.Contains(verbose.Error(), "-v shows all") {
 		t.Errorf("-v should show the whole log: %v", verbose)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -859,7 +858,7 @@ func startBackground(t *testing.T, bin string, args ...string) *exec.Cmd {
 // ecliRun is ecli run in the background.
 type ecliRun struct {
 	cmd       *exec.Cmd
-	out, errs *lockedBuffer
+	out, errs *testenv.SyncBuffer
 	done      chan struct{}
 	err       error
 	stopOnce  sync.Once
@@ -887,7 +886,7 @@ func startEcli(t *testing.T, args ...string) *ecliRun {
 
 func tryEcli(t *testing.T, args []string) (r *ecliRun, busy bool) {
 	t.Helper()
-	r = &ecliRun{out: &lockedBuffer{}, errs: &lockedBuffer{}, done: make(chan struct{})}
+	r = &ecliRun{out: &testenv.SyncBuffer{}, errs: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	r.cmd = exec.Command(buildEcli(t), args...)
 	r.cmd.Env = append(os.Environ(), "ECLI_TRACE=1")
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.errs
@@ -939,18 +938,7 @@ func (r *ecliRun) stop(t *testing.T) {
 	})
 }
 
-func (r *ecliRun) lines() []map[string]any {
-	var out []map[string]any
-	sc := bufio.NewScanner(strings.NewReader(r.out.String()))
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
+func (r *ecliRun) lines() []map[string]any { return r.out.JSONLines() }
 
 // waitFor calls activity (when not nil) and polls the JSON lines until
 // match accepts one, for up to 20s.
@@ -1347,7 +1335,7 @@ func TestInitKernelWasm(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(buildEcli(t), "run", wasmFile)
-			var stdout, stderr lockedBuffer
+			var stdout, stderr testenv.SyncBuffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

@@ -172,7 +172,7 @@ func TestRegistryEndToEnd(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(ecli, args...)
 		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+e.dockerConfig, "ECC_STORE_DIR="+e.store)
-		var stdout, stderr lockedBuffer
+		var stdout, stderr testenv.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -209,24 +209,6 @@ func TestRegistryEndToEnd(t *testing.T) {
 	if status != 1 || !strings.Contains(errs, "not in the local store") {
 		t.Errorf("--pull=never of an absent ref: %d %s", status, errs)
 	}
-}
-
-// lockedBuffer is written by a process while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // orasCLI finds the oras CLI that make test-deps installs.
@@ -301,7 +283,7 @@ func TestWasmDistribution(t *testing.T) {
 		e.ok("", eccBin, args...)
 		cmd := exec.Command(ecli, "run", ref)
 		cmd.Env = append(os.Environ(), "ECC_STORE_DIR="+e.store)
-		var stdout, stderr lockedBuffer
+		var stdout, stderr testenv.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
