@@ -1,8 +1,9 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -18,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
@@ -255,40 +255,36 @@ func TestInitShellCommands(t *testing.T) {
 	}
 }
 
-// checkEcc checks one ecc command line against the CLI definition: the
+// checkEcc checks one ecc command line against its --help (readCLI): the
 // command (and subcommand) exists, every flag exists on it, flags that take
 // values have one, and the number of arguments fits its ArgsUsage. It
 // returns the command's name.
-func checkEcc(app *cli.App, words []string) (string, error) {
+func checkEcc(app *command, words []string) (string, error) {
 	line := strings.Join(words, " ")
-	cmds := app.Commands
-	var cmd *cli.Command
+	cmds := app.subs
+	var cmd *command
 	var names []string
 	i := 1
 	for i < len(words) {
-		var next *cli.Command
+		var next *command
 		for _, c := range cmds {
-			if c.HasName(words[i]) {
+			if c.hasName(words[i]) {
 				next = c
 			}
 		}
 		if next == nil {
 			break
 		}
-		cmd, cmds = next, next.Subcommands
-		names = append(names, next.Name)
+		cmd, cmds = next, next.subs
+		names = append(names, next.names[0])
 		i++
 	}
 	if cmd == nil {
 		return "", fmt.Errorf("%q: ecc has no command %q", line, words[min(1, len(words)-1)])
 	}
-	takesValue := map[string]bool{"help": false, "h": false}
-	for _, f := range append(append([]cli.Flag{}, cmd.Flags...), app.Flags...) {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, n := range f.Names() {
-			takesValue[n] = !isBool
-		}
-	}
+	takesValue := map[string]bool{}
+	maps.Copy(takesValue, app.flags)
+	maps.Copy(takesValue, cmd.flags)
 	var args []string
 	var used []string
 	for j := i; j < len(words); j++ {
@@ -317,15 +313,15 @@ func checkEcc(app *cli.App, words []string) (string, error) {
 			j++
 		}
 	}
-	lo, hi, ok := argRange(cmd.ArgsUsage)
+	lo, hi, ok := argRange(cmd.args)
 	for _, u := range used {
 		// ecc build --wasm GUEST finds the BPF source itself (see build.go).
-		if cmd.Name == "build" && u == "wasm" {
+		if cmd.names[0] == "build" && u == "wasm" {
 			lo = 0
 		}
 	}
 	if ok && (len(args) < lo || (hi >= 0 && len(args) > hi)) {
-		return "", fmt.Errorf("%q: ecc %s takes %s, got %d arguments %q", line, strings.Join(names, " "), cmd.ArgsUsage, len(args), args)
+		return "", fmt.Errorf("%q: ecc %s takes %s, got %d arguments %q", line, strings.Join(names, " "), cmd.args, len(args), args)
 	}
 	return strings.Join(names, " "), nil
 }
@@ -357,7 +353,7 @@ func argRange(usage string) (lo, hi int, ok bool) {
 }
 
 func TestInitCheckEcc(t *testing.T) {
-	app := newApp()
+	app := readCLI(t, eccBin)
 	good := [][]string{
 		{"ecc", "build", "--arch", "x86_64,arm64", "-o", "build", "a.bpf.c", "a.h"},
 		{"ecc", "login", "ghcr.io", "-u", "me", "--password-stdin"},
@@ -429,7 +425,7 @@ func initProject(t *testing.T, tmpl, name string) string {
 // hand), allowed to write packages, and every ecc command in it exists with
 // the flags it uses.
 func TestInitWorkflow(t *testing.T) {
-	app := newApp()
+	app := readCLI(t, eccBin)
 	for _, s := range templates.Scaffolds() {
 		t.Run(s.Name, func(t *testing.T) {
 			name := "wf_" + strings.ReplaceAll(s.Name, "-", "_")
@@ -543,23 +539,9 @@ func wfRun(t *testing.T, dir, cmd string) string {
 
 // ecliFlags reads ecli run's flags from its help: name → takes a value.
 func ecliFlags(t *testing.T) map[string]bool {
-	out, err := exec.Command(buildEcli(t), "run", "--help").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	flags := map[string]bool{}
-	_, opts, _ := strings.Cut(string(out), "OPTIONS:")
-	for _, l := range strings.Split(opts, "\n") {
-		spec, _, _ := strings.Cut(strings.TrimSpace(l), "  ")
-		for _, f := range strings.Split(spec, ", ") {
-			name, value, _ := strings.Cut(f, " ")
-			if strings.HasPrefix(name, "-") {
-				flags[strings.TrimLeft(name, "-")] = value != ""
-			}
-		}
-	}
+	flags := readCLI(t, ecliBin).sub("run").flags
 	if !flags["ifname"] || flags["json"] || len(flags) < 10 {
-		t.Fatalf("cannot read ecli run's flags from:\n%s", out)
+		t.Fatalf("cannot read ecli run's flags from its help: %v", flags)
 	}
 	return flags
 }
@@ -603,9 +585,9 @@ func checkEcli(words []string, flags map[string]bool, progFlags map[string]bool)
 // runs (make -n), exists with its flags; the program flags they pass are
 // the package's own (built here, so this needs clang).
 func TestInitDocsCommands(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	makeBin := testenv.Tool(t, "make")
-	app := newApp()
+	app := readCLI(t, eccBin)
 	flags := ecliFlags(t)
 	for _, s := range templates.Scaffolds() {
 		t.Run(s.Name, func(t *testing.T) {
@@ -619,7 +601,7 @@ func TestInitDocsCommands(t *testing.T) {
 			if !isWasm(d.Sources) {
 				// (A Wasm program's arguments are its own: nothing to list.)
 				var err error
-				help, err = exec.Command(buildEcli(t), "run", filepath.Join(dir, filepath.FromSlash(d.Package)), "--help").Output()
+				help, err = exec.Command(ecliBin, "run", filepath.Join(dir, filepath.FromSlash(d.Package)), "--help").Output()
 				if err != nil {
 					t.Fatalf("ecli run --help: %v", err)
 				}
@@ -695,7 +677,7 @@ func TestInitDocsCommands(t *testing.T) {
 // would substitute get test values. The pushed artifact is an index with
 // an x86_64 and an arm64 manifest.
 func TestInitWorkflowRuns(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	bash := testenv.Tool(t, "bash")
 	for _, s := range templates.Scaffolds() {
 		t.Run(s.Name, func(t *testing.T) {
@@ -815,7 +797,7 @@ func TestInitKernelCoverage(t *testing.T) {
 // buildProject runs ecc init and make build; it returns the package.
 func buildProject(t *testing.T, tmpl, name string) (dir, pkg string) {
 	t.Helper()
-	needBuild(t)
+	testenv.BPFBuild(t)
 	testenv.Kernel(t)
 	makeBin := testenv.Tool(t, "make")
 	dir = initProject(t, tmpl, name)
@@ -887,7 +869,7 @@ func startEcli(t *testing.T, args ...string) *ecliRun {
 func tryEcli(t *testing.T, args []string) (r *ecliRun, busy bool) {
 	t.Helper()
 	r = &ecliRun{out: &testenv.SyncBuffer{}, errs: &testenv.SyncBuffer{}, done: make(chan struct{})}
-	r.cmd = exec.Command(buildEcli(t), args...)
+	r.cmd = exec.Command(ecliBin, args...)
 	r.cmd.Env = append(os.Environ(), "ECLI_TRACE=1")
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.errs
 	if err := r.cmd.Start(); err != nil {
@@ -1334,7 +1316,7 @@ func TestInitKernelWasm(t *testing.T) {
 			if _, err := os.Stat(wasmFile); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(buildEcli(t), "run", wasmFile)
+			cmd := exec.Command(ecliBin, "run", wasmFile)
 			var stdout, stderr testenv.SyncBuffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			if err := cmd.Start(); err != nil {
