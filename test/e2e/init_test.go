@@ -967,12 +967,7 @@ func strs(v any) []string {
 
 func TestInitKernelTracepoint(t *testing.T) {
 	_, pkg := buildProject(t, "tracepoint", "k_exec")
-	bin := filepath.Join(t.TempDir(), "ecc-init-exec")
-	data, err := os.ReadFile("/bin/true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(bin, data, 0o755)
+	bin := namedTrue(t, "ecc-init-exec")
 	me := os.Getpid()
 	r := startEcli(t, "run", "-j", pkg, "--ppid", strconv.Itoa(me))
 	pids := map[int64]bool{}
@@ -1042,25 +1037,7 @@ func TestInitKernelUprobeBash(t *testing.T) {
 	_, pkg := buildProject(t, "uprobe", "k_readline")
 	d, _ := templates.ScaffoldFor("uprobe", "k_readline")
 	r := startEcli(t, append(append([]string{"run", "-j"}, strings.Fields(d.RunFlags)...), pkg)...)
-	master, slave := testenv.OpenPTY(t)
-	defer master.Close()
-	bash := exec.Command("/bin/bash", "--norc", "--noprofile", "-i")
-	bash.Stdin, bash.Stdout, bash.Stderr = slave, slave, slave
-	bash.Env = []string{"PATH=/usr/bin:/bin", "TERM=dumb", "PS1=$ "}
-	bash.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-	if err := bash.Start(); err != nil {
-		t.Fatal(err)
-	}
-	slave.Close()
-	defer func() { bash.Process.Kill(); bash.Wait() }()
-	go func() { // drain the terminal
-		buf := make([]byte, 4096)
-		for {
-			if _, err := master.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
+	bash, master := startBash(t)
 	typed := 0
 	ev := r.waitFor(t, "a readline() return in bash", func() {
 		if typed < 20 {
@@ -1072,6 +1049,31 @@ func TestInitKernelUprobeBash(t *testing.T) {
 		t.Errorf("event %v: want comm bash, a non-NULL line, a duration", ev)
 	}
 	t.Logf("event: %v", ev)
+}
+
+// startBash starts an interactive bash on a terminal until the test ends;
+// it returns the terminal's master side to type into.
+func startBash(t *testing.T) (*exec.Cmd, *os.File) {
+	t.Helper()
+	master, slave := testenv.OpenPTY(t)
+	bash := exec.Command("/bin/bash", "--norc", "--noprofile", "-i")
+	bash.Stdin, bash.Stdout, bash.Stderr = slave, slave, slave
+	bash.Env = []string{"PATH=/usr/bin:/bin", "TERM=dumb", "PS1=$ "}
+	bash.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := bash.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	t.Cleanup(func() { master.Close(); bash.Process.Kill(); bash.Wait() })
+	go func() { // drain the terminal
+		buf := make([]byte, 4096)
+		for {
+			if _, err := master.Read(buf); err != nil {
+				return
+			}
+		}
+	}()
+	return bash, master
 }
 
 // udpListener is a bound UDP socket on 127.0.0.1.
@@ -1326,9 +1328,7 @@ func TestInitKernelWasm(t *testing.T) {
 				cmd.Process.Signal(syscall.SIGINT)
 				cmd.Wait()
 			}()
-			bin := filepath.Join(t.TempDir(), "ecc-"+tmpl)
-			data, _ := os.ReadFile("/bin/true")
-			os.WriteFile(bin, data, 0o755)
+			bin := namedTrue(t, "ecc-"+tmpl)
 			var pid int
 			for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 				c := exec.Command(bin)

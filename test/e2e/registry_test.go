@@ -235,9 +235,7 @@ func TestWasmDistribution(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		bin := filepath.Join(t.TempDir(), "ecc-wasm-"+c.tag)
-		data, _ := os.ReadFile("/bin/true")
-		os.WriteFile(bin, data, 0o755)
+		bin := namedTrue(t, "ecc-wasm-"+c.tag)
 		seen := false
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !seen; time.Sleep(200 * time.Millisecond) {
 			exec.Command(bin).Run()
