@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+
 	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
