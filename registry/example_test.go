@@ -23,6 +23,20 @@ func probe(arch string) packager.PlatformPackage {
 	return packager.PlatformPackage{Package: &packager.Package{Object: obj, Meta: m}, Name: "hello"}
 }
 
+// openRepo parses a reference and opens it for pushes and pulls (on a
+// loopback registry, over plain HTTP).
+func openRepo(ctx context.Context, s string) (registry.Reference, registry.Target) {
+	ref, err := registry.ParseReference(s)
+	if err != nil {
+		log.Fatal(err)
+	}
+	t, err := registry.OpenTarget(ctx, ref, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return ref, t
+}
+
 // Push a package built for two architectures to a registry (here one in
 // the process, on a random port) as one artifact: an index with a
 // manifest per architecture. A second push sends nothing again.
@@ -31,14 +45,7 @@ func ExamplePush() {
 	defer reg.Close()
 	ctx := context.Background()
 
-	ref, err := registry.ParseReference(reg.Host + "/probes/hello:v1")
-	if err != nil {
-		log.Fatal(err)
-	}
-	dst, err := registry.OpenTarget(ctx, ref, nil) // loopback: plain HTTP
-	if err != nil {
-		log.Fatal(err)
-	}
+	ref, dst := openRepo(ctx, reg.Host+"/probes/hello:v1")
 	defer dst.Close()
 	pkgs := []packager.PlatformPackage{probe("x86_64"), probe("arm64")}
 	res, err := registry.Push(ctx, pkgs, dst, ref, nil)
@@ -64,14 +71,7 @@ func ExamplePull() {
 	reg := registrytest.Start(registrytest.ServerOptions{})
 	defer reg.Close()
 	ctx := context.Background()
-	ref, err := registry.ParseReference(reg.Host + "/probes/hello:v1")
-	if err != nil {
-		log.Fatal(err)
-	}
-	src, err := registry.OpenTarget(ctx, ref, nil)
-	if err != nil {
-		log.Fatal(err)
-	}
+	ref, src := openRepo(ctx, reg.Host+"/probes/hello:v1")
 	defer src.Close()
 	if _, err := registry.Push(ctx, []packager.PlatformPackage{probe("x86_64"), probe("arm64")}, src, ref, nil); err != nil {
 		log.Fatal(err)
