@@ -38,36 +38,6 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// namedTrue is a copy of /bin/true named name, so that its exec is told
-// apart from every other.
-func namedTrue(t *testing.T, name string) string {
-	t.Helper()
-	data, err := os.ReadFile("/bin/true")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
-// waitOutput polls r's output until it contains s, for up to d.
-func waitOutput(r *ecliRun, s string, d time.Duration) string {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline) && !strings.Contains(r.out.String(), s); {
-		time.Sleep(50 * time.Millisecond)
-	}
-	return r.out.String()
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
 func TestExampleExecsnoop(t *testing.T) {
 	r := startEcli(t, "run", "-j", buildExample(t, "execsnoop"))
 	// A uniquely named program, run with a unique argument.
