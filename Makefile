@@ -9,7 +9,7 @@ EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
 OUT     ?= build/examples
 GOFLAGS_BUILD := -trimpath -buildvcs=true
 
-.PHONY: all deps test-deps build examples test demo bench fuzz clean
+.PHONY: all deps test-deps build examples test testdata demo bench fuzz clean
 
 all: build
 
@@ -38,6 +38,12 @@ test-deps:
 
 test: test-deps
 	$(GO) test -count=1 -timeout 14m ./...
+
+# Rebuild the BPF objects committed under packager/extract/testdata from
+# their sources (with clang; the tests that read them need none) and the
+# golden metadata extracted from them.
+testdata: deps
+	$(GO) generate ./packager/extract
 
 # The main job: build every example, inspect the packages, push them to a
 # registry on loopback, pull them back into the local store, and run them

@@ -10,10 +10,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
 // benchRun compares ecli run with bpftrace and BCC: start-up, time to
@@ -222,7 +223,7 @@ func throughput(gen string, n int, consumer func(pid int) *exec.Cmd, readyMark s
 	pid, _ := strconv.Atoi(strings.TrimSpace(pidLine))
 	c := consumer(pid)
 	cout, _ := c.StdoutPipe()
-	cerr := &lockedBuffer{}
+	cerr := &testenv.SyncBuffer{}
 	c.Stderr = cerr
 	if err := c.Start(); err != nil {
 		return nil, err
@@ -298,22 +299,4 @@ func throughput(gen string, n int, consumer func(pid int) *exec.Cmd, readyMark s
 		res.sourceRate = float64(n) / (srcNs / 1e9)
 	}
 	return res, nil
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a process writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -68,18 +68,6 @@ func examples(t *testing.T) []example {
 	return out
 }
 
-// needBuild skips unless clang, libbpf headers and kernel BTF are here.
-func needBuild(t *testing.T) {
-	t.Helper()
-	testenv.Clang(t)
-	if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
-		testenv.Missing(t, "libbpf headers are not installed (apt-get install libbpf-dev)")
-	}
-	if _, err := os.Stat(DefaultBTF); err != nil {
-		testenv.Missing(t, "no kernel BTF at %s", DefaultBTF)
-	}
-}
-
 func build(t *testing.T, o *Options) (*Result, string, error) {
 	t.Helper()
 	var stderr bytes.Buffer
@@ -97,7 +85,7 @@ func build(t *testing.T, o *Options) (*Result, string, error) {
 // TestBuildExamples builds every example and compares its metadata with the
 // golden file, field by field (type IDs depend on the compiler and are left out).
 func TestBuildExamples(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	for _, ex := range examples(t) {
 		t.Run(ex.name, func(t *testing.T) {
 			res, stderr, err := build(t, &Options{Source: ex.src, ExportHeader: ex.hdr, NoCache: true})
@@ -247,7 +235,7 @@ func diffJSON(path string, want, got any) []string {
 func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + string(rune('0'+i%10))) }
 
 func TestBuildCache(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "cached.bpf.c")
 	hdr := filepath.Join(dir, "helper.h")
@@ -309,7 +297,7 @@ char LICENSE[] SEC("license") = "GPL";
 }
 
 func TestBuildMultiArch(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "arch.bpf.c")
 	os.WriteFile(src, []byte(`#include "vmlinux.h"
@@ -354,7 +342,7 @@ char LICENSE[] SEC("license") = "GPL";
 // TestBuildErrors: bad input gives an error naming the thing and the fix,
 // and leaves no output files.
 func TestBuildErrors(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -414,7 +402,7 @@ func TestBuildErrors(t *testing.T) {
 // A syntax error in a source built with an export header: the wrapper that
 // keeps the structs alive must not show in the diagnostics.
 func TestBuildErrorWithHeader(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "ev.h"), []byte("struct ev { int pid; };\n"), 0o644)
 	src := filepath.Join(dir, "ev.bpf.c")
@@ -430,7 +418,7 @@ func TestBuildErrorWithHeader(t *testing.T) {
 
 // Export header structs that the source never includes are reported.
 func TestBuildHeaderNotIncluded(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "ev.h"), []byte("struct ev { int pid; };\n"), 0o644)
 	src := filepath.Join(dir, "p.bpf.c")
@@ -462,7 +450,7 @@ struct event { int dup; };
 // Two ring buffers carrying different structs, bound with ECC_EXPORT:
 // eunomia's multiple-export-types switch and per-map btf_type_id.
 func TestBuildMultipleExports(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "multi.bpf.c")
 	os.WriteFile(src, []byte(`#include "vmlinux.h"
@@ -514,7 +502,7 @@ char LICENSE[] SEC("license") = "GPL";
 
 // A malformed @cmdarg fails the build with the file and line.
 func TestBuildBadDocComment(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "bad.bpf.c")
 	os.WriteFile(src, []byte(`#include "vmlinux.h"
@@ -539,7 +527,7 @@ char LICENSE[] SEC("license") = "GPL";
 // A clang whose system include dirs hold no libbpf headers: the error names
 // the package to install.
 func TestBuildNoLibbpfHeaders(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	real := testenv.Clang(t)
 	bin := t.TempDir()
 	empty := t.TempDir()
@@ -566,7 +554,7 @@ exec `+real+` "$@"
 // --btf with a file: the kernel's BTF copied elsewhere gives the same
 // vmlinux.h (same digest) and a working build.
 func TestBuildExplicitBTF(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	data, err := os.ReadFile(DefaultBTF)
 	if err != nil {
 		t.Fatal(err)
@@ -597,7 +585,7 @@ func TestBuildExplicitBTF(t *testing.T) {
 // A uretprobe program for arm64 on this x86_64 host's BTF: the PT_REGS_*
 // macros need arm64's struct user_pt_regs, which ecc declares (CO-RE).
 func TestBuildCrossUprobe(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	if HostArch().Name == "arm64" {
 		t.Skip("the host is arm64")
 	}
@@ -620,7 +608,7 @@ func TestBuildCrossUprobe(t *testing.T) {
 // programs submit (by size), else the outermost one; ambiguity is a
 // warning, a header with only enums and macros too.
 func TestBindsBuffersToSubmittedStructs(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -701,7 +689,7 @@ char LICENSE[] SEC("license") = "GPL";
 // own source or headers whose size its programs submit, even when the
 // struct lives only on the stack (libbpf-bootstrap's bootstrap_legacy).
 func TestBindsBuffersToOwnStructs(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "own.h"), []byte("struct own_event { int pid; char comm[16]; };\nstruct unrelated { long a, b, c, d; };\n"), 0o644)
 	src := filepath.Join(dir, "own.bpf.c")

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
 )
 
@@ -14,7 +15,7 @@ import (
 // export_types[].members[].format, members of anonymous unions under the
 // union's members; bad ones fail the build naming the header line.
 func TestBuildFormats(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	hdr := filepath.Join(dir, "ev.h")
 	src := filepath.Join(dir, "ev.bpf.c")

@@ -19,7 +19,7 @@ import (
 // TestExamplesLoad builds every example and loads it into the kernel: every
 // program must pass the verifier.
 func TestExamplesLoad(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	testenv.Kernel(t)
 	rlimit.RemoveMemlock() // EPERM without CAP_SYS_RESOURCE; memory is cgroup-accounted anyway
 	for _, ex := range examples(t) {
@@ -65,7 +65,7 @@ func refusedErr(err error) bool {
 // programs must load; the others (fentry, lsm on this kernel) may only fail
 // with a "not supported" kind of error.
 func TestRefusedProgramTypes(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	testenv.Kernel(t)
 	res, stderr, err := build(t, &Options{Source: "testdata/refused.bpf.c", OutDir: t.TempDir()})
 	if err != nil {

@@ -9,12 +9,13 @@ import (
 	"testing"
 
 	"github.com/ecc-bpf/ecc/compiler/vmlinux"
+	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
 // A vmlinux.h cached by an older ecc (before kfunc declarations) is not
 // reused: headers are keyed by the generator's format version too.
 func TestVmlinuxHeaderVersioned(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	data, err := os.ReadFile(DefaultBTF)
 	if err != nil {
 		t.Fatal(err)

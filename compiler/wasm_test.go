@@ -586,7 +586,7 @@ var wasmExamples = []wasmExample{
 
 func buildWasmExample(t *testing.T, ex wasmExample) (*WasmResult, []byte, *packager.Meta) {
 	t.Helper()
-	needBuild(t)
+	testenv.BPFBuild(t)
 	needWasmC(t)
 	if ex.lang == "Go" {
 		needGo(t)
@@ -744,7 +744,7 @@ func TestBuildWasmCounter(t *testing.T) {
 // TestBuildWasmGoOwnModule: a Go guest with its own go.mod gets eccwasm
 // from ecc (a replace in a copy of its go.mod); its folder is not touched.
 func TestBuildWasmGoOwnModule(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	needGo(t)
 	dir := t.TempDir()
 	ex := filepath.Join("..", "examples", "wasm-execsnoop-go")
@@ -830,7 +830,7 @@ func TestBuildWasmErrors(t *testing.T) {
 // TestBuildWasmGuestErrors: a guest that does not compile leaves no
 // NAME.wasm behind and says which file failed.
 func TestBuildWasmGuestErrors(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	needWasmC(t)
 	ex := filepath.Join("..", "examples", "wasm-counter")
 	for _, c := range []struct {

@@ -1,13 +1,8 @@
 package decode
 
-// Events shorter than their type (variable-length records, such as
-// libbpf-tools' execsnoop sends, and anything cut short) print as far as
-// they go: members wholly past the end are left out of JSON objects and
-// blank in text; a struct, union, array or string cut short prints what
-// is there; a scalar cut short is left out like a missing member.
-//
-// The functions here check every read against len(data); they also print
-// structs whose fields a family member selects (node.conds).
+// This file prints short events (the package documentation, "Short
+// events" says how): every read is checked against len(data). It also
+// prints structs whose fields a family member selects (node.conds).
 
 // partial reports whether values of n can print when cut short.
 func partial(n *node) bool {

@@ -48,13 +48,13 @@ func TestUprobeFunctionAlone(t *testing.T) {
 		t.Fatalf("target: %v\n%s", err, out)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(r.out.jsonLines()) < 7 && time.Now().Before(deadline) {
+	for len(r.out.JSONLines()) < 7 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(100 * time.Millisecond)
 	r.stop(t)
 	count := map[int64]int{}
-	for _, m := range r.out.jsonLines() {
+	for _, m := range r.out.JSONLines() {
 		if _, ok := m["marker"]; ok {
 			count[num(m["marker"])]++
 		}
@@ -78,7 +78,7 @@ func TestUprobeFunctionAlone(t *testing.T) {
 // with many bare probes, a BINARY:SYMBOL without PROG= is a usage error.
 func TestUprobeTargetErrors(t *testing.T) {
 	src := buildSource(t, "upalone", uprobeSource)
-	err := Run(t.Context(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(t.Context(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	for _, want := range []string{
 		"no program could run",
 		"program up_func (SEC(\"uprobe/ecc_target_func\")): the section names the function ecc_target_func but no binary: pass --uprobe BINARY (e.g. --uprobe /bin/bash), or --uprobe up_func=BINARY:ecc_target_func",
@@ -94,7 +94,7 @@ SEC("uprobe") int malloc_enter(struct pt_regs *ctx) { return 0; }
 SEC("uretprobe") int malloc_exit(struct pt_regs *ctx) { return 0; }
 SEC("uprobe") int free_enter(struct pt_regs *ctx) { return 0; }
 `)
-	err = Run(t.Context(), memleak.Name, memleak.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{},
+	err = Run(t.Context(), memleak.Name, memleak.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{},
 		Attach: attach.Options{Uprobe: []string{"libc.so.6:malloc"}}})
 	want := "--uprobe libc.so.6:malloc names no program, but the package has 3 bare uprobe programs (free_enter, malloc_enter, malloc_exit)"
 	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
@@ -160,7 +160,7 @@ int count(void *ctx)
 			}
 		})
 	}
-	err := Run(t.Context(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}, MaxEntries: []string{"nope=5"}})
+	err := Run(t.Context(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}, MaxEntries: []string{"nope=5"}})
 	if err == nil || !strings.Contains(err.Error(), "--max-entries nope=5: the object has no map nope (it has ") {
 		t.Errorf("unknown map: %v", err)
 	}

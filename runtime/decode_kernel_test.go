@@ -306,7 +306,7 @@ func TestVariableLengthRecords(t *testing.T) {
 	count := func() (int, map[string]any) {
 		c := 0
 		var last map[string]any
-		for _, m := range r.out.jsonLines() {
+		for _, m := range r.out.JSONLines() {
 			if m["args"] == bin {
 				c++
 				last = m
@@ -399,7 +399,7 @@ func TestIteratorRecords(t *testing.T) {
 	if ev["comm"] != me {
 		t.Errorf("comm %q, want %q", ev["comm"], me)
 	}
-	lines := r.out.jsonLines()
+	lines := r.out.JSONLines()
 	if len(lines) < 3 {
 		t.Errorf("%d records", len(lines))
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/source"
@@ -93,7 +94,7 @@ func TestDryRun(t *testing.T) {
 	}
 	opts := attach.Options{Cgroup: cg}
 
-	var out, errs syncBuffer
+	var out, errs testenv.SyncBuffer
 	if err := Run(context.Background(), src.Name, src.Package, nil, &Options{DryRun: true, Attach: opts, Stdout: &out, Stderr: &errs}); err != nil {
 		t.Fatalf("dry run: %v\n%s", err, &errs)
 	}
@@ -115,7 +116,7 @@ func TestDryRun(t *testing.T) {
 		t.Errorf("dry run wrote to stderr:\n%s", s)
 	}
 
-	var jout syncBuffer
+	var jout testenv.SyncBuffer
 	if err := Run(context.Background(), src.Name, src.Package, nil, &Options{DryRun: true, JSON: true, Attach: opts, Stdout: &jout, Stderr: &errs}); err != nil {
 		t.Fatalf("dry run -j: %v", err)
 	}
@@ -182,7 +183,7 @@ int handle_exec(void *ctx) { return 0; }
 	pkg.Meta.BpfSkel.Progs[0].Attach = "cgroup_skb/egress"
 	lie := &source.Source{Name: "liar.json", Package: &pkg}
 	for _, dry := range []bool{false, true} {
-		var out, errs syncBuffer
+		var out, errs testenv.SyncBuffer
 		err := Run(context.Background(), lie.Name, lie.Package, nil, &Options{DryRun: dry, Stdout: &out, Stderr: &errs})
 		if !errors.Is(err, packager.ErrMismatch) || !strings.Contains(err.Error(), `liar.json: package.json says program handle_exec is SEC("cgroup_skb/egress") but the object has it in SEC("tp/sched/sched_process_exec")`) {
 			t.Errorf("dry run %v: %v", dry, err)

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -16,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/source"
 )
 
@@ -50,7 +50,7 @@ func sleepOnThread(n int, d time.Duration) int {
 // runFor runs src to its end (Duration or Count) and returns stdout.
 func runFor(t *testing.T, src *source.Source, args []string, o Options, during func()) (string, string) {
 	t.Helper()
-	out, errs := &syncBuffer{}, &syncBuffer{}
+	out, errs := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	o.Stdout, o.Stderr = out, errs
 	ready := make(chan struct{})
 	o.Ready = func() { close(ready) }
@@ -114,7 +114,7 @@ func TestResultsWithoutAnnotations(t *testing.T) {
 		close(park)
 		<-tidc
 	})
-	lines := (&syncBuffer{b: *bytes.NewBufferString(out)}).jsonLines()
+	lines := testenv.JSONLines(out)
 	var sawCounts, sawHist, sawGlobals, sawParity bool
 	pid := float64(os.Getpid())
 	for _, m := range lines {
@@ -245,7 +245,7 @@ func TestPrintk(t *testing.T) {
 	out, _ := runFor(t, src, args, Options{JSON: true, Duration: 2 * time.Second}, execs)
 	want := fmt.Sprintf("exec ecc-printk-me by %d", os.Getpid())
 	got := 0
-	for _, m := range (&syncBuffer{b: *bytes.NewBufferString(out)}).jsonLines() {
+	for _, m := range testenv.JSONLines(out) {
 		if m["printk"] == want {
 			got++
 			// The trace names the task from its cache of pid → comm, which
@@ -318,7 +318,7 @@ func TestLibbpfToolsStyle(t *testing.T) {
 	out, errs := runFor(t, src, args, Options{JSON: true, Duration: 3 * time.Second}, act)
 	var conns, execs, printks int
 	var counts map[string]any
-	for _, e := range (&syncBuffer{b: *bytes.NewBufferString(out)}).jsonLines() {
+	for _, e := range testenv.JSONLines(out) {
 		switch {
 		case e["dport"] != nil:
 			conns++

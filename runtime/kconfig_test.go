@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 )
 
@@ -210,7 +211,7 @@ int on_getppid(void *ctx)
 	return 0;
 }
 `)
-	err := Run(t.Context(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(t.Context(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if err == nil || !strings.Contains(err.Error(), "CONFIG_ECC_DOES_NOT_EXIST not set in the kernel config "+file) ||
 		strings.Contains(err.Error(), "CONFIG_BPF_SYSCALL") {
 		t.Fatalf("got %v", err)

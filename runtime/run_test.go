@@ -18,6 +18,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
@@ -81,7 +82,7 @@ int BPF_PROG(fentry_sleep) { return 0; }
 SEC("lsm/file_open")
 int BPF_PROG(lsm_open, struct file *file) { return 0; }
 `)
-	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if err == nil {
 		t.Skip("this kernel runs fentry and lsm programs")
 	}
@@ -103,7 +104,7 @@ int writer(void *ctx) {
 	return 0;
 }
 `)
-	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if err == nil {
 		t.Skip("this kernel lets programs call bpf_probe_write_user")
 	}
@@ -121,7 +122,7 @@ int bad(void *ctx) {
 	return *p; /* dereferences a scalar: the verifier refuses */
 }
 `)
-	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if err == nil || !strings.Contains(err.Error(), "rejected by the verifier") || !strings.Contains(err.Error(), "invalid mem access") {
 		t.Fatalf("got %v", err)
 	}
@@ -135,7 +136,7 @@ int bad(void *ctx) {
 	if n := strings.Count(err.Error(), "\n    "); n > loader.VerifierTail {
 		t.Errorf("%d log lines shown, want at most %d", n, loader.VerifierTail)
 	}
-	verbose := Run(context.Background(), src.Name, src.Package, nil, &Options{Verbose: true, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+	verbose := Run(context.Background(), src.Name, src.Package, nil, &Options{Verbose: true, Stdout: &testenv.SyncBuffer{}, Stderr: &testenv.SyncBuffer{}})
 	if verbose == nil || strings.Contains(verbose.Error(), "-v shows all") {
 		t.Errorf("-v should show the whole log: %v", verbose)
 	}

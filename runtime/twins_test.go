@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
 // markerPrelude is the start of the test programs that report which of
@@ -129,7 +131,7 @@ func TestTwinsTracepoint(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			code := strings.NewReplacer("PFX_", c.prefix+"_", "BTF_BODY", c.btf, "RAW_BODY", c.raw).Replace(twinSource)
 			src := buildSource(t, "twins_"+c.prefix, code)
-			errs := &syncBuffer{}
+			errs := &testenv.SyncBuffer{}
 			r := start(t, src, []string{"--parent", fmt.Sprint(os.Getpid())}, Options{JSON: true, Verbose: true})
 			errs = r.errs
 			progs := kernelPrograms(t)
@@ -149,13 +151,13 @@ func TestTwinsTracepoint(t *testing.T) {
 				}
 			}
 			deadline := time.Now().Add(5 * time.Second)
-			for len(r.out.jsonLines()) < n && time.Now().Before(deadline) {
+			for len(r.out.JSONLines()) < n && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			time.Sleep(200 * time.Millisecond) // any extra event would show up by now
 			r.stop(t)
 			var markers []int64
-			for _, m := range r.out.jsonLines() {
+			for _, m := range r.out.JSONLines() {
 				if _, ok := m["marker"]; ok {
 					markers = append(markers, num(m["marker"]))
 				}

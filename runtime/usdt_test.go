@@ -87,7 +87,7 @@ type usdtEvent struct{ kind, pid, a, b, cookie, cnt int64 }
 
 func usdtEvents(r *running, pid int) []usdtEvent {
 	var out []usdtEvent
-	for _, m := range r.out.jsonLines() {
+	for _, m := range r.out.JSONLines() {
 		if _, ok := m["kind"]; !ok || num(m["pid"]) != int64(pid) {
 			continue
 		}

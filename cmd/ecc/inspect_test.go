@@ -6,13 +6,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
 )
 
 // ecc inspect shows what the object holds, and refuses metadata that says
 // otherwise with one line naming both.
 func TestInspectRefusesLyingMetadata(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "liar.bpf.c")
 	os.WriteFile(src, []byte(`#include "vmlinux.h"

@@ -50,20 +50,10 @@ func ecc(t *testing.T, args ...string) (stdout, stderr string, status int) {
 	return o.String(), e.String(), status
 }
 
-func needBuild(t *testing.T) {
-	testenv.Clang(t)
-	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
-		testenv.Missing(t, "no kernel BTF")
-	}
-	if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
-		testenv.Missing(t, "no libbpf headers")
-	}
-}
-
 // Every bad input: exit status 1, one line on stderr naming the thing, no
 // output files.
 func TestBadInput(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -131,7 +121,7 @@ func listFiles(dir string) []string {
 }
 
 func TestBuildAndInspect(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	out := t.TempDir()
 	stdout, stderr, status := ecc(t, "build", "--json", "-o", out, "../../examples/runqlat/runqlat.bpf.c")
 	if status != 0 {
@@ -176,7 +166,7 @@ func TestBuildAndInspect(t *testing.T) {
 }
 
 func TestGenVmlinux(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	p := filepath.Join(t.TempDir(), "vmlinux.h")
 	if _, stderr, status := ecc(t, "gen", "vmlinux", "-o", p); status != 0 {
 		t.Fatalf("status %d: %s", status, stderr)

@@ -54,6 +54,19 @@ func Tool(t testing.TB, name string) string {
 	return p
 }
 
+// BPFBuild skips (or fails) the test unless BPF programs can be built
+// here: clang, libbpf's headers and the kernel's BTF (for vmlinux.h).
+func BPFBuild(t testing.TB) {
+	t.Helper()
+	Clang(t)
+	if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
+		Missing(t, "libbpf headers are not installed (apt-get install libbpf-dev)")
+	}
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		Missing(t, "no kernel BTF at /sys/kernel/btf/vmlinux")
+	}
+}
+
 var bpfErr = sync.OnceValue(func() error {
 	if os.Geteuid() != 0 {
 		return errors.New("not running as root")

@@ -64,6 +64,14 @@ type Server struct {
 // NewServer starts a registry that is shut down when the test ends.
 func NewServer(t testing.TB, opts ServerOptions) *Server {
 	t.Helper()
+	s := Start(opts)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts a registry that runs until Close, for code without a
+// testing.TB (an Example); tests call NewServer.
+func Start(opts ServerOptions) *Server {
 	s := &Server{opts: opts, tokens: map[string]bool{}}
 	reg := ggcr.New(ggcr.Logger(log.New(io.Discard, "", 0)), ggcr.WithReferrersSupport(true))
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -83,11 +91,13 @@ func NewServer(t testing.TB, opts ServerOptions) *Server {
 	} else {
 		s.srv.Start()
 	}
-	t.Cleanup(s.srv.Close)
 	s.URL = s.srv.URL
 	s.Host = strings.TrimPrefix(strings.TrimPrefix(s.URL, "https://"), "http://")
 	return s
 }
+
+// Close shuts the registry down.
+func (s *Server) Close() { s.srv.Close() }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, reg http.Handler) {
 	if r.URL.Path == "/token" && s.opts.Token {

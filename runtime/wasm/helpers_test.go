@@ -202,24 +202,6 @@ func goGuest(t testing.TB, object []byte) []byte {
 	return b
 }
 
-// syncBuffer is an io.Writer safe for the guest and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // run starts Run in the background; the returned channel yields its error.
 func run(ctx context.Context, wasm []byte, o *Options) <-chan error {
 	done := make(chan error, 1)
@@ -228,7 +210,7 @@ func run(ctx context.Context, wasm []byte, o *Options) <-chan error {
 }
 
 // waitFor waits until out contains s, failing if Run ends first.
-func waitFor(t *testing.T, out, stderr *syncBuffer, s string, done <-chan error) {
+func waitFor(t *testing.T, out, stderr *testenv.SyncBuffer, s string, done <-chan error) {
 	t.Helper()
 	deadline := time.After(30 * time.Second)
 	for !strings.Contains(out.String(), s) {

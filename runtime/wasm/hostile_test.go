@@ -51,7 +51,7 @@ func TestImports(t *testing.T) {
 	} {
 		t.Run(tc.def, func(t *testing.T) {
 			wasm := freestanding(t, "imports.c", "-D"+tc.def)
-			var stderr syncBuffer
+			var stderr testenv.SyncBuffer
 			err := Run(context.Background(), wasm, &Options{Args: []string{"imp.wasm"}, Stderr: &stderr, CacheDir: cacheDir()})
 			switch {
 			case tc.want == "" && err != nil:
@@ -87,7 +87,7 @@ func TestExitCode(t *testing.T) {
 
 func TestMemoryLimit(t *testing.T) {
 	wasm := wasiGuest(t, "hostile.c")
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	err := Run(context.Background(), wasm, &Options{Args: []string{"grow.wasm", "grow"}, Stdout: &out, MemoryLimitPages: 64, CacheDir: cacheDir()})
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -144,7 +144,7 @@ func TestHostileCalls(t *testing.T) {
 		if m != nil {
 			fdmap = strconv.Itoa(m.FD())
 		}
-		var out, stderr syncBuffer
+		var out, stderr testenv.SyncBuffer
 		err := Run(context.Background(), wasm, &Options{
 			Args:   []string{"hostile.wasm", "calls", "1", strconv.Itoa(fakeFD), fdmap},
 			Stdout: &out, Stderr: &stderr, CacheDir: cacheDir(),
@@ -213,7 +213,7 @@ func TestBlockedPoll(t *testing.T) {
 	withHook(t, func(h *host) { addFakeObject(h, fakeFD, newBlockingSource(), nil) })
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	var out syncBuffer
+	var out testenv.SyncBuffer
 	start := time.Now()
 	err := Run(ctx, wasm, &Options{Args: []string{"block.wasm", "block", "1", strconv.Itoa(fakeFD)}, Stdout: &out, CacheDir: cacheDir()})
 	if err != nil {
@@ -268,7 +268,7 @@ func TestCallbackFailures(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tc.timeout)
 				defer cancel()
 			}
-			var out syncBuffer
+			var out testenv.SyncBuffer
 			start := time.Now()
 			err := Run(ctx, wasm, &Options{Args: []string{"cb.wasm", tc.mode, "1", strconv.Itoa(fakeFD)}, Stdout: &out, CacheDir: cacheDir()})
 			if d := time.Since(start); d > tc.timeout+time.Second {

@@ -66,7 +66,7 @@ func TestCGuestCallback(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, stderr syncBuffer
+	var out, stderr testenv.SyncBuffer
 	done := run(ctx, wasm, &Options{Args: []string{"exec.wasm"}, Stdout: &out, Stderr: &stderr, CacheDir: cacheDir(), Verbose: os.Getenv("WASM_DEBUG") != ""})
 	waitFor(t, &out, &stderr, "ready\n", done)
 	objs := live.snapshot()
@@ -111,7 +111,7 @@ func TestGoGuestPull(t *testing.T) {
 	withHook(t, live.hook)
 
 	e := newExecer(t)
-	var out, stderr syncBuffer
+	var out, stderr testenv.SyncBuffer
 	done := run(context.Background(), wasm, &Options{Args: []string{"goguest.wasm", e.comm}, Stdout: &out, Stderr: &stderr, CacheDir: cacheDir()})
 	waitFor(t, &out, &stderr, "ready\n", done)
 	objs := live.snapshot()
@@ -144,7 +144,7 @@ func TestMapGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newExecer(t)
-	var out, stderr syncBuffer
+	var out, stderr testenv.SyncBuffer
 	done := run(context.Background(), wasm, &Options{
 		Args:   []string{"maps.wasm", e.comm, strconv.Itoa(ncpu)},
 		Stdout: &out, Stderr: &stderr, CacheDir: cacheDir(),
@@ -200,7 +200,7 @@ func TestAttachErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testenv.SyncBuffer
 	h := newHost(&Options{Stderr: &stderr}, "t.wasm")
 	defer h.closeAll()
 	id, err := h.load(elf)

@@ -40,7 +40,7 @@ func testCgroup(t *testing.T) (root, dir string) {
 // runTarget runs the guest to its end with args and the user's flags.
 func runTarget(t *testing.T, wasm []byte, user attach.Options, args ...string) (stdout, stderr string) {
 	t.Helper()
-	var out, errs syncBuffer
+	var out, errs testenv.SyncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := Run(ctx, wasm, &Options{Args: append([]string{"target.wasm"}, args...), Stdout: &out, Stderr: &errs, CacheDir: cacheDir(), Attach: user})
@@ -60,7 +60,7 @@ func TestUserIfnameWins(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var out, stderr syncBuffer
+	var out, stderr testenv.SyncBuffer
 	done := run(ctx, wasm, &Options{Args: []string{"target.wasm", "bogus0", "skip", "wait"}, Stdout: &out, Stderr: &stderr,
 		CacheDir: cacheDir(), Attach: attach.Options{IfName: "lo"}})
 	waitFor(t, &out, &stderr, "ready\n", done)

@@ -1,9 +1,8 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,65 +19,13 @@ import (
 	"github.com/ecc-bpf/ecc/packager"
 )
 
-// env is a clean environment for ecc/ecli: its own docker config and store.
-type env struct {
-	t            *testing.T
-	dockerConfig string
-	store        string
-}
-
-func newEnv(t *testing.T) *env {
-	return &env{t: t, dockerConfig: t.TempDir(), store: t.TempDir()}
-}
-
-func (e *env) run(stdin string, bin string, args ...string) (string, string, int) {
-	e.t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+e.dockerConfig, "ECC_STORE_DIR="+e.store,
-		"ECC_REGISTRY_USERNAME=", "ECC_REGISTRY_PASSWORD=")
-	cmd.Stdin = strings.NewReader(stdin)
-	var o, er bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &er
-	err := cmd.Run()
-	status := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		status = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatal(err)
-	}
-	return o.String(), er.String(), status
-}
-
-func (e *env) ok(stdin, bin string, args ...string) string {
-	e.t.Helper()
-	out, errs, status := e.run(stdin, bin, args...)
-	if status != 0 {
-		e.t.Fatalf("%s %s: status %d\n%s%s", filepath.Base(bin), strings.Join(args, " "), status, out, errs)
-	}
-	return out
-}
-
-var ecliOnce sync.Once
-var ecliBin string
-
-func buildEcli(t *testing.T) string {
-	ecliOnce.Do(func() {
-		ecliBin = filepath.Join(filepath.Dir(eccBin), "ecli")
-		if out, err := exec.Command("go", "build", "-o", ecliBin, "../ecli").CombinedOutput(); err != nil {
-			t.Fatalf("build ecli: %v\n%s", err, out)
-		}
-	})
-	return ecliBin
-}
-
 // The whole path on Debian's docker-registry with TLS and htpasswd: login,
 // push a real example, read it back with skopeo, the oras CLI and ecc pull,
 // and run it with ecli run REF in the kernel, then offline from the store.
 func TestRegistryEndToEnd(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	testenv.Kernel(t)
-	ecli := buildEcli(t)
+	ecli := ecliBin
 	reg := regserver.Start(t)
 	e := newEnv(t)
 	out := t.TempDir()
@@ -172,7 +119,7 @@ func TestRegistryEndToEnd(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command(ecli, args...)
 		cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+e.dockerConfig, "ECC_STORE_DIR="+e.store)
-		var stdout, stderr lockedBuffer
+		var stdout, stderr testenv.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -211,24 +158,6 @@ func TestRegistryEndToEnd(t *testing.T) {
 	}
 }
 
-// lockedBuffer is written by a process while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // orasCLI finds the oras CLI that make test-deps installs.
 func orasCLI(t *testing.T) string {
 	for _, p := range []string{"../../.tools/bin/oras"} {
@@ -247,7 +176,7 @@ func orasCLI(t *testing.T) string {
 
 // Eight ecc processes push and pull at once through one local store.
 func TestConcurrentStoreUse(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	e := newEnv(t)
 	out := t.TempDir()
 	e.ok("", eccBin, "build", "-o", out, "../../examples/runqlat/runqlat.bpf.c")
@@ -282,9 +211,9 @@ func TestConcurrentStoreUse(t *testing.T) {
 // A Wasm package travels as a layer beside its object, and in eunomia's
 // shape with --eunomia; ecli run REF runs the Wasm program in both cases.
 func TestWasmDistribution(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	testenv.Kernel(t)
-	ecli := buildEcli(t)
+	ecli := ecliBin
 	e := newEnv(t)
 	out := t.TempDir()
 	e.ok("", eccBin, "build", "-o", out, "--wasm", "../../examples/wasm-execsnoop-c")
@@ -301,14 +230,12 @@ func TestWasmDistribution(t *testing.T) {
 		e.ok("", eccBin, args...)
 		cmd := exec.Command(ecli, "run", ref)
 		cmd.Env = append(os.Environ(), "ECC_STORE_DIR="+e.store)
-		var stdout, stderr lockedBuffer
+		var stdout, stderr testenv.SyncBuffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		bin := filepath.Join(t.TempDir(), "ecc-wasm-"+c.tag)
-		data, _ := os.ReadFile("/bin/true")
-		os.WriteFile(bin, data, 0o755)
+		bin := namedTrue(t, "ecc-wasm-"+c.tag)
 		seen := false
 		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !seen; time.Sleep(200 * time.Millisecond) {
 			exec.Command(bin).Run()

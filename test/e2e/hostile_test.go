@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -11,45 +11,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry/registrytest"
 )
-
-// result is how a command ended.
-type result struct {
-	stdout, stderr string
-	status         int
-	took           time.Duration
-	maxRSS         int64 // bytes
-}
-
-// runIn runs bin in dir with e's docker config and store.
-func (e *env) runIn(dir, bin string, args ...string) result {
-	e.t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "DOCKER_CONFIG="+e.dockerConfig, "ECC_STORE_DIR="+e.store,
-		"ECC_REGISTRY_USERNAME=", "ECC_REGISTRY_PASSWORD=")
-	var o, er bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &er
-	start := time.Now()
-	err := cmd.Run()
-	r := result{stdout: o.String(), stderr: er.String(), took: time.Since(start)}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.status = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatal(err)
-	}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.maxRSS = ru.Maxrss << 10
-	}
-	return r
-}
 
 // files lists the files under dir, relative and sorted.
 func files(dir string) []string {
@@ -77,7 +44,7 @@ func (e *env) images() string {
 // nothing anywhere else, with a notice; ecli run REF writes nothing but the
 // store either.
 func TestHostileTitlesCLI(t *testing.T) {
-	ecli := buildEcli(t)
+	ecli := ecliBin
 	h := registrytest.NewHostile(t)
 	e := newEnv(t)
 	sandbox := t.TempDir()
@@ -136,7 +103,7 @@ func TestHostileTitlesCLI(t *testing.T) {
 // registry tests cover) is refused by ecc pull, ecli pull and ecli run REF
 // with one line naming it; nothing is written, the store gets nothing.
 func TestHostileTwoObjectsCLI(t *testing.T) {
-	ecli := buildEcli(t)
+	ecli := ecliBin
 	h := registrytest.NewHostile(t)
 	e := newEnv(t)
 	root := h.Artifact("two/objects", "v1", registrytest.Artifact{Title: "x", Manifests: -1, Layers: []registrytest.Layer{
@@ -172,7 +139,7 @@ func TestHostileTwoObjectsCLI(t *testing.T) {
 // Limits: the error names the reference, the limit and the flag; the flag
 // lets the pull through.
 func TestHostileLimitsCLI(t *testing.T) {
-	ecli := buildEcli(t)
+	ecli := ecliBin
 	h := registrytest.NewHostile(t)
 	e := newEnv(t)
 	h.Artifact("lim/bytes", "v1", registrytest.Artifact{Title: "x", Layers: []registrytest.Layer{
@@ -217,7 +184,7 @@ func TestHostileTimeoutsCLI(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for timeouts")
 	}
-	ecli := buildEcli(t)
+	ecli := ecliBin
 	e := newEnv(t)
 	hang := registrytest.NewHostile(t)
 	hang.Artifact("slow/x", "v1", registrytest.Artifact{Title: "x"})
