@@ -737,7 +737,7 @@ char LICENSE[] SEC("license") = "GPL";
 // Build and BuildWasm fill in defaults (the cache folder) on their own
 // copy: the caller's Options are not modified.
 func TestBuildKeepsOptions(t *testing.T) {
-	needBuild(t)
+	testenv.BPFBuild(t)
 	t.Setenv("ECC_CACHE_DIR", sharedCache) // the default CacheDir
 	dir := t.TempDir()
 	src := filepath.Join(dir, "keep.bpf.c")
