@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/ecc-bpf/ecc/compiler/wasmgen"
+	"github.com/ecc-bpf/ecc/internal/wasmbin"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/templates"
 )
@@ -557,7 +558,7 @@ func copyTree(from, to string) error {
 
 // checkModule checks the built module has what ecli needs to run it.
 func checkModule(data []byte, lang, path string, notes io.Writer) error {
-	m, err := wasmgen.ReadModule(data)
+	m, err := wasmbin.Read(data)
 	if err != nil {
 		return fmt.Errorf("built %s is not a valid Wasm module: %w", path, err)
 	}
@@ -565,7 +566,7 @@ func checkModule(data []byte, lang, path string, notes io.Writer) error {
 		return fmt.Errorf("built %s exports no _start: a guest must be a WASI command with a main function", path)
 	}
 	if lang == "C" && m.ImportsFunc("wasm_bpf", "wasm_bpf_buffer_poll") {
-		if k, ok := m.Exports["__indirect_function_table"]; !ok || k != wasmgen.KindTable {
+		if k, ok := m.Exports["__indirect_function_table"]; !ok || k != wasmbin.KindTable {
 			return fmt.Errorf("built %s polls buffers but does not export __indirect_function_table; link with -Wl,--export-table", path)
 		}
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/compiler/wasmgen"
 	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/internal/wasmbin"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/templates"
 )
@@ -614,7 +615,7 @@ func buildWasmExample(t *testing.T, ex wasmExample) (*WasmResult, []byte, *packa
 	if int64(len(data)) != res.Size || !bytes.HasPrefix(data, []byte("\x00asm\x01\x00\x00\x00")) {
 		t.Fatalf("%s: %d bytes (result says %d), header %x", res.Wasm, len(data), res.Size, data[:min(8, len(data))])
 	}
-	mod, err := wasmgen.ReadModule(data)
+	mod, err := wasmbin.Read(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -628,9 +629,9 @@ func buildWasmExample(t *testing.T, ex wasmExample) (*WasmResult, []byte, *packa
 			t.Errorf("%s imports %s.%s, which ecli does not provide", res.Wasm, imp.Module, imp.Name)
 		}
 	}
-	wantExports := map[string]byte{"_start": wasmgen.KindFunc, "memory": wasmgen.KindMemory}
+	wantExports := map[string]byte{"_start": wasmbin.KindFunc, "memory": wasmbin.KindMemory}
 	if ex.lang == "C" {
-		wantExports["__indirect_function_table"] = wasmgen.KindTable
+		wantExports["__indirect_function_table"] = wasmbin.KindTable
 	}
 	for name, kind := range wantExports {
 		if k, ok := mod.Exports[name]; !ok || k != kind {

@@ -132,33 +132,3 @@ func TestLayoutErrors(t *testing.T) {
 		t.Errorf("Go: %v", err)
 	}
 }
-
-func TestReadModule(t *testing.T) {
-	mod := []byte("\x00asm\x01\x00\x00\x00")
-	// import section: wasm_bpf.wasm_load_bpf_object (func, type 0), env.memory (memory, min 1)
-	imp := []byte{2}
-	imp = append(imp, []byte("\x08wasm_bpf\x14wasm_load_bpf_object\x00\x00")...)
-	imp = append(imp, []byte("\x03env\x06memory\x02\x00\x01")...)
-	mod = append(mod, 2, byte(len(imp)))
-	mod = append(mod, imp...)
-	exp := []byte{2}
-	exp = append(exp, []byte("\x06_start\x00\x01")...)
-	exp = append(exp, []byte("\x19__indirect_function_table\x01\x00")...)
-	mod = append(mod, 7, byte(len(exp)))
-	mod = append(mod, exp...)
-	m, err := ReadModule(mod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !m.ImportsFunc("wasm_bpf", "wasm_load_bpf_object") || m.ImportsFunc("env", "memory") || !m.ImportsFrom("env") {
-		t.Errorf("imports %+v", m.Imports)
-	}
-	if m.Exports["_start"] != KindFunc || m.Exports["__indirect_function_table"] != KindTable {
-		t.Errorf("exports %v", m.Exports)
-	}
-	for _, bad := range [][]byte{nil, []byte("\x7fELF\x02\x01\x01\x00"), []byte("\x00asm\x0d\x00\x01\x00"), mod[:len(mod)-3]} {
-		if _, err := ReadModule(bad); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-}

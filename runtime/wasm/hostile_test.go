@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/internal/wasmbin"
 )
 
 // These tests need clang with wasi-libc, not the kernel (except the map
@@ -24,20 +25,6 @@ func TestNotWasm(t *testing.T) {
 		err := Run(context.Background(), b, &Options{Args: []string{"x.wasm"}, CacheDir: "-"})
 		if err == nil || !strings.HasPrefix(err.Error(), "x.wasm: ") {
 			t.Errorf("Run(%q) = %v, want an error naming x.wasm", b, err)
-		}
-	}
-}
-
-// TestParseModuleTruncated: parseModule never panics, whatever prefix of
-// a real module it gets.
-func TestParseModuleTruncated(t *testing.T) {
-	for _, wasm := range [][]byte{wasiGuest(t, "hostile.c"), trampolineModule("app")} {
-		info, err := parseModule(wasm)
-		if err != nil || len(info.exports) == 0 {
-			t.Fatalf("parseModule = %v, %v", info, err)
-		}
-		for n := range len(wasm) {
-			parseModule(wasm[:n])
 		}
 	}
 }
@@ -276,5 +263,19 @@ func TestCallbackFailures(t *testing.T) {
 			}
 			tc.check(t, err, out.String())
 		})
+	}
+}
+
+// TestReadRealModules: the modules ecli runs read whole, and no prefix of
+// them makes the reader panic.
+func TestReadRealModules(t *testing.T) {
+	for _, wasm := range [][]byte{wasiGuest(t, "hostile.c"), trampolineModule("app")} {
+		info, err := wasmbin.Read(wasm)
+		if err != nil || len(info.Exports) == 0 {
+			t.Fatalf("Read = %v, %v", info, err)
+		}
+		for n := range len(wasm) {
+			wasmbin.Read(wasm[:n])
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/ecc-bpf/ecc/internal/wasmbin"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 )
 
@@ -110,8 +111,10 @@ func newInstance(ctx context.Context, wasm []byte, o *Options) (_ *instance, err
 	}
 	opts.MemoryLimitPages = min(opts.MemoryLimitPages, 65536)
 
-	info, err := parseModule(wasm)
-	if err != nil {
+	// What the module imports and exports, for clear errors before wazero
+	// instantiates it; wazero reports a malformed section itself.
+	info, err := wasmbin.Read(wasm)
+	if err != nil && !errors.Is(err, wasmbin.ErrMalformed) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	h := newHost(&opts, name)
@@ -191,7 +194,7 @@ func newInstance(ctx context.Context, wasm []byte, o *Options) (_ *instance, err
 		return nil, fmt.Errorf("%s: instantiate: %w", name, err)
 	}
 	in.mod = mod
-	if info.exports[tableExport] == kindTable {
+	if info.Exports[tableExport] == wasmbin.KindTable {
 		if err := h.instantiateTrampoline(ctx, r, mod); err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -204,14 +207,14 @@ func newInstance(ctx context.Context, wasm []byte, o *Options) (_ *instance, err
 // wasm_bpf, and env too for older wasm-bpf guests that import them from
 // there (C declarations without import_module, linked with
 // --allow-undefined).
-func hostModules(info *moduleInfo) []string {
+func hostModules(info *wasmbin.Module) []string {
 	mods := []string{ModuleName}
 	names := map[string]bool{}
 	for _, f := range (&host{}).functions() {
 		names[f.name] = true
 	}
-	for _, imp := range info.imports {
-		if imp.module == "env" && imp.kind == kindFunc && names[imp.name] {
+	for _, imp := range info.Imports {
+		if imp.Module == "env" && imp.Kind == wasmbin.KindFunc && names[imp.Name] {
 			return append(mods, "env")
 		}
 	}
