@@ -297,6 +297,26 @@ func checkDescriptor(d ocispec.Descriptor, max int64, what, in string) error {
 	return nil
 }
 
+// decodeDoc parses data, an index or a manifest (named in) that a
+// registry sent for desc, into v: at most MaxManifestSize bytes of JSON,
+// schemaVersion 2 (read into *version) and a mediaType (read into
+// *mediaType) that, when present, agrees with desc's.
+func decodeDoc(in string, desc ocispec.Descriptor, data []byte, v any, version *specs.Versioned, mediaType *string) error {
+	if len(data) > MaxManifestSize {
+		return fmt.Errorf("%s is %d bytes, more than the %d bytes a manifest may have", in, len(data), MaxManifestSize)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%s: %w", in, err)
+	}
+	if version.SchemaVersion != 2 {
+		return fmt.Errorf("%s: schemaVersion %d, not 2", in, version.SchemaVersion)
+	}
+	if *mediaType != "" && *mediaType != desc.MediaType {
+		return fmt.Errorf("%s: its mediaType %q differs from the %q it was served as", in, *mediaType, desc.MediaType)
+	}
+	return nil
+}
+
 // DecodeIndex parses an image index that a registry sent as data for desc:
 // at most MaxManifestSize bytes of JSON, a mediaType (when present) that
 // agrees with desc's, and entries whose digests parse and whose sizes are
@@ -304,18 +324,9 @@ func checkDescriptor(d ocispec.Descriptor, max int64, what, in string) error {
 // do (registry.Limits.MaxManifests).
 func DecodeIndex(desc ocispec.Descriptor, data []byte) (*ocispec.Index, error) {
 	in := "index " + desc.Digest.String()
-	if len(data) > MaxManifestSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes a manifest may have", in, len(data), MaxManifestSize)
-	}
 	var idx ocispec.Index
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("%s: %w", in, err)
-	}
-	if idx.SchemaVersion != 2 {
-		return nil, fmt.Errorf("%s: schemaVersion %d, not 2", in, idx.SchemaVersion)
-	}
-	if idx.MediaType != "" && idx.MediaType != desc.MediaType {
-		return nil, fmt.Errorf("%s: its mediaType %q differs from the %q it was served as", in, idx.MediaType, desc.MediaType)
+	if err := decodeDoc(in, desc, data, &idx, &idx.Versioned, &idx.MediaType); err != nil {
+		return nil, err
 	}
 	for i, m := range idx.Manifests {
 		if err := checkDescriptor(m, MaxManifestSize, fmt.Sprintf("manifest %d", i), in); err != nil {
@@ -427,18 +438,9 @@ func DecodeManifest(desc ocispec.Descriptor, data []byte) (*PackageManifest, err
 	if err := CheckManifestType(desc, false); err != nil {
 		return nil, err
 	}
-	if len(data) > MaxManifestSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d bytes a manifest may have", in, len(data), MaxManifestSize)
-	}
 	var man ocispec.Manifest
-	if err := json.Unmarshal(data, &man); err != nil {
-		return nil, fmt.Errorf("%s: %w", in, err)
-	}
-	if man.SchemaVersion != 2 {
-		return nil, fmt.Errorf("%s: schemaVersion %d, not 2", in, man.SchemaVersion)
-	}
-	if man.MediaType != "" && man.MediaType != desc.MediaType {
-		return nil, fmt.Errorf("%s: its mediaType %q differs from the %q it was served as", in, man.MediaType, desc.MediaType)
+	if err := decodeDoc(in, desc, data, &man, &man.Versioned, &man.MediaType); err != nil {
+		return nil, err
 	}
 	m := &PackageManifest{Desc: desc, Config: man.Config}
 	if desc.Platform != nil {
