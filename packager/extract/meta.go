@@ -439,6 +439,24 @@ func isBuffer(t ebpf.MapType) bool {
 	return t == ebpf.RingBuf || t == ebpf.PerfEventArray
 }
 
+// sortBySource orders names as their doc comments (kind "map:" or
+// "prog:") stand in the source; names without one follow, by name.
+func (x *extractor) sortBySource(kind string, names []string) {
+	line := func(name string) int {
+		if d := x.doc(kind, name); d != nil {
+			return d.Line
+		}
+		return 1 << 30
+	}
+	sort.Slice(names, func(i, j int) bool {
+		li, lj := line(names[i]), line(names[j])
+		if li != lj {
+			return li < lj
+		}
+		return names[i] < names[j]
+	})
+}
+
 func (x *extractor) maps() error {
 	var user []string
 	for name := range x.spec.Maps {
@@ -446,19 +464,7 @@ func (x *extractor) maps() error {
 			user = append(user, name)
 		}
 	}
-	line := func(name string) int {
-		if d := x.doc("map:", name); d != nil {
-			return d.Line
-		}
-		return 1 << 30
-	}
-	sort.Slice(user, func(i, j int) bool {
-		li, lj := line(user[i]), line(user[j])
-		if li != lj {
-			return li < lj
-		}
-		return user[i] < user[j]
-	})
+	x.sortBySource("map:", user)
 	var buffers []*packager.Map
 	for _, name := range user {
 		ms := x.spec.Maps[name]
@@ -632,19 +638,7 @@ func (x *extractor) progs() {
 	for name := range x.spec.Programs {
 		names = append(names, name)
 	}
-	line := func(name string) int {
-		if d := x.doc("prog:", name); d != nil {
-			return d.Line
-		}
-		return 1 << 30
-	}
-	sort.Slice(names, func(i, j int) bool {
-		li, lj := line(names[i]), line(names[j])
-		if li != lj {
-			return li < lj
-		}
-		return names[i] < names[j]
-	})
+	x.sortBySource("prog:", names)
 	for _, name := range names {
 		ps := x.spec.Programs[name]
 		p := packager.Prog{

@@ -478,15 +478,8 @@ func (s *scanner) step(ins *asm.Instruction, st *state, funcs map[string]int, pe
 				delete(st.stack, at&^7)
 				delete(st.stack, at)
 			}
-		case vValue:
-			u := s.use(dst.m)
-			u.WriteValue = true
-			u.Writers = append(u.Writers, s.prog)
-		case vData:
-			u := s.use(dst.m)
-			u.WriteValue = true
-			u.Writers = append(u.Writers, s.prog)
-			u.Written = append(u.Written, Range{Offset: dst.off, Variable: dst.moved})
+		case vValue, vData:
+			s.filled(dst)
 		}
 
 	case cls.IsJump():
@@ -683,7 +676,8 @@ var copiedArg = map[asm.BuiltinFunc]asm.Register{
 	asm.FnProbeReadKernel: asm.R3, asm.FnProbeReadKernelStr: asm.R3,
 }
 
-// filled records that a helper wrote into the value or global v points at.
+// filled records that a store or a helper wrote into the value or global
+// v points at.
 func (s *scanner) filled(v value) {
 	switch v.kind {
 	case vValue:
