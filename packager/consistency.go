@@ -3,7 +3,8 @@ package packager
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -78,7 +79,7 @@ func CheckSpec(m *Meta, spec *ebpf.CollectionSpec) error {
 		errs = append(errs, &MismatchError{Kind: kind, Name: name, Msg: fmt.Sprintf(format, args...)})
 	}
 	s := &m.BpfSkel
-	progNames := sortedKeys(spec.Programs)
+	progNames := slices.Sorted(maps.Keys(spec.Programs))
 	listed := map[string]bool{}
 	for _, p := range s.Progs {
 		listed[p.Name] = true
@@ -86,7 +87,7 @@ func CheckSpec(m *Meta, spec *ebpf.CollectionSpec) error {
 		switch {
 		case ps == nil:
 			add("program", p.Name, "package.json lists program %s in SEC(%q) but the object has no such program (it has %s)",
-				termsafe.Line(p.Name), p.Attach, nameList(progNames))
+				termsafe.Line(p.Name), p.Attach, termsafe.List(progNames, 8))
 		case ps.SectionName != p.Attach:
 			add("program", p.Name, "package.json says program %s is SEC(%q) but the object has it in SEC(%q)",
 				termsafe.Line(p.Name), p.Attach, ps.SectionName)
@@ -100,14 +101,14 @@ func CheckSpec(m *Meta, spec *ebpf.CollectionSpec) error {
 		for _, n := range progNames {
 			if !listed[n] {
 				add("program", n, "the object has program %s in SEC(%q) but package.json does not list it (it lists %s)",
-					termsafe.Line(n), spec.Programs[n].SectionName, nameList(have))
+					termsafe.Line(n), spec.Programs[n].SectionName, termsafe.List(have, 8))
 			}
 		}
 	}
 	for _, mp := range s.Maps {
 		if !hasMap(spec, mp.Name) {
 			add("map", mp.Name, "package.json lists map %s but the object has no such map (it has %s)",
-				termsafe.Line(mp.Name), nameList(sortedKeys(spec.Maps)))
+				termsafe.Line(mp.Name), termsafe.List(slices.Sorted(maps.Keys(spec.Maps)), 8))
 		}
 	}
 	if len(errs) == 0 {
@@ -160,27 +161,4 @@ func isDataSection(name string) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// nameList is "a, b, c", at most 8 names, or "none".
-func nameList(names []string) string {
-	if len(names) == 0 {
-		return "none"
-	}
-	const max = 8
-	out := termsafe.Lines(names[:min(len(names), max)])
-	s := strings.Join(out, ", ")
-	if len(names) > max {
-		s += fmt.Sprintf(" and %d more", len(names)-max)
-	}
-	return s
 }

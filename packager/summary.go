@@ -3,6 +3,8 @@ package packager
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -170,7 +172,7 @@ func programs(m *Meta, spec *ebpf.CollectionSpec) []Prog {
 		}
 		listed[pr.Name] = pr
 	}
-	for _, n := range sortedKeys(spec.Programs) {
+	for _, n := range slices.Sorted(maps.Keys(spec.Programs)) {
 		if listed[n] == nil {
 			names = append(names, n)
 		}
@@ -216,7 +218,7 @@ func userMaps(m *Meta, spec *ebpf.CollectionSpec) []Map {
 	for _, mp := range m.BpfSkel.Maps {
 		add(mp.Name, mp)
 	}
-	for _, n := range sortedKeys(spec.Maps) {
+	for _, n := range slices.Sorted(maps.Keys(spec.Maps)) {
 		add(n, Map{Name: n, Ident: n})
 	}
 	return out

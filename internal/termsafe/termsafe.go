@@ -13,6 +13,7 @@
 package termsafe
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -36,6 +37,19 @@ func Lines(ss []string) []string {
 }
 
 const hex = "0123456789abcdef"
+
+// List is names escaped and joined as "a, b, c": at most max of them,
+// then "and N more"; "none" when there are none.
+func List(names []string, max int) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	s := strings.Join(Lines(names[:min(len(names), max)]), ", ")
+	if len(names) > max {
+		s += fmt.Sprintf(" and %d more", len(names)-max)
+	}
+	return s
+}
 
 func escape(s string, keepNewlines bool) string {
 	if safe(s, keepNewlines) {

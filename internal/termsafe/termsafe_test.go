@@ -40,3 +40,19 @@ func TestNoCopyWhenSafe(t *testing.T) {
 		t.Errorf("Text of safe text allocates %v times", allocs)
 	}
 }
+
+func TestList(t *testing.T) {
+	for _, tc := range []struct {
+		names []string
+		max   int
+		want  string
+	}{
+		{nil, 8, "none"},
+		{[]string{"a", "b\x1b[2J"}, 8, `a, b\x1b[2J`},
+		{[]string{"a", "b", "c"}, 2, "a, b and 1 more"},
+	} {
+		if got := List(tc.names, tc.max); got != tc.want {
+			t.Errorf("List(%q, %d) = %q, want %q", tc.names, tc.max, got, tc.want)
+		}
+	}
+}

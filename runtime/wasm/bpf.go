@@ -5,9 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -56,7 +57,7 @@ func (h *host) load(elf []byte) (uint64, error) {
 		return 0, fmt.Errorf("read BPF object: %w", err)
 	}
 	// The guest decides what it loads: say what, before the kernel sees it.
-	h.logf("%s: load BPF object: programs %s; maps %s", termsafe.Line(h.name), nameList(sortedKeys(spec.Programs)), nameList(sortedKeys(spec.Maps)))
+	h.logf("%s: load BPF object: programs %s; maps %s", termsafe.Line(h.name), termsafe.List(slices.Sorted(maps.Keys(spec.Programs)), 16), termsafe.List(slices.Sorted(maps.Keys(spec.Maps)), 16))
 	h.setup()
 	obj := &object{spec: spec, failed: map[string]error{}, buffers: map[int]source{}}
 	c, err := loader.Load(spec, &loader.Options{Object: elf, Verbose: h.o.Verbose})
@@ -86,15 +87,6 @@ func (h *host) load(elf []byte) (uint64, error) {
 	}
 	h.debugf("loaded BPF object %d: %d programs, %d maps", obj.id, len(obj.progs), len(obj.maps))
 	return obj.id, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // wasm_attach_bpf_program(obj i64, name i32, target i32) -> i32
@@ -129,7 +121,7 @@ func (h *host) attach(obj *object, name, target string) int32 {
 	ps := obj.spec.Programs[name]
 	if ps == nil {
 		// Also accept the section name, e.g. "tp/sched/sched_process_exec".
-		for _, n := range sortedKeys(obj.spec.Programs) {
+		for _, n := range slices.Sorted(maps.Keys(obj.spec.Programs)) {
 			if obj.spec.Programs[n].SectionName == name {
 				name, ps = n, obj.spec.Programs[n]
 				break
@@ -137,7 +129,7 @@ func (h *host) attach(obj *object, name, target string) int32 {
 		}
 	}
 	if ps == nil {
-		have := strings.Join(sortedKeys(obj.spec.Programs), ", ")
+		have := strings.Join(slices.Sorted(maps.Keys(obj.spec.Programs)), ", ")
 		if have == "" {
 			have = "none"
 		}
@@ -239,19 +231,6 @@ func isCgroupRoot(dir string) (string, bool) {
 		return root, filepath.Clean(dir) == root
 	}
 	return root, os.SameFile(a, b)
-}
-
-// nameList is "a, b, c", at most 16 names, escaped, or "none".
-func nameList(names []string) string {
-	if len(names) == 0 {
-		return "none"
-	}
-	const max = 16
-	s := strings.Join(termsafe.Lines(names[:min(len(names), max)]), ", ")
-	if len(names) > max {
-		s += fmt.Sprintf(" and %d more", len(names)-max)
-	}
-	return s
 }
 
 // wasm_bpf_map_fd_by_name(obj i64, name i32) -> i32

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,9 +141,9 @@ func TestHostileCalls(t *testing.T) {
 			t.Fatalf("Run: %v\nstdout:\n%s\nstderr:\n%s", err, &out, &stderr)
 		}
 		got := lines(out.String())
-		expect := maps(want, nil)
+		expect := maps.Clone(want)
 		if withMap {
-			expect = maps(want, mapWant)
+			maps.Copy(expect, mapWant)
 		}
 		for k, v := range expect {
 			if got[k] != v {
@@ -178,17 +179,6 @@ func TestHostileCalls(t *testing.T) {
 		testenv.Kernel(t)
 		check(t, true)
 	})
-}
-
-func maps(a, b map[string]string) map[string]string {
-	m := map[string]string{}
-	for k, v := range a {
-		m[k] = v
-	}
-	for k, v := range b {
-		m[k] = v
-	}
-	return m
 }
 
 func recordName(i int) string { return fmt.Sprintf("record-%08d", i) }

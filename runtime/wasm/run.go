@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -186,7 +188,7 @@ func newInstance(ctx context.Context, wasm []byte, o *Options) (_ *instance, err
 		WithSysNanotime().
 		WithSysNanosleep().
 		WithRandSource(rand.Reader)
-	for _, k := range sortedKeys(opts.Env) {
+	for _, k := range slices.Sorted(maps.Keys(opts.Env)) {
 		cfg = cfg.WithEnv(k, opts.Env[k])
 	}
 	mod, err := r.InstantiateModule(ctx, compiled, cfg)
