@@ -354,15 +354,11 @@ func (s *Store) recordReferrer(ctx context.Context, desc ocispec.Descriptor, dat
 	if json.Unmarshal(data, &m) != nil || m.Subject == nil {
 		return nil
 	}
-	unlock, err := s.lock(ctx, true)
+	idx, unlock, err := s.lockIndex(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
-	if err != nil {
-		return err
-	}
 	for _, e := range idx.Manifests {
 		if e.Digest == desc.Digest {
 			return nil

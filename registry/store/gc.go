@@ -18,15 +18,11 @@ import (
 // reachable from any name (or pinned by a Store open in some process). An
 // unknown name gives an error wrapping ErrNotInStore.
 func (s *Store) Remove(ctx context.Context, reference string) error {
-	unlock, err := s.lock(ctx, true)
+	idx, unlock, err := s.lockIndex(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
-	if err != nil {
-		return err
-	}
 	n := len(idx.Manifests)
 	idx.Manifests = slices.DeleteFunc(idx.Manifests, func(e ocispec.Descriptor) bool { return storeRefName(e) == reference })
 	if len(idx.Manifests) == n {

@@ -121,15 +121,11 @@ func (s *Store) manifest(d ocispec.Descriptor, parsed map[digest.Digest]*storeMa
 // Predecessors returns the manifests and indexes in the store that point to
 // node (including referrers through their subject).
 func (s *Store) Predecessors(ctx context.Context, node ocispec.Descriptor) ([]ocispec.Descriptor, error) {
-	unlock, err := s.lock(ctx, false)
+	idx, unlock, err := s.lockIndex(ctx, false)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
 	parsed := map[digest.Digest]*storeManifest{}
 	seen := map[digest.Digest]ocispec.Descriptor{}
 	var preds []ocispec.Descriptor

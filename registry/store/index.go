@@ -166,15 +166,11 @@ func (s *Store) Tag(ctx context.Context, desc ocispec.Descriptor, reference stri
 	if err := storeCheckName(reference); err != nil {
 		return err
 	}
-	unlock, err := s.lock(ctx, true)
+	idx, unlock, err := s.lockIndex(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
-	if err != nil {
-		return err
-	}
 	return s.tagLocked(ctx, idx, desc, reference)
 }
 
@@ -216,15 +212,11 @@ func (s *Store) TagRef(ctx context.Context, src, dst string) error {
 	if err := storeCheckName(dst); err != nil {
 		return err
 	}
-	unlock, err := s.lock(ctx, true)
+	idx, unlock, err := s.lockIndex(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
-	if err != nil {
-		return err
-	}
 	desc, err := s.resolveIn(ctx, idx, src)
 	if err != nil {
 		return fmt.Errorf("tag %s %s: %w", src, dst, err)
@@ -240,15 +232,11 @@ func (s *Store) Resolve(ctx context.Context, reference string) (ocispec.Descript
 	if reference == "" {
 		return ocispec.Descriptor{}, errdef.ErrMissingReference
 	}
-	unlock, err := s.lock(ctx, false)
+	idx, unlock, err := s.lockIndex(ctx, false)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
-	if err != nil {
-		return ocispec.Descriptor{}, err
-	}
 	desc, err := s.resolveIn(ctx, idx, reference)
 	if err != nil {
 		return ocispec.Descriptor{}, err

@@ -38,15 +38,11 @@ type Image struct {
 
 // List returns the named images, sorted by repository then tag.
 func (s *Store) List(ctx context.Context) ([]Image, error) {
-	unlock, err := s.lock(ctx, false)
+	idx, unlock, err := s.lockIndex(ctx, false)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
-	if err != nil {
-		return nil, err
-	}
 	parsed := map[digest.Digest]*storeManifest{}
 	var out []Image
 	for _, e := range idx.Manifests {

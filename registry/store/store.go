@@ -189,3 +189,16 @@ func (s *Store) lock(ctx context.Context, exclusive bool) (func(), error) {
 	}
 	return unlock, nil
 }
+
+// lockIndex takes the store lock (shared or exclusive) and reads the
+// index under it; the caller releases the lock with unlock.
+func (s *Store) lockIndex(ctx context.Context, exclusive bool) (idx *ocispec.Index, unlock func(), err error) {
+	if unlock, err = s.lock(ctx, exclusive); err != nil {
+		return nil, nil, err
+	}
+	if idx, err = s.readIndex(); err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return idx, unlock, nil
+}
