@@ -34,7 +34,7 @@ type KernelBTF struct {
 const (
 	// MaxKernelBTFs bounds the kernels a package carries BTF for.
 	MaxKernelBTFs = 64
-	// MaxKernelBTFSize bounds one kernel's BTF.
+	// MaxKernelBTFSize bounds one kernel's BTF; MaxBTFSize all of them.
 	MaxKernelBTFSize = 16 << 20
 	// MaxReleaseLength is the longest `uname -r` (the kernel's
 	// __NEW_UTS_LEN).
@@ -75,8 +75,12 @@ func validateBTF(bs []KernelBTF, arch string) error {
 		return invalid("btf: %d kernels, more than %d", len(bs), MaxKernelBTFs)
 	}
 	seen := map[string]bool{}
+	total := 0
 	for i, b := range bs {
+		total += len(b.Data)
 		switch {
+		case total > MaxBTFSize:
+			return invalid("btf: more than %d bytes in all", MaxBTFSize)
 		case !ValidRelease(b.Release):
 			return invalid("btf[%d]: release %q is not a kernel release (letters, digits, '.', '-', '+', '_', at most %d bytes)", i, b.Release, MaxReleaseLength)
 		case seen[b.Release]:

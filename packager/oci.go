@@ -38,12 +38,14 @@ const (
 // oras-go (and common registries) apply to manifests. The Wasm
 // and BTF ceilings are absolute; pulls apply a lower total by default
 // (registry.Limits.MaxBytes, --max-bytes). Objects are capped by
-// MaxObjectSize, as in package.json.
+// MaxObjectSize, as in package.json. The BTF layer is read into memory and
+// back into package.json, so it is capped well below MaxPackageSize
+// (kernels' BTF cut down for a program is kilobytes).
 const (
 	MaxManifestSize = 4 << 20
 	MaxConfigSize   = 16 << 20
 	MaxWasmSize     = 1 << 30
-	MaxBTFSize      = 1 << 30
+	MaxBTFSize      = 64 << 20
 )
 
 // MaxEmbeddedConfig is the largest metadata NewArtifact also embeds in the
