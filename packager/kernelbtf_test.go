@@ -53,6 +53,10 @@ func TestKernelBTFRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got.BTF, p.BTF) {
 		t.Errorf("BTF did not survive package.json: %+v", got.BTF)
 	}
+	var sum bytes.Buffer
+	if err := WriteSummary(&sum, got); err != nil || !strings.Contains(sum.String(), "BTF for kernels without it: 5.15.0-91-generic, 6.1.0-57-cloud-amd64\n") {
+		t.Errorf("summary (%v):\n%s", err, sum.String())
+	}
 	// Without BTF, package.json has no "btf" key (eunomia's layout).
 	p.BTF = nil
 	data, _ = p.Marshal()
