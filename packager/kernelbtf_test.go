@@ -193,3 +193,29 @@ func TestArtifactCarriesKernelBTF(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReadBTFArchive: a BTF layer from a registry gives kernels that
+// BTFArchive lays out again to the same kernels, or an ErrBTFArchive.
+func FuzzReadBTFArchive(f *testing.F) {
+	a, _ := BTFArchive(btfPackage().BTF)
+	f.Add(a)
+	f.Add([]byte{})
+	f.Add(bytes.Repeat([]byte{0}, 1024))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ReadBTFArchive(data, "x86_64")
+		if err != nil {
+			if !errors.Is(err, ErrBTFArchive) {
+				t.Fatalf("error does not wrap ErrBTFArchive: %v", err)
+			}
+			return
+		}
+		again, err := BTFArchive(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ReadBTFArchive(again, "x86_64")
+		if err != nil || !reflect.DeepEqual(BTFReleases(back), BTFReleases(got)) {
+			t.Fatalf("re-laid archive reads as %v, %v", BTFReleases(back), err)
+		}
+	})
+}
