@@ -23,7 +23,7 @@ func TestBuildBTFGen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := strings.TrimPrefix(filepath.Base(vmlinuz), "vmlinuz-")
+	other := testenv.DebianRelease(vmlinuz)
 	dir := t.TempDir()
 	cache := t.TempDir()
 	o := func(k ...string) *Options {

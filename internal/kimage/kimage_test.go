@@ -202,7 +202,7 @@ func TestDebianVmlinuz(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := strings.TrimPrefix(filepath.Base(path), "vmlinuz-"); k.Release != want {
+	if want := testenv.DebianRelease(path); k.Release != want {
 		t.Errorf("release %q, want %q", k.Release, want)
 	}
 	if k.Arch != "x86_64" || !strings.HasPrefix(k.Format, "bzImage (") {

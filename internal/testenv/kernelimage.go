@@ -4,8 +4,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
+
+// DebianRelease is the release of the vmlinuz DebianVmlinuz returns, from
+// its name (vmlinuz-RELEASE), as Debian names it.
+func DebianRelease(vmlinuz string) string {
+	return strings.TrimPrefix(filepath.Base(vmlinuz), "vmlinuz-")
+}
 
 // KernelDebs is where tests look for Debian kernel packages
 // (linux-image-*.deb) when ECC_TEST_VMLINUZ names no image.

@@ -26,7 +26,7 @@ func TestBTFGenKernelWithoutBTF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := strings.TrimPrefix(filepath.Base(vmlinuz), "vmlinuz-")
+	other := testenv.DebianRelease(vmlinuz)
 	src, hdr := repo("examples", "execsnoop", "execsnoop.bpf.c"), repo("examples", "execsnoop", "execsnoop.h")
 	e := newEnv(t)
 
