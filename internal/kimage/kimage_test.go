@@ -216,6 +216,27 @@ func TestDebianVmlinuz(t *testing.T) {
 	if err := spec.TypeByName("task_struct", &ts); err != nil || ts.Size < 1000 {
 		t.Errorf("task_struct: %v", err)
 	}
+
+	// What an arm64 Image needs: the BTF blob found by its header in the
+	// kernel's bytes, ELF structure ignored, is the .BTF section.
+	img, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := FindPayloads(img)
+	if len(p) != 1 || !p[0].BzImage {
+		t.Fatalf("payloads %+v", p)
+	}
+	vmlinux, err := Decompress(p[0].Method, img[p[0].Offset:p[0].End])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if blob := findBTF(vmlinux); !bytes.Equal(blob, k.BTF) {
+		t.Errorf("the BTF blob found in the vmlinux's bytes (%d bytes) is not its .BTF (%d bytes)", len(blob), len(k.BTF))
+	}
+	if r := bannerRelease(vmlinux); r != k.Release {
+		t.Errorf("banner release %q, header release %q", r, k.Release)
+	}
 }
 
 // FuzzParse feeds Parse arbitrary images: it returns an error or a kernel,
