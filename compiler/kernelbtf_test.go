@@ -113,3 +113,19 @@ func mustArch(t *testing.T, name string) Arch {
 	}
 	return a
 }
+
+// --btf (for vmlinux.h) takes a vmlinuz too: its vmlinux's BTF.
+func TestBTFFromVmlinuz(t *testing.T) {
+	vmlinuz := testenv.DebianVmlinuz(t)
+	got, err := readBTF(vmlinuz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := kimage.Read(vmlinuz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, k.BTF) {
+		t.Errorf("readBTF gave %d bytes, the vmlinux's BTF is %d", len(got), len(k.BTF))
+	}
+}

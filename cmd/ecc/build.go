@@ -63,7 +63,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write outputs to `DIR` (default: the source's folder)"},
 			&cli.StringFlag{Name: "clang", Usage: "clang command or `PATH` (default: newest clang-N on PATH)", EnvVars: []string{"ECC_CLANG"}},
 			&cli.StringFlag{Name: "cflags", Usage: "extra clang `FLAGS`, space-separated (quotes group words)"},
-			&cli.StringSliceFlag{Name: "btf", Usage: "BTF `FILE` for vmlinux.h, or ARCH=FILE per architecture (default: /sys/kernel/btf/vmlinux)"},
+			&cli.StringSliceFlag{Name: "btf", Usage: "BTF `FILE` for vmlinux.h (raw BTF, a vmlinux or a vmlinuz), or ARCH=FILE per architecture (default: /sys/kernel/btf/vmlinux)"},
 			&cli.StringSliceFlag{Name: "arch", Usage: "target `ARCH`es, comma-separated: x86_64, arm64, riscv64, s390x, ppc64le, loongarch64, arm (default: host)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "build even when the cache holds the result"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default: $XDG_CACHE_HOME/ecc)", EnvVars: []string{"ECC_CACHE_DIR"}},

@@ -133,6 +133,9 @@ func Parse(data []byte) (*Kernel, error) {
 		return &Kernel{BTF: data, Arch: archFromBTF(spec), Format: "raw BTF"}, nil
 	case bytes.HasPrefix(data, []byte(elf.ELFMAG)):
 		return readELF(bytes.NewReader(data), int64(len(data)))
+	case imageArch(data) != "":
+		// An uncompressed Image (Debian's arm64 vmlinuz is one).
+		return imageKernel(data, "the file", "Image")
 	}
 	return findKernel(data)
 }

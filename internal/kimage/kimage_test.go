@@ -239,6 +239,27 @@ func TestDebianVmlinuz(t *testing.T) {
 	}
 }
 
+// Debian's arm64 vmlinuz is an uncompressed Image: no ELF, the BTF blob
+// found in it by its header.
+func TestDebianArm64Image(t *testing.T) {
+	path := testenv.DebianArm64Vmlinuz(t)
+	k, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Release != testenv.DebianRelease(path) || k.Arch != "arm64" || k.Format != "Image" {
+		t.Errorf("release %q arch %q format %q", k.Release, k.Arch, k.Format)
+	}
+	spec, err := btf.LoadSpecFromReader(bytes.NewReader(k.BTF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var regs *btf.Struct
+	if err := spec.TypeByName("user_pt_regs", &regs); err != nil {
+		t.Errorf("no arm64 struct user_pt_regs in its BTF: %v", err)
+	}
+}
+
 // FuzzParse feeds Parse arbitrary images: it returns an error or a kernel,
 // never panics, and never inflates past its cap.
 func FuzzParse(f *testing.F) {

@@ -136,15 +136,8 @@ func (p Payload) kernel(image []byte) (*Kernel, error) {
 		if k, err = readELF(bytes.NewReader(out), int64(len(out))); err != nil {
 			return nil, fmt.Errorf("the vmlinux in the %s (%s): %w", kind, p.Method, err)
 		}
-	} else {
-		k = &Kernel{Arch: imageArch(out), BTF: findBTF(out), Release: bannerRelease(out)}
-		if k.BTF == nil {
-			what := "a raw kernel Image"
-			if k.Arch != "" {
-				what = "an " + k.Arch + " Image"
-			}
-			return nil, fmt.Errorf("the %s payload (%s) is %s, not an ELF, and no BTF blob was found in it: %w", kind, p.Method, what, ErrNoBTF)
-		}
+	} else if k, err = imageKernel(out, "the "+kind+" payload ("+p.Method+")", ""); err != nil {
+		return nil, err
 	}
 	if p.BzImage {
 		if k.Arch == "" {
@@ -155,6 +148,21 @@ func (p Payload) kernel(image []byte) (*Kernel, error) {
 		}
 	}
 	k.Format = fmt.Sprintf("%s (%s)", kind, p.Method)
+	return k, nil
+}
+
+// imageKernel reads a raw kernel Image (no ELF): the BTF blob in it, the
+// banner's release, the architecture from its header. what names it in
+// errors; format is Kernel.Format ("" to leave it to the caller).
+func imageKernel(data []byte, what, format string) (*Kernel, error) {
+	k := &Kernel{Arch: imageArch(data), BTF: findBTF(data), Release: bannerRelease(data), Format: format}
+	if k.BTF == nil {
+		is := "a raw kernel Image"
+		if k.Arch != "" {
+			is = "an " + k.Arch + " Image"
+		}
+		return nil, fmt.Errorf("%s is %s, not an ELF, and no BTF blob was found in it: %w", what, is, ErrNoBTF)
+	}
 	return k, nil
 }
 

@@ -28,15 +28,45 @@ func DebianVmlinuz(t testing.TB) string {
 	if p := os.Getenv("ECC_TEST_VMLINUZ"); p != "" {
 		return p
 	}
-	dir := KernelDebs
+	deb, dir := kernelDeb("amd64")
+	if deb == "" {
+		Missing(t, "no Debian kernel package (linux-image-*-cloud-amd64_*.deb) in %s and no ECC_TEST_VMLINUZ", dir)
+	}
+	return unpackVmlinuz(t, deb)
+}
+
+// DebianArm64Vmlinuz is DebianVmlinuz for Debian's arm64 cloud kernel
+// (linux-image-*-cloud-arm64_*.deb, which `apt-get download` fetches
+// after `dpkg --add-architecture arm64`); the test is skipped without one,
+// even when Required, since the project does not install it.
+func DebianArm64Vmlinuz(t testing.TB) string {
+	t.Helper()
+	deb, dir := kernelDeb("arm64")
+	if deb == "" {
+		t.Skipf("no Debian arm64 kernel package (linux-image-*-cloud-arm64_*.deb) in %s", dir)
+	}
+	return unpackVmlinuz(t, deb)
+}
+
+// kernelDeb finds a Debian cloud kernel package of arch in KernelDebs or
+// $ECC_KERNEL_DEBS ("" when there is none) and says where it looked.
+func kernelDeb(arch string) (deb, dir string) {
+	dir = KernelDebs
 	if d := os.Getenv("ECC_KERNEL_DEBS"); d != "" {
 		dir = d
 	}
-	debs, _ := filepath.Glob(filepath.Join(dir, "linux-image-[0-9]*-cloud-amd64_*.deb"))
+	debs, _ := filepath.Glob(filepath.Join(dir, "linux-image-[0-9]*-cloud-"+arch+"_*.deb"))
 	if len(debs) == 0 {
-		Missing(t, "no Debian kernel package (linux-image-*-cloud-amd64_*.deb) in %s and no ECC_TEST_VMLINUZ", dir)
+		return "", dir
 	}
-	out := filepath.Join(os.TempDir(), "ecc-test-kernel-"+filepath.Base(debs[0]))
+	return debs[0], dir
+}
+
+// unpackVmlinuz unpacks a kernel package once into the temporary folder
+// and returns its boot/vmlinuz-*.
+func unpackVmlinuz(t testing.TB, deb string) string {
+	t.Helper()
+	out := filepath.Join(os.TempDir(), "ecc-test-kernel-"+filepath.Base(deb))
 	if got, _ := filepath.Glob(filepath.Join(out, "boot", "vmlinuz-*")); len(got) == 1 {
 		return got[0]
 	}
@@ -46,8 +76,8 @@ func DebianVmlinuz(t testing.TB) string {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(tmp)
-	if b, err := exec.Command(dpkg, "-x", debs[0], tmp).CombinedOutput(); err != nil {
-		t.Fatalf("dpkg-deb -x %s: %v\n%s", debs[0], err, b)
+	if b, err := exec.Command(dpkg, "-x", deb, tmp).CombinedOutput(); err != nil {
+		t.Fatalf("dpkg-deb -x %s: %v\n%s", deb, err, b)
 	}
 	if err := os.Rename(tmp, out); err != nil && !os.IsExist(err) {
 		if got, _ := filepath.Glob(filepath.Join(out, "boot", "vmlinuz-*")); len(got) != 1 {
@@ -56,7 +86,7 @@ func DebianVmlinuz(t testing.TB) string {
 	}
 	got, _ := filepath.Glob(filepath.Join(out, "boot", "vmlinuz-*"))
 	if len(got) != 1 {
-		t.Fatalf("%s holds no single boot/vmlinuz-*", debs[0])
+		t.Fatalf("%s holds no single boot/vmlinuz-*", deb)
 	}
 	return got[0]
 }
