@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 
 	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/registry"
@@ -19,7 +20,11 @@ func Progress() registry.Progress {
 	if !Drawable(os.Stderr) {
 		return nil
 	}
-	return NewProgressBar(os.Stderr)
+	b := &bar{w: os.Stderr}
+	if cols, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil {
+		b.cols = cols
+	}
+	return b
 }
 
 // NewProgressBar draws each transfer as one line on w:
@@ -31,8 +36,26 @@ func Progress() registry.Progress {
 func NewProgressBar(w io.Writer) registry.Progress { return &bar{w: w} }
 
 type bar struct {
-	w  io.Writer
-	pb *progressbar.ProgressBar // nil between transfers, or for 0 bytes
+	w    io.Writer
+	cols int                      // the terminal's width, 0 if unknown
+	pb   *progressbar.ProgressBar // nil between transfers, or for 0 bytes
+}
+
+// barRest is the width of a bar line but for its description: percentage,
+// bar, "(12.3 MiB/45.6 MiB, 7.8 MiB/s)".
+const barRest = 60
+
+// describe is the description of a transfer, its start cut off ("…") when
+// the line would not fit the terminal: a line that wraps cannot be redrawn.
+func (b *bar) describe(op, ref string) string {
+	d := []rune(op + " " + termsafe.Line(ref))
+	if limit := b.cols - barRest; b.cols > 0 && len(d) > limit {
+		if limit < 8 {
+			return op
+		}
+		d = append([]rune("…"), d[len(d)-limit+1:]...)
+	}
+	return string(d)
 }
 
 func (b *bar) Start(op, ref string, total int64) {
@@ -42,9 +65,10 @@ func (b *bar) Start(op, ref string, total int64) {
 	}
 	b.pb = progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(b.w),
-		progressbar.OptionSetDescription(op+" "+termsafe.Line(ref)),
+		progressbar.OptionSetDescription(b.describe(op, ref)),
 		progressbar.OptionSetWidth(20),
 		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowCount(),
 		progressbar.OptionUseIECUnits(true),
 		progressbar.OptionSetPredictTime(false),
 		progressbar.OptionThrottle(65*time.Millisecond),
