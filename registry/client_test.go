@@ -385,4 +385,17 @@ func TestUnreachable(t *testing.T) {
 	if !errors.Is(err, ErrUnreachable) || err.Error() != "cannot reach registry nope.invalid: no such host" {
 		t.Errorf("DNS failure: %v", err)
 	}
+	// It is final: one attempt (a refused connection is tried again).
+	tries := 0
+	nope := mustParse(t, "nope.invalid/probes/x:v1")
+	target, err = OpenTarget(ctx, nope, &Options{WrapTransport: func(http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(*http.Request) (*http.Response, error) { tries++; return nil, dns.Err })
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if _, err := Pull(ctx, target, nope, openStore(t), nil); !errors.Is(err, ErrUnreachable) || tries != 1 {
+		t.Errorf("pull from a name that does not resolve: %v after %d tries, want 1", err, tries)
+	}
 }

@@ -63,7 +63,8 @@
 // more times, after 200 ms, 400 ms, 600 ms…. A push sends again only the
 // blobs the registry still lacks; a pull fetches again only what failed
 // (the index and manifest, or one blob). Authentication, not-found, limit,
-// timeout, certificate, digest and validation errors are final. The
+// timeout, certificate, digest and validation errors are final, and so is a
+// registry name that does not resolve. The
 // methods of a Target do not retry on their own.
 //
 // # Pulls
