@@ -53,6 +53,7 @@ Examples:
 				Stdin:        os.Stdin,
 				Registry:     func() (*registry.Options, error) { return RegistryOptions(c) },
 				Platform:     c.String("platform"),
+				Progress:     Progress(),
 				NoStore:      true,
 				MetadataOnly: true,
 				PlainHTTP:    uo.PlainHTTP, CAFile: uo.CAFile, Insecure: uo.Insecure, Timeout: uo.Timeout,
