@@ -118,7 +118,7 @@ type imageJSON struct {
 	MediaType  string   `json:"media_type"`
 	Platforms  []string `json:"platforms"`
 	Size       int64    `json:"size"`
-	// Created is RFC 3339, or null when the artifact records no time.
+	// Created is RFC 3339 in UTC, or null when the artifact records no time.
 	Created *time.Time `json:"created"`
 	Title   string     `json:"title"`
 }
@@ -130,7 +130,8 @@ func newImageJSON(im store.Image) imageJSON {
 		j.Platforms = []string{}
 	}
 	if !im.Created.IsZero() {
-		j.Created = &im.Created
+		utc := im.Created.UTC()
+		j.Created = &utc
 	}
 	return j
 }
