@@ -157,13 +157,20 @@ func TestFormatJSONKeys(t *testing.T) {
 	c.stdin = "p"
 	wantKeys(t, "login", jsonKeys(t, "login", c.ok("login", "--format", "json", "-u", "u", "--password-stdin", reg.Host)), "registry", "username")
 	c.stdin = ""
+	c.env = append(c.env, "SOURCE_DATE_EPOCH=1700000000", "TZ=Asia/Tokyo")
 	wantKeys(t, "push", jsonKeys(t, "push", c.ok("push", "--format", "json", pkg, ref)),
 		"reference", "digest", "media_type", "size", "uploaded", "skipped")
 	wantKeys(t, "pull", jsonKeys(t, "pull", c.ok("pull", "--format", "json", ref)),
 		"reference", "digest", "platform", "directory", "files")
 	wantKeys(t, "tag", jsonKeys(t, "tag", c.ok("tag", "--format", "json", ref, "localhost/events:dev")), "source", "target")
-	wantKeys(t, "images", jsonKeys(t, "images", c.ok("images", "--format", "json")),
+	images := c.ok("images", "--format", "json")
+	wantKeys(t, "images", jsonKeys(t, "images", images),
 		"reference", "repository", "tag", "digest", "media_type", "platforms", "size", "created", "title")
+	var imgs []struct{ Reference, Created string }
+	json.Unmarshal([]byte(images), &imgs)
+	if len(imgs) != 2 || imgs[0].Reference != ref || imgs[0].Created != "2023-11-14T22:13:20Z" {
+		t.Errorf("images: %+v, want %s created 2023-11-14T22:13:20Z (SOURCE_DATE_EPOCH, in UTC)", imgs, ref)
+	}
 	wantKeys(t, "images rm", jsonKeys(t, "images rm", c.ok("images", "rm", "--format", "json", "localhost/events:dev")), "removed")
 	// inspect prints the metadata: eunomia's keys, snake_case too; the
 	// values of globals and export type members carry C names.
