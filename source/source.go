@@ -59,8 +59,8 @@ type OpenOptions struct {
 	MetadataOnly bool
 	// Platform chooses from multi-arch artifacts ("" is the host's).
 	Platform string
-	// Progress receives transfer progress (nil: none).
-	Progress io.Writer
+	// Progress follows a pull's transfer (nil: nothing does).
+	Progress registry.Progress
 
 	// PlainHTTP allows http:// URLs (--plain-http). A redirect from
 	// https:// to http:// is refused even then.

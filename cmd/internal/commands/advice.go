@@ -55,7 +55,10 @@ func hintFor(prog string, err error) string {
 		host = re.Host
 	}
 	var le *registry.LimitError
+	var ee *registry.ExistsError
 	switch {
+	case errors.As(err, &ee):
+		return "pass --force to overwrite it, or -o DIR to pull into another folder"
 	case errors.Is(err, store.ErrNotInStore):
 		return fmt.Sprintf("run '%s images' to list the local store", prog)
 	case errors.Is(err, packager.ErrMismatch):
@@ -85,6 +88,8 @@ func hintFor(prog string, err error) string {
 		return fmt.Sprintf("check that %s is up and reachable; if it is only slow, raise --timeout", re.Host)
 	case errors.Is(err, registry.ErrNotFound):
 		return fmt.Sprintf("check the name and tag of %s (ecc push creates it)", re.Ref)
+	case errors.Is(err, registry.ErrUnreachable):
+		return "is the registry running? check the address and port"
 	case errors.Is(err, registry.ErrPlainHTTPServer):
 		return fmt.Sprintf("%s speaks plain HTTP: pass --plain-http", re.Host)
 	}
