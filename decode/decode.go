@@ -95,6 +95,12 @@ type Decoder struct {
 	// struct, union or datasec, else one cell for the root itself.
 	cells []cell
 	cols  []Column
+	// all and allCols are the cells and columns of every top-level
+	// member, what Select and filters choose from.
+	all     []cell
+	allCols []Column
+	// pick, when not nil, are the members JSON prints (Select).
+	pick []picked
 	// minSize is the size of the smallest prefix of an event that holds a
 	// whole top-level member.
 	minSize int
@@ -192,6 +198,7 @@ func New(t btf.Type, opts *Options) (*Decoder, error) {
 			Align:  c.node.align(),
 		}
 	}
+	d.all, d.allCols = d.cells, d.cols
 	return d, nil
 }
 
@@ -229,6 +236,9 @@ func (d *Decoder) HasMember(name string) bool {
 // Size prints as far as it goes (see the package documentation); the
 // error is always nil.
 func (d *Decoder) AppendJSON(dst, data []byte) ([]byte, error) {
+	if d.pick != nil {
+		return d.jsonPicked(dst, data), nil
+	}
 	if len(data) < d.size {
 		return d.jsonPart(dst, data, 0, d.root), nil
 	}
