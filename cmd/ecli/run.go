@@ -81,7 +81,11 @@ Examples:
    ecli run --plain-http --digest sha256:HEX http://10.0.0.5:8000/package.json
    curl -s https://example.org/p/package.json | ecli run --digest sha256:HEX -`,
 		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print events and maps as JSON lines"},
+			&cli.StringFlag{Name: "format", Usage: "`FORMAT` of events and maps: text (the default) or json (JSON lines)"},
+			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print events and maps as JSON lines (--format json)"},
+			&cli.StringSliceFlag{Name: "fields", Usage: "print only the event members `NAME,...`, in that order (timestamp: ecli's time stamp); +NAME/-NAME add to or take from the default columns (see Output below)"},
+			&cli.GenericFlag{Name: "filter", Value: &repeated{}, Usage: "print only events whose members match `EXPR`: FIELD==VALUE, FIELD!=VALUE, FIELD~REGEX, FIELD!~REGEX, FIELD<N (<=, >, >=); repeatable, all must match"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write events and maps to `FILE` (created or truncated) instead of stdout; messages stay on stderr"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
 			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "print histograms, tables and result globals every `TIME`, each showing that interval (default: once at exit; @sample maps on their own interval)"},
 			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` intervals (with --interval; alone it means --interval 1s)"},
@@ -120,6 +124,10 @@ Examples:
 			if c.IsSet("interval") && interval < 10*time.Millisecond {
 				return fmt.Errorf("--interval %s: use at least 10ms", c.String("interval"))
 			}
+			json, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ro, err := commands.RegistryOptions(c)
@@ -137,7 +145,10 @@ Examples:
 				return err
 			}
 			o := &runtime.Options{
-				JSON:       c.Bool("json"),
+				JSON:       json,
+				Fields:     c.StringSlice("fields"),
+				Filters:    c.Generic("filter").(*repeated).values,
+				OutputFile: c.String("output"),
 				Duration:   dur,
 				Interval:   interval,
 				Count:      count,
@@ -159,6 +170,11 @@ Examples:
 				return fmt.Errorf("--dry-run: %s is a Wasm program, which decides what it loads and attaches while it runs; run it without --dry-run: each load and attach is printed as it happens, and --ifname/--cgroup override the targets it asks for", src.Name)
 			}
 			if src.Wasm != nil {
+				for _, f := range []string{"fields", "filter", "output", "format", "json"} {
+					if c.IsSet(f) {
+						return fmt.Errorf("--%s: %s is a Wasm program, which prints its own output; run it without --%s", f, src.Name, f)
+					}
+				}
 				// A Wasm program gets the arguments after PACKAGE (after an
 				// optional "--") as its argv.
 				if len(args) > 0 && args[0] == "--" {
@@ -208,6 +224,30 @@ func hintRunFlags(c *cli.Context, err error) error {
 	}
 	return err
 }
+
+// outputFormat reads --format and -j: whether events print as JSON.
+func outputFormat(c *cli.Context) (bool, error) {
+	switch f := c.String("format"); f {
+	case "":
+		return c.Bool("json"), nil
+	case "json":
+		return true, nil
+	case "text":
+		if c.Bool("json") {
+			return false, fmt.Errorf("--format text and -j/--json disagree; -j is --format json")
+		}
+		return false, nil
+	default:
+		return false, fmt.Errorf("--format %q: use text or json", f)
+	}
+}
+
+// repeated is a repeatable flag whose values may hold commas (a regular
+// expression), unlike a string slice flag, which splits them.
+type repeated struct{ values []string }
+
+func (r *repeated) Set(s string) error { r.values = append(r.values, s); return nil }
+func (r *repeated) String() string     { return "" }
 
 func parseDuration(s string) (time.Duration, error) {
 	return parseDurationFlag("duration", s)
