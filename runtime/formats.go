@@ -12,6 +12,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/ecc-bpf/ecc/decode"
+	"github.com/ecc-bpf/ecc/internal/ctype"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 )
@@ -189,7 +190,7 @@ func eventDecoders(m *packager.Meta, spec *ebpf.CollectionSpec, scan *progscan.R
 			return err
 		}
 		decs = append(decs, d)
-		whats = append(whats, fmt.Sprintf("%v of %s", t, what))
+		whats = append(whats, ctype.TypeName(t)+" of "+what)
 		return nil
 	}
 	for _, name := range sortedMaps(spec) {
