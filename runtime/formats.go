@@ -272,7 +272,8 @@ func (v *eventViews) view(dec *decode.Decoder, hidden, stacks []string, json boo
 				chosen = append(chosen, n)
 			}
 		}
-		ev.keep = func(member string) bool { return slices.Contains(chosen, member) }
+		keep := slices.Clone(chosen)
+		ev.keep = func(member string) bool { return slices.Contains(keep, member) }
 		if !json {
 			// Stack addresses print as frames under the row, not as a
 			// column.

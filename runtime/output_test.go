@@ -10,8 +10,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/source"
 )
 
@@ -250,5 +252,48 @@ func TestFieldsErrors(t *testing.T) {
 		if !errors.As(err, &fe) || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%+v: error %v, want one line with %q", c.o, err, c.want)
 		}
+	}
+}
+
+// Text rows leave out stack addresses (printed as frames under the row)
+// and their length members; --fields shows a length member and chooses
+// whether frames print.
+func TestFieldsStacks(t *testing.T) {
+	src := buildExample(t, "profile")
+	spin := func(r *running) {
+		stop := time.Now().Add(400 * time.Millisecond)
+		for time.Now().Before(stop) {
+		}
+		r.stop(t)
+	}
+	args := []string{"--pid", fmt.Sprint(os.Getpid()), "--kernel-stacks=false"}
+	o := Options{Attach: attach.Options{Freq: 99}}
+
+	r := start(t, src, args, o)
+	spin(r)
+	header, rows, _ := strings.Cut(r.out.String(), "\n")
+	if !regexp.MustCompile(`^TIME +PID +TID +CPU COMM$`).MatchString(header) {
+		t.Errorf("default header %q: want no stack or length columns", header)
+	}
+	if !strings.Contains(rows, "    [user]\n") {
+		t.Errorf("no user frames under the rows:\n%s", tail(rows, 2000))
+	}
+
+	o.Fields = []string{"pid,ustack_len,ustack"}
+	r = start(t, src, args, o)
+	spin(r)
+	header, rows, _ = strings.Cut(r.out.String(), "\n")
+	if !regexp.MustCompile(`^ +PID USTACK_LEN$`).MatchString(header) {
+		t.Errorf("header %q: want PID USTACK_LEN", header)
+	}
+	if !regexp.MustCompile(`(?m)^ +\d+ +[1-9]\d*\n    \[user\]$`).MatchString(rows) {
+		t.Errorf("want rows with a frame count and the frames under them:\n%s", tail(rows, 2000))
+	}
+
+	o.Fields = []string{"pid,comm"}
+	r = start(t, src, args, o)
+	spin(r)
+	if out := r.out.String(); strings.Contains(out, "[user]") || strings.Count(out, "\n") < 2 {
+		t.Errorf("frames printed, or no rows, without ustack in --fields:\n%s", tail(out, 2000))
 	}
 }
