@@ -147,7 +147,7 @@ func newEventViews(o *Options, m *packager.Meta, spec *ebpf.CollectionSpec) (*ev
 	unknown := func(flag, value, name string, stamp bool) error {
 		var lists []string
 		for i, d := range decs {
-			if _, err := d.Select(name); err == nil || stamp && name == stampKey(d) {
+			if _, err := d.Select(name); err == nil || stamp && strings.EqualFold(name, stampKey(d)) {
 				return nil
 			}
 			fs := d.Fields()
@@ -240,6 +240,7 @@ func (v *eventViews) view(dec *decode.Decoder, hidden, stacks []string, json boo
 		ev.dec = dec.WithoutColumns(hidden...)
 	}
 	stampName := stampKey(dec)
+	isStamp := func(name string) bool { return strings.EqualFold(name, stampName) }
 	known := func(name string) bool {
 		_, err := dec.Select(name)
 		return err == nil
@@ -247,7 +248,7 @@ func (v *eventViews) view(dec *decode.Decoder, hidden, stacks []string, json boo
 	if len(v.names)+len(v.add)+len(v.del) > 0 {
 		var names []string
 		if len(v.names) > 0 {
-			ev.stamp = slices.Contains(v.names, stampName)
+			ev.stamp = slices.ContainsFunc(v.names, isStamp)
 			names = v.names
 		} else {
 			for _, c := range ev.dec.Columns() {
@@ -258,17 +259,17 @@ func (v *eventViews) view(dec *decode.Decoder, hidden, stacks []string, json boo
 				names = dec.Fields()
 			}
 			names = append(names, v.add...)
-			if slices.Contains(v.add, stampName) {
+			if slices.ContainsFunc(v.add, isStamp) {
 				ev.stamp = true
 			}
-			if slices.Contains(v.del, stampName) {
+			if slices.ContainsFunc(v.del, isStamp) {
 				ev.stamp = false
 			}
 			names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(v.del, n) })
 		}
 		var chosen []string
 		for _, n := range names {
-			if n != stampName && known(n) {
+			if !isStamp(n) && known(n) {
 				chosen = append(chosen, n)
 			}
 		}

@@ -62,9 +62,29 @@ Maps that declare max_entries 0 (sized by libbpf-tools' user space) get 10240
 entries, stack traces 16384: --max-entries N changes that, --max-entries
 MAP=N sizes one map.
 
+Output: events print as text rows under a header (TIME, then one column per
+member), or as JSON lines with --format json (-j), to stdout or to -o FILE
+(created or truncated, mode 0644; ecli's messages stay on stderr). --fields
+pid,comm prints those members in that order (a name differing only in case
+works too, PID); the TIME column or JSON "timestamp" prints only when listed
+(timestamp, always first). --fields +NAME,-NAME adds to or takes from the
+default columns instead; by default text rows leave out stack addresses
+(printed as frames under the row) and their _len/_sz members. --filter EXPR
+prints the events whose decoded members match, every --filter at once:
+FIELD==VALUE, FIELD!=VALUE, FIELD~REGEX, FIELD!~REGEX (Go regular
+expressions, unanchored), FIELD<N, <=, >, >=. Numbers compare as numbers (0x
+hex too, negative for signed members), strings as their text, enums by name
+or number, addresses as printed (daddr==10.0.0.1). A bad name lists the
+fields. Histograms, tables, result globals and bpf_printk lines ignore
+--fields and --filter.
+
 Examples:
    ecli run examples/execsnoop/package.json
    ecli run -j -d 10s examples/opensnoop/ --pid 1234 --failed
+   ecli run --fields pid,comm,filename examples/execsnoop/
+   ecli run --fields -ppid,-args_len --filter 'comm~^(bash|sh)$' examples/execsnoop/
+   ecli run --filter uid==1000 --filter 'filename!~^/usr/' examples/execsnoop/
+   ecli run --format json -o events.json -d 30s examples/execsnoop/
    ecli run --ifname lo examples/xdpcount/package.json
    ecli run --uprobe /bin/bash:readline probe.bpf.o
    ecli run --uprobe /bin/bash bashreadline/          # SEC("uretprobe/readline")
@@ -83,7 +103,7 @@ Examples:
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "format", Usage: "`FORMAT` of events and maps: text (the default) or json (JSON lines)"},
 			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print events and maps as JSON lines (--format json)"},
-			&cli.StringSliceFlag{Name: "fields", Usage: "print only the event members `NAME,...`, in that order (timestamp: ecli's time stamp); +NAME/-NAME add to or take from the default columns (see Output below)"},
+			&cli.StringSliceFlag{Name: "fields", Usage: "print only the event members `NAME,...`, in that order (timestamp: ecli's time stamp); +NAME/-NAME add to or take from the default columns (see Output above)"},
 			&cli.GenericFlag{Name: "filter", Value: &repeated{}, Usage: "print only events whose members match `EXPR`: FIELD==VALUE, FIELD!=VALUE, FIELD~REGEX, FIELD!~REGEX, FIELD<N (<=, >, >=); repeatable, all must match"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write events and maps to `FILE` (created or truncated) instead of stdout; messages stay on stderr"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
