@@ -122,8 +122,9 @@ type eventPrinter struct {
 	short atomic.Uint64
 	// match passes the events --filter lets through (nil: all); none is
 	// set when a filter names a member these events lack.
-	match *decode.Matcher
-	none  bool
+	match    *decode.Matcher
+	none     bool
+	filtered atomic.Uint64
 }
 
 // stampKey is the key of the timestamp -j adds to each event:
@@ -152,6 +153,7 @@ func hasTimeColumn(dec *decode.Decoder) bool {
 // as they go; those shorter than even the first member are counted.
 func (p *eventPrinter) print(data []byte) {
 	if p.none || p.match != nil && !p.match.Match(data) {
+		p.filtered.Add(1)
 		return
 	}
 	b := p.buf[:0]
@@ -349,7 +351,11 @@ func (r *runner) startOutputs() error {
 		}
 		if r.o.Verbose {
 			r.after = append(r.after, func() {
-				fmt.Fprintf(r.o.Stderr, "ecli: map %s: %d events, %d lost\n", name, p.count.Load(), p.lost.Load())
+				filtered := ""
+				if len(r.o.Filters) > 0 {
+					filtered = fmt.Sprintf(", %d left out by --filter", p.filtered.Load())
+				}
+				fmt.Fprintf(r.o.Stderr, "ecli: map %s: %d events, %d lost%s\n", name, p.count.Load(), p.lost.Load(), filtered)
 			})
 		}
 		if err := r.startReader(m, ms, p); err != nil {
