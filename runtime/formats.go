@@ -265,7 +265,7 @@ func (v *eventViews) view(dec *decode.Decoder, hidden, stacks []string, json boo
 			if slices.ContainsFunc(v.del, isStamp) {
 				ev.stamp = false
 			}
-			names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(v.del, n) })
+			names = slices.DeleteFunc(names, func(n string) bool { return hasName(v.del, n) })
 		}
 		var chosen []string
 		for _, n := range names {
@@ -274,11 +274,11 @@ func (v *eventViews) view(dec *decode.Decoder, hidden, stacks []string, json boo
 			}
 		}
 		keep := slices.Clone(chosen)
-		ev.keep = func(member string) bool { return slices.Contains(keep, member) }
+		ev.keep = func(member string) bool { return hasName(keep, member) }
 		if !json {
 			// Stack addresses print as frames under the row, not as a
 			// column.
-			chosen = slices.DeleteFunc(chosen, func(n string) bool { return slices.Contains(stacks, n) && slices.Contains(hidden, n) })
+			chosen = slices.DeleteFunc(chosen, func(n string) bool { return hasName(stacks, n) && hasName(hidden, n) })
 		}
 		sel, err := dec.Select(chosen...)
 		if err != nil {
@@ -302,4 +302,10 @@ func (v *eventViews) view(dec *decode.Decoder, hidden, stacks []string, json boo
 		ev.match = m
 	}
 	return ev, nil
+}
+
+// hasName reports whether names holds name, in any case, as --fields
+// takes names (PID for pid).
+func hasName(names []string, name string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, name) })
 }
