@@ -256,16 +256,21 @@ func (d *Decoder) AppendText(dst, data []byte) ([]byte, error) {
 	last := len(d.cells) - 1
 	for i := range d.cells {
 		f := &d.cells[i].field
-		if alt := d.cells[i].alt; alt != nil && !d.shown(data, 0, f.sel) {
-			f = alt
+		hide := false
+		if f.sel != nil && !d.shown(data, 0, f.sel) {
+			// The other member of a pair prints; one chosen alone
+			// (Select) leaves a blank cell.
+			f, hide = d.cells[i].alt, d.cells[i].alt == nil
 		}
 		if i > 0 {
 			dst = append(dst, ' ')
 		}
 		start := len(dst)
-		if full {
+		switch {
+		case hide:
+		case full:
 			dst = d.text(dst, data, int(f.off), f.node)
-		} else {
+		default:
 			dst = d.textField(dst, data, 0, f)
 		}
 		col := &d.cols[i]
@@ -311,8 +316,10 @@ func (d *Decoder) AppendCell(dst, data []byte, i int) ([]byte, error) {
 		return dst, fmt.Errorf("decode: column %d of %d", i, len(d.cells))
 	}
 	f := &d.cells[i].field
-	if alt := d.cells[i].alt; alt != nil && !d.shown(data, 0, f.sel) {
-		f = alt
+	if f.sel != nil && !d.shown(data, 0, f.sel) {
+		if f = d.cells[i].alt; f == nil {
+			return dst, nil
+		}
 	}
 	if len(data) < d.size {
 		return d.textField(dst, data, 0, f), nil

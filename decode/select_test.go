@@ -93,6 +93,18 @@ func TestSelectPair(t *testing.T) {
 	if json, _ := s.AppendJSON(nil, v6); string(json) != `{"saddr_v6":"::1"}` {
 		t.Errorf("JSON %s", json)
 	}
+	// A member the family hides is left out of JSON, blank in text.
+	v4 := le{}.ip4in16("127.0.0.1").ip4in16("10.1.2.3").str("curl", 16).u32(afInet).u32(42)
+	s, err = d.Select("saddr_v6", "pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json, _ := s.AppendJSON(nil, v4)
+	text, _ := s.AppendText(nil, v4)
+	cell, _ := s.AppendCell(nil, v4, 0)
+	if string(json) != `{"pid":42}` || string(text) != strings.Repeat(" ", 25)+"      42" || len(cell) != 0 {
+		t.Errorf("hidden member: JSON %s, text %q, cell %q", json, text, cell)
+	}
 }
 
 func TestParseFilter(t *testing.T) {
