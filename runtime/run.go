@@ -50,6 +50,17 @@ type Options struct {
 	// declares max_entries 0 (default loader.DefaultMaxEntries), MAP=N one
 	// map (loader.ParseMaxEntries).
 	MaxEntries []string
+	// Fields chooses and orders the members events print (--fields), in
+	// text and JSON: member names (each value may hold several, comma
+	// separated), "timestamp" for ecli's time stamp; or +NAME and -NAME,
+	// which add to and take from the default. See eventViews.
+	Fields []string
+	// Filters are --filter expressions (decode.ParseFilter): an event
+	// prints when all of them match its decoded members.
+	Filters []string
+	// OutputFile, when set, is created (or truncated), mode 0644, and
+	// receives what Stdout would.
+	OutputFile string
 	// Stdout receives events and maps; Stderr status and warnings.
 	Stdout, Stderr io.Writer
 	// Ready, when set, is called once everything is attached and being read.
@@ -69,7 +80,7 @@ type ProgramError = loader.ProgramError
 // as package source resolved it), for messages; progArgs are the program's
 // own flags, generated from its globals. The caller's Options are not
 // modified (nil means the zero Options).
-func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []string, opts *Options) error {
+func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []string, opts *Options) (err error) {
 	var o0 Options
 	if opts != nil {
 		o0 = *opts
@@ -106,6 +117,22 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	}
 	if err := flags.Apply(spec); err != nil {
 		return err
+	}
+	views, err := newEventViews(o, &pkg.Meta, spec)
+	if err != nil {
+		return err
+	}
+	if o.OutputFile != "" {
+		f, err := os.OpenFile(o.OutputFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return &OutputFlagError{Flag: "--output", Value: o.OutputFile, Err: err}
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("--output %s: %w", o.OutputFile, cerr)
+			}
+		}()
+		o.Stdout = f
 	}
 	sizes, err := loader.ParseMaxEntries(o.MaxEntries)
 	if err != nil {
@@ -163,7 +190,7 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	rlimit.RemoveMemlock()
 
 	tr.mark("plans")
-	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set)}
+	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set), views: views, scan: views.scan}
 	defer r.close()
 	if err := r.load(set.Deferred()); err != nil {
 		return err
@@ -196,6 +223,11 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	tr.mark("run")
 	err = r.finish()
 	tr.mark("drain and free")
+	if err == nil && o.OutputFile != "" {
+		if werr := r.out.err(); werr != nil {
+			err = fmt.Errorf("--output %s: %w", o.OutputFile, werr)
+		}
+	}
 	return err
 }
 
@@ -221,6 +253,8 @@ type runner struct {
 	scan   *progscan.Result
 	printk *printkReader
 	stacks *stackPrinterFactory
+	// views are --fields and --filter.
+	views *eventViews
 	// intervalsDone is closed after --count intervals.
 	intervalsDone chan struct{}
 	// stop ends the samplers' and the flusher's tickers.
