@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/templates"
 )
 
@@ -37,7 +38,7 @@ Examples:
 				return listScaffolds(c.App.Writer)
 			}
 			if c.NArg() != 1 {
-				return fmt.Errorf("ecc init takes one NAME (got %d arguments); e.g. 'ecc init my_probe --template %s'", c.NArg(), templates.DefaultScaffold)
+				return commands.Usagef(c, "expects one NAME, got %s (e.g. 'ecc init my-probe --template %s')", commands.NArgs(c), templates.DefaultScaffold)
 			}
 			name := c.Args().First()
 			dir := c.String("output")
@@ -72,6 +73,15 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// templateNames are the names of the templates, for shell completion.
+func templateNames() []string {
+	var names []string
+	for _, s := range templates.Scaffolds() {
+		names = append(names, s.Name)
+	}
+	return names
 }
 
 // listScaffolds prints one template a line: name and description, aligned.

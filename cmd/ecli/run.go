@@ -98,9 +98,14 @@ Examples:
 			&cli.StringFlag{Name: "pull", Value: source.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
 			&cli.StringFlag{Name: "platform", Usage: "for a multi-arch REF: the `OS/ARCH` to run (default: this host's)"},
 		}, commands.SourceFlags()...),
+		// An unknown flag before PACKAGE is most often one of the
+		// program's own flags, which go after it.
+		OnUsageError: commands.OnUsageError(func(cmd, flag string) string {
+			return fmt.Sprintf("ecli's flags go before PACKAGE, the program's own after it: %s [FLAGS] PACKAGE %s ...", cmd, flag)
+		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return fmt.Errorf("ecli run needs a PACKAGE; see 'ecli run --help'")
+				return commands.Usagef(c, "expects a PACKAGE")
 			}
 			dur, err := parseDuration(c.String("duration"))
 			if err != nil {
@@ -188,12 +193,18 @@ Examples:
 	}
 }
 
-// hintRunFlags: an unknown program flag that is one of ecli's own was put
-// after PACKAGE.
+// hintRunFlags: program flags the package does not take are a usage error
+// (status 2); an unknown one that is one of ecli's own was put after
+// PACKAGE.
 func hintRunFlags(c *cli.Context, err error) error {
+	var pe *progflags.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	usage := &commands.UsageError{Command: "ecli run", Err: err}
 	var uf *progflags.UnknownFlagError
 	if !errors.As(err, &uf) {
-		return err
+		return usage
 	}
 	for _, f := range c.Command.Flags {
 		for _, n := range f.Names() {
@@ -202,11 +213,11 @@ func hintRunFlags(c *cli.Context, err error) error {
 				dash = "--" + n
 			}
 			if uf.Flag == dash {
-				return &commands.Advice{Err: err, Hint: fmt.Sprintf("%s is an ecli run flag: put it before PACKAGE (ecli run %s PACKAGE ...)", dash, dash)}
+				usage.Err = &commands.Advice{Err: err, Hint: fmt.Sprintf("%s is an ecli run flag: put it before PACKAGE (ecli run %s PACKAGE ...)", dash, dash)}
 			}
 		}
 	}
-	return err
+	return usage
 }
 
 func parseDuration(s string) (time.Duration, error) {

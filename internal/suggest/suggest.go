@@ -6,7 +6,11 @@
 // name is close.
 package suggest
 
-import "github.com/xrash/smetrics"
+import (
+	"slices"
+
+	"github.com/xrash/smetrics"
+)
 
 // The constants of urfave/cli's suggestions (suggestions.go).
 const (
@@ -18,7 +22,8 @@ const (
 // "duraton" is 0.97 from "duration", "bulid" 0.95 from "build", "pidd"
 // 0.94 from "pid", while "version" is 0.82 from "verbose" and "uid" 0.78
 // from "pid". (smetrics matches letters within half the length of the
-// longer string, less one: in three letters a swap, "pdi", goes unseen.)
+// longer string, less one: in three letters a swap, "pdi", goes unseen;
+// Closest catches those.)
 const MinSimilarity = 0.85
 
 // Similarity is the Jaro-Winkler similarity of a and b as urfave/cli
@@ -28,8 +33,10 @@ func Similarity(a, b string) float64 {
 }
 
 // Closest returns the candidate most similar to provided, the first of
-// equals, or "" when none reaches MinSimilarity. A single character is
-// never matched: one letter cannot be told apart from another by a typo.
+// equals, or "" when none reaches MinSimilarity; failing that, a candidate
+// made of the same letters in another order ("rnu" for "run", which the
+// measure misses in short words). A single character is never matched: one
+// letter cannot be told apart from another by a typo.
 func Closest(provided string, candidates ...string) string {
 	if len([]rune(provided)) < 2 {
 		return ""
@@ -43,5 +50,20 @@ func Closest(provided string, candidates ...string) string {
 			best, bestScore = c, s
 		}
 	}
-	return best
+	if best != "" {
+		return best
+	}
+	letters := sorted(provided)
+	for _, c := range candidates {
+		if c != provided && sorted(c) == letters {
+			return c
+		}
+	}
+	return ""
+}
+
+func sorted(s string) string {
+	r := []rune(s)
+	slices.Sort(r)
+	return string(r)
 }

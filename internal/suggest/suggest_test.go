@@ -9,6 +9,8 @@ func TestClosest(t *testing.T) {
 		{"durations", "duration"},
 		{"intreval", "interval"},
 		{"pidd", "pid"},
+		{"pdi", "pid"}, // a swap in three letters: same letters
+		{"ipd", "pid"},
 		{"platfrom", "platform"},
 		{"dryrun", "dry-run"},
 		{"verbos", "verbose"},

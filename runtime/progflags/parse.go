@@ -11,9 +11,25 @@ import (
 
 // Parse reads the program flags: the arguments after the package. Values
 // given earlier are forgotten; a flag given twice keeps the last value.
-// It returns [ErrHelp] for -h or --help, and an error for the first
-// unknown flag, bad value or positional argument.
+// It returns [ErrHelp] for -h or --help, and a *[ParseError] for the first
+// unknown flag (which it wraps as an *[UnknownFlagError]), bad value or
+// positional argument.
 func (s *Set) Parse(args []string) error {
+	err := s.parse(args)
+	if err == nil || errors.Is(err, ErrHelp) {
+		return err
+	}
+	return &ParseError{Err: err}
+}
+
+// ParseError is a command line the program's flags do not take: a mistake
+// of whoever typed it, not of the package.
+type ParseError struct{ Err error }
+
+func (e *ParseError) Error() string { return e.Err.Error() }
+func (e *ParseError) Unwrap() error { return e.Err }
+
+func (s *Set) parse(args []string) error {
 	for _, f := range s.flags {
 		f.value = nil
 	}

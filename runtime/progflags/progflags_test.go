@@ -364,6 +364,11 @@ func TestParseErrors(t *testing.T) {
 		if err.Error() != tt.want {
 			t.Errorf("Parse(%q):\n got %s\nwant %s", tt.args, err, tt.want)
 		}
+		// Every one is a *ParseError: the command line's fault.
+		var pe *progflags.ParseError
+		if !errors.As(err, &pe) {
+			t.Errorf("Parse(%q): %#v is not a *ParseError", tt.args, err)
+		}
 		// Unknown flags are an *UnknownFlagError naming the flag.
 		var uf *progflags.UnknownFlagError
 		if isUnknown := strings.HasPrefix(tt.want, "unknown flag "); isUnknown != errors.As(err, &uf) {

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -30,7 +29,7 @@ Examples:
 		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
-				return fmt.Errorf("images takes no arguments (got %q); to remove one: '%s images rm REF'", c.Args().Slice(), c.App.Name)
+				return Usagef(c, "expects no arguments, got %q (to remove one: '%s images rm REF')", c.Args().Slice(), c.App.Name)
 			}
 			st, err := OpenStore()
 			if err != nil {
@@ -78,7 +77,7 @@ Examples:
    PROG images rm 127.0.0.1:5000/probes/a:latest 127.0.0.1:5000/probes/b:latest`,
 			Action: func(c *cli.Context) error {
 				if c.NArg() == 0 {
-					return errors.New("images rm takes one or more REF")
+					return Usagef(c, "expects one or more REF")
 				}
 				store, err := OpenStore()
 				if err != nil {

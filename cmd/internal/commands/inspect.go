@@ -41,7 +41,7 @@ Examples:
 		}, RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("%s inspect takes one PACKAGE or REF (got %d arguments); see '%s inspect --help'", c.App.Name, c.NArg(), c.App.Name)
+				return Usagef(c, "expects one PACKAGE or REF, got %s", NArgs(c))
 			}
 			format := c.String("format")
 			if format != "text" && format != "json" {

@@ -3,6 +3,7 @@ package commands
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 
@@ -70,15 +71,22 @@ func Version() *cli.Command {
 			if c.String("format") == "json" {
 				return json.NewEncoder(os.Stdout).Encode(bi)
 			}
-			commit := bi.Commit
-			if bi.Modified {
-				commit += " (modified)"
-			}
-			fmt.Printf("%s %s\ncommit:      %s\ngo:          %s\ncilium/ebpf: %s\noras-go:     %s\nwazero:      %s\n",
-				c.App.Name, bi.Version, commit, bi.Go, dash(bi.CiliumBPF), dash(bi.Oras), dash(bi.Wazero))
+			WriteVersion(os.Stdout, c.App.Name, bi)
 			return nil
 		},
 	}
+}
+
+// WriteVersion prints bi for prog as "prog version" and "prog --version"
+// do: "prog VERSION" on the first line, then the commit and the versions
+// of Go and the main libraries.
+func WriteVersion(w io.Writer, prog string, bi BuildInfo) {
+	commit := bi.Commit
+	if bi.Modified {
+		commit += " (modified)"
+	}
+	fmt.Fprintf(w, "%s %s\ncommit:      %s\ngo:          %s\ncilium/ebpf: %s\noras-go:     %s\nwazero:      %s\n",
+		prog, bi.Version, commit, bi.Go, dash(bi.CiliumBPF), dash(bi.Oras), dash(bi.Wazero))
 }
 
 func dash(s string) string {
