@@ -269,3 +269,43 @@ func TestHelpHasNoPlaceholders(t *testing.T) {
 	}
 	walk(newApp().Commands)
 }
+
+// The bash completion script, run by bash against the binary: commands,
+// flags of a subcommand, template names after --template, file names after
+// a flag that takes a file.
+func TestBashCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	script, _, status := ecc(t, "completion", "bash")
+	if status != 0 {
+		t.Fatalf("completion bash: status %d", status)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "probe.bpf.c"), nil, 0o644)
+	for _, c := range []struct{ words, want string }{
+		{"ecc ''", "build gen init push pull login logout images tag inspect version completion"},
+		{"ecc bu", "build"},
+		{"ecc init --template ''", "histogram profile tc tracepoint uprobe wasm-c wasm-go xdp"},
+		{"ecc init -t x", "xdp"},
+		{"ecc init --o", "--output"},
+		{"ecc init my-probe --", "--template --output --list --help"},
+		{"ecc build -o out pro", "probe.bpf.c"},
+		{"ecc build -o ''", "probe.bpf.c"},
+		{"ecc gen ''", "vmlinux"},
+		{"ecc completion ''", "bash zsh fish"},
+		{"ecc inspect --format ''", "text json"},
+	} {
+		cmd := exec.Command(bash, "--norc", "-c", script+`
+COMP_WORDS=(`+c.words+`); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+_ecc_complete
+echo "${COMPREPLY[*]}"`)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(eccBin)+":"+os.Getenv("PATH"))
+		out, err := cmd.Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != c.want {
+			t.Errorf("complete %s: %q (%v), want %q", c.words, got, err, c.want)
+		}
+	}
+}
