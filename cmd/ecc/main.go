@@ -49,6 +49,7 @@ Examples:
 			commands.Inspect("ecc"),
 			commands.Named("ecc", commands.Version()),
 			commands.Named("ecc", commands.Completion()),
+			commands.Named("ecc", commands.Man()),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}

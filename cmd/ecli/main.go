@@ -45,6 +45,7 @@ func newApp() *cli.App {
 			commands.Inspect("ecli"),
 			commands.Named("ecli", commands.Version()),
 			commands.Named("ecli", commands.Completion()),
+			commands.Named("ecli", commands.Man()),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
