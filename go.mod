@@ -19,6 +19,4 @@ require (
 	oras.land/oras-go/v2 v2.7.0
 )
 
-require (
-	github.com/russross/blackfriday/v2 v2.1.0 // indirect
-)
+require github.com/russross/blackfriday/v2 v2.1.0 // indirect
