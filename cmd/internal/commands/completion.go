@@ -96,5 +96,10 @@ _PROG() {
 		_files
 	fi
 }
-compdef _PROG PROG
+# Autoloaded from $fpath (make install puts it in site-functions), or sourced.
+if [[ "${funcstack[1]}" == _PROG ]]; then
+	_PROG "$@"
+else
+	compdef _PROG PROG
+fi
 `
