@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -55,6 +56,22 @@ func ReadBuildInfo() BuildInfo {
 		}
 	}
 	return bi
+}
+
+// InstallVersion is what "go install MODULE/cmd/ecc@VERSION" installs this
+// build again with: its module version (a release, or Go's pseudo-version
+// of a commit), else its commit; "latest" when the build has neither or
+// has uncommitted changes, which no go install can fetch.
+func (bi BuildInfo) InstallVersion() string {
+	switch {
+	case bi.Modified || strings.Contains(bi.Version, "+dirty"):
+		return "latest"
+	case strings.HasPrefix(bi.Version, "v"):
+		return bi.Version
+	case len(bi.Commit) == 40:
+		return bi.Commit
+	}
+	return "latest"
 }
 
 // Version is the "version" command.
