@@ -214,7 +214,7 @@ const flagValuesKey = "commands.FlagValues"
 func Setup(app *cli.App, values FlagValues) {
 	app.HelpName = app.Name
 	app.Version = ReadBuildInfo().Version
-	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version and exit"}
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version and exit", DisableDefaultText: true}
 	cli.VersionPrinter = func(c *cli.Context) { WriteVersion(c.App.Writer, c.App.Name, ReadBuildInfo()) }
 	if app.Metadata == nil {
 		app.Metadata = map[string]any{}
