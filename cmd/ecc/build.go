@@ -60,13 +60,13 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("wasm") == "" && (c.String("bpf") != "" || c.String("wasm-cflags") != "") {
-				return fmt.Errorf("--bpf and --wasm-cflags go with --wasm GUEST; see 'ecc build --help'")
+				return commands.Usagef(c, "--bpf and --wasm-cflags go with --wasm GUEST")
 			}
 			if c.String("wasm") != "" && c.NArg() > 2 {
-				return fmt.Errorf("ecc build --wasm GUEST takes an optional SOURCE.bpf.c and EXPORT_HEADER.h (got %d arguments); see 'ecc build --help'", c.NArg())
+				return commands.Usagef(c, "--wasm GUEST expects an optional SOURCE.bpf.c and EXPORT_HEADER.h, got %s", commands.NArgs(c))
 			}
 			if c.String("wasm") == "" && (c.NArg() < 1 || c.NArg() > 2) {
-				return fmt.Errorf("ecc build takes SOURCE.bpf.c and an optional EXPORT_HEADER.h (got %d arguments); see 'ecc build --help'", c.NArg())
+				return commands.Usagef(c, "expects SOURCE.bpf.c and an optional EXPORT_HEADER.h, got %s", commands.NArgs(c))
 			}
 			arches, err := compiler.ParseArches(c.StringSlice("arch"))
 			if err != nil {

@@ -227,8 +227,8 @@ func TestBadFormat(t *testing.T) {
 		{"login", "--format", "yaml", "127.0.0.1:1"},
 	} {
 		stdout, stderr, status := c.run(args...)
-		want := `ecc: --format "` + args[2] + `": use text or json` + "\n"
-		if status != 1 || stderr != want || stdout != "" {
+		want := `ecc ` + args[0] + `: --format "` + args[2] + `": use text or json; see 'ecc ` + args[0] + ` --help'` + "\n"
+		if status != 2 || stderr != want || stdout != "" {
 			t.Errorf("ecc %s: status %d, stderr %q, want %q", strings.Join(args, " "), status, stderr, want)
 		}
 	}

@@ -45,7 +45,7 @@ beside the object; ecli run REF then runs the Wasm program.`,
 		}, commands.RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
-				return fmt.Errorf("ecc push takes PACKAGE and REF (got %d arguments); e.g. 'ecc push build/ ghcr.io/org/probe:v1'", c.NArg())
+				return commands.Usagef(c, "expects PACKAGE and REF, got %s (e.g. 'ecc push build/ ghcr.io/org/probe:v1')", commands.NArgs(c))
 			}
 			pkgs, err := packager.OpenBuild(c.Args().Get(0))
 			if errors.Is(err, fs.ErrNotExist) {

@@ -7,8 +7,9 @@ import (
 	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
-// Bad output flags: one line naming the flag and what to do, status 1,
-// before anything is read or loaded.
+// Bad output flags: one line naming the flag and what to do, before
+// anything is read or loaded; a --format ecli does not take is a usage
+// error (status 2), a field the events do not have is not (status 1).
 func TestRunOutputFlagErrors(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -18,8 +19,8 @@ func TestRunOutputFlagErrors(t *testing.T) {
 		{[]string{"-j", "--format", "text"}, "--format text and -j/--json disagree"},
 	} {
 		_, stderr, status := ecli(t, append(append([]string{"run"}, c.args...), "no-such-package")...)
-		if status != 1 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "no-such-package") {
-			t.Errorf("%v: status %d, stderr %q; want 1 and %q", c.args, status, stderr, c.want)
+		if status != 2 || !strings.HasPrefix(stderr, "ecli run: "+c.want) || strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, "no-such-package") {
+			t.Errorf("%v: status %d, stderr %q; want 2 and one line with %q", c.args, status, stderr, c.want)
 		}
 	}
 	testenv.Kernel(t)

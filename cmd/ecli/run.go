@@ -122,9 +122,14 @@ Examples:
 			&cli.StringFlag{Name: "pull", Value: source.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
 			&cli.StringFlag{Name: "platform", Usage: "for a multi-arch REF: the `OS/ARCH` to run (default: this host's)"},
 		}, commands.SourceFlags()...),
+		// An unknown flag before PACKAGE is most often one of the
+		// program's own flags, which go after it.
+		OnUsageError: commands.OnUsageError(func(cmd, flag string) string {
+			return fmt.Sprintf("ecli's flags go before PACKAGE, the program's own after it: %s [FLAGS] PACKAGE %s ...", cmd, flag)
+		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return fmt.Errorf("ecli run needs a PACKAGE; see 'ecli run --help'")
+				return commands.Usagef(c, "expects a PACKAGE")
 			}
 			dur, err := parseDuration(c.String("duration"))
 			if err != nil {
@@ -224,12 +229,18 @@ Examples:
 	}
 }
 
-// hintRunFlags: an unknown program flag that is one of ecli's own was put
-// after PACKAGE.
+// hintRunFlags: program flags the package does not take are a usage error
+// (status 2); an unknown one that is one of ecli's own was put after
+// PACKAGE.
 func hintRunFlags(c *cli.Context, err error) error {
+	var pe *progflags.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	usage := &commands.UsageError{Command: "ecli run", Err: err}
 	var uf *progflags.UnknownFlagError
 	if !errors.As(err, &uf) {
-		return err
+		return usage
 	}
 	for _, f := range c.Command.Flags {
 		for _, n := range f.Names() {
@@ -238,11 +249,11 @@ func hintRunFlags(c *cli.Context, err error) error {
 				dash = "--" + n
 			}
 			if uf.Flag == dash {
-				return &commands.Advice{Err: err, Hint: fmt.Sprintf("%s is an ecli run flag: put it before PACKAGE (ecli run %s PACKAGE ...)", dash, dash)}
+				usage.Err = &commands.Advice{Err: err, Hint: fmt.Sprintf("%s is an ecli run flag: put it before PACKAGE (ecli run %s PACKAGE ...)", dash, dash)}
 			}
 		}
 	}
-	return err
+	return usage
 }
 
 // outputFormat reads --format and -j: whether events print as JSON.
@@ -254,11 +265,11 @@ func outputFormat(c *cli.Context) (bool, error) {
 		return true, nil
 	case "text":
 		if c.Bool("json") {
-			return false, fmt.Errorf("--format text and -j/--json disagree; -j is --format json")
+			return false, commands.Usagef(c, "--format text and -j/--json disagree; -j is --format json")
 		}
 		return false, nil
 	default:
-		return false, fmt.Errorf("--format %q: use text or json", f)
+		return false, commands.Usagef(c, "--format %q: use text or json", f)
 	}
 }
 

@@ -98,8 +98,9 @@ func hintFor(prog string, err error) string {
 
 // Exit prints err for prog as both mains do and returns the exit status:
 // "prog: MESSAGE" (control characters made visible: messages quote names
-// from packages), then "prog: hint: ADVICE" when Advise finds some. A
-// cli.ExitCoder with no message only sets the status.
+// from packages), then "prog: hint: ADVICE" when Advise finds some, and
+// returns 1. A *UsageError is printed as "COMMAND: MESSAGE" and returns 2.
+// A cli.ExitCoder with no message only sets the status.
 func Exit(stderr io.Writer, prog string, err error) int {
 	if err == nil {
 		return 0
@@ -108,10 +109,15 @@ func Exit(stderr io.Writer, prog string, err error) int {
 	if errors.As(err, &ec) && ec.Error() == "" {
 		return ec.ExitCode()
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", prog, termsafe.Text(err.Error()))
+	status, who := 1, prog
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		status, who = 2, ue.Command
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", who, termsafe.Text(err.Error()))
 	var a *Advice
 	if errors.As(Advise(prog, err), &a) && a.Hint != "" {
 		fmt.Fprintf(stderr, "%s: hint: %s\n", prog, termsafe.Text(a.Hint))
 	}
-	return 1
+	return status
 }

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -29,7 +28,7 @@ Examples:
 		Flags: []cli.Flag{FormatFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
-				return fmt.Errorf("images takes no arguments (got %q); to remove one: '%s images rm REF'", c.Args().Slice(), c.App.Name)
+				return Usagef(c, "expects no arguments, got %q (to remove one: '%s images rm REF')", c.Args().Slice(), c.App.Name)
 			}
 			st, err := OpenStore()
 			if err != nil {
@@ -78,7 +77,7 @@ Examples:
 			Flags: []cli.Flag{FormatFlag()},
 			Action: func(c *cli.Context) error {
 				if c.NArg() == 0 {
-					return errors.New("images rm takes one or more REF")
+					return Usagef(c, "expects one or more REF")
 				}
 				store, err := OpenStore()
 				if err != nil {

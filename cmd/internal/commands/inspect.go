@@ -43,7 +43,7 @@ Examples:
 		}, RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("%s inspect takes one PACKAGE or REF (got %d arguments); see '%s inspect --help'", c.App.Name, c.NArg(), c.App.Name)
+				return Usagef(c, "expects one PACKAGE or REF, got %s", NArgs(c))
 			}
 			// The package is opened as ecli run opens it, but a NAME.skel.json
 			// is shown too and a reference missing from the local store is

@@ -32,7 +32,7 @@ Examples:
 		Flags: append(RegistryFlags(), FormatFlag()),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("login takes one REGISTRY (got %d arguments); e.g. '%s login ghcr.io -u USER --password-stdin'", c.NArg(), c.App.Name)
+				return Usagef(c, "expects one REGISTRY, got %s (e.g. '%s login ghcr.io -u USER --password-stdin')", NArgs(c), c.App.Name)
 			}
 			host := c.Args().First()
 			user := c.String("username")

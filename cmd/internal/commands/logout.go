@@ -22,7 +22,7 @@ func Logout(prog string) *cli.Command {
 		Flags: []cli.Flag{RegistryConfigFlag(), FormatFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("logout takes one REGISTRY (got %d arguments)", c.NArg())
+				return Usagef(c, "expects one REGISTRY, got %s", NArgs(c))
 			}
 			o := &registry.Options{RegistryConfig: c.String("registry-config"), Stderr: os.Stderr}
 			if err := registry.Logout(c.Context, c.Args().First(), o); err != nil {

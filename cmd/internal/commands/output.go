@@ -2,7 +2,6 @@ package commands
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 
@@ -18,20 +17,20 @@ import (
 var Formats = []string{"text", "json"}
 
 // FormatFlag is --format, the one definition every command that prints
-// results uses. A value other than text or json is refused before the
-// command runs.
+// results uses. A value other than text or json is a usage error (status
+// 2), refused before the command runs.
 func FormatFlag() cli.Flag {
 	return &cli.StringFlag{
 		Name:  "format",
 		Value: "text",
 		Usage: "print the result as `FORMAT`: text for people, json for scripts (docs/output.md)",
-		Action: func(_ *cli.Context, v string) error {
+		Action: func(c *cli.Context, v string) error {
 			for _, f := range Formats {
 				if v == f {
 					return nil
 				}
 			}
-			return fmt.Errorf("--format %q: use text or json", v)
+			return Usagef(c, "--format %q: use text or json", v)
 		},
 	}
 }

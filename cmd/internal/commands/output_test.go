@@ -59,8 +59,8 @@ func TestFormatFlag(t *testing.T) {
 		{"x", "text", ""},
 		{"x --format text", "text", ""},
 		{"x --format json", "json+json", ""},
-		{"x --format yaml", "", `--format "yaml": use text or json`},
-		{"x --format=Json", "", `--format "Json": use text or json`},
+		{"x --format yaml", "", `--format "yaml": use text or json; see 'ecc x --help'`},
+		{"x --format=Json", "", `--format "Json": use text or json; see 'ecc x --help'`},
 	} {
 		ran = ""
 		err := app.Run(append([]string{"ecc"}, strings.Fields(c.args)...))

@@ -41,7 +41,7 @@ Examples:
 		}, RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("pull takes one REF (got %d arguments); e.g. '%s pull ghcr.io/org/probe:v1'", c.NArg(), c.App.Name)
+				return Usagef(c, "expects one REF, got %s (e.g. '%s pull ghcr.io/org/probe:v1')", NArgs(c), c.App.Name)
 			}
 			ref, err := registry.ParseReference(c.Args().First())
 			if err != nil {

@@ -21,7 +21,7 @@ func Tag(prog string) *cli.Command {
 		Flags: []cli.Flag{FormatFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
-				return fmt.Errorf("tag takes SRC and DST (got %d arguments)", c.NArg())
+				return Usagef(c, "expects SRC and DST, got %s", NArgs(c))
 			}
 			var names [2]string
 			for i, a := range c.Args().Slice() {
