@@ -93,6 +93,11 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 		o.Stderr = os.Stderr
 	}
 	tr := newTracer(o)
+	// Before anything else: an object built for another architecture
+	// reads kernel structures with the wrong layout.
+	if err := packager.CheckArch(&pkg.Meta); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	spec, err := bpfobj.LoadSpec(pkg.Object)
 	if err != nil {
 		return fmt.Errorf("%s: read BPF object: %w", name, err)
