@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ecc-bpf/ecc/compiler"
@@ -74,5 +78,94 @@ func TestRunForeignArch(t *testing.T) {
 	stdout, stderr, status := ecli(t, "run", "--dry-run", both)
 	if status != 0 || !strings.Contains(stdout, "tracepoint sched/sched_process_exec") {
 		t.Errorf("dry run of a two-architecture folder: status %d\nstdout %s\nstderr %s", status, stdout, stderr)
+	}
+}
+
+// asUser runs ecli with the credentials and capabilities prep sets up:
+// from a folder every user can read, with a HOME of its own.
+func asUser(t *testing.T, prep func(cmd *exec.Cmd), pkgs []string, args ...string) (string, string, int) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "ecli-unprivileged-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	copyFile := func(from, to string, mode os.FileMode) {
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(to, data, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "ecli")
+	copyFile(ecliBin, bin, 0o755)
+	for i, p := range pkgs {
+		copyFile(p, filepath.Join(dir, fmt.Sprintf("p%d.json", i)), 0o644)
+	}
+	home := filepath.Join(dir, "home")
+	os.Mkdir(home, 0o777)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin"}
+	prep(cmd)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	var ee *exec.ExitError
+	status := 0
+	if errors.As(err, &ee) {
+		status = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return o.String(), e.String(), status
+}
+
+// Run by a user without the capabilities BPF takes, ecli says in one line
+// what is needed, naming the extra capability of an XDP package, and
+// which of them the process lacks.
+func TestRunUnprivileged(t *testing.T) {
+	testenv.Kernel(t)
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run ecli as another user")
+	}
+	nobody := func(cmd *exec.Cmd) {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	}
+	// Root without CAP_NET_ADMIN (nor CAP_SYS_ADMIN, which the kernel takes
+	// for any other): setpriv drops them from the bounding set, so ecli
+	// starts without them.
+	noNetAdmin := func(cmd *exec.Cmd) {
+		setpriv, err := exec.LookPath("setpriv")
+		if err != nil {
+			t.Skip("no setpriv (util-linux)")
+		}
+		cmd.Args = append([]string{setpriv, "--bounding-set=-net_admin,-sys_admin", cmd.Path}, cmd.Args[1:]...)
+		cmd.Path = setpriv
+	}
+	pkgs := []string{buildPkg(t, "execsnoop"), buildPkg(t, "xdpcount")}
+	for _, c := range []struct {
+		name string
+		prep func(*exec.Cmd)
+		args []string
+		want string
+	}{
+		{"tracepoint as nobody", nobody, []string{"run", "p0.json"},
+			"ecli: p0.json: loading needs root or CAP_BPF and CAP_PERFMON; this process lacks CAP_BPF and CAP_PERFMON\n"},
+		{"xdp as nobody", nobody, []string{"run", "--ifname", "lo", "p1.json"},
+			"ecli: p1.json: loading needs root or CAP_BPF and CAP_PERFMON (this package also attaches XDP: CAP_NET_ADMIN); this process lacks CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN\n"},
+		{"xdp as root without CAP_NET_ADMIN", noNetAdmin, []string{"run", "-d", "2s", "--ifname", "lo", "p1.json"},
+			"ecli: p1.json: loading needs root or CAP_BPF and CAP_PERFMON (this package also attaches XDP: CAP_NET_ADMIN); this process lacks CAP_NET_ADMIN\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stdout, stderr, status := asUser(t, c.prep, pkgs, c.args...)
+			want := c.want + "ecli: hint: run it with sudo\n"
+			if status != 1 || stderr != want {
+				t.Errorf("status %d\nstderr %q\nwant   %q\nstdout %s", status, stderr, want, stdout)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/ecc-bpf/ecc/packager/section"
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/registry/store"
+	"github.com/ecc-bpf/ecc/runtime/loader"
 )
 
 // Advice is an error with the line that says what to do next ("run 'ecc
@@ -63,6 +64,8 @@ func hintFor(prog string, err error) string {
 		return "pass --force to overwrite it, or -o DIR to pull into another folder"
 	case errors.As(err, &ae):
 		return fmt.Sprintf("rebuild it with ecc build --arch %s (or --arch %s,%s for both)", ae.Host, ae.Arch, ae.Host)
+	case errors.Is(err, loader.ErrPermission):
+		return "run it with sudo"
 	case errors.Is(err, section.ErrUnknown):
 		return "fix the SEC(\"...\") name in the source (docs/guide.md, Attaching, lists the names ecli attaches), or start it with ? if other user space attaches the program"
 	case errors.Is(err, store.ErrNotInStore):
