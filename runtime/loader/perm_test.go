@@ -17,12 +17,12 @@ func TestNeedsOf(t *testing.T) {
 	ret := asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()}
 	writes := asm.Instructions{asm.FnProbeWriteUser.Call(), asm.Mov.Imm(asm.R0, 0), asm.Return()}
 	spec := &ebpf.CollectionSpec{Programs: map[string]*ebpf.ProgramSpec{
-		"a_tp":     {Type: ebpf.TracePoint, Instructions: ret},
-		"b_xdp":    {Type: ebpf.XDP, Instructions: ret},
-		"c_tc":     {Type: ebpf.SchedCLS, Instructions: ret},
-		"d_sock":   {Type: ebpf.SocketFilter, Instructions: ret},
-		"e_write":  {Type: ebpf.Kprobe, Instructions: writes},
-		"f_xdp2":   {Type: ebpf.XDP, Instructions: ret},
+		"a_tp":      {Type: ebpf.TracePoint, Instructions: ret},
+		"b_xdp":     {Type: ebpf.XDP, Instructions: ret},
+		"c_tc":      {Type: ebpf.SchedCLS, Instructions: ret},
+		"d_sock":    {Type: ebpf.SocketFilter, Instructions: ret},
+		"e_write":   {Type: ebpf.Kprobe, Instructions: writes},
+		"f_xdp2":    {Type: ebpf.XDP, Instructions: ret},
 		"g_skipped": {Type: ebpf.SkMsg, Instructions: ret},
 	}}
 	plans := map[string]*attach.Plan{
