@@ -15,6 +15,7 @@ import (
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
+	"golang.org/x/sys/unix"
 )
 
 // buildArches builds an example for the architectures given, into a
@@ -135,6 +136,10 @@ func TestRunUnprivileged(t *testing.T) {
 	nobody := func(cmd *exec.Cmd) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	}
+	bpfCaps := func(cmd *exec.Cmd) {
+		nobody(cmd)
+		cmd.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_BPF, unix.CAP_PERFMON}
+	}
 	// Root without CAP_NET_ADMIN (nor CAP_SYS_ADMIN, which the kernel takes
 	// for any other): setpriv drops them from the bounding set, so ecli
 	// starts without them.
@@ -154,7 +159,11 @@ func TestRunUnprivileged(t *testing.T) {
 		want string
 	}{
 		{"tracepoint as nobody", nobody, []string{"run", "p0.json"},
-			"ecli: p0.json: loading needs root or CAP_BPF and CAP_PERFMON; this process lacks CAP_BPF and CAP_PERFMON\n"},
+			"ecli: p0.json: loading needs root or CAP_BPF and CAP_PERFMON (this package also reads tracefs for its tracepoints: CAP_DAC_READ_SEARCH); this process lacks CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH\n"},
+		// With CAP_BPF and CAP_PERFMON it loads, but tracefs is root's.
+		{"tracepoint as nobody with CAP_BPF and CAP_PERFMON", bpfCaps, []string{"run", "-d", "2s", "p0.json"},
+			"ecli: handle_exec → tracepoint sched/sched_process_exec\n" +
+				"ecli: p0.json: attaching needs root or CAP_BPF and CAP_PERFMON (this package also reads tracefs for its tracepoints: CAP_DAC_READ_SEARCH); this process lacks CAP_DAC_READ_SEARCH\n"},
 		{"xdp as nobody", nobody, []string{"run", "--ifname", "lo", "p1.json"},
 			"ecli: p1.json: loading needs root or CAP_BPF and CAP_PERFMON (this package also attaches XDP: CAP_NET_ADMIN); this process lacks CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN\n"},
 		{"xdp as root without CAP_NET_ADMIN", noNetAdmin, []string{"run", "-d", "2s", "--ifname", "lo", "p1.json"},

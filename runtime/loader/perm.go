@@ -37,6 +37,8 @@ var capNumbers = map[string]int{
 	"CAP_NET_ADMIN": unix.CAP_NET_ADMIN,
 	"CAP_NET_RAW":   unix.CAP_NET_RAW,
 	"CAP_SYS_ADMIN": unix.CAP_SYS_ADMIN,
+	// tracefs is root's alone (mode 0700) where it is mounted by default.
+	"CAP_DAC_READ_SEARCH": unix.CAP_DAC_READ_SEARCH,
 }
 
 // netAdminTypes are the program types the kernel loads only with
@@ -65,7 +67,8 @@ var netAdminTypes = map[ebpf.ProgramType]string{
 // besides CAP_BPF and CAP_PERFMON: CAP_NET_ADMIN to load and attach
 // network programs (XDP, tc, cgroup socket hooks, ...), CAP_NET_RAW for
 // the packet socket of a socket filter, CAP_SYS_ADMIN for programs that
-// call bpf_probe_write_user.
+// call bpf_probe_write_user, CAP_DAC_READ_SEARCH to read the ids of
+// tracepoints in tracefs.
 func NeedsOf(spec *ebpf.CollectionSpec, plans map[string]*attach.Plan) Needs {
 	var n Needs
 	seen := map[Need]bool{}
@@ -83,6 +86,9 @@ func NeedsOf(spec *ebpf.CollectionSpec, plans map[string]*attach.Plan) Needs {
 		if what, ok := netAdminTypes[ps.Type]; ok {
 			add("attaches "+what, "CAP_NET_ADMIN")
 		}
+		if plan.Kind == attach.Tracepoint {
+			add("reads tracefs for its tracepoints", "CAP_DAC_READ_SEARCH")
+		}
 		if plan.Kind == attach.SocketFilter {
 			add("opens a packet socket", "CAP_NET_RAW")
 		}
@@ -97,11 +103,18 @@ func NeedsOf(spec *ebpf.CollectionSpec, plans map[string]*attach.Plan) Needs {
 }
 
 // missing lists the capabilities of n that the effective set eff lacks.
-// CAP_SYS_ADMIN stands in for every other one, as in the kernel's BPF
-// checks (bpf_token_capable).
+// CAP_SYS_ADMIN stands in for those the kernel's BPF checks take it for
+// (bpf_token_capable): CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN.
 func (n Needs) missing(eff uint64) []string {
 	has := func(name string) bool {
-		return eff&(1<<capNumbers[name]) != 0 || eff&(1<<unix.CAP_SYS_ADMIN) != 0
+		if eff&(1<<capNumbers[name]) != 0 {
+			return true
+		}
+		switch name {
+		case "CAP_BPF", "CAP_PERFMON", "CAP_NET_ADMIN":
+			return eff&(1<<unix.CAP_SYS_ADMIN) != 0
+		}
+		return false
 	}
 	var out []string
 	for _, c := range append([]string{"CAP_BPF", "CAP_PERFMON"}, n.caps()...) {

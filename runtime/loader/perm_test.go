@@ -30,13 +30,13 @@ func TestNeedsOf(t *testing.T) {
 		"d_sock": {Kind: attach.SocketFilter}, "e_write": {Kind: attach.Kprobe}, "f_xdp2": {Kind: attach.XDP},
 	}
 	got := NeedsOf(spec, plans)
-	want := []Need{{"attaches XDP", "CAP_NET_ADMIN"}, {"attaches tc", "CAP_NET_ADMIN"},
+	want := []Need{{"reads tracefs for its tracepoints", "CAP_DAC_READ_SEARCH"}, {"attaches XDP", "CAP_NET_ADMIN"}, {"attaches tc", "CAP_NET_ADMIN"},
 		{"opens a packet socket", "CAP_NET_RAW"}, {"calls bpf_probe_write_user", "CAP_SYS_ADMIN"}}
 	if !reflect.DeepEqual(got.Extra, want) {
 		t.Errorf("NeedsOf = %+v\nwant %+v", got.Extra, want)
 	}
-	if n := NeedsOf(spec, map[string]*attach.Plan{"a_tp": {Kind: attach.Tracepoint}}); len(n.Extra) != 0 {
-		t.Errorf("a tracepoint needs %+v", n.Extra)
+	if n := NeedsOf(spec, map[string]*attach.Plan{"e_write": {Kind: attach.RawTracepoint}}); len(n.Extra) != 1 || n.Extra[0].Cap != "CAP_SYS_ADMIN" {
+		t.Errorf("a raw tracepoint calling bpf_probe_write_user needs %+v", n.Extra)
 	}
 }
 
@@ -77,9 +77,15 @@ func TestPermission(t *testing.T) {
 	if err := Permission("loading", eperm, Needs{}); err != eperm {
 		t.Errorf("with CAP_BPF and CAP_PERFMON: %v", err)
 	}
-	set(unix.CAP_SYS_ADMIN) // stands in for the others, as in the kernel
+	set(unix.CAP_SYS_ADMIN) // stands in for those of BPF, as in the kernel
 	if err := Permission("loading", eperm, xdp); err != eperm {
 		t.Errorf("with CAP_SYS_ADMIN: %v", err)
+	}
+	// but not for reading tracefs.
+	tp := Needs{Extra: []Need{{"reads tracefs for its tracepoints", "CAP_DAC_READ_SEARCH"}}}
+	if err := Permission("attaching", fmt.Errorf("open: %w", unix.EACCES), tp); err == nil ||
+		err.Error() != "attaching needs root or CAP_BPF and CAP_PERFMON (this package also reads tracefs for its tracepoints: CAP_DAC_READ_SEARCH); this process lacks CAP_DAC_READ_SEARCH" {
+		t.Errorf("tracefs with CAP_SYS_ADMIN: %v", err)
 	}
 	set()
 	other := errors.New("no such file")
