@@ -254,6 +254,7 @@ func planCases(t *testing.T) []planCase {
 		{sec: "kprobes/do_sys_open", errHas: `unknown section name "kprobes/do_sys_open"`, skip: true},
 		{sec: "my_section", errHas: `unknown section name "my_section"`, skip: true},
 		{sec: "tracepoints/a/b", errHas: "unknown section name", skip: true},
+		{sec: "tracepont/syscalls/sys_enter_openat", errHas: `(did you mean "tracepoint/syscalls/sys_enter_openat"?)`, skip: true},
 	}
 }
 
