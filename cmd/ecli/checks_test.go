@@ -177,4 +177,13 @@ func TestRunUnprivileged(t *testing.T) {
 			}
 		})
 	}
+	// What the message names is enough.
+	enough := func(cmd *exec.Cmd) {
+		nobody(cmd)
+		cmd.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_BPF, unix.CAP_PERFMON, unix.CAP_DAC_READ_SEARCH}
+	}
+	stdout, stderr, status := asUser(t, enough, pkgs, "run", "-d", "500ms", "p0.json")
+	if status != 0 || !strings.HasPrefix(stdout, "TIME ") {
+		t.Errorf("as nobody with the capabilities named: status %d\nstdout %s\nstderr %s", status, stdout, stderr)
+	}
 }
