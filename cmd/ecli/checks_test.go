@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -112,17 +111,7 @@ func asUser(t *testing.T, prep func(cmd *exec.Cmd), pkgs []string, args ...strin
 	cmd.Dir = dir
 	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin"}
 	prep(cmd)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	var ee *exec.ExitError
-	status := 0
-	if errors.As(err, &ee) {
-		status = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return o.String(), e.String(), status
+	return runCmd(t, cmd)
 }
 
 // Run by a user without the capabilities BPF takes, ecli says in one line

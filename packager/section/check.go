@@ -3,7 +3,8 @@ package section
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
@@ -54,12 +55,7 @@ func Known(section string, typ ebpf.ProgramType) bool {
 // with libbpf's "?" prefix are not checked: they are not loaded unless
 // their user space asks, and may be meant for another loader.
 func Check(spec *ebpf.CollectionSpec) error {
-	names := make([]string, 0, len(spec.Programs))
-	for n := range spec.Programs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(spec.Programs)) {
 		ps := spec.Programs[n]
 		if strings.HasPrefix(ps.SectionName, "?") || Known(ps.SectionName, ps.Type) {
 			continue
