@@ -93,6 +93,11 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 		o.Stderr = os.Stderr
 	}
 	tr := newTracer(o)
+	// Before anything else: an object built for another architecture
+	// reads kernel structures with the wrong layout.
+	if err := packager.CheckArch(&pkg.Meta); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	spec, err := bpfobj.LoadSpec(pkg.Object)
 	if err != nil {
 		return fmt.Errorf("%s: read BPF object: %w", name, err)
@@ -185,12 +190,16 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	if err := attach.EnsureFS(); err != nil && o.Verbose {
 		fmt.Fprintf(o.Stderr, "ecli: %v\n", err)
 	}
-	// Needs CAP_SYS_RESOURCE; kernels ≥ 5.11 account BPF memory to the
-	// cgroup instead, so failing here is harmless.
-	rlimit.RemoveMemlock()
+	// Raising RLIMIT_MEMLOCK needs CAP_SYS_RESOURCE; kernels ≥ 5.11
+	// account BPF memory to the cgroup instead, so failing here is
+	// harmless. (Without CAP_BPF, cilium/ebpf's probe takes any kernel for
+	// one without cgroup accounting and this fails too: loading then says
+	// what the process lacks, loader.Permission.)
+	_ = rlimit.RemoveMemlock()
 
 	tr.mark("plans")
-	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set), views: views, scan: views.scan}
+	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set), views: views, scan: views.scan,
+		needs: loader.NeedsOf(spec, plans)}
 	defer r.close()
 	if err := r.load(set.Deferred()); err != nil {
 		return err
@@ -268,6 +277,9 @@ type runner struct {
 	coll         *loader.Collection
 	twins        *twinState
 	loadFailures []error
+	// needs are the capabilities the programs take, named when the
+	// kernel refuses a process without them (loader.Permission).
+	needs loader.Needs
 }
 
 type iterLink struct {
@@ -335,7 +347,7 @@ func (r *runner) close() {
 func (r *runner) load(deferred []string) error {
 	c, err := loader.Load(r.spec, &loader.Options{Object: r.pkg.Object, KernelBTF: r.o.KernelBTF, Verbose: r.o.Verbose, Defer: deferred})
 	if err != nil {
-		return fmt.Errorf("%s: %w", r.name, err)
+		return fmt.Errorf("%s: %w", r.name, loader.Permission("loading", err, r.needs))
 	}
 	r.coll = c
 	r.progs, r.maps = c.Programs, c.Maps
@@ -344,6 +356,7 @@ func (r *runner) load(deferred []string) error {
 		if r.twins.loadFailed(f) {
 			continue // reported once its twins are tried
 		}
+		f.Err = loader.Permission("loading", f.Err, r.needs)
 		r.loadFailures = append(r.loadFailures, f)
 	}
 	return nil
@@ -367,7 +380,8 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 		fmt.Fprintf(r.o.Stderr, "ecli: %s\n", plan.Line())
 		l, err := attach.Attach(prog, plan)
 		if err != nil {
-			failures = append(failures, &ProgramError{Program: name, Section: plan.Section, Err: loader.Explain(err, r.o.Verbose)})
+			err = loader.Permission("attaching", loader.Explain(err, r.o.Verbose), r.needs)
+			failures = append(failures, &ProgramError{Program: name, Section: plan.Section, Err: err})
 			continue
 		}
 		attached++
@@ -383,12 +397,32 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 	attached += n
 	failures = append(failures, errs...)
 	if attached == 0 && len(failures) > 0 {
+		if pe := onlyPermission(failures); pe != nil {
+			return fmt.Errorf("%s: %w", r.name, pe)
+		}
 		return loader.NothingRuns(r.name, failures)
 	}
 	for _, f := range failures {
 		fmt.Fprintf(r.o.Stderr, "ecli: warning: skipping %s\n", termsafe.Text(f.Error()))
 	}
 	return nil
+}
+
+// onlyPermission returns the first failure's *loader.PermissionError when
+// every failure is one: the one line that says what the process lacks
+// stands for them all.
+func onlyPermission(failures []error) *loader.PermissionError {
+	var first *loader.PermissionError
+	for _, f := range failures {
+		var pe *loader.PermissionError
+		if !errors.As(f, &pe) {
+			return nil
+		}
+		if first == nil {
+			first = pe
+		}
+	}
+	return first
 }
 
 // tracer prints how long each step of a run took when ECLI_TRACE=1 (see

@@ -57,7 +57,12 @@ func buildPkg(t *testing.T, name string) string {
 
 func ecli(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(ecliBin, args...)
+	return runCmd(t, exec.Command(ecliBin, args...))
+}
+
+// runCmd runs cmd and returns its stdout, stderr and exit status.
+func runCmd(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

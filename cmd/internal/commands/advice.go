@@ -10,8 +10,10 @@ import (
 	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/internal/tlsconf"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/section"
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/registry/store"
+	"github.com/ecc-bpf/ecc/runtime/loader"
 )
 
 // Advice is an error with the line that says what to do next ("run 'ecc
@@ -56,9 +58,16 @@ func hintFor(prog string, err error) string {
 	}
 	var le *registry.LimitError
 	var ee *registry.ExistsError
+	var ae *packager.ArchError
 	switch {
 	case errors.As(err, &ee):
 		return "pass --force to overwrite it, or -o DIR to pull into another folder"
+	case errors.As(err, &ae):
+		return fmt.Sprintf("rebuild it with ecc build --arch %s (or --arch %s,%s for both)", ae.Host, ae.Arch, ae.Host)
+	case errors.Is(err, loader.ErrPermission):
+		return "run it with sudo"
+	case errors.Is(err, section.ErrUnknown):
+		return "fix the SEC(\"...\") name in the source (docs/guide.md, Attaching, lists the names ecli attaches), or start it with ? if other user space attaches the program"
 	case errors.Is(err, store.ErrNotInStore):
 		return fmt.Sprintf("run '%s images' to list the local store", prog)
 	case errors.Is(err, packager.ErrMismatch):
