@@ -147,17 +147,17 @@ func TestRunUnprivileged(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"tracepoint as nobody", nobody, []string{"run", "p0.json"},
+		{"tracepoint as nobody", nobody, []string{"run", "-d", "2s", "p0.json"},
 			"ecli: p0.json: loading needs root or CAP_BPF and CAP_PERFMON (this package also reads tracefs for its tracepoints: CAP_DAC_READ_SEARCH); this process lacks CAP_BPF, CAP_PERFMON and CAP_DAC_READ_SEARCH\n"},
 		// With CAP_BPF and CAP_PERFMON it loads, but tracefs is root's.
 		{"tracepoint as nobody with CAP_BPF and CAP_PERFMON", bpfCaps, []string{"run", "-d", "2s", "p0.json"},
 			"ecli: handle_exec → tracepoint sched/sched_process_exec\n" +
 				"ecli: p0.json: attaching needs root or CAP_BPF and CAP_PERFMON (this package also reads tracefs for its tracepoints: CAP_DAC_READ_SEARCH); this process lacks CAP_DAC_READ_SEARCH\n"},
-		{"xdp as nobody", nobody, []string{"run", "--ifname", "lo", "p1.json"},
+		{"xdp as nobody", nobody, []string{"run", "-d", "2s", "--ifname", "lo", "p1.json"},
 			"ecli: p1.json: loading needs root or CAP_BPF and CAP_PERFMON (this package also attaches XDP: CAP_NET_ADMIN); this process lacks CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN\n"},
 		{"xdp as root without CAP_NET_ADMIN", noNetAdmin, []string{"run", "-d", "2s", "--ifname", "lo", "p1.json"},
 			"ecli: p1.json: loading needs root or CAP_BPF and CAP_PERFMON (this package also attaches XDP: CAP_NET_ADMIN); this process lacks CAP_NET_ADMIN\n"},
-	} {
+	} { // -d on every run: an ecli that loads by mistake stops on its own
 		t.Run(c.name, func(t *testing.T) {
 			stdout, stderr, status := asUser(t, c.prep, pkgs, c.args...)
 			want := c.want + "ecli: hint: run it with sudo\n"
