@@ -194,7 +194,7 @@ func readBTF(path string) ([]byte, error) {
 		// A vmlinuz: its vmlinux's BTF.
 		k, err := kimage.Parse(data)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrBTF, path, err)
+			return nil, fmt.Errorf("%w: %s: %w; pass --btf with a kernel's BTF (raw, as in /sys/kernel/btf/vmlinux, an ELF vmlinux or a vmlinuz)", ErrBTF, path, err)
 		}
 		data = k.BTF
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/compiler"
@@ -33,6 +31,7 @@ Examples:
    ecc build -o out/ --cflags "-DDEBUG -Wall" runqlat.bpf.c
    ecc build --arch x86_64,arm64 --btf arm64=vmlinux-arm64.btf opensnoop.bpf.c
    ECC_CLANG=clang-14 ecc build --no-cache -v profile.bpf.c
+   ecc build --format json -o build/ execsnoop.bpf.c | jq -r '.outputs[0].package'
    ecc build --btfgen /boot/vmlinuz-6.1.0-57-cloud-amd64 execsnoop.bpf.c execsnoop.h
    ecc build --btfgen /sys/kernel/btf/vmlinux,vmlinux-5.10,5.15.0-91-generic.btf runqlat.bpf.c
    ecc build --arch x86_64,arm64 --btfgen vmlinuz-6.1-amd64 --btfgen vmlinuz-6.1-arm64 opensnoop.bpf.c
@@ -42,8 +41,8 @@ types, members and enum values the object's CO-RE relocations use (a few
 hundred bytes to kilobytes; the whole is 4-10 MB), for kernels built without
 BTF (no /sys/kernel/btf/vmlinux): ecli run uses the one whose release is
 'uname -r' there. K is raw BTF (a file named RELEASE.btf, as btfhub names
-them, or /sys/kernel/btf/vmlinux of this host), a vmlinux ELF, or a
-vmlinuz/bzImage (its compressed payload is unpacked in Go: gzip, xz, zstd,
+them, or /sys/kernel/btf/vmlinux of this host), a vmlinux ELF, or a vmlinuz
+(a bzImage or an Image, compressed or not; unpacked in Go: gzip, xz, zstd,
 lz4, bzip2, lzma). Repeat it or give a comma-separated list, one per kernel
 release; each goes to the package of its architecture.
 
@@ -67,7 +66,8 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			&cli.StringSliceFlag{Name: "arch", Usage: "target `ARCH`es, comma-separated: x86_64, arm64, riscv64, s390x, ppc64le, loongarch64, arm (default: host)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "build even when the cache holds the result"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default: $XDG_CACHE_HOME/ecc)", EnvVars: []string{"ECC_CACHE_DIR"}},
-			&cli.BoolFlag{Name: "json", Usage: "print the outputs as JSON on stdout"},
+			commands.FormatFlag(),
+			&cli.BoolFlag{Name: "json", Usage: "the same as --format json"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print the commands run"},
 			&cli.StringFlag{Name: "wasm", Usage: "also build the user-space `GUEST` program (main.c or main.go) into NAME.wasm, a Wasm module embedding the BPF object, for 'ecli run NAME.wasm'"},
 			&cli.StringFlag{Name: "bpf", Usage: "with --wasm: the BPF program `FILE.bpf.c` (default: the only *.bpf.c in the guest's folder)"},
@@ -76,13 +76,13 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("wasm") == "" && (c.String("bpf") != "" || c.String("wasm-cflags") != "") {
-				return fmt.Errorf("--bpf and --wasm-cflags go with --wasm GUEST; see 'ecc build --help'")
+				return commands.Usagef(c, "--bpf and --wasm-cflags go with --wasm GUEST")
 			}
 			if c.String("wasm") != "" && c.NArg() > 2 {
-				return fmt.Errorf("ecc build --wasm GUEST takes an optional SOURCE.bpf.c and EXPORT_HEADER.h (got %d arguments); see 'ecc build --help'", c.NArg())
+				return commands.Usagef(c, "--wasm GUEST expects an optional SOURCE.bpf.c and EXPORT_HEADER.h, got %s", commands.NArgs(c))
 			}
 			if c.String("wasm") == "" && (c.NArg() < 1 || c.NArg() > 2) {
-				return fmt.Errorf("ecc build takes SOURCE.bpf.c and an optional EXPORT_HEADER.h (got %d arguments); see 'ecc build --help'", c.NArg())
+				return commands.Usagef(c, "expects SOURCE.bpf.c and an optional EXPORT_HEADER.h, got %s", commands.NArgs(c))
 			}
 			arches, err := compiler.ParseArches(c.StringSlice("arch"))
 			if err != nil {
@@ -107,7 +107,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 				NoCache:      c.Bool("no-cache"),
 				CacheDir:     c.String("cache-dir"),
 				Stderr:       os.Stderr,
-				Color:        term.IsTerminal(int(os.Stderr.Fd())),
+				Color:        commands.Color(os.Stderr),
 				BTFGen:       c.StringSlice("btfgen"),
 			}
 			if c.Bool("verbose") {
@@ -126,18 +126,16 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 				out = buildResult(res)
 			}
 			out.print(os.Stderr)
-			if c.Bool("json") {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+			if c.Bool("json") || commands.JSON(c) {
+				return commands.WriteJSON(os.Stdout, out)
 			}
 			return nil
 		},
 	}
 }
 
-// buildJSON is what 'ecc build --json' prints, for a BPF build and for a
-// Wasm build (--wasm) alike; docs/guide.md documents it.
+// buildJSON is what 'ecc build --format json' prints, for a BPF build and
+// for a Wasm build (--wasm) alike; docs/output.md documents it.
 type buildJSON struct {
 	Name string `json:"name"`
 	// Outputs has one entry per architecture, the first at the top of

@@ -58,7 +58,7 @@ func buildProject(t *testing.T, tmpl, name string) (dir, pkg string) {
 }
 
 func TestInitKernelTracepoint(t *testing.T) {
-	_, pkg := buildProject(t, "tracepoint", "k_exec")
+	_, pkg := buildProject(t, "tracepoint", "k-exec") // a name with -: C identifiers use _
 	bin := namedTrue(t, "ecc-init-exec")
 	me := os.Getpid()
 	r := startEcli(t, "run", "-j", pkg, "--ppid", strconv.Itoa(me))
@@ -127,7 +127,7 @@ func TestInitKernelUprobeBash(t *testing.T) {
 		testenv.Missing(t, "no /bin/bash")
 	}
 	_, pkg := buildProject(t, "uprobe", "k_readline")
-	d, _ := templates.ScaffoldFor("uprobe", "k_readline")
+	d, _ := templates.ScaffoldFor("uprobe", "k_readline", nil)
 	r := startEcli(t, append(append([]string{"run", "-j"}, strings.Fields(d.RunFlags)...), pkg)...)
 	bash, master := startBash(t)
 	typed := 0
@@ -329,7 +329,7 @@ int main(void) { pthread_t t; pthread_create(&t, 0, ecc_read_zero, 0); ecc_spin_
 func TestInitKernelWasm(t *testing.T) {
 	for _, tmpl := range []string{"wasm-c", "wasm-go"} {
 		t.Run(tmpl, func(t *testing.T) {
-			name := "k_" + strings.ReplaceAll(tmpl, "-", "_")
+			name := "k-" + tmpl // wasm-go: a go.mod named after it
 			dir, _ := buildProject(t, tmpl, name)
 			wasmFile := filepath.Join(dir, "build", name+".wasm")
 			if _, err := os.Stat(wasmFile); err != nil {
