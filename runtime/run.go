@@ -356,6 +356,9 @@ func (r *runner) load(deferred []string) error {
 	}
 	r.coll = c
 	r.progs, r.maps = c.Programs, c.Maps
+	if release, ok := strings.CutPrefix(c.CORE, loader.COREPackage+" "); ok && r.o.Verbose {
+		fmt.Fprintf(r.o.Stderr, "ecli: CO-RE relocated against the package's BTF for %s (the kernel has none of its own)\n", release)
+	}
 	r.closers = append(r.closers, c.Close)
 	for _, f := range c.Failed {
 		if r.twins.loadFailed(f) {

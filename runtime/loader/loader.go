@@ -133,6 +133,9 @@ type Collection struct {
 	Maps     map[string]*ebpf.Map
 	// Failed are the programs that did not load (when others did).
 	Failed []*ProgramError
+	// CORE says what CO-RE relocated against: COREKernel, COREFile, or
+	// COREPackage followed by a space and the release.
+	CORE string
 	close  []func()
 
 	// What LoadProgram needs: the whole spec, the options, the maps.
@@ -192,7 +195,7 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 	}
 	cache := btf.NewCache()
 	opts := ebpf.CollectionOptions{Cache: cache}
-	kt, err := kernelTypes(spec, o)
+	kt, core, err := kernelTypes(spec, o)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +207,7 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 	if o.Verbose {
 		opts.Programs.LogLevel = ebpf.LogLevelInstruction
 	}
-	c := &Collection{spec: spec, opts: opts, verbose: o.Verbose}
+	c := &Collection{spec: spec, opts: opts, verbose: o.Verbose, CORE: core}
 	first := spec
 	if len(o.Defer) > 0 {
 		first = spec.Copy()
