@@ -63,7 +63,7 @@ func TestPackageBTFServesKernelsWithoutBTF(t *testing.T) {
 		p.BTF = bs
 		return &source.Source{Name: src.Name, Package: &p}
 	}
-	var stderr string
+	var runErrs string
 	ppid := func(s *source.Source, mark string, o Options) int64 {
 		t.Helper()
 		o.JSON, o.NoKernelBTF = true, true
@@ -77,7 +77,7 @@ func TestPackageBTFServesKernelsWithoutBTF(t *testing.T) {
 		ev := r.waitFor(t, "exec of "+mark, func(m map[string]any) bool {
 			return num(m["pid"]) == int64(cmd.Process.Pid)
 		})
-		stderr = r.errs.String()
+		runErrs = r.errs.String()
 		return num(ev["ppid"])
 	}
 	t.Setenv("ECC_CACHE_DIR", t.TempDir())
@@ -85,8 +85,8 @@ func TestPackageBTFServesKernelsWithoutBTF(t *testing.T) {
 	if got := ppid(with(otherBTF, hostBTF), "pkg-btf-right", Options{Verbose: true}); got != int64(os.Getpid()) {
 		t.Errorf("with this kernel's BTF from the package: ppid %d, want %d", got, os.Getpid())
 	}
-	if want := "ecli: CO-RE relocated against the package's BTF for " + host + " "; !strings.Contains(stderr, want) {
-		t.Errorf("-v does not say %q:\n%s", want, stderr)
+	if want := "ecli: CO-RE relocated against the package's BTF for " + host + " "; !strings.Contains(runErrs, want) {
+		t.Errorf("-v does not say %q:\n%s", want, runErrs)
 	}
 	wrong := otherBTF
 	wrong.Release = host
