@@ -14,15 +14,17 @@ func DebianRelease(vmlinuz string) string {
 	return strings.TrimPrefix(filepath.Base(vmlinuz), "vmlinuz-")
 }
 
-// KernelDebs is where tests look for Debian kernel packages
-// (linux-image-*.deb) when ECC_TEST_VMLINUZ names no image.
+// KernelDebs are where tests look for Debian kernel packages
+// (linux-image-*.deb) when ECC_TEST_VMLINUZ names no image and
+// $ECC_TEST_KERNEL_DIR no folder: the repository's .tools/kernels (where
+// the VM tests' make target downloads them), then this folder.
 var KernelDebs = "/work/kernels"
 
 // DebianVmlinuz returns a vmlinuz of another kernel than this host's, for
 // tests that read its BTF: $ECC_TEST_VMLINUZ, else the boot/vmlinuz-* of
-// the first linux-image-<version>-cloud-amd64 package in KernelDebs (or
-// $ECC_KERNEL_DEBS), unpacked once with dpkg-deb into the temporary
-// folder. Without one the test is skipped (or fails, see Required).
+// the first linux-image-<version>-cloud-amd64 package found (KernelDebs),
+// unpacked once with dpkg-deb into the temporary folder. Without one the
+// test is skipped (or fails, see Required).
 func DebianVmlinuz(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("ECC_TEST_VMLINUZ"); p != "" {
@@ -30,7 +32,7 @@ func DebianVmlinuz(t testing.TB) string {
 	}
 	deb, dir := kernelDeb("amd64")
 	if deb == "" {
-		Missing(t, "no Debian kernel package (linux-image-*-cloud-amd64_*.deb) in %s and no ECC_TEST_VMLINUZ", dir)
+		Missing(t, "no Debian kernel package (linux-image-*-cloud-amd64_*.deb) in %s and no ECC_TEST_VMLINUZ", strings.Join(dir, " or "))
 	}
 	return unpackVmlinuz(t, deb)
 }
@@ -43,23 +45,46 @@ func DebianArm64Vmlinuz(t testing.TB) string {
 	t.Helper()
 	deb, dir := kernelDeb("arm64")
 	if deb == "" {
-		t.Skipf("no Debian arm64 kernel package (linux-image-*-cloud-arm64_*.deb) in %s", dir)
+		t.Skipf("no Debian arm64 kernel package (linux-image-*-cloud-arm64_*.deb) in %s", strings.Join(dir, " or "))
 	}
 	return unpackVmlinuz(t, deb)
 }
 
-// kernelDeb finds a Debian cloud kernel package of arch in KernelDebs or
-// $ECC_KERNEL_DEBS ("" when there is none) and says where it looked.
-func kernelDeb(arch string) (deb, dir string) {
-	dir = KernelDebs
-	if d := os.Getenv("ECC_KERNEL_DEBS"); d != "" {
-		dir = d
+// kernelDeb finds a Debian cloud kernel package of arch ("" when there is
+// none) and says where it looked: $ECC_TEST_KERNEL_DIR, else the
+// repository's .tools/kernels and KernelDebs.
+func kernelDeb(arch string) (deb string, dirs []string) {
+	if d := os.Getenv("ECC_TEST_KERNEL_DIR"); d != "" {
+		dirs = []string{d}
+	} else {
+		if root := moduleDir(); root != "" {
+			dirs = append(dirs, filepath.Join(root, ".tools", "kernels"))
+		}
+		dirs = append(dirs, KernelDebs)
 	}
-	debs, _ := filepath.Glob(filepath.Join(dir, "linux-image-[0-9]*-cloud-"+arch+"_*.deb"))
-	if len(debs) == 0 {
-		return "", dir
+	for _, dir := range dirs {
+		if debs, _ := filepath.Glob(filepath.Join(dir, "linux-image-[0-9]*-cloud-"+arch+"_*.deb")); len(debs) > 0 {
+			return debs[len(debs)-1], dirs
+		}
 	}
-	return debs[0], dir
+	return "", dirs
+}
+
+// moduleDir is the folder of the go.mod above the working folder ("" if
+// none).
+func moduleDir() string {
+	dir, err := os.Getwd()
+	for err == nil {
+		if _, serr := os.Stat(filepath.Join(dir, "go.mod")); serr == nil {
+			return dir
+		}
+		if parent := filepath.Dir(dir); parent != dir {
+			dir = parent
+			continue
+		}
+		break
+	}
+	return ""
 }
 
 // unpackVmlinuz unpacks a kernel package once into the temporary folder
