@@ -48,9 +48,8 @@ func pushBlobs(ctx context.Context, dst oras.Target, blobs []packager.Blob, t tr
 			if err != nil {
 				return err
 			}
-			verb := "exists"
 			if !have {
-				verb = "pushed"
+				c.mark()
 				if err := dst.Push(withCounter(gctx, c), b.Desc, bytes.NewReader(b.Data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
 					return err
 				}
@@ -65,7 +64,7 @@ func pushBlobs(ctx context.Context, dst oras.Target, blobs []packager.Blob, t tr
 				uploaded++
 			}
 			mu.Unlock()
-			t.blob(verb, b.Desc)
+			c.done(b.Desc)
 			return nil
 		})
 	}

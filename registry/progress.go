@@ -70,9 +70,36 @@ func (t tracker) end(err error) {
 // or a request sent again for authentication) moves counts only beyond
 // what an earlier one reached.
 type blobCounter struct {
-	t    tracker
-	mu   sync.Mutex
-	high int64
+	t        tracker
+	mu       sync.Mutex
+	high     int64
+	sent     bool // an attempt of this operation uploaded bytes of it
+	reported bool // its Blob line is out
+}
+
+// mark records that an attempt starts uploading the blob.
+func (c *blobCounter) mark() {
+	c.mu.Lock()
+	c.sent = true
+	c.mu.Unlock()
+}
+
+// done reports the blob once per operation: "pushed" when an attempt of
+// this operation uploaded it, even if a later attempt finds the target has
+// it (the attempt that sent it was cut before it heard back), else
+// "exists".
+func (c *blobCounter) done(desc ocispec.Descriptor) {
+	c.mu.Lock()
+	verb := "exists"
+	if c.sent {
+		verb = "pushed"
+	}
+	first := !c.reported
+	c.reported = true
+	c.mu.Unlock()
+	if first {
+		c.t.blob(verb, desc)
+	}
 }
 
 func (c *blobCounter) observe(n int64) {
