@@ -93,9 +93,12 @@ demo: examples
 
 # The peers: bpftrace, BCC (which needs kernel headers: on kernels without
 # a headers package, Debian's are linked in as /lib/modules/$(uname -r)/build),
-# and a C compiler for the load generator.
+# bpftool (gen min_core_btf, for -only btfgen; -btfgen-kernels names the
+# kernels, e.g. BENCHFLAGS="-only btfgen -btfgen-kernels
+# /sys/kernel/btf/vmlinux,/boot/vmlinuz-X"), and a C compiler for the load
+# generator.
 bench: build
-	@EXTRA_PKGS="bpftrace bpfcc-tools python3-bpfcc linux-headers-amd64 gcc" scripts/deps.sh
+	@EXTRA_PKGS="bpftrace bpfcc-tools python3-bpfcc linux-headers-amd64 gcc bpftool" scripts/deps.sh
 	@k=/lib/modules/$$(uname -r); if [ ! -e $$k/build ]; then \
 		h=$$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n1); \
 		if [ -n "$$h" ]; then mkdir -p $$k && ln -sfn $$h $$k/build && ln -sfn $${h%-amd64}-common $$k/source && \
@@ -109,6 +112,8 @@ fuzz: deps
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzUnmarshalMeta$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzDecodeManifest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzDecodeIndex$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./packager -run '^$$' -fuzz '^FuzzReadBTFArchive$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/kimage -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./registry -run '^$$' -fuzz '^FuzzExtractTar$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./packager/doccomment -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./runtime/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)

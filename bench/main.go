@@ -22,6 +22,10 @@
 //   - Wasm packages against the JSON package of the same program: start-up
 //     with the compilation cache cold and warm, and the per-event callback cost.
 //
+//   - ecc's BTF minimiser (ecc build --btfgen) against bpftool gen
+//     min_core_btf: time and output size per example and kernel
+//     (-btfgen-kernels).
+//
 // Runs alternate between the compared commands so that machine noise hits
 // both alike. Usage: go run ./bench [-n 11] [-ecc bin/ecc] [-only build|vmlinux].
 package main
@@ -44,7 +48,7 @@ import (
 var (
 	runs    = flag.Int("n", 11, "runs per command (the median is reported)")
 	eccBin  = flag.String("ecc", "bin/ecc", "ecc binary to measure")
-	only    = flag.String("only", "", "run only this part: build, vmlinux, run, results, oci or wasm")
+	only    = flag.String("only", "", "run only this part: build, vmlinux, run, results, oci, wasm or btfgen")
 	exGlob  = flag.String("examples", "examples/*", "example folders")
 	keepOut = flag.Bool("keep", false, "keep the output folder")
 )
@@ -133,6 +137,9 @@ func main() {
 	}
 	if *only == "" || *only == "wasm" {
 		ok = benchWasm(ecc, out, env) && ok
+	}
+	if *only == "" || *only == "btfgen" {
+		ok = benchBTFGen(ecc, out, env) && ok
 	}
 	if !ok {
 		os.Exit(1)

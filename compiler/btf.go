@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/ecc-bpf/ecc/compiler/vmlinux"
+	"github.com/ecc-bpf/ecc/internal/kimage"
 	"github.com/ecc-bpf/ecc/packager"
 )
 
@@ -188,6 +189,14 @@ func readBTF(path string) ([]byte, error) {
 	}
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: %s is empty", ErrBTF, path)
+	}
+	if !bytes.HasPrefix(data, []byte("\x7fELF")) && !bytes.HasPrefix(data, []byte{0x9f, 0xeb}) && !bytes.HasPrefix(data, []byte{0xeb, 0x9f}) {
+		// A vmlinuz: its vmlinux's BTF.
+		k, err := kimage.Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w; pass --btf with a kernel's BTF (raw, as in /sys/kernel/btf/vmlinux, an ELF vmlinux or a vmlinuz)", ErrBTF, path, err)
+		}
+		data = k.BTF
 	}
 	return data, nil
 }

@@ -66,6 +66,11 @@ type Options struct {
 	Verbose io.Writer
 	// Color asks clang for colored diagnostics.
 	Color bool
+	// BTFGen are kernels (raw BTF, a vmlinux ELF or a vmlinuz) whose BTF,
+	// cut down to what the object's CO-RE relocations need, the package
+	// carries for kernels without BTF of their own (`--btfgen`). Each
+	// goes to the build of its architecture.
+	BTFGen []string
 }
 
 // Output is what one architecture's build produced.
@@ -80,6 +85,9 @@ type Output struct {
 	Took time.Duration
 	// Clang is the compiler used.
 	Clang *Clang
+	// BTF lists the kernels' BTF put in the package (BTFGen), when
+	// built rather than taken from the cache.
+	BTF []KernelBTFOutput
 }
 
 // Result is a build's outcome.
@@ -129,6 +137,8 @@ type builder struct {
 	selfID   string
 	notes    io.Writer
 	btfCache map[string]*btfInfo
+	// kernelList holds the BTFGen kernels once read.
+	kernelList []*kernel
 }
 
 // withDefaults returns a copy of o with the defaults filled in: the
@@ -182,11 +192,15 @@ func Build(ctx context.Context, opts *Options) (*Result, error) {
 		if err != nil {
 			return fail(fmt.Errorf("output folder: %w", err))
 		}
-		out, files, err := b.buildArch(ctx, a, dir)
+		out, files, err := b.buildArch(ctx, a, dir, len(arches) == 1)
+		written = append(written, files...)
+		if err == nil && i == len(arches)-1 {
+			// A --btfgen kernel no architecture took.
+			err = b.unusedKernels(arches)
+		}
 		if err != nil {
 			return fail(err)
 		}
-		written = append(written, files...)
 		res.Outputs = append(res.Outputs, *out)
 	}
 	return res, nil
@@ -352,7 +366,7 @@ func BareClangArgs(o *Options) (string, []string, error) {
 	return b.clang.Path, b.clangArgs(a, bi, b.src, "/dev/null", ""), nil
 }
 
-func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, []string, error) {
+func (b *builder) buildArch(ctx context.Context, a Arch, dir string, single bool) (*Output, []string, error) {
 	start := time.Now()
 	bi, err := b.btf(a)
 	if err != nil {
@@ -366,7 +380,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 	key := buildcache.Key([]byte("ecc-build-2"), []byte(b.selfID), []byte(b.clang.id),
 		[]byte(a.Name), []byte(bi.digest), []byte(vmlinux.FormatVersion), []byte(templates.IncludeDigest()),
 		[]byte(strings.Join(b.o.CFlags, "\x00")), []byte(b.src), b.srcText,
-		[]byte(b.hdr), b.hdrText)
+		[]byte(b.hdr), b.hdrText, b.btfgenKey())
 	names := []string{b.name + ObjSuffix, b.name + SkelSuffix, PackageFile}
 	if !b.o.NoCache {
 		if e, ok := b.cache.Get(key); ok {
@@ -434,7 +448,12 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 	if err != nil {
 		return nil, nil, err
 	}
-	pkg, err := (&packager.Package{Object: objBytes, Meta: *m}).Marshal()
+	kbtf, stats, err := b.kernelBTF(a, objBytes, single)
+	if err != nil {
+		return nil, nil, err
+	}
+	out.BTF = stats
+	pkg, err := (&packager.Package{Object: objBytes, Meta: *m, BTF: kbtf}).Marshal()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -38,12 +38,14 @@ const (
 // oras-go (and common registries) apply to manifests. The Wasm
 // and BTF ceilings are absolute; pulls apply a lower total by default
 // (registry.Limits.MaxBytes, --max-bytes). Objects are capped by
-// MaxObjectSize, as in package.json.
+// MaxObjectSize, as in package.json. The BTF layer is read into memory and
+// back into package.json, so it is capped well below MaxPackageSize
+// (kernels' BTF cut down for a program is kilobytes).
 const (
 	MaxManifestSize = 4 << 20
 	MaxConfigSize   = 16 << 20
 	MaxWasmSize     = 1 << 30
-	MaxBTFSize      = 1 << 30
+	MaxBTFSize      = 64 << 20
 )
 
 // MaxEmbeddedConfig is the largest metadata NewArtifact also embeds in the
@@ -168,8 +170,14 @@ func NewArtifact(pkgs []PlatformPackage, opts ArtifactOptions) (*Artifact, error
 		if pp.Wasm != nil {
 			layers = append(layers, blob(MediaTypeWasm, pp.Wasm, map[string]string{ocispec.AnnotationTitle: name + ".wasm"}))
 		}
-		if pp.BTF != nil {
-			layers = append(layers, blob(MediaTypeBTF, pp.BTF, map[string]string{ocispec.AnnotationTitle: name + ".btf.tar"}))
+		btfLayer := pp.BTF
+		if btfLayer == nil && len(p.BTF) > 0 {
+			if btfLayer, err = BTFArchive(p.BTF); err != nil {
+				return nil, err
+			}
+		}
+		if btfLayer != nil {
+			layers = append(layers, blob(MediaTypeBTF, btfLayer, map[string]string{ocispec.AnnotationTitle: name + ".btf.tar"}))
 		}
 		ann := metaAnnotations(&meta, name, opts.Created)
 		if indexAnn == nil {
@@ -491,7 +499,8 @@ func DecodeManifest(desc ocispec.Descriptor, data []byte) (*PackageManifest, err
 type ReadOptions struct {
 	// Wasm reads the Wasm module into PlatformPackage.Wasm.
 	Wasm bool
-	// BTF reads the BTF archive into PlatformPackage.BTF.
+	// BTF reads the BTF archive into PlatformPackage.BTF and the
+	// package's kernel BTF (Package.BTF).
 	BTF bool
 }
 
@@ -529,12 +538,16 @@ func ReadPackage(ctx context.Context, f content.Fetcher, m *PackageManifest, o R
 	if err != nil {
 		return nil, err
 	}
+	var kbtf []KernelBTF
 	if m.BTF != nil && o.BTF {
 		if pp.BTF, err = fetchCapped(ctx, f, *m.BTF, MaxBTFSize, "BTF archive"); err != nil {
 			return nil, err
 		}
+		if kbtf, err = ReadBTFArchive(pp.BTF, meta.Arch); err != nil {
+			return nil, fmt.Errorf("layer %s of manifest %s: %w", m.BTF.Digest, m.Desc.Digest, err)
+		}
 	}
-	pp.Package = &Package{Object: obj, Meta: *meta}
+	pp.Package = &Package{Object: obj, Meta: *meta, BTF: kbtf}
 	if err := pp.Package.Validate(); err != nil {
 		return nil, err
 	}

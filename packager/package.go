@@ -27,6 +27,10 @@ type Package struct {
 	// Object is the BPF ELF object, uncompressed.
 	Object []byte
 	Meta   Meta
+	// BTF is the kernels' BTF the package carries for kernels without
+	// their own (package.json's "btf", an ecc extension; the BTF layer
+	// on a registry).
+	BTF []KernelBTF
 }
 
 // wire is package.json as stored: the object base64(zlib(ELF)).
@@ -34,6 +38,7 @@ type wire struct {
 	BpfObject     *string          `json:"bpf_object"`
 	BpfObjectSize *int64           `json:"bpf_object_size"`
 	Meta          *json.RawMessage `json:"meta"`
+	BTF           []btfWire        `json:"btf,omitempty"`
 }
 
 var elfMagic = []byte("\x7fELF")
@@ -49,18 +54,15 @@ func (p *Package) MarshalLevel(level int) ([]byte, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	var z bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&z, level)
+	z, err := deflate(p.Object, level)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := zw.Write(p.Object); err != nil {
+	obj := base64.StdEncoding.EncodeToString(z)
+	bw, err := marshalBTF(p.BTF, level)
+	if err != nil {
 		return nil, err
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	obj := base64.StdEncoding.EncodeToString(z.Bytes())
 	size := int64(len(p.Object))
 	meta := p.Meta
 	meta.FillDefaults()
@@ -69,7 +71,7 @@ func (p *Package) MarshalLevel(level int) ([]byte, error) {
 		return nil, err
 	}
 	raw := json.RawMessage(mb)
-	out, err := json.MarshalIndent(wire{BpfObject: &obj, BpfObjectSize: &size, Meta: &raw}, "", "  ")
+	out, err := json.MarshalIndent(wire{BpfObject: &obj, BpfObjectSize: &size, Meta: &raw, BTF: bw}, "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +109,11 @@ func Unmarshal(data []byte) (*Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Package{Object: obj, Meta: *meta}
+	kbtf, err := unmarshalBTF(w.BTF)
+	if err != nil {
+		return nil, err
+	}
+	p := &Package{Object: obj, Meta: *meta, BTF: kbtf}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -115,41 +121,51 @@ func Unmarshal(data []byte) (*Package, error) {
 }
 
 func inflate(b64 string, size int64) ([]byte, error) {
-	z, err := base64.StdEncoding.DecodeString(b64)
+	obj, err := inflateField("bpf_object", "bpf_object_size", b64, size)
 	if err != nil {
-		var ce base64.CorruptInputError
-		if errors.As(err, &ce) {
-			return nil, invalid("bpf_object: bad base64 at byte %d (truncated or corrupted?)", int64(ce))
-		}
-		return nil, invalid("bpf_object: %v", err)
-	}
-	zr, err := zlib.NewReader(bytes.NewReader(z))
-	if err != nil {
-		return nil, invalid("bpf_object: not a zlib stream: %v", err)
-	}
-	defer zr.Close()
-	// Read one byte past the declared size to detect streams that inflate further.
-	obj, err := io.ReadAll(io.LimitReader(zr, size+1))
-	if err != nil {
-		return nil, invalid("bpf_object: inflate: %v", err)
-	}
-	if int64(len(obj)) > size {
-		return nil, invalid("bpf_object inflates past bpf_object_size (%d bytes)", size)
-	}
-	if int64(len(obj)) != size {
-		return nil, invalid("bpf_object inflates to %d bytes, bpf_object_size says %d", len(obj), size)
-	}
-	// The stream must end here: a valid trailer, no more data.
-	if n, err := zr.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-		if err == nil || err == io.EOF {
-			return nil, invalid("bpf_object inflates past bpf_object_size (%d bytes)", size)
-		}
-		return nil, invalid("bpf_object: inflate: %v", err)
+		return nil, err
 	}
 	if !bytes.HasPrefix(obj, elfMagic) {
 		return nil, invalid("bpf_object is not an ELF object")
 	}
 	return obj, nil
+}
+
+// inflateField decodes base64(zlib(data)) from the package.json field
+// named field, of exactly the size its sizeField gives.
+func inflateField(field, sizeField, b64 string, size int64) ([]byte, error) {
+	z, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		var ce base64.CorruptInputError
+		if errors.As(err, &ce) {
+			return nil, invalid("%s: bad base64 at byte %d (truncated or corrupted?)", field, int64(ce))
+		}
+		return nil, invalid("%s: %v", field, err)
+	}
+	zr, err := zlib.NewReader(bytes.NewReader(z))
+	if err != nil {
+		return nil, invalid("%s: not a zlib stream: %v", field, err)
+	}
+	defer zr.Close()
+	// Read one byte past the declared size to detect streams that inflate further.
+	data, err := io.ReadAll(io.LimitReader(zr, size+1))
+	if err != nil {
+		return nil, invalid("%s: inflate: %v", field, err)
+	}
+	if int64(len(data)) > size {
+		return nil, invalid("%s inflates past %s (%d bytes)", field, sizeField, size)
+	}
+	if int64(len(data)) != size {
+		return nil, invalid("%s inflates to %d bytes, %s says %d", field, len(data), sizeField, size)
+	}
+	// The stream must end here: a valid trailer, no more data.
+	if n, err := zr.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		if err == nil || err == io.EOF {
+			return nil, invalid("%s inflates past %s (%d bytes)", field, sizeField, size)
+		}
+		return nil, invalid("%s: inflate: %v", field, err)
+	}
+	return data, nil
 }
 
 // UnmarshalMeta decodes the metadata object (package.json's "meta", or a

@@ -252,6 +252,9 @@ func FuzzUnmarshal(f *testing.F) {
 	f.Add([]byte(`{"bpf_object":"eJw=","bpf_object_size":4,"meta":{"bpf_skel":{"obj_name":"x"}}}`))
 	f.Add([]byte(`{"bpf_object":"","bpf_object_size":1,"meta":null}`))
 	f.Add([]byte(`[]`))
+	if withBTF, err := btfPackage().Marshal(); err == nil {
+		f.Add(withBTF)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		p, err := Unmarshal(in)
 		if err != nil {
@@ -269,8 +272,8 @@ func FuzzUnmarshal(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded package does not decode: %v", err)
 		}
-		if !bytes.Equal(p.Object, q.Object) {
-			t.Fatal("object changed")
+		if !bytes.Equal(p.Object, q.Object) || !reflect.DeepEqual(p.BTF, q.BTF) {
+			t.Fatal("object or kernel BTF changed")
 		}
 	})
 }

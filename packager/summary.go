@@ -40,6 +40,10 @@ func WriteSummary(w io.Writer, p *Package) error {
 	if p.Object != nil {
 		fmt.Fprintf(w, "object: %d bytes\n", len(p.Object))
 	}
+	if len(p.BTF) > 0 {
+		// Releases passed ValidRelease: plain names, nothing to escape.
+		fmt.Fprintf(w, "BTF for kernels without it: %s\n", strings.Join(BTFReleases(p.BTF), ", "))
+	}
 	// What ecli shows of maps the source does not annotate, read from the
 	// programs' instructions (package progscan).
 	var spec *ebpf.CollectionSpec

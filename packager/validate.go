@@ -18,6 +18,9 @@ func (p *Package) Validate() error {
 	if len(p.Object) > MaxObjectSize {
 		return invalid("bpf_object is larger than %d bytes", MaxObjectSize)
 	}
+	if err := validateBTF(p.BTF, p.Meta.Arch); err != nil {
+		return err
+	}
 	return p.Meta.Validate()
 }
 

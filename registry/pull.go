@@ -98,8 +98,8 @@ func selectManifest(ctx context.Context, src content.Fetcher, root ocispec.Descr
 }
 
 // Pull copies the platform's package of the artifact ref names from src
-// into the store and returns it read (the Wasm module included; a BTF
-// archive is stored, not read). Only that platform's manifest and blobs are
+// into the store and returns it read (the Wasm module and the kernels' BTF
+// included). Only that platform's manifest and blobs are
 // fetched (the store keeps the index and them), within the limits; blobs
 // stream to the store's ingest folder and are verified as they arrive. The
 // store changes only once everything has arrived and verified and the
@@ -231,7 +231,7 @@ func pullOnce(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, st *s
 	}
 	// Everything arrived and verified; the package must read before the
 	// store changes.
-	if out.Package, err = packager.ReadPackage(ctx, f, m, packager.ReadOptions{Wasm: dir == ""}); err != nil {
+	if out.Package, err = packager.ReadPackage(ctx, f, m, packager.ReadOptions{Wasm: dir == "", BTF: true}); err != nil {
 		return fail("pull %s: %w", err)
 	}
 	if m.Wasm != nil && out.Package.Wasm == nil {
@@ -296,8 +296,8 @@ func checkWasmMagic(ctx context.Context, f content.Fetcher, d ocispec.Descriptor
 }
 
 // Load reads the package for platform from an artifact already in the
-// store, verifying what it reads (the Wasm module included; a BTF archive
-// is not read). A platform whose manifest the store lacks (pulls fetch one
+// store, verifying what it reads (the Wasm module and the kernels' BTF
+// included). A platform whose manifest the store lacks (pulls fetch one
 // platform) gives an error wrapping ErrNotInStore.
 func Load(ctx context.Context, st *store.Store, ref Reference, platform string) (*packager.PlatformPackage, error) {
 	root, err := st.Resolve(ctx, ref.String())
@@ -316,5 +316,5 @@ func Load(ctx context.Context, st *store.Store, ref Reference, platform string) 
 	if err != nil {
 		return nil, err
 	}
-	return packager.ReadPackage(ctx, st, m, packager.ReadOptions{Wasm: true})
+	return packager.ReadPackage(ctx, st, m, packager.ReadOptions{Wasm: true, BTF: true})
 }

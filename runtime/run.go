@@ -44,8 +44,12 @@ type Options struct {
 	// JSON), then returns without loading anything into the kernel.
 	DryRun bool
 	// KernelBTF is a BTF file for CO-RE relocations, for kernels that do
-	// not expose /sys/kernel/btf/vmlinux.
+	// not expose /sys/kernel/btf/vmlinux; without it, such kernels use
+	// the package's BTF for their release (loader.Options.PackageBTF).
 	KernelBTF string
+	// NoKernelBTF treats the kernel as one without BTF of its own
+	// (loader.Options.NoKernelBTF).
+	NoKernelBTF bool
 	// MaxEntries are the --max-entries values: N sizes every map that
 	// declares max_entries 0 (default loader.DefaultMaxEntries), MAP=N one
 	// map (loader.ParseMaxEntries).
@@ -345,12 +349,16 @@ func (r *runner) close() {
 // Programs in deferred are not loaded up front: skipped ones, and twins
 // held in reserve.
 func (r *runner) load(deferred []string) error {
-	c, err := loader.Load(r.spec, &loader.Options{Object: r.pkg.Object, KernelBTF: r.o.KernelBTF, Verbose: r.o.Verbose, Defer: deferred})
+	c, err := loader.Load(r.spec, &loader.Options{Object: r.pkg.Object, KernelBTF: r.o.KernelBTF,
+		PackageBTF: r.pkg.BTF, NoKernelBTF: r.o.NoKernelBTF, Verbose: r.o.Verbose, Defer: deferred})
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.name, loader.Permission("loading", err, r.needs))
 	}
 	r.coll = c
 	r.progs, r.maps = c.Programs, c.Maps
+	if release, ok := strings.CutPrefix(c.CORE, loader.COREPackage+" "); ok && r.o.Verbose {
+		fmt.Fprintf(r.o.Stderr, "ecli: CO-RE relocated against the package's BTF for %s (the kernel has none of its own)\n", release)
+	}
 	r.closers = append(r.closers, c.Close)
 	for _, f := range c.Failed {
 		if r.twins.loadFailed(f) {

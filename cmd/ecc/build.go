@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/compiler"
+	"github.com/ecc-bpf/ecc/internal/kimage"
 )
 
 func buildCommand() *cli.Command {
@@ -30,6 +32,19 @@ Examples:
    ecc build --arch x86_64,arm64 --btf arm64=vmlinux-arm64.btf opensnoop.bpf.c
    ECC_CLANG=clang-14 ecc build --no-cache -v profile.bpf.c
    ecc build --format json -o build/ execsnoop.bpf.c | jq -r '.outputs[0].package'
+   ecc build --btfgen /boot/vmlinuz-6.1.0-57-cloud-amd64 execsnoop.bpf.c execsnoop.h
+   ecc build --btfgen /sys/kernel/btf/vmlinux,vmlinux-5.10,5.15.0-91-generic.btf runqlat.bpf.c
+   ecc build --arch x86_64,arm64 --btfgen vmlinuz-6.1-amd64 --btfgen vmlinuz-6.1-arm64 opensnoop.bpf.c
+
+With --btfgen K, the package also carries kernel K's BTF, cut down to the
+types, members and enum values the object's CO-RE relocations use (a few
+hundred bytes to kilobytes; the whole is 4-10 MB), for kernels built without
+BTF (no /sys/kernel/btf/vmlinux): ecli run uses the one whose release is
+'uname -r' there. K is raw BTF (a file named RELEASE.btf, as btfhub names
+them, or /sys/kernel/btf/vmlinux of this host), a vmlinux ELF, or a vmlinuz
+(a bzImage or an Image, compressed or not; unpacked in Go: gzip, xz, zstd,
+lz4, bzip2, lzma). Repeat it or give a comma-separated list, one per kernel
+release; each goes to the package of its architecture.
 
 With --wasm GUEST, ecc also builds the program's user space as a Wasm module,
 NAME.wasm, next to package.json: GUEST is a C file (compiled with clang
@@ -47,7 +62,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write outputs to `DIR` (default: the source's folder)"},
 			&cli.StringFlag{Name: "clang", Usage: "clang command or `PATH` (default: newest clang-N on PATH)", EnvVars: []string{"ECC_CLANG"}},
 			&cli.StringFlag{Name: "cflags", Usage: "extra clang `FLAGS`, space-separated (quotes group words)"},
-			&cli.StringSliceFlag{Name: "btf", Usage: "BTF `FILE` for vmlinux.h, or ARCH=FILE per architecture (default: /sys/kernel/btf/vmlinux)"},
+			&cli.StringSliceFlag{Name: "btf", Usage: "BTF `FILE` for vmlinux.h (raw BTF, a vmlinux or a vmlinuz), or ARCH=FILE per architecture (default: /sys/kernel/btf/vmlinux)"},
 			&cli.StringSliceFlag{Name: "arch", Usage: "target `ARCH`es, comma-separated: x86_64, arm64, riscv64, s390x, ppc64le, loongarch64, arm (default: host)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "build even when the cache holds the result"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default: $XDG_CACHE_HOME/ecc)", EnvVars: []string{"ECC_CACHE_DIR"}},
@@ -57,6 +72,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			&cli.StringFlag{Name: "wasm", Usage: "also build the user-space `GUEST` program (main.c or main.go) into NAME.wasm, a Wasm module embedding the BPF object, for 'ecli run NAME.wasm'"},
 			&cli.StringFlag{Name: "bpf", Usage: "with --wasm: the BPF program `FILE.bpf.c` (default: the only *.bpf.c in the guest's folder)"},
 			&cli.StringFlag{Name: "wasm-cflags", Usage: "with --wasm: extra clang `FLAGS` for a C guest"},
+			&cli.StringSliceFlag{Name: "btfgen", Usage: "also ship kernel `K`'s BTF, minimised to what the program needs, for kernels without BTF: raw BTF, a vmlinux or a vmlinuz; repeatable, comma-separated"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("wasm") == "" && (c.String("bpf") != "" || c.String("wasm-cflags") != "") {
@@ -92,6 +108,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 				CacheDir:     c.String("cache-dir"),
 				Stderr:       os.Stderr,
 				Color:        commands.Color(os.Stderr),
+				BTFGen:       c.StringSlice("btfgen"),
 			}
 			if c.Bool("verbose") {
 				o.Verbose = os.Stderr
@@ -104,7 +121,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			} else {
 				res, err := compiler.Build(c.Context, o)
 				if err != nil {
-					return err
+					return kernelAdvice(err)
 				}
 				out = buildResult(res)
 			}
@@ -135,8 +152,21 @@ type buildOutputJSON struct {
 	Package string `json:"package"`
 	Cached  bool   `json:"cached"`
 	Millis  int64  `json:"ms"`
+	// BTF lists the kernels' BTF put in the package (--btfgen), when
+	// built rather than cached.
+	BTF []buildBTFJSON `json:"btf,omitempty"`
 
 	clang string // the version, for the summary on stderr
+}
+
+type buildBTFJSON struct {
+	Kernel   string `json:"kernel"`
+	Release  string `json:"release"`
+	Arch     string `json:"arch"`
+	Size     int    `json:"size"`
+	FullSize int    `json:"full_size"`
+	Types    int    `json:"types"`
+	Millis   int64  `json:"ms"`
 }
 
 type buildWasmJSON struct {
@@ -150,10 +180,15 @@ type buildWasmJSON struct {
 func buildResult(res *compiler.Result) buildJSON {
 	out := buildJSON{Name: res.Name, Outputs: []buildOutputJSON{}}
 	for _, o := range res.Outputs {
-		out.Outputs = append(out.Outputs, buildOutputJSON{
+		oj := buildOutputJSON{
 			Arch: o.Arch.Name, Object: o.Object, Skel: o.Skel, Package: o.Package,
 			Cached: o.Cached, Millis: o.Took.Milliseconds(), clang: o.Clang.Version,
-		})
+		}
+		for _, k := range o.BTF {
+			oj.BTF = append(oj.BTF, buildBTFJSON{Kernel: k.Kernel, Release: k.Release, Arch: k.Arch,
+				Size: k.Size, FullSize: k.FullSize, Types: k.Types, Millis: k.Took.Milliseconds()})
+		}
+		out.Outputs = append(out.Outputs, oj)
 	}
 	return out
 }
@@ -166,10 +201,24 @@ func (b buildJSON) print(w io.Writer) {
 			how = "cached, unchanged"
 		}
 		fmt.Fprintf(w, "%s: %s (%s, %s in %d ms)\n", b.Name, o.Package, o.Arch, how, o.Millis)
+		for _, k := range o.BTF {
+			fmt.Fprintf(w, "%s:   BTF for %s (%s): %d bytes, %d types, of %d (%.1f MB) in %s, %d ms\n",
+				b.Name, k.Release, k.Arch, k.Size, k.Types, k.FullSize, float64(k.FullSize)/1e6, k.Kernel, k.Millis)
+		}
 	}
 	if m := b.Wasm; m != nil {
 		fmt.Fprintf(w, "%s: %s (wasm32, %s, %d KiB)\n", b.Name, m.Path, m.Lang, (m.Size+1023)/1024)
 	}
+}
+
+// kernelAdvice adds what to pass instead to a --btfgen kernel that holds
+// no BTF ecc can read.
+func kernelAdvice(err error) error {
+	var ke *compiler.KernelError
+	if errors.As(err, &ke) && errors.Is(err, kimage.ErrNoBTF) {
+		return &commands.Advice{Err: err, Hint: "pass that kernel's vmlinux (its -dbg package has one) or its /sys/kernel/btf/vmlinux copied from a machine running it, named RELEASE.btf"}
+	}
+	return err
 }
 
 // parseBTFFlags reads --btf FILE and --btf ARCH=FILE.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -51,6 +52,13 @@ func TestBadInput(t *testing.T) {
 	good := write("good.bpf.c", "#include \"vmlinux.h\"\nint x = 1;\n")
 	syntax := write("broken.bpf.c", "#include \"vmlinux.h\"\nint x = ;\n")
 	noStruct := write("none.h", "#define NOTHING\n")
+	// An arm64 vmlinuz without a BTF blob: a gzip of an Image header.
+	var img bytes.Buffer
+	zw := gzip.NewWriter(&img)
+	zw.Write(append(make([]byte, 0x38), "ARM\x64\x00\x00\x00\x00"...))
+	zw.Write(make([]byte, 4096))
+	zw.Close()
+	noBTF := write("vmlinuz-6.1.0-arm64", img.String())
 	cases := []struct {
 		name  string
 		args  []string
@@ -73,6 +81,8 @@ func TestBadInput(t *testing.T) {
 		{"bad cflags", []string{"build", "--cflags", `-DX="unterminated`, good}, []string{"--cflags", "unterminated"}, 1},
 		{"inspect missing", []string{"inspect", filepath.Join(dir, "nope.json")}, []string{"nope.json", "no such file"}, 1},
 		{"inspect not a package", []string{"inspect", write("junk.json", `{"x":1}`)}, []string{"junk.json", "bpf_object"}, 1},
+		{"btfgen not a kernel", []string{"build", "--btfgen", write("k.txt", "some text, no kernel"), good}, []string{"--btfgen", "k.txt", "not a kernel image"}, 1},
+		{"btfgen image without BTF", []string{"build", "--btfgen", noBTF, good}, []string{"--btfgen " + noBTF, "arm64 Image", "ecc: hint: pass that kernel's vmlinux"}, 2},
 		{"gen bad btf", []string{"gen", "vmlinux", "--btf", filepath.Join(dir, "none.btf"), "-o", filepath.Join(dir, "out.h")}, []string{"none.btf"}, 1},
 	}
 	usage := map[string]bool{"too many args": true, "no args": true, "misspelt flag": true, "flag without value": true, "misspelt command": true}

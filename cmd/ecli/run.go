@@ -18,6 +18,7 @@ import (
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/runtime"
 	"github.com/ecc-bpf/ecc/runtime/attach"
+	"github.com/ecc-bpf/ecc/runtime/loader"
 	"github.com/ecc-bpf/ecc/runtime/progflags"
 	"github.com/ecc-bpf/ecc/runtime/wasm"
 	"github.com/ecc-bpf/ecc/source"
@@ -116,7 +117,8 @@ Examples:
 			&cli.IntFlag{Name: "pid", Usage: "attach uprobes in process `PID` only"},
 			&cli.StringSliceFlag{Name: "max-entries", Usage: "`N` entries for maps that declare max_entries 0 (default 10240), or MAP=N for one map; repeatable"},
 			&cli.Uint64Flag{Name: "freq", Usage: "perf_event sampling frequency in `HZ` on every CPU", Value: 49},
-			&cli.StringFlag{Name: "btf", Usage: "kernel BTF `FILE` for CO-RE on kernels without /sys/kernel/btf/vmlinux"},
+			&cli.StringFlag{Name: "btf", Usage: "kernel BTF `FILE` for CO-RE on kernels without /sys/kernel/btf/vmlinux (default: the package's BTF for this kernel's release, from ecc build --btfgen)"},
+			&cli.BoolFlag{Name: "no-kernel-btf", Hidden: true, EnvVars: []string{"ECLI_NO_KERNEL_BTF"}, Usage: "act as if the kernel had no /sys/kernel/btf/vmlinux, so that the package's BTF serves (for tests)"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "show whole verifier logs and what is attached"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "check the package and its flags, print what would be attached where (-j: as JSON) and exit without loading anything"},
 			&cli.StringFlag{Name: "pull", Value: source.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
@@ -170,17 +172,18 @@ Examples:
 				return err
 			}
 			o := &runtime.Options{
-				JSON:       json,
-				Fields:     c.StringSlice("fields"),
-				Filters:    c.Generic("filter").(*repeated).values,
-				OutputFile: c.String("output"),
-				Duration:   dur,
-				Interval:   interval,
-				Count:      count,
-				Verbose:    c.Bool("verbose"),
-				DryRun:     c.Bool("dry-run"),
-				KernelBTF:  c.String("btf"),
-				MaxEntries: c.StringSlice("max-entries"),
+				JSON:        json,
+				Fields:      c.StringSlice("fields"),
+				Filters:     c.Generic("filter").(*repeated).values,
+				OutputFile:  c.String("output"),
+				Duration:    dur,
+				Interval:    interval,
+				Count:       count,
+				Verbose:     c.Bool("verbose"),
+				DryRun:      c.Bool("dry-run"),
+				KernelBTF:   c.String("btf"),
+				NoKernelBTF: c.Bool("no-kernel-btf"),
+				MaxEntries:  c.StringSlice("max-entries"),
 				Attach: attach.Options{
 					IfName: c.String("ifname"),
 					Cgroup: c.String("cgroup"),
@@ -224,7 +227,7 @@ Examples:
 				})
 			}
 			err = runtime.Run(ctx, src.Name, src.Package, args, o)
-			return hintRunFlags(c, err)
+			return hintKernelBTF(hintRunFlags(c, err))
 		},
 	}
 }
@@ -254,6 +257,15 @@ func hintRunFlags(c *cli.Context, err error) error {
 		}
 	}
 	return usage
+}
+
+// hintKernelBTF: a kernel without BTF, and a package without BTF for it.
+func hintKernelBTF(err error) error {
+	var nb *loader.NoKernelBTFError
+	if !errors.As(err, &nb) {
+		return err
+	}
+	return &commands.Advice{Err: err, Hint: fmt.Sprintf("rebuild the package with ecc build --btfgen <this kernel's image> (e.g. /boot/vmlinuz-%s, or its vmlinux), or pass --btf FILE with this kernel's BTF", nb.Release)}
 }
 
 // outputFormat reads --format and -j: whether events print as JSON.

@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 )
 
@@ -108,8 +109,16 @@ type Options struct {
 	// (nil: no cache).
 	Object []byte
 	// KernelBTF is a BTF file for CO-RE on kernels without
-	// /sys/kernel/btf/vmlinux.
+	// /sys/kernel/btf/vmlinux; it wins over PackageBTF.
 	KernelBTF string
+	// PackageBTF is the package's kernel BTF (ecc build --btfgen): on a
+	// kernel without BTF of its own, the entry whose release is the
+	// kernel's serves CO-RE; with none, Load fails with a
+	// *NoKernelBTFError naming the releases there are.
+	PackageBTF []packager.KernelBTF
+	// NoKernelBTF treats the kernel as one without BTF of its own, even
+	// when it has /sys/kernel/btf/vmlinux (to test PackageBTF).
+	NoKernelBTF bool
 	// Verbose keeps whole verifier logs.
 	Verbose bool
 	// Defer names programs Load leaves out; Collection.LoadProgram loads
@@ -124,6 +133,9 @@ type Collection struct {
 	Maps     map[string]*ebpf.Map
 	// Failed are the programs that did not load (when others did).
 	Failed []*ProgramError
+	// CORE says what CO-RE relocated against: COREKernel, COREFile, or
+	// COREPackage followed by a space and the release.
+	CORE string
 	close  []func()
 
 	// What LoadProgram needs: the whole spec, the options, the maps.
@@ -183,19 +195,19 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 	}
 	cache := btf.NewCache()
 	opts := ebpf.CollectionOptions{Cache: cache}
-	if o.KernelBTF != "" {
-		kt, err := btf.LoadSpec(o.KernelBTF)
-		if err != nil {
-			return nil, fmt.Errorf("--btf %s: %w; pass the running kernel's BTF (raw or an ELF with .BTF)", o.KernelBTF, err)
-		}
+	kt, core, err := kernelTypes(spec, o)
+	if err != nil {
+		return nil, err
+	}
+	if kt != nil {
 		opts.Programs.KernelTypes = kt
-	} else if o.Object != nil && os.Getenv("ECLI_NO_CORE_CACHE") != "1" {
+	} else if o.Object != nil && !o.NoKernelBTF && os.Getenv("ECLI_NO_CORE_CACHE") != "1" {
 		Prerelocate(o.Object, spec, cache)
 	}
 	if o.Verbose {
 		opts.Programs.LogLevel = ebpf.LogLevelInstruction
 	}
-	c := &Collection{spec: spec, opts: opts, verbose: o.Verbose}
+	c := &Collection{spec: spec, opts: opts, verbose: o.Verbose, CORE: core}
 	first := spec
 	if len(o.Defer) > 0 {
 		first = spec.Copy()

@@ -143,7 +143,7 @@ func TestHostileLimitsCLI(t *testing.T) {
 	h := registrytest.NewHostile(t)
 	e := newEnv(t)
 	h.Artifact("lim/bytes", "v1", registrytest.Artifact{Title: "x", Layers: []registrytest.Layer{
-		{Data: registrytest.Object(1)}, {MediaType: packager.MediaTypeBTF, Size: 300 << 20, Declared: true}}})
+		{Data: registrytest.Object(1)}, {MediaType: packager.MediaTypeWasm, Size: 300 << 20, Declared: true}}})
 	h.Artifact("lim/index", "v1", registrytest.Artifact{Title: "x", Manifests: 65})
 	bytesRef, indexRef := h.Host+"/lim/bytes:v1", h.Host+"/lim/index:v1"
 	out := t.TempDir()
