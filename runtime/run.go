@@ -54,6 +54,10 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// Ready, when set, is called once everything is attached and being read.
 	Ready func()
+	// Programs, when set, is called once the programs are attached (or
+	// none could be) with what became of each, in name order: ecc test's
+	// report.
+	Programs func([]ProgramState)
 }
 
 // ErrNothingRuns is wrapped when no program of a package could be loaded
@@ -153,6 +157,13 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	for _, e := range set.Skipped {
 		fmt.Fprintf(o.Stderr, "ecli: warning: skipping %s\n", termsafe.Line(e.Error()))
 	}
+	var st states
+	if o.Programs != nil {
+		st = states{}
+		for _, e := range set.Skipped {
+			st.failed(e)
+		}
+	}
 	plans := set.Plans
 
 	if err := attach.EnsureFS(); err != nil && o.Verbose {
@@ -163,13 +174,15 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	rlimit.RemoveMemlock()
 
 	tr.mark("plans")
-	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set)}
+	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set), states: st}
 	defer r.close()
 	if err := r.load(set.Deferred()); err != nil {
 		return err
 	}
 	tr.mark("load")
-	if err := r.attach(plans); err != nil {
+	err = r.attach(plans)
+	r.report()
+	if err != nil {
 		return err
 	}
 	tr.mark("attach")
@@ -234,6 +247,8 @@ type runner struct {
 	coll         *loader.Collection
 	twins        *twinState
 	loadFailures []error
+	// states is what became of each program, when Options.Programs wants it.
+	states states
 }
 
 type iterLink struct {
@@ -327,6 +342,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 			continue
 		}
 		if plan.Kind == attach.Manual {
+			r.states.set(name, plan.Section, StateManual, plan.Reason, nil)
 			fmt.Fprintf(r.o.Stderr, "ecli: note: program %s (%s) is loaded but not attached automatically: %s\n", termsafe.Line(name), termsafe.Line(plan.Section), termsafe.Line(plan.Reason))
 			continue
 		}
@@ -337,6 +353,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 			continue
 		}
 		attached++
+		r.states.set(name, plan.Section, StateAttached, "", nil)
 		r.links = append(r.links, l)
 		if plan.Kind == attach.Iter {
 			r.iters = append(r.iters, iterLink{name, l})
@@ -348,6 +365,9 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 	n, errs := r.attachTwins(plans)
 	attached += n
 	failures = append(failures, errs...)
+	for _, f := range failures {
+		r.states.failed(f)
+	}
 	if attached == 0 && len(failures) > 0 {
 		return loader.NothingRuns(r.name, failures)
 	}
