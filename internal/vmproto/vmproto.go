@@ -102,6 +102,8 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 	// Log is the end of ecli's own messages (stderr).
 	Log []string `json:"log,omitempty"`
+	// InitMS is how long init ran, from its start to the report.
+	InitMS int64 `json:"init_ms"`
 }
 
 // Marshal frames the result for ResultDevice.

@@ -30,9 +30,23 @@ import (
 // (or the power-off failed), with the error that stopped it.
 func Main() error {
 	if os.Getpid() != 1 {
-		return errors.New("ecli vm-init runs only as the init process of an 'ecc test' VM")
+		return errors.New("ecli runs as init only in an 'ecc test' VM")
 	}
-	res := run()
+	start := time.Now()
+	var res *vmproto.Result
+	if os.Getenv(mountedEnv) == "" {
+		// cilium/ebpf reads /proc/self/mountinfo once, in a package's
+		// init (rlimit), before anything could be mounted: mount, then
+		// start again as the same PID 1.
+		res = mount()
+		if res == nil {
+			err := unix.Exec(vmproto.Init, []string{vmproto.Init}, append(os.Environ(), mountedEnv+"=1"))
+			res = &vmproto.Result{Error: fmt.Sprintf("exec %s: %v", vmproto.Init, err)}
+		}
+	} else {
+		res = run()
+	}
+	res.InitMS = time.Since(start).Milliseconds()
 	if f, err := os.OpenFile(vmproto.ResultDevice, os.O_WRONLY, 0); err == nil {
 		f.Write(res.Marshal())
 		f.Sync()
@@ -44,26 +58,53 @@ func Main() error {
 	return unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF)
 }
 
-// run does everything but reporting; failures end up in Result.Error.
-func run() *vmproto.Result {
+// mountedEnv is set when init starts again after mounting.
+const mountedEnv = "ECC_VM_MOUNTED"
+
+// mount mounts what the run needs; a result only when that failed.
+func mount() *vmproto.Result {
+	res := newResult()
+	cfg, err := readConfig()
+	if err == nil {
+		err = mountAll(cfg.NoKernelBTF)
+	}
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	return nil
+}
+
+func newResult() *vmproto.Result {
 	res := &vmproto.Result{}
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {
 		res.Release = unix.ByteSliceToString(uts.Release[:])
 	}
+	return res
+}
+
+func readConfig() (*vmproto.Config, error) {
+	data, err := os.ReadFile(vmproto.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	var cfg vmproto.Config
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", vmproto.ConfigFile, err)
+	}
+	return &cfg, nil
+}
+
+// run does everything but reporting; failures end up in Result.Error.
+func run() *vmproto.Result {
+	res := newResult()
 	fail := func(err error) *vmproto.Result {
 		res.Error = err.Error()
 		return res
 	}
-	cfgData, err := os.ReadFile(vmproto.ConfigFile)
+	cfg, err := readConfig()
 	if err != nil {
-		return fail(err)
-	}
-	var cfg vmproto.Config
-	if err := json.Unmarshal(cfgData, &cfg); err != nil {
-		return fail(fmt.Errorf("%s: %w", vmproto.ConfigFile, err))
-	}
-	if err := mountAll(cfg.NoKernelBTF); err != nil {
 		return fail(err)
 	}
 	_, err = os.Stat("/sys/kernel/btf/vmlinux")

@@ -1,0 +1,178 @@
+// Package kernel finds the bootable kernel image an `ecc test --kernel K`
+// names: a vmlinuz/bzImage file as it is, or the boot/vmlinuz-* of a
+// Debian or Ubuntu linux-image-*.deb, extracted in Go and kept in a cache.
+package kernel
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Image is a kernel to boot.
+type Image struct {
+	// Name is the kernel as the user gave it.
+	Name string
+	// Path is the bzImage to pass to qemu -kernel.
+	Path string
+	// Version is the kernel's own version string from the bzImage header
+	// ("6.1.0-57-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP ..."),
+	// or "" when it has none.
+	Version string
+}
+
+// Release is the first word of Version: what uname -r will print.
+func (im *Image) Release() string {
+	r, _, _ := strings.Cut(im.Version, " ")
+	return r
+}
+
+// ErrNotKernel is wrapped when a file is neither a bzImage nor a kernel
+// package.
+var ErrNotKernel = errors.New("not a kernel image (a vmlinuz/bzImage file) nor a linux-image-*.deb package")
+
+// Error is a kernel that cannot be used; it names it.
+type Error struct {
+	Name string
+	Err  error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("kernel %s: %v", e.Name, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Open resolves name. cacheDir keeps kernels extracted from packages
+// (one folder per package digest); "" means os.UserCacheDir()/ecc/kernels.
+func Open(name, cacheDir string) (*Image, error) {
+	im, err := open(name, cacheDir)
+	if err != nil {
+		return nil, &Error{Name: name, Err: err}
+	}
+	return im, nil
+}
+
+func open(name, cacheDir string) (*Image, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, ErrNotKernel
+	}
+	head := make([]byte, 1024)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	switch {
+	case bytes.HasPrefix(head, []byte(arMagic)):
+		return fromDeb(name, f, cacheDir)
+	case isBzImage(head):
+		v, err := Version(f)
+		if err != nil {
+			return nil, err
+		}
+		return &Image{Name: name, Path: name, Version: v}, nil
+	}
+	return nil, ErrNotKernel
+}
+
+// isBzImage checks the x86 boot protocol header: "HdrS" at 0x202.
+func isBzImage(head []byte) bool {
+	return len(head) >= 0x206 && string(head[0x202:0x206]) == "HdrS"
+}
+
+// Version reads the kernel version string a bzImage carries (boot
+// protocol: kernel_version at 0x20e is its offset minus 0x200).
+func Version(r io.ReaderAt) (string, error) {
+	hdr := make([]byte, 0x210)
+	if _, err := r.ReadAt(hdr, 0); err != nil {
+		return "", fmt.Errorf("read the boot header: %w", err)
+	}
+	if !isBzImage(hdr) {
+		return "", ErrNotKernel
+	}
+	off := binary.LittleEndian.Uint16(hdr[0x20e:])
+	if off == 0 {
+		return "", nil
+	}
+	buf := make([]byte, 256)
+	n, _ := r.ReadAt(buf, int64(off)+0x200)
+	buf = buf[:n]
+	if i := bytes.IndexByte(buf, 0); i >= 0 {
+		buf = buf[:i]
+	}
+	return string(buf), nil
+}
+
+// fromDeb extracts boot/vmlinuz-* from a kernel package into the cache,
+// once per package digest.
+func fromDeb(name string, f *os.File, cacheDir string) (*Image, error) {
+	if cacheDir == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("no cache folder for extracted kernels: %w", err)
+		}
+		cacheDir = filepath.Join(d, "ecc", "kernels")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(cacheDir, hex.EncodeToString(h.Sum(nil))[:32])
+	if ms, _ := filepath.Glob(filepath.Join(dir, "vmlinuz-*")); len(ms) == 1 {
+		return imageAt(name, ms[0])
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	base, r, err := debVmlinuz(f)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	tmp, err := os.CreateTemp(dir, ".vmlinuz-*")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, r); err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("extract boot/%s: %w", base, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	out := filepath.Join(dir, base)
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return nil, err
+	}
+	return imageAt(name, out)
+}
+
+func imageAt(name, path string) (*Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	v, err := Version(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return &Image{Name: name, Path: path, Version: v}, nil
+}

@@ -1,0 +1,251 @@
+// Package vm is `ecc test`: it boots each kernel the user names in qemu
+// with an initramfs whose init is a static ecli (runtime/vmguest), runs
+// the package there while generating activity (or the user's COMMAND),
+// and reports per kernel: the release, what became of each program, the
+// events and map rows seen, and whether the package passed.
+//
+// This is the host side; it does not link the runtime, which runs in the
+// guest. The two share internal/vmproto.
+package vm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ecc-bpf/ecc/internal/vmproto"
+	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/vm/initramfs"
+	"github.com/ecc-bpf/ecc/vm/kernel"
+)
+
+// Options are ecc test's flags.
+type Options struct {
+	// Kernels are the kernels to boot: vmlinuz/bzImage files or
+	// linux-image-*.deb packages.
+	Kernels []string
+	// Duration is how long the package runs with the default activity
+	// (default 2s); with Command, the longest it runs.
+	Duration time.Duration
+	// Timeout bounds each kernel's whole run, boot included (default:
+	// 3 minutes plus Duration).
+	Timeout time.Duration
+	// NoKernelBTF hides /sys/kernel/btf inside the VM.
+	NoKernelBTF bool
+	// Command replaces the default activity. A first word without a
+	// slash is a busybox applet (busybox-static must be installed); a
+	// path names a static program of this machine, copied into the VM
+	// at the same path.
+	Command []string
+	// Ecli is the static ecli to use as init; "" looks next to the
+	// running executable, then on PATH.
+	Ecli string
+	// Append is added to the kernel command line.
+	Append string
+	// MemoryMB is the guest's memory (default 512).
+	MemoryMB int
+	// Qemu is the qemu-system-x86_64 to run ("" finds it on PATH).
+	Qemu string
+	// CacheDir keeps kernels extracted from packages ("" is
+	// os.UserCacheDir()/ecc/kernels).
+	CacheDir string
+	// Console, when set, receives each kernel's serial console as it
+	// boots and runs.
+	Console io.Writer
+	// Samples is how many events each report keeps (default 3).
+	Samples int
+	// Progress, when set, is called before each kernel boots.
+	Progress func(kernel string)
+}
+
+// Report is the outcome on one kernel.
+type Report struct {
+	// Kernel is the kernel as given; Release is uname -r inside.
+	Kernel  string `json:"kernel"`
+	Release string `json:"release"`
+	Passed  bool   `json:"passed"`
+	// Accel is how qemu ran: kvm or tcg.
+	Accel string `json:"accel"`
+	// KernelBTF says whether /sys/kernel/btf/vmlinux was visible.
+	KernelBTF bool               `json:"kernel_btf"`
+	Programs  []vmproto.Program  `json:"programs"`
+	Events    int                `json:"events"`
+	Samples   []json.RawMessage  `json:"samples,omitempty"`
+	MapRows   int                `json:"map_rows"`
+	Printk    int                `json:"printk"`
+	Command   *vmproto.Command   `json:"command,omitempty"`
+	// BootSeconds is from qemu's start to the guest's init running;
+	// Seconds the whole run of this kernel.
+	BootSeconds float64 `json:"boot_seconds"`
+	Seconds     float64 `json:"seconds"`
+	// Error is why the package failed here, "" when it passed.
+	Error string `json:"error"`
+	// Log is the end of ecli's messages in the guest, and, when the
+	// guest gave no result, the end of its console.
+	Log []string `json:"log,omitempty"`
+}
+
+// ErrNoKernels is returned when Options.Kernels is empty.
+var ErrNoKernels = errors.New("no kernel to boot")
+
+// ErrFailed is wrapped by Test's error when the package failed on some
+// kernel (the reports say why).
+var ErrFailed = errors.New("the package failed")
+
+// FailedError names the kernels a package failed on.
+type FailedError struct{ Kernels []string }
+
+func (e *FailedError) Error() string {
+	return fmt.Sprintf("%v on %d of the kernels: %s", ErrFailed, len(e.Kernels), strings.Join(e.Kernels, ", "))
+}
+func (e *FailedError) Unwrap() error { return ErrFailed }
+
+// Test runs pkg on every kernel, one after the other, and returns a
+// report for each. The error is a *FailedError when the package failed
+// on any of them, or what stopped the test before or between boots (a
+// kernel file that is none, no static ecli, ctx done); reports of the
+// kernels done so far are returned with it. The caller's Options are not
+// modified.
+func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if len(o.Kernels) == 0 {
+		return nil, ErrNoKernels
+	}
+	if o.Duration <= 0 {
+		o.Duration = 2 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 3*time.Minute + o.Duration
+	}
+	if o.Samples == 0 {
+		o.Samples = 3
+	}
+	// Every kernel is checked before the first boots.
+	images := make([]*kernel.Image, len(o.Kernels))
+	for i, k := range o.Kernels {
+		im, err := kernel.Open(k, o.CacheDir)
+		if err != nil {
+			return nil, err
+		}
+		images[i] = im
+	}
+	dir, err := os.MkdirTemp("", "ecc-test-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	initrd := filepath.Join(dir, "initramfs.cpio")
+	if _, err := buildInitramfs(initrd, pkg, &o); err != nil {
+		return nil, err
+	}
+	var reports []Report
+	var failed []string
+	for _, im := range images {
+		if o.Progress != nil {
+			o.Progress(im.Name)
+		}
+		r, err := boot(ctx, im, initrd, dir, pkg, &o)
+		if err != nil {
+			return reports, err
+		}
+		reports = append(reports, *r)
+		if !r.Passed {
+			failed = append(failed, im.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return reports, &FailedError{Kernels: failed}
+	}
+	return reports, nil
+}
+
+// InitramfsSize builds the initramfs Test would boot and returns its size
+// in bytes (for the docs' figures and tests).
+func InitramfsSize(pkg *packager.Package, opts *Options) (int64, error) {
+	o := *opts
+	dir, err := os.MkdirTemp("", "ecc-test-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	return buildInitramfs(filepath.Join(dir, "initramfs.cpio"), pkg, &o)
+}
+
+// buildInitramfs writes the initramfs: ecli as /init, the package and the
+// configuration, and what the COMMAND needs. It may rewrite o.Command
+// (a busybox applet runs as /bin/busybox APPLET).
+func buildInitramfs(path string, pkg *packager.Package, o *Options) (int64, error) {
+	ecli, err := findEcli(o.Ecli)
+	if err != nil {
+		return 0, err
+	}
+	pj, err := pkg.Marshal()
+	if err != nil {
+		return 0, fmt.Errorf("encode the package: %w", err)
+	}
+	files := []initramfs.File{
+		{Name: vmproto.Init, Host: ecli, Mode: 0o755},
+		{Name: vmproto.PackageFile, Data: pj},
+	}
+	cmd := o.Command
+	if len(cmd) > 0 {
+		if strings.Contains(cmd[0], "/") {
+			abs, err := filepath.Abs(cmd[0])
+			if err != nil {
+				return 0, err
+			}
+			if err := checkStatic(abs, "COMMAND"); err != nil {
+				return 0, err
+			}
+			files = append(files, initramfs.File{Name: abs, Host: abs, Mode: 0o755})
+			cmd = append([]string{abs}, cmd[1:]...)
+		} else {
+			bb, err := findBusybox()
+			if err != nil {
+				return 0, err
+			}
+			files = append(files, initramfs.File{Name: vmproto.Busybox, Host: bb, Mode: 0o755, Links: []string{"/bin/sh"}})
+			cmd = append([]string{vmproto.Busybox}, cmd...)
+		}
+	}
+	cfg, _ := json.Marshal(&vmproto.Config{
+		DurationMS:  o.Duration.Milliseconds(),
+		Command:     cmd,
+		NoKernelBTF: o.NoKernelBTF,
+		Samples:     o.Samples,
+	})
+	files = append(files, initramfs.File{Name: vmproto.ConfigFile, Data: cfg})
+	return initramfs.Write(path, files)
+}
+
+// cmdline is the kernel command line: the console on the first serial
+// port, a panic ends the VM at once, few messages; the BPF LSM for
+// packages with lsm programs (Debian enables it only when asked).
+func cmdline(pkg *packager.Package, extra string) string {
+	parts := []string{"console=ttyS0", "panic=-1", "quiet", "rdinit=" + vmproto.Init}
+	if hasLSM(pkg) {
+		parts = append(parts, "lsm=lockdown,capability,landlock,yama,apparmor,bpf")
+	}
+	if extra != "" {
+		parts = append(parts, extra)
+	}
+	return strings.Join(parts, " ")
+}
+
+func hasLSM(pkg *packager.Package) bool {
+	for _, p := range pkg.Meta.BpfSkel.Progs {
+		if strings.HasPrefix(p.Attach, "lsm/") || strings.HasPrefix(p.Attach, "lsm.s/") {
+			return true
+		}
+	}
+	return false
+}
