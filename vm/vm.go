@@ -58,7 +58,7 @@ type Options struct {
 	// Console, when set, receives each kernel's serial console as it
 	// boots and runs.
 	Console io.Writer
-	// Samples is how many events each report keeps (default 3).
+	// Samples is how many events each report keeps (the first ones).
 	Samples int
 	// Progress, when set, is called before each kernel boots.
 	Progress func(kernel string)
@@ -73,13 +73,13 @@ type Report struct {
 	// Accel is how qemu ran: kvm or tcg.
 	Accel string `json:"accel"`
 	// KernelBTF says whether /sys/kernel/btf/vmlinux was visible.
-	KernelBTF bool               `json:"kernel_btf"`
-	Programs  []vmproto.Program  `json:"programs"`
-	Events    int                `json:"events"`
-	Samples   []json.RawMessage  `json:"samples,omitempty"`
-	MapRows   int                `json:"map_rows"`
-	Printk    int                `json:"printk"`
-	Command   *vmproto.Command   `json:"command,omitempty"`
+	KernelBTF bool              `json:"kernel_btf"`
+	Programs  []vmproto.Program `json:"programs"`
+	Events    int               `json:"events"`
+	Samples   []json.RawMessage `json:"samples,omitempty"`
+	MapRows   int               `json:"map_rows"`
+	Printk    int               `json:"printk"`
+	Command   *vmproto.Command  `json:"command,omitempty"`
 	// BootSeconds is from qemu's start to the guest's init running;
 	// Seconds the whole run of this kernel.
 	BootSeconds float64 `json:"boot_seconds"`
@@ -126,8 +126,8 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 	if o.Timeout <= 0 {
 		o.Timeout = 3*time.Minute + o.Duration
 	}
-	if o.Samples == 0 {
-		o.Samples = 3
+	if o.Samples < 0 {
+		return nil, fmt.Errorf("samples %d: must not be negative", o.Samples)
 	}
 	// Every kernel is checked before the first boots.
 	images := make([]*kernel.Image, len(o.Kernels))

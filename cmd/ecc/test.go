@@ -57,6 +57,7 @@ Examples:
 			&cli.StringFlag{Name: "ecli", Usage: "the statically linked ecli `PATH` to boot as init"},
 			&cli.StringFlag{Name: "append", Usage: "add `ARGS` to the kernel command line"},
 			&cli.IntFlag{Name: "memory", Value: 512, Usage: "guest memory in `MiB`"},
+			&cli.IntFlag{Name: "samples", Value: 3, Usage: "keep the first `N` events of each kernel in the report"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "copy each VM's serial console to stderr"},
 		},
 		Action: func(c *cli.Context) error {
@@ -94,6 +95,7 @@ Examples:
 				Ecli:        c.String("ecli"),
 				Append:      c.String("append"),
 				MemoryMB:    c.Int("memory"),
+				Samples:     c.Int("samples"),
 				Progress: func(k string) {
 					fmt.Fprintf(os.Stderr, "ecc: booting %s (%s)\n", k, qemu.Accel())
 				},

@@ -17,8 +17,8 @@ import (
 
 // activity is what a run sees without a COMMAND, until ctx is done, in
 // rounds: an exec (of /init itself, printing its version), a file created,
-// written, opened, read and unlinked, a TCP connect on loopback and a
-// short sleep.
+// written, opened, read and unlinked, a folder made and removed, a failed
+// open, a TCP connect on loopback and a 100 ms sleep.
 func activity(ctx context.Context) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err == nil {
@@ -40,6 +40,9 @@ func activity(ctx context.Context) {
 		if os.WriteFile(name, []byte("ecc test\n"), 0o644) == nil {
 			os.ReadFile(name)
 			os.Remove(name)
+		}
+		if os.Mkdir(name+".d", 0o755) == nil {
+			os.Remove(name + ".d")
 		}
 		os.Open("/ecc-test/missing") // a failed open
 		if ln != nil {
