@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -71,11 +72,20 @@ func WriteText(w io.Writer, reports []Report) error {
 		}
 		if r.Command != nil {
 			fmt.Fprintf(w, "  COMMAND exited %d\n", r.Command.Exit)
+			if r.Command.Exit != 0 {
+				for l := range strings.Lines(r.Command.Output) {
+					fmt.Fprintf(w, "    > %s\n", termsafe.Line(strings.TrimRight(l, "\n")))
+				}
+			}
 		}
 		if r.Error != "" {
 			fmt.Fprintf(w, "  error: %s\n", termsafe.Text(r.Error))
-			for _, l := range r.Log {
-				fmt.Fprintf(w, "    | %s\n", termsafe.Line(l))
+			// The programs' own failures are shown above; other errors
+			// come with the end of ecli's messages or the console.
+			if !slices.ContainsFunc(r.Programs, func(p vmproto.Program) bool { return p.State == vmproto.Failed }) {
+				for _, l := range r.Log {
+					fmt.Fprintf(w, "    | %s\n", termsafe.Line(l))
+				}
 			}
 		}
 	}

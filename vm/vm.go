@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -41,7 +42,7 @@ type Options struct {
 	// Command replaces the default activity. A first word without a
 	// slash is a busybox applet (busybox-static must be installed); a
 	// path names a static program of this machine, copied into the VM
-	// at the same path.
+	// as /ecc-test/bin/BASENAME.
 	Command []string
 	// Ecli is the static ecli to use as init; "" looks next to the
 	// running executable, then on PATH.
@@ -183,7 +184,7 @@ func InitramfsSize(pkg *packager.Package, opts *Options) (int64, error) {
 // buildInitramfs writes the initramfs: ecli as /init, the package and the
 // configuration, and what the COMMAND needs. It may rewrite o.Command
 // (a busybox applet runs as /bin/busybox APPLET).
-func buildInitramfs(path string, pkg *packager.Package, o *Options) (int64, error) {
+func buildInitramfs(out string, pkg *packager.Package, o *Options) (int64, error) {
 	ecli, err := findEcli(o.Ecli)
 	if err != nil {
 		return 0, err
@@ -206,8 +207,10 @@ func buildInitramfs(path string, pkg *packager.Package, o *Options) (int64, erro
 			if err := checkStatic(abs, "COMMAND"); err != nil {
 				return 0, err
 			}
-			files = append(files, initramfs.File{Name: abs, Host: abs, Mode: 0o755})
-			cmd = append([]string{abs}, cmd[1:]...)
+			// Not at its own path: the guest mounts tmpfs over /tmp and /run.
+			guest := path.Join(vmproto.Dir, "bin", filepath.Base(abs))
+			files = append(files, initramfs.File{Name: guest, Host: abs, Mode: 0o755})
+			cmd = append([]string{guest}, cmd[1:]...)
 		} else {
 			bb, err := findBusybox()
 			if err != nil {
@@ -224,7 +227,7 @@ func buildInitramfs(path string, pkg *packager.Package, o *Options) (int64, erro
 		Samples:     o.Samples,
 	})
 	files = append(files, initramfs.File{Name: vmproto.ConfigFile, Data: cfg})
-	return initramfs.Write(path, files)
+	return initramfs.Write(out, files)
 }
 
 // cmdline is the kernel command line: the console on the first serial

@@ -86,12 +86,16 @@ Examples:
 			if src.Wasm != nil {
 				return fmt.Errorf("%s is a Wasm program: ecc test runs BPF packages (package.json, build folders)", src.Name)
 			}
+			command := c.Args().Tail()
+			if len(command) > 0 && command[0] == "--" {
+				command = command[1:]
+			}
 			o := &vm.Options{
 				Kernels:     kernels,
 				Duration:    dur,
 				Timeout:     c.Duration("timeout"),
 				NoKernelBTF: c.Bool("no-kernel-btf"),
-				Command:     c.Args().Tail(),
+				Command:     command,
 				Ecli:        c.String("ecli"),
 				Append:      c.String("append"),
 				MemoryMB:    c.Int("memory"),
