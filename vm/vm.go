@@ -216,7 +216,7 @@ func buildInitramfs(out string, pkg *packager.Package, o *Options) (int64, error
 			if err != nil {
 				return 0, err
 			}
-			files = append(files, initramfs.File{Name: vmproto.Busybox, Host: bb, Mode: 0o755, Links: []string{"/bin/sh"}})
+			files = append(files, initramfs.File{Name: vmproto.Busybox, Host: bb, Mode: 0o755})
 			cmd = append([]string{vmproto.Busybox}, cmd...)
 		}
 	}

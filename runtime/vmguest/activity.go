@@ -62,6 +62,10 @@ func activity(ctx context.Context) {
 // command runs the user's COMMAND and reports how it ended, with the end
 // of its output.
 func command(ctx context.Context, argv []string) *vmproto.Command {
+	if argv[0] == vmproto.Busybox {
+		// Every applet on PATH, for the shell's commands.
+		exec.Command(vmproto.Busybox, "--install", "-s", "/bin").Run()
+	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = []string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin", "HOME=/tmp", "TMPDIR=/tmp"}
 	cmd.Dir = "/tmp"
