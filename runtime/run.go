@@ -177,6 +177,13 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set), states: st}
 	defer r.close()
 	if err := r.load(set.Deferred()); err != nil {
+		var nr *loader.NothingRunsError
+		if errors.As(err, &nr) {
+			for _, f := range nr.Failures {
+				r.states.failed(f)
+			}
+			r.report()
+		}
 		return err
 	}
 	tr.mark("load")

@@ -210,6 +210,9 @@ func TestVMNoKernelBTF(t *testing.T) {
 	if !strings.Contains(rep.Error, "BTF") {
 		t.Errorf("error %q does not say BTF is missing", rep.Error)
 	}
+	if p := states(rep)["handle_exec"]; p.State != vmproto.Failed || !strings.Contains(p.Error, "no BTF found for kernel version 6.1.") {
+		t.Errorf("handle_exec: %+v", p)
+	}
 }
 
 // A COMMAND without a slash runs as a busybox applet (a shell here), and
