@@ -1,0 +1,168 @@
+package kernel
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+const testVersion = "6.1.0-99-test-amd64 (someone@example.org) #1 SMP Debian 6.1.999-1"
+
+// bzImage is the start of an x86 kernel image: the boot header's "HdrS"
+// magic and a version string.
+func bzImage(version string) []byte {
+	b := make([]byte, 0x1000)
+	copy(b[0x202:], "HdrS")
+	binary.LittleEndian.PutUint16(b[0x20e:], 0x400-0x200)
+	copy(b[0x400:], version+"\x00")
+	return b
+}
+
+// deb builds a .deb: debian-binary, control.tar.xz, data.tar+ext holding
+// files.
+func deb(t *testing.T, ext string, files map[string][]byte) []byte {
+	t.Helper()
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755})
+	for _, name := range []string{"./boot/", "./usr/share/doc/linux-image-test/copyright", "./boot/System.map-test", "./boot/vmlinuz-6.1.0-99-test-amd64"} {
+		if strings.HasSuffix(name, "/") {
+			tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755})
+			continue
+		}
+		data, ok := files[name]
+		if !ok {
+			continue
+		}
+		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data))})
+		tw.Write(data)
+	}
+	tw.Close()
+	var data bytes.Buffer
+	var w io.WriteCloser
+	switch ext {
+	case ".xz":
+		w, _ = xz.NewWriter(&data)
+	case ".zst":
+		w, _ = zstd.NewWriter(&data)
+	case ".gz":
+		w = gzip.NewWriter(&data)
+	default: // "" or one ecc does not read
+		data = tb
+	}
+	if w != nil {
+		w.Write(tb.Bytes())
+		w.Close()
+	}
+	var b bytes.Buffer
+	b.WriteString(arMagic)
+	member := func(name string, body []byte) {
+		fmt.Fprintf(&b, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name+"/", 0, 0, 0, "100644", len(body))
+		b.Write(body)
+		if len(body)%2 == 1 {
+			b.WriteByte('\n')
+		}
+	}
+	member("debian-binary", []byte("2.0\n"))
+	member("control.tar.xz", []byte("not read"))
+	member("data.tar"+ext, data.Bytes())
+	return b.Bytes()
+}
+
+func TestOpenBzImage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vmlinuz")
+	os.WriteFile(path, bzImage(testVersion), 0o644)
+	im, err := Open(path, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Path != path || im.Name != path || im.Version != testVersion || im.Release() != "6.1.0-99-test-amd64" {
+		t.Errorf("%+v, release %q", im, im.Release())
+	}
+}
+
+// The vmlinuz of a package is extracted once into the cache, whatever
+// the compression of its data.tar.
+func TestOpenDeb(t *testing.T) {
+	kernel := bzImage(testVersion)
+	for _, ext := range []string{".xz", ".zst", ".gz", ""} {
+		t.Run("data.tar"+ext, func(t *testing.T) {
+			dir, cache := t.TempDir(), t.TempDir()
+			path := filepath.Join(dir, "linux-image-6.1.0-99-test-amd64_6.1.999-1_amd64.deb")
+			os.WriteFile(path, deb(t, ext, map[string][]byte{
+				"./usr/share/doc/linux-image-test/copyright": []byte("odd"),
+				"./boot/System.map-test":                     []byte("map"),
+				"./boot/vmlinuz-6.1.0-99-test-amd64":         kernel,
+			}), 0o644)
+			im, err := Open(path, cache)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if im.Name != path || filepath.Base(im.Path) != "vmlinuz-6.1.0-99-test-amd64" || !strings.HasPrefix(im.Path, cache) || im.Release() != "6.1.0-99-test-amd64" {
+				t.Errorf("%+v", im)
+			}
+			if got, _ := os.ReadFile(im.Path); !bytes.Equal(got, kernel) {
+				t.Error("the extracted kernel differs from the package's")
+			}
+			// Again: from the cache, the same file, not rewritten.
+			st1, _ := os.Stat(im.Path)
+			im2, err := Open(path, cache)
+			if err != nil || im2.Path != im.Path {
+				t.Fatalf("second open: %+v, %v", im2, err)
+			}
+			if st2, _ := os.Stat(im.Path); !st2.ModTime().Equal(st1.ModTime()) {
+				t.Error("the cached kernel was extracted again")
+			}
+		})
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o644)
+		return p
+	}
+	full := deb(t, ".xz", map[string][]byte{"./boot/vmlinuz-6.1.0-99-test-amd64": bzImage(testVersion)})
+	for _, c := range []struct {
+		name, path, want string
+		notKernel        bool
+	}{
+		{"meta package", write("linux-image-cloud-amd64_1_amd64.deb", deb(t, ".xz", map[string][]byte{"./usr/share/doc/linux-image-test/copyright": []byte("x")})),
+			"no boot/vmlinuz-*: is it a linux-image-* package (and not its meta package", false},
+		{"text file", write("notes.txt", []byte("hello")), "not a kernel image", true},
+		{"folder", dir, "not a kernel image", true},
+		{"missing", filepath.Join(dir, "nope"), "no such file", false},
+		{"cut short", write("cut.deb", full[:len(full)/2]), "unexpected EOF", false},
+		{"bad compression", write("bz2.deb", deb(t, ".bz2", nil)), "compression not supported", false},
+		{"bzImage without HdrS", write("vmlinuz-bad", make([]byte, 4096)), "not a kernel image", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cache := t.TempDir()
+			_, err := Open(c.path, cache)
+			var ke *Error
+			if !errors.As(err, &ke) || ke.Name != c.path || !strings.Contains(err.Error(), c.want) || errors.Is(err, ErrNotKernel) != c.notKernel {
+				t.Errorf("error %v", err)
+			}
+			// Nothing half-extracted is left in the cache.
+			filepath.Walk(cache, func(p string, info os.FileInfo, err error) error {
+				if err == nil && !info.IsDir() {
+					t.Errorf("left in the cache: %s", p)
+				}
+				return nil
+			})
+		})
+	}
+}
