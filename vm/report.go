@@ -53,7 +53,11 @@ func WriteText(w io.Writer, reports []Report) error {
 			if p.Error != "" {
 				why, _, _ = strings.Cut(p.Error, "\n")
 			}
-			fmt.Fprintf(pw, "  %s\t%s\t%s\t%s\n", termsafe.Line(p.Name), termsafe.Line(p.Section), p.State, termsafe.Line(why))
+			fmt.Fprintf(pw, "  %s\t%s\t%s", termsafe.Line(p.Name), termsafe.Line(p.Section), p.State)
+			if why != "" {
+				fmt.Fprintf(pw, "\t%s", termsafe.Line(why))
+			}
+			fmt.Fprintln(pw)
 		}
 		pw.Flush()
 		for _, p := range r.Programs {
