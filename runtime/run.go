@@ -142,7 +142,15 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 		}
 		return nil
 	}
+	var st states
+	if o.Programs != nil {
+		st = states{}
+		for _, e := range set.Skipped {
+			st.failed(e)
+		}
+	}
 	if len(set.Plans) == 0 && len(set.Skipped) > 0 {
+		st.report(o, spec)
 		return loader.NothingRuns(name, set.Skipped)
 	}
 	if o.Verbose {
@@ -156,13 +164,6 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	}
 	for _, e := range set.Skipped {
 		fmt.Fprintf(o.Stderr, "ecli: warning: skipping %s\n", termsafe.Line(e.Error()))
-	}
-	var st states
-	if o.Programs != nil {
-		st = states{}
-		for _, e := range set.Skipped {
-			st.failed(e)
-		}
 	}
 	plans := set.Plans
 
@@ -182,13 +183,13 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 			for _, f := range nr.Failures {
 				r.states.failed(f)
 			}
-			r.report()
+			st.report(o, spec)
 		}
 		return err
 	}
 	tr.mark("load")
 	err = r.attach(plans)
-	r.report()
+	st.report(o, spec)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package runtime
 import (
 	"errors"
 
+	"github.com/cilium/ebpf"
+
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 )
@@ -56,15 +58,15 @@ func (s states) failed(err error) {
 }
 
 // report calls Options.Programs with the programs in name order.
-func (r *runner) report() {
-	if r.o.Programs == nil || r.states == nil {
+func (s states) report(o *Options, spec *ebpf.CollectionSpec) {
+	if o.Programs == nil || s == nil {
 		return
 	}
-	out := make([]ProgramState, 0, len(r.states))
-	for _, n := range loader.SortedPrograms(r.spec) {
-		if st := r.states[n]; st != nil {
+	out := make([]ProgramState, 0, len(s))
+	for _, n := range loader.SortedPrograms(spec) {
+		if st := s[n]; st != nil {
 			out = append(out, *st)
 		}
 	}
-	r.o.Programs(out)
+	o.Programs(out)
 }
