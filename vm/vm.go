@@ -85,6 +85,8 @@ type Report struct {
 	// Seconds the whole run of this kernel.
 	BootSeconds float64 `json:"boot_seconds"`
 	Seconds     float64 `json:"seconds"`
+	// InitramfsBytes is the size of the initramfs booted (uncompressed).
+	InitramfsBytes int64 `json:"initramfs_bytes"`
 	// Error is why the package failed here, "" when it passed.
 	Error string `json:"error"`
 	// Log is the end of ecli's messages in the guest, and, when the
@@ -145,7 +147,8 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 	}
 	defer os.RemoveAll(dir)
 	initrd := filepath.Join(dir, "initramfs.cpio")
-	if _, err := buildInitramfs(initrd, pkg, &o); err != nil {
+	size, err := buildInitramfs(initrd, pkg, &o)
+	if err != nil {
 		return nil, err
 	}
 	var reports []Report
@@ -158,6 +161,7 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 		if err != nil {
 			return reports, err
 		}
+		r.InitramfsBytes = size
 		reports = append(reports, *r)
 		if !r.Passed {
 			failed = append(failed, im.Name)
@@ -167,18 +171,6 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 		return reports, &FailedError{Kernels: failed}
 	}
 	return reports, nil
-}
-
-// InitramfsSize builds the initramfs Test would boot and returns its size
-// in bytes (for the docs' figures and tests).
-func InitramfsSize(pkg *packager.Package, opts *Options) (int64, error) {
-	o := *opts
-	dir, err := os.MkdirTemp("", "ecc-test-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	return buildInitramfs(filepath.Join(dir, "initramfs.cpio"), pkg, &o)
 }
 
 // buildInitramfs writes the initramfs: ecli as /init, the package and the

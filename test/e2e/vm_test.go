@@ -100,8 +100,8 @@ func TestVMTracepoint(t *testing.T) {
 	if p := states(rep)["handle_exec"]; p.State != vmproto.Attached || p.Section != "tp/sched/sched_process_exec" {
 		t.Errorf("handle_exec: %+v", p)
 	}
-	if !rep.KernelBTF || rep.BootSeconds <= 0 || rep.Seconds < rep.BootSeconds || rep.Accel == "" {
-		t.Errorf("kernel_btf %v, boot %.1fs of %.1fs, accel %q", rep.KernelBTF, rep.BootSeconds, rep.Seconds, rep.Accel)
+	if rep.InitramfsBytes < 1<<20 || !rep.KernelBTF || rep.BootSeconds <= 0 || rep.Seconds < rep.BootSeconds || rep.Accel == "" {
+		t.Errorf("initramfs %d bytes, kernel_btf %v, boot %.1fs of %.1fs, accel %q", rep.InitramfsBytes, rep.KernelBTF, rep.BootSeconds, rep.Seconds, rep.Accel)
 	}
 	evs := events(t, rep)
 	if rep.Events == 0 || len(evs) == 0 || len(evs) > 20 || len(evs) > rep.Events {
