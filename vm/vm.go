@@ -17,6 +17,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,10 @@ type Options struct {
 	// Ecli is the static ecli to use as init; "" looks next to the
 	// running executable, then on PATH.
 	Ecli string
+	// Modules are kernel modules to load before the run (from the
+	// kernel's package; with none asked, tc programs get sch_ingress and
+	// cls_bpf when the package has them).
+	Modules []string
 	// Append is added to the kernel command line.
 	Append string
 	// MemoryMB is the guest's memory (default 512).
@@ -132,30 +137,39 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 	if o.Samples < 0 {
 		return nil, fmt.Errorf("samples %d: must not be negative", o.Samples)
 	}
-	// Every kernel is checked before the first boots.
+	// Every kernel, its modules, ecli and the COMMAND are checked before
+	// the first boot.
 	images := make([]*kernel.Image, len(o.Kernels))
+	modules := make([][]string, len(o.Kernels))
 	for i, k := range o.Kernels {
 		im, err := kernel.Open(k, o.CacheDir)
 		if err != nil {
 			return nil, err
 		}
 		images[i] = im
+		if modules[i], err = kernelModules(im, pkg, o.Modules); err != nil {
+			return nil, err
+		}
+	}
+	files, cmd, err := initramfsFiles(pkg, &o)
+	if err != nil {
+		return nil, err
 	}
 	dir, err := os.MkdirTemp("", "ecc-test-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	initrd := filepath.Join(dir, "initramfs.cpio")
-	size, err := buildInitramfs(initrd, pkg, &o)
-	if err != nil {
-		return nil, err
-	}
 	var reports []Report
 	var failed []string
-	for _, im := range images {
+	for i, im := range images {
 		if o.Progress != nil {
 			o.Progress(im.Name)
+		}
+		initrd := filepath.Join(dir, "initramfs.cpio")
+		size, err := writeInitramfs(initrd, files, cmd, modules[i], &o)
+		if err != nil {
+			return reports, err
 		}
 		r, err := boot(ctx, im, initrd, dir, pkg, &o)
 		if err != nil {
@@ -173,17 +187,18 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 	return reports, nil
 }
 
-// buildInitramfs writes the initramfs: ecli as /init, the package and the
-// configuration, and what the COMMAND needs. It may rewrite o.Command
-// (a busybox applet runs as /bin/busybox APPLET).
-func buildInitramfs(out string, pkg *packager.Package, o *Options) (int64, error) {
+// initramfsFiles are the files every VM gets: ecli as /init, the package,
+// and what the COMMAND needs; and the COMMAND as the guest runs it (a
+// busybox applet runs as /bin/busybox APPLET, a program of this machine
+// from /ecc-test/bin).
+func initramfsFiles(pkg *packager.Package, o *Options) ([]initramfs.File, []string, error) {
 	ecli, err := findEcli(o.Ecli)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
 	pj, err := pkg.Marshal()
 	if err != nil {
-		return 0, fmt.Errorf("encode the package: %w", err)
+		return nil, nil, fmt.Errorf("encode the package: %w", err)
 	}
 	files := []initramfs.File{
 		{Name: vmproto.Init, Host: ecli, Mode: 0o755},
@@ -194,10 +209,10 @@ func buildInitramfs(out string, pkg *packager.Package, o *Options) (int64, error
 		if strings.Contains(cmd[0], "/") {
 			abs, err := filepath.Abs(cmd[0])
 			if err != nil {
-				return 0, err
+				return nil, nil, err
 			}
 			if err := checkStatic(abs, "COMMAND"); err != nil {
-				return 0, err
+				return nil, nil, err
 			}
 			// Not at its own path: the guest mounts tmpfs over /tmp and /run.
 			guest := path.Join(vmproto.Dir, "bin", filepath.Base(abs))
@@ -206,20 +221,56 @@ func buildInitramfs(out string, pkg *packager.Package, o *Options) (int64, error
 		} else {
 			bb, err := findBusybox()
 			if err != nil {
-				return 0, err
+				return nil, nil, err
 			}
 			files = append(files, initramfs.File{Name: vmproto.Busybox, Host: bb, Mode: 0o755})
 			cmd = append([]string{vmproto.Busybox}, cmd...)
 		}
+	}
+	return files, cmd, nil
+}
+
+// writeInitramfs writes one kernel's initramfs: the files, its modules
+// and the run's settings.
+func writeInitramfs(out string, files []initramfs.File, cmd, modules []string, o *Options) (int64, error) {
+	files = slices.Clone(files)
+	var guestModules []string
+	for _, m := range modules {
+		g := path.Join(vmproto.ModulesDir, filepath.Base(m))
+		files = append(files, initramfs.File{Name: g, Host: m})
+		guestModules = append(guestModules, g)
 	}
 	cfg, _ := json.Marshal(&vmproto.Config{
 		DurationMS:  o.Duration.Milliseconds(),
 		Command:     cmd,
 		NoKernelBTF: o.NoKernelBTF,
 		Samples:     o.Samples,
+		Modules:     guestModules,
 	})
 	files = append(files, initramfs.File{Name: vmproto.ConfigFile, Data: cfg})
 	return initramfs.Write(out, files)
+}
+
+// tcModules are what tc programs need on kernels without tcx (< 6.6):
+// the clsact qdisc and the BPF classifier.
+var tcModules = []string{"sch_ingress", "cls_bpf"}
+
+// kernelModules are the modules to load on im: those asked for, and
+// those the package's programs need (tcModules for tc programs) when the
+// kernel came from a package that has them.
+func kernelModules(im *kernel.Image, pkg *packager.Package, asked []string) ([]string, error) {
+	if len(asked) > 0 {
+		return im.Modules(asked)
+	}
+	if !hasProgram(pkg, "tc", "classifier") || im.Package == "" {
+		return nil, nil
+	}
+	mods, err := im.Modules(tcModules)
+	if err != nil {
+		// Built in, or not there: the attach says what is missing.
+		return nil, nil
+	}
+	return mods, nil
 }
 
 // cmdline is the kernel command line: the console on the first serial
@@ -227,7 +278,7 @@ func buildInitramfs(out string, pkg *packager.Package, o *Options) (int64, error
 // packages with lsm programs (Debian enables it only when asked).
 func cmdline(pkg *packager.Package, extra string) string {
 	parts := []string{"console=ttyS0", "panic=-1", "quiet", "rdinit=" + vmproto.Init}
-	if hasLSM(pkg) {
+	if hasProgram(pkg, "lsm", "lsm.s") {
 		parts = append(parts, "lsm=lockdown,capability,landlock,yama,apparmor,bpf")
 	}
 	if extra != "" {
@@ -236,9 +287,12 @@ func cmdline(pkg *packager.Package, extra string) string {
 	return strings.Join(parts, " ")
 }
 
-func hasLSM(pkg *packager.Package) bool {
+// hasProgram reports whether the package has a program in a section of
+// one of the kinds (the part of SEC() before the first "/").
+func hasProgram(pkg *packager.Package, kinds ...string) bool {
 	for _, p := range pkg.Meta.BpfSkel.Progs {
-		if strings.HasPrefix(p.Attach, "lsm/") || strings.HasPrefix(p.Attach, "lsm.s/") {
+		kind, _, _ := strings.Cut(strings.TrimPrefix(p.Attach, "?"), "/")
+		if slices.Contains(kinds, kind) {
 			return true
 		}
 	}

@@ -22,6 +22,8 @@ const (
 	ConfigFile = Dir + "/config.json"
 	// PackageFile is the package.json to run.
 	PackageFile = Dir + "/package.json"
+	// ModulesDir holds the kernel modules to load.
+	ModulesDir = Dir + "/modules"
 	// Busybox is busybox-static, present only when a COMMAND needs it.
 	Busybox = "/bin/busybox"
 	// ResultDevice is the serial port the result is written to (the
@@ -47,6 +49,8 @@ type Config struct {
 	NoKernelBTF bool `json:"no_kernel_btf,omitempty"`
 	// Samples is how many events the result keeps.
 	Samples int `json:"samples"`
+	// Modules are kernel modules to load first, in order.
+	Modules []string `json:"modules,omitempty"`
 }
 
 // Program is what became of one program of the package.

@@ -107,6 +107,11 @@ func run() *vmproto.Result {
 	if err != nil {
 		return fail(err)
 	}
+	for _, m := range cfg.Modules {
+		if err := loadModule(m); err != nil {
+			return fail(err)
+		}
+	}
 	_, err = os.Stat("/sys/kernel/btf/vmlinux")
 	res.KernelBTF = err == nil
 	if err := loopbackUp(); err != nil {
@@ -215,6 +220,20 @@ func mountAll(noBTF bool) error {
 		if err := unix.Mount("tmpfs", "/sys/kernel/btf", "tmpfs", unix.MS_RDONLY, ""); err != nil {
 			return fmt.Errorf("hide /sys/kernel/btf: %w", err)
 		}
+	}
+	return nil
+}
+
+// loadModule loads a kernel module file (finit_module); one already
+// loaded is fine.
+func loadModule(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("load module %s: %w", path, err)
 	}
 	return nil
 }

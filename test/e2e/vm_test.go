@@ -245,3 +245,20 @@ func TestVMBusyboxCommand(t *testing.T) {
 func vmBusybox() (string, error) {
 	return exec.LookPath("busybox")
 }
+
+// A tc program attaches on 6.1 (no tcx there: a clsact qdisc, whose
+// modules ecc test loads from the kernel's package) to the VM's lo and
+// counts the activity's TCP connects.
+func TestVMTcModules(t *testing.T) {
+	kernel := testenv.VMKernel(t)
+	rep, status := eccTest(t, kernel, buildVM(t, "tccount", true))
+	if status != 0 || !rep.Passed {
+		t.Fatalf("status %d, passed %v, error %q, programs %+v", status, rep.Passed, rep.Error, rep.Programs)
+	}
+	if p := states(rep)["tc_count"]; p.State != vmproto.Attached {
+		t.Errorf("tc_count: %+v", p)
+	}
+	if rep.MapRows == 0 {
+		t.Error("no flow counted on lo")
+	}
+}

@@ -18,26 +18,26 @@ import (
 // A .deb is an ar archive: debian-binary, control.tar.*, data.tar.*.
 const arMagic = "!<arch>\n"
 
-// debVmlinuz finds boot/vmlinuz-* in a kernel package and returns its base
-// name and a reader of its bytes.
-func debVmlinuz(r io.Reader) (string, io.Reader, error) {
+// debData returns a reader of the data.tar of a .deb, decompressed, and
+// its member name.
+func debData(r io.Reader) (*tar.Reader, string, error) {
 	br := bufio.NewReader(r)
 	magic := make([]byte, len(arMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != arMagic {
-		return "", nil, ErrNotKernel
+		return nil, "", ErrNotKernel
 	}
 	for {
 		name, size, err := arNext(br)
 		if errors.Is(err, io.EOF) {
-			return "", nil, errors.New("the package has no data.tar member")
+			return nil, "", errors.New("the package has no data.tar member")
 		}
 		if err != nil {
-			return "", nil, err
+			return nil, "", err
 		}
 		body := io.LimitReader(br, size)
 		if !strings.HasPrefix(name, "data.tar") {
 			if _, err := io.Copy(io.Discard, body); err != nil {
-				return "", nil, err
+				return nil, "", err
 			}
 			if size%2 == 1 {
 				br.ReadByte()
@@ -46,23 +46,55 @@ func debVmlinuz(r io.Reader) (string, io.Reader, error) {
 		}
 		dr, err := decompress(name, body)
 		if err != nil {
-			return "", nil, err
+			return nil, "", err
 		}
-		tr := tar.NewReader(dr)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				return "", nil, errors.New("the package has no boot/vmlinuz-*: is it a linux-image-* package (and not its meta package, whose dependency holds the kernel)?")
-			}
-			if err != nil {
-				return "", nil, fmt.Errorf("read %s: %w", name, err)
-			}
-			p := strings.TrimPrefix(path.Clean("/"+h.Name), "/")
-			if h.Typeflag == tar.TypeReg && path.Dir(p) == "boot" && strings.HasPrefix(path.Base(p), "vmlinuz-") {
-				return path.Base(p), tr, nil
-			}
+		return tar.NewReader(dr), name, nil
+	}
+}
+
+// debFiles calls visit for each regular file of a .deb's data.tar, with
+// its path (without "./"), until visit says stop.
+func debFiles(r io.Reader, visit func(name string, body io.Reader) (stop bool, err error)) error {
+	tr, member, err := debData(r)
+	if err != nil {
+		return err
+	}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", member, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		stop, err := visit(strings.TrimPrefix(path.Clean("/"+h.Name), "/"), tr)
+		if err != nil || stop {
+			return err
 		}
 	}
+}
+
+// debVmlinuz copies boot/vmlinuz-* of a kernel package to w and returns
+// its base name.
+func debVmlinuz(r io.Reader, w io.Writer) (string, error) {
+	var base string
+	err := debFiles(r, func(name string, body io.Reader) (bool, error) {
+		if path.Dir(name) != "boot" || !strings.HasPrefix(path.Base(name), "vmlinuz-") {
+			return false, nil
+		}
+		base = path.Base(name)
+		if _, err := io.Copy(w, body); err != nil {
+			return true, fmt.Errorf("extract %s: %w", name, err)
+		}
+		return true, nil
+	})
+	if err == nil && base == "" {
+		err = errors.New("the package has no boot/vmlinuz-*: is it a linux-image-* package (and not its meta package, whose dependency holds the kernel)?")
+	}
+	return base, err
 }
 
 // arNext reads the next member header: name and size.

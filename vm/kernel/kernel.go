@@ -26,6 +26,9 @@ type Image struct {
 	// ("6.1.0-57-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP ..."),
 	// or "" when it has none.
 	Version string
+	// Package is the linux-image-*.deb the kernel came from ("" for a
+	// vmlinuz file): its modules can be loaded (Modules).
+	Package string
 }
 
 // Release is the first word of Version: what uname -r will print.
@@ -135,11 +138,12 @@ func fromDeb(name string, f *os.File, cacheDir string) (*Image, error) {
 	if ms, _ := filepath.Glob(filepath.Join(dir, "vmlinuz-*")); len(ms) == 1 {
 		return imageAt(name, ms[0])
 	}
+	return extractVmlinuz(name, f, dir)
+}
+
+// extractVmlinuz writes the package's vmlinuz into dir.
+func extractVmlinuz(name string, f *os.File, dir string) (*Image, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
-	base, r, err := debVmlinuz(f)
-	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -150,11 +154,12 @@ func fromDeb(name string, f *os.File, cacheDir string) (*Image, error) {
 		return nil, err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("extract boot/%s: %w", base, err)
+	base, err := debVmlinuz(f, tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
-	if err := tmp.Close(); err != nil {
+	if err != nil {
+		os.Remove(dir) // only if empty: nothing half-extracted stays
 		return nil, err
 	}
 	out := filepath.Join(dir, base)
@@ -164,6 +169,7 @@ func fromDeb(name string, f *os.File, cacheDir string) (*Image, error) {
 	return imageAt(name, out)
 }
 
+// imageAt is the kernel at path; name is a .deb when path is in the cache.
 func imageAt(name, path string) (*Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -174,5 +180,9 @@ func imageAt(name, path string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
-	return &Image{Name: name, Path: path, Version: v}, nil
+	im := &Image{Name: name, Path: path, Version: v}
+	if path != name {
+		im.Package = name
+	}
+	return im, nil
 }

@@ -4,12 +4,15 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,15 +39,9 @@ func deb(t *testing.T, ext string, files map[string][]byte) []byte {
 	var tb bytes.Buffer
 	tw := tar.NewWriter(&tb)
 	tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755})
-	for _, name := range []string{"./boot/", "./usr/share/doc/linux-image-test/copyright", "./boot/System.map-test", "./boot/vmlinuz-6.1.0-99-test-amd64"} {
-		if strings.HasSuffix(name, "/") {
-			tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755})
-			continue
-		}
-		data, ok := files[name]
-		if !ok {
-			continue
-		}
+	tw.WriteHeader(&tar.Header{Name: "./boot/", Typeflag: tar.TypeDir, Mode: 0o755})
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		data := files[name]
 		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data))})
 		tw.Write(data)
 	}
@@ -164,5 +161,81 @@ func TestOpenErrors(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// module is a minimal relocatable ELF with a .modinfo section saying what
+// it depends on.
+func module(t *testing.T, name, depends string) []byte {
+	t.Helper()
+	modinfo := []byte("license=GPL\x00depends=" + depends + "\x00name=" + name + "\x00")
+	shstrtab := []byte("\x00.modinfo\x00.shstrtab\x00")
+	var b bytes.Buffer
+	hdr := elf.Header64{Type: uint16(elf.ET_REL), Machine: uint16(elf.EM_X86_64), Version: 1,
+		Ehsize: 64, Shentsize: 64, Shnum: 3, Shstrndx: 2,
+		Shoff: uint64(64 + len(modinfo) + len(shstrtab))}
+	copy(hdr.Ident[:], elf.ELFMAG)
+	hdr.Ident[elf.EI_CLASS], hdr.Ident[elf.EI_DATA], hdr.Ident[elf.EI_VERSION] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	binary.Write(&b, binary.LittleEndian, &hdr)
+	b.Write(modinfo)
+	b.Write(shstrtab)
+	for _, sh := range []elf.Section64{
+		{},
+		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Off: 64, Size: uint64(len(modinfo)), Addralign: 1},
+		{Name: 10, Type: uint32(elf.SHT_STRTAB), Off: uint64(64 + len(modinfo)), Size: uint64(len(shstrtab)), Addralign: 1},
+	} {
+		binary.Write(&b, binary.LittleEndian, &sh)
+	}
+	return b.Bytes()
+}
+
+func xzBytes(b []byte) []byte {
+	var out bytes.Buffer
+	w, _ := xz.NewWriter(&out)
+	w.Write(b)
+	w.Close()
+	return out.Bytes()
+}
+
+// Modules come from the kernel's package with what they depend on, first;
+// built-in ones are left out; compressed ones are decompressed.
+func TestModules(t *testing.T) {
+	const mods = "./lib/modules/6.1.0-99-test-amd64/"
+	a, b, c := module(t, "sch_a", "dep_b,c-builtin"), module(t, "dep_b", "dep_c"), module(t, "dep_c", "")
+	path := filepath.Join(t.TempDir(), "linux-image-6.1.0-99-test-amd64_1_amd64.deb")
+	os.WriteFile(path, deb(t, ".xz", map[string][]byte{
+		"./boot/vmlinuz-6.1.0-99-test-amd64": bzImage(testVersion),
+		mods + "kernel/net/sched/sch_a.ko":   a,
+		mods + "kernel/net/dep-b.ko.xz":      xzBytes(b),
+		mods + "kernel/lib/dep_c.ko":         c,
+		mods + "kernel/lib/unrelated.ko":     module(t, "unrelated", ""),
+		mods + "modules.builtin":             []byte("kernel/lib/c_builtin.ko\n"),
+	}), 0o644)
+	im, err := Open(path, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := im.Modules([]string{"sch_a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got {
+		names = append(names, filepath.Base(p))
+	}
+	if strings.Join(names, " ") != "dep_c.ko dep_b.ko sch_a.ko" {
+		t.Errorf("modules %v, want dependencies first", names)
+	}
+	if data, _ := os.ReadFile(got[1]); !bytes.Equal(data, b) {
+		t.Error("dep_b.ko is not the decompressed module")
+	}
+	if _, err := im.Modules([]string{"nope"}); err == nil || !strings.Contains(err.Error(), "has no module nope") {
+		t.Errorf("a missing module: %v", err)
+	}
+	plain := filepath.Join(t.TempDir(), "vmlinuz")
+	os.WriteFile(plain, bzImage(testVersion), 0o644)
+	im, _ = Open(plain, t.TempDir())
+	if _, err := im.Modules([]string{"sch_a"}); !errors.Is(err, ErrNoModules) {
+		t.Errorf("modules of a vmlinuz file: %v", err)
 	}
 }
