@@ -7,9 +7,10 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ecc-bpf/ecc/internal/atomicfile"
 )
 
 // File is one file of the initramfs: its contents are Data, or the file
@@ -33,24 +34,13 @@ var baseDirs = []string{"/dev", "/proc", "/sys", "/tmp", "/run", "/bin"}
 // Write writes the archive of files to path, with the folders they need,
 // and returns its size. The file appears whole or not at all.
 func Write(path string, files []File) (int64, error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".initramfs-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp.Name())
-	n, err := write(tmp, files)
-	if err == nil {
-		err = tmp.Close()
-	} else {
-		tmp.Close()
-	}
-	if err != nil {
-		return 0, fmt.Errorf("write initramfs %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return 0, err
-	}
-	return n, nil
+	var n int64
+	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		var err error
+		n, err = write(w, files)
+		return err
+	})
+	return n, err
 }
 
 func write(out io.Writer, files []File) (int64, error) {

@@ -77,24 +77,24 @@ func debFiles(r io.Reader, visit func(name string, body io.Reader) (stop bool, e
 	}
 }
 
-// debVmlinuz copies boot/vmlinuz-* of a kernel package to w and returns
-// its base name.
-func debVmlinuz(r io.Reader, w io.Writer) (string, error) {
-	var base string
+// debVmlinuz finds boot/vmlinuz-* in a kernel package and calls save
+// with its base name and bytes.
+func debVmlinuz(r io.Reader, save func(base string, body io.Reader) error) error {
+	found := false
 	err := debFiles(r, func(name string, body io.Reader) (bool, error) {
 		if path.Dir(name) != "boot" || !strings.HasPrefix(path.Base(name), "vmlinuz-") {
 			return false, nil
 		}
-		base = path.Base(name)
-		if _, err := io.Copy(w, body); err != nil {
+		found = true
+		if err := save(path.Base(name), body); err != nil {
 			return true, fmt.Errorf("extract %s: %w", name, err)
 		}
 		return true, nil
 	})
-	if err == nil && base == "" {
+	if err == nil && !found {
 		err = errors.New("the package has no boot/vmlinuz-*: is it a linux-image-* package (and not its meta package, whose dependency holds the kernel)?")
 	}
-	return base, err
+	return err
 }
 
 // arNext reads the next member header: name and size.

@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ecc-bpf/ecc/internal/atomicfile"
 )
 
 // Image is a kernel to boot.
@@ -149,21 +151,13 @@ func extractVmlinuz(name string, f *os.File, dir string) (*Image, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	tmp, err := os.CreateTemp(dir, ".vmlinuz-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp.Name())
-	base, err := debVmlinuz(f, tmp)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	var out string
+	err := debVmlinuz(f, func(base string, body io.Reader) error {
+		out = filepath.Join(dir, base)
+		return atomicfile.Copy(out, 0o644, body)
+	})
 	if err != nil {
 		os.Remove(dir) // only if empty: nothing half-extracted stays
-		return nil, err
-	}
-	out := filepath.Join(dir, base)
-	if err := os.Rename(tmp.Name(), out); err != nil {
 		return nil, err
 	}
 	return imageAt(name, out)

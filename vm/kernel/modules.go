@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/ecc-bpf/ecc/internal/atomicfile"
 )
 
 // ErrNoModules is wrapped when modules are asked of a kernel that did not
@@ -130,30 +132,13 @@ func extractModules(pkg, dir string, want, builtin map[string]bool) (int, error)
 			}
 			r = d
 		}
-		if err := writeAtomic(filepath.Join(dir, modName(mod)+".ko"), r); err != nil {
+		if err := atomicfile.Copy(filepath.Join(dir, modName(mod)+".ko"), 0o644, r); err != nil {
 			return true, err
 		}
 		n++
 		return false, nil
 	})
 	return n, err
-}
-
-// writeAtomic writes r to path through a temporary file.
-func writeAtomic(path string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = io.Copy(tmp, r)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // moduleDeps reads "depends=" from a module's .modinfo section.
