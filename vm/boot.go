@@ -1,7 +1,6 @@
 package vm
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,9 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/ecc-bpf/ecc/internal/tailbuf"
 	"github.com/ecc-bpf/ecc/internal/vmproto"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/vm/kernel"
@@ -24,7 +23,7 @@ func boot(ctx context.Context, im *kernel.Image, initrd, dir string, pkg *packag
 	r := &Report{Kernel: im.Name, Release: im.Release(), Accel: qemu.Accel()}
 	resultFile := filepath.Join(dir, "result")
 	os.Remove(resultFile)
-	console := &consoleTail{}
+	console := &tailbuf.Buffer{Max: 32 << 10}
 	var w io.Writer = console
 	if o.Console != nil {
 		w = io.MultiWriter(console, o.Console)
@@ -50,18 +49,18 @@ func boot(ctx context.Context, im *kernel.Image, initrd, dir string, pkg *packag
 		return nil, err
 	case errors.Is(err, context.DeadlineExceeded):
 		r.Error = fmt.Sprintf("no result within %s (--timeout)", o.Timeout)
-		r.Log = console.lines(20)
+		r.Log = console.Lines(20)
 		return r, nil
 	case err != nil:
 		r.Error = err.Error()
-		r.Log = console.lines(20)
+		r.Log = console.Lines(20)
 		return r, nil
 	}
 	out, _ := os.ReadFile(resultFile)
 	res, err := vmproto.ParseResult(out)
 	if err != nil {
 		r.Error = err.Error() + " (the end of its console is in the log)"
-		r.Log = console.lines(20)
+		r.Log = console.Lines(20)
 		return r, nil
 	}
 	r.fill(res)
@@ -114,35 +113,4 @@ func verdict(res *vmproto.Result) string {
 		return "no event was decoded (the package has event outputs); does the activity trigger its programs? Pass a COMMAND after --"
 	}
 	return ""
-}
-
-// consoleTail keeps the end of the serial console.
-type consoleTail struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (c *consoleTail) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.b = append(c.b, p...)
-	if len(c.b) > 64<<10 {
-		c.b = append([]byte(nil), c.b[len(c.b)-32<<10:]...)
-	}
-	return len(p), nil
-}
-
-func (c *consoleTail) lines(n int) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for l := range strings.Lines(string(bytes.ReplaceAll(c.b, []byte("\r"), nil))) {
-		if l = strings.TrimRight(l, "\n"); strings.TrimSpace(l) != "" {
-			out = append(out, l)
-		}
-	}
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return out
 }

@@ -6,7 +6,6 @@
 package vmguest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -20,6 +19,7 @@ import (
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
 
+	"github.com/ecc-bpf/ecc/internal/tailbuf"
 	"github.com/ecc-bpf/ecc/internal/vmproto"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/runtime"
@@ -132,14 +132,14 @@ func run() *vmproto.Result {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &counter{res: res, samples: cfg.Samples}
-	log := &tail{w: os.Stderr, max: 30}
+	log := &tailbuf.Buffer{Max: 32 << 10}
 	ready := make(chan struct{})
 	var wg sync.WaitGroup
 	o := &runtime.Options{
 		JSON:     true,
 		Duration: time.Duration(cfg.DurationMS) * time.Millisecond,
 		Stdout:   out,
-		Stderr:   log,
+		Stderr:   io.MultiWriter(os.Stderr, log),
 		// The VM is the test's own: network and cgroup programs attach
 		// to its loopback and its root cgroup.
 		Attach: attach.Options{IfName: "lo", Cgroup: "/sys/fs/cgroup"},
@@ -170,7 +170,7 @@ func run() *vmproto.Result {
 	cancel()
 	wg.Wait()
 	out.flush()
-	res.Log = log.lines()
+	res.Log = log.Lines(30)
 	if runErr != nil {
 		res.Error = runErr.Error()
 	}
@@ -316,41 +316,6 @@ func (c *counter) line(l []byte) {
 			c.res.Samples = append(c.res.Samples, json.RawMessage(bytes.Clone(l)))
 		}
 	}
-}
-
-// tail copies ecli's messages to the console and keeps the last lines.
-type tail struct {
-	mu  sync.Mutex
-	w   io.Writer
-	buf bytes.Buffer
-	max int
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.w.Write(p)
-	t.buf.Write(p)
-	if t.buf.Len() > 64<<10 {
-		b := t.buf.Bytes()
-		t.buf.Reset()
-		t.buf.Write(b[len(b)-32<<10:])
-	}
-	return len(p), nil
-}
-
-func (t *tail) lines() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []string
-	sc := bufio.NewScanner(bytes.NewReader(t.buf.Bytes()))
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	if len(out) > t.max {
-		out = out[len(out)-t.max:]
-	}
-	return out
 }
 
 // trim keeps the end of s, at most n bytes.

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ecc-bpf/ecc/internal/tailbuf"
 )
 
 // Config is one boot.
@@ -108,8 +110,8 @@ func Run(ctx context.Context, c *Config) error {
 	if cmd.Stdout == nil {
 		cmd.Stdout = io.Discard
 	}
-	var stderr tailBuffer
-	cmd.Stderr = &stderr
+	stderr := &tailbuf.Buffer{Max: 4096}
+	cmd.Stderr = stderr
 	// Its own process group, so a Ctrl-C meant for ecc reaches qemu
 	// only through ctx (and the console stays as it was).
 	cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true, Pdeathsig: unix.SIGKILL}
@@ -133,16 +135,3 @@ func Run(ctx context.Context, c *Config) error {
 		return ctx.Err()
 	}
 }
-
-// tailBuffer keeps the last 4 KiB written.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 4096 {
-		t.b = t.b[len(t.b)-4096:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string { return string(t.b) }
