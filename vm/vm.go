@@ -23,14 +23,15 @@ import (
 
 	"github.com/ecc-bpf/ecc/internal/vmproto"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/vm/initramfs"
 	"github.com/ecc-bpf/ecc/vm/kernel"
 )
 
 // Options are ecc test's flags.
 type Options struct {
-	// Kernels are the kernels to boot: vmlinuz/bzImage files or
-	// linux-image-*.deb packages.
+	// Kernels are the kernels to boot: vmlinuz/bzImage files,
+	// linux-image-*.deb packages or image references (kernel.Open).
 	Kernels []string
 	// Duration is how long the package runs with the default activity
 	// (default 2s); with Command, the longest it runs.
@@ -58,9 +59,13 @@ type Options struct {
 	MemoryMB int
 	// Qemu is the qemu-system-x86_64 to run ("" finds it on PATH).
 	Qemu string
-	// CacheDir keeps kernels extracted from packages ("" is
+	// CacheDir keeps kernels extracted from packages and images ("" is
 	// os.UserCacheDir()/ecc/kernels).
 	CacheDir string
+	// Registry is for kernels given as image references (nil: the
+	// defaults: credentials from the docker config, plain HTTP on
+	// loopback).
+	Registry *registry.Options
 	// Console, when set, receives each kernel's serial console as it
 	// boots and runs.
 	Console io.Writer
@@ -142,7 +147,7 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 	images := make([]*kernel.Image, len(o.Kernels))
 	modules := make([][]string, len(o.Kernels))
 	for i, k := range o.Kernels {
-		im, err := kernel.Open(k, o.CacheDir)
+		im, err := kernel.Open(ctx, k, &kernel.OpenOptions{CacheDir: o.CacheDir, Registry: o.Registry})
 		if err != nil {
 			return nil, err
 		}

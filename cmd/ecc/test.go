@@ -21,9 +21,10 @@ func testCommand() *cli.Command {
 		Name:      "test",
 		Usage:     "run a package on other kernels, each booted in qemu, and report what attached and fired",
 		ArgsUsage: "PACKAGE [-- COMMAND...]",
-		Description: `Each --kernel K (a vmlinuz/bzImage file, or a Debian or Ubuntu
-linux-image-*.deb whose boot/vmlinuz-* is extracted once into
-~/.cache/ecc/kernels) boots in qemu-system-x86_64 (KVM when /dev/kvm is
+		Description: `Each --kernel K (a vmlinuz/bzImage file; a Debian or Ubuntu
+linux-image-*.deb, whose boot/vmlinuz-* is extracted once into
+~/.cache/ecc/kernels; or a registry image in cilium/ci-kernels' layout,
+/boot/vmlinuz in a layer, e.g. ghcr.io/cilium/ci-kernels:6.1) boots in qemu-system-x86_64 (KVM when /dev/kvm is
 usable, else emulation: 8-16 s per boot) with a small initramfs whose init
 is a static ecli. It runs PACKAGE (a build folder, package.json, .bpf.o,
 URL or REF, as for 'ecli run') for -d while exec, file and TCP activity
@@ -45,11 +46,11 @@ The static ecli is --ecli PATH, else an ecli next to ecc, else one on PATH
 Examples:
    ecc test --kernel linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb build/
    ecc test --kernel /boot/vmlinuz-6.1.0-57-cloud-amd64 --format json -d 5s examples/execsnoop/
-   ecc test --kernel k1.deb --kernel k2.deb --no-kernel-btf build/
+   ecc test --kernel k1.deb --kernel ghcr.io/cilium/ci-kernels:6.6 --no-kernel-btf build/
    ecc test --kernel k.deb build/ -- ls -l /proc/self   # busybox applet as the activity
    ecc test --kernel k.deb -v build/                    # show the VM's console`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "kernel", Aliases: []string{"k"}, Usage: "`K`: a vmlinuz/bzImage file or a linux-image-*.deb; repeatable"},
+			&cli.StringSliceFlag{Name: "kernel", Aliases: []string{"k"}, Usage: "`K`: a vmlinuz/bzImage file, a linux-image-*.deb or an image REF (cilium/ci-kernels layout); repeatable"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Value: "2s", Usage: "run the package for `TIME` in each VM (with COMMAND: at most)"},
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
 			&cli.DurationFlag{Name: "timeout", Usage: "give up on a kernel after `TIME`, boot included (default 3m plus -d)"},
@@ -143,7 +144,7 @@ func testAdvice(err error) error {
 	case errors.Is(err, qemu.ErrNoQemu):
 		return &commands.Advice{Err: err, Hint: "apt-get install --no-install-recommends qemu-system-x86"}
 	case errors.Is(err, kernel.ErrNotKernel):
-		return &commands.Advice{Err: err, Hint: "--kernel takes a vmlinuz/bzImage file or a linux-image-*.deb (not the linux-image-cloud-amd64 meta package)"}
+		return &commands.Advice{Err: err, Hint: "--kernel takes a vmlinuz/bzImage file, a linux-image-*.deb (not the linux-image-cloud-amd64 meta package) or a kernel image REF"}
 	case errors.Is(err, vm.ErrFailed):
 		// The reports say why; the status is 1.
 		return cli.Exit("", 1)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,7 +12,10 @@ import (
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/internal/vmproto"
+	"github.com/ecc-bpf/ecc/registry/registrytest"
 	"github.com/ecc-bpf/ecc/vm"
+	"github.com/ecc-bpf/ecc/vm/kernel"
+	"github.com/ecc-bpf/ecc/vm/kernel/kerneltest"
 )
 
 // ecc test boots Debian's 6.1 cloud kernel in qemu (make vm-deps
@@ -260,5 +264,26 @@ func TestVMTcModules(t *testing.T) {
 	}
 	if rep.MapRows == 0 {
 		t.Error("no flow counted on lo")
+	}
+}
+
+// --kernel REF: a kernel image in cilium/ci-kernels' layout on a registry
+// (here Debian's 6.1 vmlinuz pushed to an in-process one) boots as well.
+func TestVMKernelImage(t *testing.T) {
+	deb := testenv.VMKernel(t)
+	im, err := kernel.Open(context.Background(), deb, &kernel.OpenOptions{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vmlinuz, err := os.ReadFile(im.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
+	ref := reg.Host + "/cilium/ci-kernels:6.1"
+	kerneltest.Push(t, ref, kerneltest.Layer(map[string][]byte{"boot/vmlinuz": vmlinuz}))
+	rep, status := eccTest(t, ref, buildVM(t, "execsnoop", true))
+	if status != 0 || !rep.Passed || rep.Kernel != ref || rep.Events == 0 {
+		t.Fatalf("status %d, passed %v, kernel %q, %d events, error %q", status, rep.Passed, rep.Kernel, rep.Events, rep.Error)
 	}
 }

@@ -5,17 +5,20 @@ package kernel
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/ecc-bpf/ecc/internal/atomicfile"
+	"github.com/ecc-bpf/ecc/registry"
 )
 
 // Image is a kernel to boot.
@@ -29,7 +32,7 @@ type Image struct {
 	// or "" when it has none.
 	Version string
 	// Package is the linux-image-*.deb the kernel came from ("" for a
-	// vmlinuz file): its modules can be loaded (Modules).
+	// vmlinuz file or an image): its modules can be loaded (Modules).
 	Package string
 }
 
@@ -52,10 +55,37 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("kernel %s: %v", e.Name, e.Err) }
 func (e *Error) Unwrap() error { return e.Err }
 
-// Open resolves name. cacheDir keeps kernels extracted from packages
-// (one folder per package digest); "" means os.UserCacheDir()/ecc/kernels.
-func Open(name, cacheDir string) (*Image, error) {
-	im, err := open(name, cacheDir)
+// OpenOptions say where kernels are cached and how registries are reached.
+type OpenOptions struct {
+	// CacheDir keeps kernels extracted from packages and images (one
+	// folder per digest); "" means os.UserCacheDir()/ecc/kernels.
+	CacheDir string
+	// Registry is for kernel images (nil: the defaults).
+	Registry *registry.Options
+}
+
+// Open resolves name: a vmlinuz/bzImage file, a linux-image-*.deb, or,
+// when no such file exists, an OCI image reference in the layout of
+// cilium/ci-kernels (/boot/vmlinuz in a layer).
+func Open(ctx context.Context, name string, o *OpenOptions) (*Image, error) {
+	if o == nil {
+		o = &OpenOptions{}
+	}
+	cacheDir := o.CacheDir
+	if cacheDir == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return nil, &Error{Name: name, Err: fmt.Errorf("no cache folder for extracted kernels: %w", err)}
+		}
+		cacheDir = filepath.Join(d, "ecc", "kernels")
+	}
+	var im *Image
+	_, err := os.Stat(name)
+	if ref, rerr := registry.ParseReference(name); errors.Is(err, fs.ErrNotExist) && rerr == nil && ref.Kind == registry.Remote {
+		im, err = fromImage(ctx, name, ref, o, cacheDir)
+	} else {
+		im, err = open(name, cacheDir)
+	}
 	if err != nil {
 		return nil, &Error{Name: name, Err: err}
 	}
@@ -80,7 +110,12 @@ func open(name, cacheDir string) (*Image, error) {
 	head = head[:n]
 	switch {
 	case bytes.HasPrefix(head, []byte(arMagic)):
-		return fromDeb(name, f, cacheDir)
+		im, err := fromDeb(name, f, cacheDir)
+		if err != nil {
+			return nil, err
+		}
+		im.Package = name
+		return im, nil
 	case isBzImage(head):
 		v, err := Version(f)
 		if err != nil {
@@ -122,13 +157,6 @@ func Version(r io.ReaderAt) (string, error) {
 // fromDeb extracts boot/vmlinuz-* from a kernel package into the cache,
 // once per package digest.
 func fromDeb(name string, f *os.File, cacheDir string) (*Image, error) {
-	if cacheDir == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
-			return nil, fmt.Errorf("no cache folder for extracted kernels: %w", err)
-		}
-		cacheDir = filepath.Join(d, "ecc", "kernels")
-	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
@@ -174,9 +202,5 @@ func imageAt(name, path string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
-	im := &Image{Name: name, Path: path, Version: v}
-	if path != name {
-		im.Package = name
-	}
-	return im, nil
+	return &Image{Name: name, Path: path, Version: v}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecc-bpf/ecc/registry/registrytest"
+	"github.com/ecc-bpf/ecc/vm/kernel/kerneltest"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
@@ -80,7 +83,7 @@ func deb(t *testing.T, ext string, files map[string][]byte) []byte {
 func TestOpenBzImage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "vmlinuz")
 	os.WriteFile(path, bzImage(testVersion), 0o644)
-	im, err := Open(path, t.TempDir())
+	im, err := Open(context.Background(), path, &OpenOptions{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +105,7 @@ func TestOpenDeb(t *testing.T) {
 				"./boot/System.map-test":                     []byte("map"),
 				"./boot/vmlinuz-6.1.0-99-test-amd64":         kernel,
 			}), 0o644)
-			im, err := Open(path, cache)
+			im, err := Open(context.Background(), path, &OpenOptions{CacheDir: cache})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -114,7 +117,7 @@ func TestOpenDeb(t *testing.T) {
 			}
 			// Again: from the cache, the same file, not rewritten.
 			st1, _ := os.Stat(im.Path)
-			im2, err := Open(path, cache)
+			im2, err := Open(context.Background(), path, &OpenOptions{CacheDir: cache})
 			if err != nil || im2.Path != im.Path {
 				t.Fatalf("second open: %+v, %v", im2, err)
 			}
@@ -148,7 +151,7 @@ func TestOpenErrors(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cache := t.TempDir()
-			_, err := Open(c.path, cache)
+			_, err := Open(context.Background(), c.path, &OpenOptions{CacheDir: cache})
 			var ke *Error
 			if !errors.As(err, &ke) || ke.Name != c.path || !strings.Contains(err.Error(), c.want) || errors.Is(err, ErrNotKernel) != c.notKernel {
 				t.Errorf("error %v", err)
@@ -211,7 +214,7 @@ func TestModules(t *testing.T) {
 		mods + "kernel/lib/unrelated.ko":     module(t, "unrelated", ""),
 		mods + "modules.builtin":             []byte("kernel/lib/c_builtin.ko\n"),
 	}), 0o644)
-	im, err := Open(path, t.TempDir())
+	im, err := Open(context.Background(), path, &OpenOptions{CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,8 +237,47 @@ func TestModules(t *testing.T) {
 	}
 	plain := filepath.Join(t.TempDir(), "vmlinuz")
 	os.WriteFile(plain, bzImage(testVersion), 0o644)
-	im, _ = Open(plain, t.TempDir())
+	im, _ = Open(context.Background(), plain, &OpenOptions{CacheDir: t.TempDir()})
 	if _, err := im.Modules([]string{"sch_a"}); !errors.Is(err, ErrNoModules) {
 		t.Errorf("modules of a vmlinuz file: %v", err)
+	}
+}
+
+// A kernel image in cilium/ci-kernels' layout: the linux/amd64 image of
+// the index, the last layer with /boot/vmlinuz, pulled once per digest.
+func TestOpenImage(t *testing.T) {
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
+	old, cur := bzImage("5.4.0-old"), bzImage(testVersion)
+	ref := reg.Host + "/ci-kernels:6.1"
+	kerneltest.Push(t, ref,
+		kerneltest.Layer(map[string][]byte{"boot/vmlinuz": old, "etc/motd": []byte("hi")}),
+		kerneltest.Layer(map[string][]byte{"usr/lib/modules/x/bpf_testmod.ko": []byte("mod")}),
+		kerneltest.Layer(map[string][]byte{"./boot/vmlinuz": cur}))
+	cache := t.TempDir()
+	im, err := Open(context.Background(), ref, &OpenOptions{CacheDir: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Name != ref || im.Release() != "6.1.0-99-test-amd64" || !strings.HasPrefix(im.Path, cache) || im.Package != "" {
+		t.Errorf("%+v", im)
+	}
+	if b, _ := os.ReadFile(im.Path); !bytes.Equal(b, cur) {
+		t.Error("not the last layer's vmlinuz")
+	}
+	n := reg.Count()
+	if im2, err := Open(context.Background(), ref, &OpenOptions{CacheDir: cache}); err != nil || im2.Path != im.Path {
+		t.Errorf("second open: %+v, %v", im2, err)
+	}
+	if got := reg.Count() - n; got > 2 {
+		t.Errorf("second open made %d requests; the kernel is cached", got)
+	}
+
+	noKernel := reg.Host + "/ci-kernels:none"
+	kerneltest.Push(t, noKernel, kerneltest.Layer(map[string][]byte{"etc/motd": []byte("hi")}))
+	if _, err := Open(context.Background(), noKernel, &OpenOptions{CacheDir: cache}); err == nil || !strings.Contains(err.Error(), "has no /boot/vmlinuz") {
+		t.Errorf("an image without a kernel: %v", err)
+	}
+	if _, err := Open(context.Background(), reg.Host+"/ci-kernels:missing", &OpenOptions{CacheDir: cache}); err == nil || !strings.Contains(err.Error(), "ci-kernels:missing") {
+		t.Errorf("a missing tag: %v", err)
 	}
 }
