@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
@@ -111,24 +109,20 @@ func layerVmlinuz(ctx context.Context, f content.Fetcher, layer ocispec.Descript
 	}
 	defer rc.Close()
 	vr := content.NewVerifyReader(rc, layer)
-	var r io.Reader = vr
+	ext := ""
 	switch mt := layer.MediaType; {
 	case mt == dockerLayer || strings.HasSuffix(mt, "+gzip"):
-		gz, err := gzip.NewReader(vr)
-		if err != nil {
-			return false, err
-		}
-		r = gz
+		ext = ".gz"
 	case strings.HasSuffix(mt, "+zstd"):
-		d, err := zstd.NewReader(vr)
-		if err != nil {
-			return false, err
-		}
-		defer d.Close()
-		r = d
+		ext = ".zst"
 	case mt == ocispec.MediaTypeImageLayer:
+		ext = ".tar"
 	default:
 		return false, fmt.Errorf("layer media type %q is not a tar archive", mt)
+	}
+	r, err := decompress(ext, vr)
+	if err != nil {
+		return false, err
 	}
 	found := false
 	tr := tar.NewReader(r)
