@@ -21,17 +21,19 @@ func testCommand() *cli.Command {
 		Name:      "test",
 		Usage:     "run a package on other kernels, each booted in qemu, and report what attached and fired",
 		ArgsUsage: "PACKAGE [-- COMMAND...]",
-		Description: `Each --kernel K (a vmlinuz/bzImage file; a Debian or Ubuntu
-linux-image-*.deb, whose boot/vmlinuz-* is extracted once into
-~/.cache/ecc/kernels; or a registry image in cilium/ci-kernels' layout,
-/boot/vmlinuz in a layer, e.g. ghcr.io/cilium/ci-kernels:6.1) boots in qemu-system-x86_64 (KVM when /dev/kvm is
-usable, else emulation: 8-16 s per boot) with a small initramfs whose init
-is a static ecli. It runs PACKAGE (a build folder, package.json, .bpf.o,
-URL or REF, as for 'ecli run') for -d while exec, file and TCP activity
-goes on, or runs COMMAND instead and stops when it exits: a first word
-without a slash is a busybox applet (busybox-static must be installed),
-a path is a static program of this machine. xdp/tc programs attach to the
-VM's lo, cgroup programs to its root cgroup.
+		Description: `Each --kernel K boots in qemu-system-x86_64 (KVM when /dev/kvm is usable,
+else emulation: 3-8 s to boot, 7-11 s per kernel with -d 2s) with a small
+initramfs whose init is a static ecli. K is a vmlinuz/bzImage file, a
+Debian or Ubuntu linux-image-*.deb (its boot/vmlinuz-* is extracted once
+into ~/.cache/ecc/kernels), or a registry image in cilium/ci-kernels'
+layout (/boot/vmlinuz in a layer, e.g. ghcr.io/cilium/ci-kernels:6.1).
+It runs PACKAGE (a build folder, package.json, .bpf.o, URL or REF, as for
+'ecli run') for -d while exec, file and TCP activity goes on, or runs
+COMMAND instead and stops when it exits: a first word without a slash is a
+busybox applet (busybox-static must be installed), a path is a static
+program of this machine. xdp/tc programs attach to the VM's lo (tc on
+kernels before 6.6 with sch_ingress and cls_bpf loaded from the kernel's
+package), cgroup programs to its root cgroup.
 
 A kernel passes when every program attached (or a twin of it did, or it is
 attached by hand), and, if the package has ring buffers or perf event
