@@ -9,7 +9,7 @@ EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
 OUT     ?= build/examples
 GOFLAGS_BUILD := -trimpath -buildvcs=true
 
-.PHONY: all deps test-deps vm-deps build examples test testdata demo bench fuzz clean
+.PHONY: all deps test-deps vm-deps build examples test testdata demo bench fuzz clean install uninstall
 
 all: build
 
@@ -21,6 +21,46 @@ deps:
 build: deps
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecc ./cmd/ecc
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecli ./cmd/ecli
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: both binaries into
+# PREFIX/bin (on sudo's secure_path, so 'sudo ecli' finds it), their man
+# pages (made by the binaries from their command lines) and bash, zsh and
+# fish completions. It builds only what is out of date, without apt-get or
+# network, so 'make build && sudo make install' builds as the user.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+INSTALL ?= install
+TOOLS   := ecc ecli
+GO_SOURCES := go.mod go.sum $(shell find cmd compiler registry runtime source packager decode internal templates \
+	-type f ! -name '*_test.go' ! -path '*/testdata/*' 2>/dev/null)
+
+# ecli is static (see build).
+$(BIN)/%: $(GO_SOURCES)
+	$(if $(filter ecli,$*),CGO_ENABLED=0 )$(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/$*
+
+install: $(addprefix $(BIN)/,$(TOOLS))
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	@set -e; for t in $(TOOLS); do \
+		echo "install $$t → $(DESTDIR)$(BINDIR)/$$t, man page, completions"; \
+		$(INSTALL) -m 0755 $(BIN)/$$t $(DESTDIR)$(BINDIR)/$$t; \
+		$(BIN)/$$t man > $(DESTDIR)$(MANDIR)/man1/$$t.1; \
+		$(BIN)/$$t completion bash > $(DESTDIR)$(BASHCOMPDIR)/$$t; \
+		$(BIN)/$$t completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_$$t; \
+		$(BIN)/$$t completion fish > $(DESTDIR)$(FISHCOMPDIR)/$$t.fish; \
+		chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$t.1 $(DESTDIR)$(BASHCOMPDIR)/$$t \
+			$(DESTDIR)$(ZSHCOMPDIR)/_$$t $(DESTDIR)$(FISHCOMPDIR)/$$t.fish; \
+	done
+
+uninstall:
+	@for t in $(TOOLS); do \
+		rm -f $(DESTDIR)$(BINDIR)/$$t $(DESTDIR)$(MANDIR)/man1/$$t.1 $(DESTDIR)$(BASHCOMPDIR)/$$t \
+			$(DESTDIR)$(ZSHCOMPDIR)/_$$t $(DESTDIR)$(FISHCOMPDIR)/$$t.fish; \
+	done
 
 # Compile every example; each folder holds NAME.bpf.c and maybe NAME.h.
 examples: build

@@ -21,6 +21,7 @@ import (
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/extract"
 	"github.com/ecc-bpf/ecc/packager/progscan"
+	"github.com/ecc-bpf/ecc/packager/section"
 	"github.com/ecc-bpf/ecc/templates"
 )
 
@@ -141,7 +142,9 @@ func (o *Options) withDefaults() *Options {
 }
 
 // Build compiles the source for each architecture and writes the package files.
-// On error no output file is left behind. The caller's Options are not
+// On error no output file is left behind, nor any folder Build created.
+// Programs in sections neither libbpf nor ecli knows fail the build with
+// a *section.UnknownError that suggests the closest known name. The caller's Options are not
 // modified.
 func Build(ctx context.Context, opts *Options) (*Result, error) {
 	o := opts.withDefaults()
@@ -157,23 +160,53 @@ func Build(ctx context.Context, opts *Options) (*Result, error) {
 		arches = []Arch{HostArch()}
 	}
 	res := &Result{Name: b.name}
-	var written []string
+	// On error, the files written and the folders created go: a failed
+	// build leaves the output folder as it found it, or not at all.
+	var written, created []string
+	fail := func(err error) (*Result, error) {
+		for _, f := range written {
+			os.Remove(f)
+		}
+		for i := len(created) - 1; i >= 0; i-- {
+			os.Remove(created[i]) // only if empty
+		}
+		return nil, err
+	}
 	for i, a := range arches {
 		dir := b.outDir()
 		if i > 0 {
 			dir = filepath.Join(dir, a.Name)
 		}
+		dirs, err := mkdirNew(dir)
+		created = append(created, dirs...)
+		if err != nil {
+			return fail(fmt.Errorf("output folder: %w", err))
+		}
 		out, files, err := b.buildArch(ctx, a, dir)
 		if err != nil {
-			for _, f := range written {
-				os.Remove(f)
-			}
-			return nil, err
+			return fail(err)
 		}
 		written = append(written, files...)
 		res.Outputs = append(res.Outputs, *out)
 	}
 	return res, nil
+}
+
+// mkdirNew creates dir and its missing parents, as os.MkdirAll, and
+// returns the folders that did not exist before, parents first (also on
+// error: some may have been created).
+func mkdirNew(dir string) ([]string, error) {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+		missing = append([]string{d}, missing...)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return missing, os.MkdirAll(dir, 0o755)
 }
 
 func (b *builder) outDir() string {
@@ -236,9 +269,6 @@ func (b *builder) prepare() error {
 			// unless the source binds a struct with ECC_EXPORT.
 			fmt.Fprintf(b.notes, "ecc: warning: export header %s: %v (only enums, macros or typedefs); events are not decoded unless a struct is defined there or bound with ECC_EXPORT\n", o.ExportHeader, extract.ErrNoStruct)
 		}
-	}
-	if err := os.MkdirAll(b.outDir(), 0o755); err != nil {
-		return fmt.Errorf("output folder: %w", err)
 	}
 	if b.cache, err = buildcache.Open(filepath.Join(o.CacheDir, "build")); err != nil {
 		return err
@@ -372,6 +402,11 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string) (*Output, [
 		if err != nil {
 			return nil, nil, err
 		}
+		if pass == 0 {
+			if err := checkSections(objBytes); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", b.o.Source, err)
+			}
+		}
 		in := &extract.Input{
 			Object: objBytes, Name: b.name,
 			Source: b.o.Source, SourceText: b.srcText,
@@ -467,6 +502,17 @@ func (b *builder) compileObject(ctx context.Context, a Arch, bi *btfInfo, work, 
 		return nil, nil, err
 	}
 	return objBytes, deps, nil
+}
+
+// checkSections refuses programs in sections that neither libbpf nor ecli
+// knows (a misspelt SEC("tracepont/...")): ecli would skip them at run
+// time, so the build says so now, with the closest known name.
+func checkSections(object []byte) error {
+	spec, err := bpfobj.LoadSpec(object)
+	if err != nil {
+		return nil // extract reports unreadable objects
+	}
+	return section.Check(spec)
 }
 
 // unboundBuffer reports whether the object has a ring buffer or perf event

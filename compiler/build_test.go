@@ -20,6 +20,7 @@ import (
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/extract"
+	"github.com/ecc-bpf/ecc/packager/section"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden metadata files")
@@ -371,8 +372,10 @@ func TestBuildErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out := t.TempDir()
-			c.o.OutDir = out
+			// -o names a folder that does not exist, two levels deep:
+			// neither level may stay behind.
+			parent := t.TempDir()
+			c.o.OutDir = filepath.Join(parent, "new", "out")
 			c.o.CacheDir = t.TempDir()
 			_, stderr, err := build(t, &c.o)
 			if err == nil {
@@ -383,8 +386,8 @@ func TestBuildErrors(t *testing.T) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
 			}
-			if ents, _ := os.ReadDir(out); len(ents) != 0 {
-				t.Errorf("left files behind: %v", ents)
+			if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+				t.Errorf("left files or folders behind: %v", ents)
 			}
 			if c.name == "syntax error" {
 				var ce *ClangError
@@ -396,6 +399,72 @@ func TestBuildErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A failed build into a folder that existed keeps the folder and what was
+// in it, and adds nothing; a failed multi-arch build removes the ARCH
+// folder it made.
+func TestBuildFailureKeepsExistingFolder(t *testing.T) {
+	testenv.BPFBuild(t)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "broken.bpf.c")
+	os.WriteFile(src, []byte("#include \"vmlinux.h\"\nint x = ;\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	os.Mkdir(out, 0o755)
+	os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644)
+	arches, _ := ParseArches([]string{"x86_64,arm64"})
+	if _, _, err := build(t, &Options{Source: src, OutDir: out, Arches: arches}); err == nil {
+		t.Fatal("no error")
+	}
+	ents, err := os.ReadDir(out)
+	if err != nil || len(ents) != 1 || ents[0].Name() != "notes.txt" {
+		t.Errorf("output folder after a failed build: %v, %v; want notes.txt alone", ents, err)
+	}
+}
+
+// A misspelt section fails the build with the closest known name; names
+// that libbpf or ecli know, or that libbpf's "?" keeps from loading, do
+// not.
+func TestBuildUnknownSection(t *testing.T) {
+	testenv.BPFBuild(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte("#include \"vmlinux.h\"\n#include <bpf/bpf_helpers.h>\n"+body+"char LICENSE[] SEC(\"license\") = \"GPL\";\n"), 0o644)
+		return p
+	}
+	bad := write("typo.bpf.c", "SEC(\"tp/sched/sched_switch\") int fine(void *ctx) { return 0; }\n"+
+		"SEC(\"tracepont/syscalls/sys_enter_openat\") int handle_open(void *ctx) { return 0; }\n")
+	parent := t.TempDir()
+	_, _, err := build(t, &Options{Source: bad, OutDir: filepath.Join(parent, "out")})
+	want := bad + `: section "tracepont/syscalls/sys_enter_openat" of program handle_open is not a kind ecli can attach; did you mean "tracepoint/syscalls/sys_enter_openat"?`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error:\n got %v\nwant %s", err, want)
+	}
+	var ue *section.UnknownError
+	if !errors.As(err, &ue) || ue.Suggestion != "tracepoint/syscalls/sys_enter_openat" {
+		t.Errorf("not a *section.UnknownError: %#v", err)
+	}
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
+	}
+
+	good := write("known.bpf.c", "SEC(\"?tracepont/syscalls/sys_enter_openat\") int off(void *ctx) { return 0; }\n"+
+		"SEC(\"sk_msg\") int manual(void *ctx) { return 0; }\n"+ // known, attached by hand
+		"SEC(\"tp/unused\") int tail(void *ctx) { return 0; }\n"+ // known, no valid target
+		"SEC(\".xdp\") int dotted(void *ctx) { return 0; }\n"+ // typed by the name behind the dot
+		"SEC(\"xdp_prog\") int prefixed(void *ctx) { return 0; }\n") // cilium/ebpf's prefix rule
+	res, stderr, err := build(t, &Options{Source: good})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	p, err := packager.ReadFile(res.Outputs[0].Package)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Meta.BpfSkel.Progs) != 5 {
+		t.Errorf("programs %+v, want 5", p.Meta.BpfSkel.Progs)
 	}
 }
 

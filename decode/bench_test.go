@@ -97,3 +97,31 @@ func BenchmarkAppendShort(b *testing.B) {
 		buf, _ = d.AppendText(buf[:0], data)
 	}
 }
+
+// BenchmarkMatch compares a number, a string and a regular expression
+// against the typical event: the cost --filter adds to each event.
+func BenchmarkMatch(b *testing.B) {
+	d, data := benchEvent(b)
+	var fs []Filter
+	for _, s := range []string{"pid==4242", "comm==systemd-journal", "fname~libc"} {
+		f, err := ParseFilter(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fs = append(fs, f)
+	}
+	for i := range fs {
+		m, err := d.NewMatcher(fs[i : i+1])
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fs[i].Field, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !m.Match(data) {
+					b.Fatal("no match")
+				}
+			}
+		})
+	}
+}

@@ -95,6 +95,12 @@ type Decoder struct {
 	// struct, union or datasec, else one cell for the root itself.
 	cells []cell
 	cols  []Column
+	// all and allCols are the cells and columns of every top-level
+	// member, what Select and filters choose from.
+	all     []cell
+	allCols []Column
+	// pick, when not nil, are the members JSON prints (Select).
+	pick []picked
 	// minSize is the size of the smallest prefix of an event that holds a
 	// whole top-level member.
 	minSize int
@@ -192,6 +198,7 @@ func New(t btf.Type, opts *Options) (*Decoder, error) {
 			Align:  c.node.align(),
 		}
 	}
+	d.all, d.allCols = d.cells, d.cols
 	return d, nil
 }
 
@@ -229,6 +236,9 @@ func (d *Decoder) HasMember(name string) bool {
 // Size prints as far as it goes (see the package documentation); the
 // error is always nil.
 func (d *Decoder) AppendJSON(dst, data []byte) ([]byte, error) {
+	if d.pick != nil {
+		return d.jsonPicked(dst, data), nil
+	}
 	if len(data) < d.size {
 		return d.jsonPart(dst, data, 0, d.root), nil
 	}
@@ -246,16 +256,21 @@ func (d *Decoder) AppendText(dst, data []byte) ([]byte, error) {
 	last := len(d.cells) - 1
 	for i := range d.cells {
 		f := &d.cells[i].field
-		if alt := d.cells[i].alt; alt != nil && !d.shown(data, 0, f.sel) {
-			f = alt
+		hide := false
+		if f.sel != nil && !d.shown(data, 0, f.sel) {
+			// The other member of a pair prints; one chosen alone
+			// (Select) leaves a blank cell.
+			f, hide = d.cells[i].alt, d.cells[i].alt == nil
 		}
 		if i > 0 {
 			dst = append(dst, ' ')
 		}
 		start := len(dst)
-		if full {
+		switch {
+		case hide:
+		case full:
 			dst = d.text(dst, data, int(f.off), f.node)
-		} else {
+		default:
 			dst = d.textField(dst, data, 0, f)
 		}
 		col := &d.cols[i]
@@ -301,8 +316,10 @@ func (d *Decoder) AppendCell(dst, data []byte, i int) ([]byte, error) {
 		return dst, fmt.Errorf("decode: column %d of %d", i, len(d.cells))
 	}
 	f := &d.cells[i].field
-	if alt := d.cells[i].alt; alt != nil && !d.shown(data, 0, f.sel) {
-		f = alt
+	if f.sel != nil && !d.shown(data, 0, f.sel) {
+		if f = d.cells[i].alt; f == nil {
+			return dst, nil
+		}
 	}
 	if len(data) < d.size {
 		return d.textField(dst, data, 0, f), nil

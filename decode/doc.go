@@ -155,6 +155,16 @@
 // prints null). [Decoder.MinSize] tells how many bytes the first member
 // needs. Reading a short event does not allocate either.
 //
+// # Choosing members and filtering
+//
+// [Decoder.Select] returns a decoder that prints some top-level members,
+// in a given order, in both formats ([Decoder.Fields] lists the names it
+// takes); [Decoder.NewMatcher] compiles [Filter]s ([ParseFilter] reads
+// pid==42, comm~^ba, ret<0) into a [Matcher] that tells from the event
+// data, before anything is formatted, whether an event passes. Integers,
+// enums and bools compare as values, char[N] as bytes, other members by
+// their text. Neither allocates per event.
+//
 // # Text column widths
 //
 // [Decoder.Columns] suggests widths from each member's type, at least the

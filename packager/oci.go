@@ -92,27 +92,6 @@ type ArtifactOptions struct {
 	Created *time.Time
 }
 
-// OCIArch maps a kernel architecture name to the OCI platform one.
-func OCIArch(kernel string) string {
-	switch kernel {
-	case "x86_64", "amd64":
-		return "amd64"
-	case "arm64", "aarch64":
-		return "arm64"
-	case "riscv64":
-		return "riscv64"
-	case "s390x":
-		return "s390x"
-	case "ppc64le":
-		return "ppc64le"
-	case "loongarch64":
-		return "loong64"
-	case "arm":
-		return "arm"
-	}
-	return runtime.GOARCH
-}
-
 // HostPlatform is linux/GOARCH.
 func HostPlatform() string { return "linux/" + runtime.GOARCH }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -98,7 +99,7 @@ func (c *registryClient) close() { c.transport.CloseIdleConnections() }
 
 // newRegistryClient builds the HTTP stack for one registry host:
 // auth.Client (token cache, credentials, User-Agent) → opts.WrapTransport →
-// timeoutTransport → http.Transport (TLS verified, --ca-file, --insecure).
+// progressTransport (upload progress) → timeoutTransport → http.Transport (TLS verified, --ca-file, --insecure).
 // Nothing here retries: Push, Pull and Login do (retry.go), once, for
 // the whole operation.
 func newRegistryClient(host string, opts *Options) (*registryClient, error) {
@@ -115,7 +116,7 @@ func newRegistryClient(host string, opts *Options) (*registryClient, error) {
 		tr.DialContext = d.DialContext
 		tr.TLSHandshakeTimeout = max(timeout, 10*time.Second)
 	}
-	var rt http.RoundTripper = newTimeoutTransport(tr, timeout, host)
+	var rt http.RoundTripper = progressTransport{newTimeoutTransport(tr, timeout, host)}
 	if opts.WrapTransport != nil {
 		rt = opts.WrapTransport(rt)
 	}
@@ -137,8 +138,9 @@ func tlsConfig(opts *Options) (*tls.Config, error) {
 	return tlsconf.Config(opts.CAFile, opts.Insecure)
 }
 
-// noticed remembers (options, host) pairs already told about plain HTTP, so
-// one command prints the notice once.
+// noticed remembers the hosts already told about plain HTTP, per notice
+// writer: a process that talks to a loopback registry says so once, however
+// many operations (and Options) it goes through.
 var noticed sync.Map
 
 // usePlainHTTP decides the scheme: PlainHTTP forces HTTP; RequireTLS, CAFile
@@ -154,10 +156,14 @@ func usePlainHTTP(host string, opts *Options) bool {
 		return false
 	}
 	type key struct {
-		opts *Options
+		to   any
 		host string
 	}
-	if _, dup := noticed.LoadOrStore(key{opts, host}, true); !dup {
+	k := key{opts, host}
+	if opts.Stderr != nil && reflect.TypeOf(opts.Stderr).Comparable() {
+		k.to = opts.Stderr
+	}
+	if _, dup := noticed.LoadOrStore(k, true); !dup {
 		opts.notice("using plain HTTP for %s (a loopback registry); pass --plain-http=false, --ca-file or --insecure to use HTTPS", host)
 	}
 	return true

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,9 +237,10 @@ func TestPlainHTTPNotice(t *testing.T) {
 	srv := registrytest.NewServer(t, registrytest.ServerOptions{})
 	ref := mustParse(t, srv.Host+"/probe:v1")
 	var stderr bytes.Buffer
-	opts := &Options{Stderr: &stderr}
+	// Two operations with their own Options, as ecli run REF and a
+	// command that pushes then tags go through: one notice.
 	for range 2 {
-		target, err := OpenTarget(context.Background(), ref, opts)
+		target, err := OpenTarget(context.Background(), ref, &Options{Stderr: &stderr})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,5 +350,52 @@ func wantError(t *testing.T, err error, kind error, host, ref string) {
 	var e *Error
 	if !errors.As(err, &e) || !errors.Is(err, kind) || e.Host != host || e.Ref != ref {
 		t.Errorf("error %v (%#v): want an *Error of kind %v for host %s, ref %s", err, e, kind, host, ref)
+	}
+}
+
+// A registry that is not there (nothing listens on the port, or the name
+// does not resolve) is ErrUnreachable, one line naming the host, for every
+// operation.
+func TestUnreachable(t *testing.T) {
+	ctx := context.Background()
+	host := closedPort(t)
+	ref := mustParse(t, host+"/probes/x:v1")
+	target, err := OpenTarget(ctx, ref, &Options{Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	_, pushErr := Push(ctx, testPackages(t, 1), target, ref, &PushOptions{Retries: 1})
+	_, pullErr := Pull(ctx, target, ref, openStore(t), &PullOptions{Retries: 1})
+	loginErr := Login(ctx, host, "u", "p", &Options{RegistryConfig: filepath.Join(t.TempDir(), "config.json")})
+	for op, err := range map[string]error{"push " + ref.String(): pushErr, "pull " + ref.String(): pullErr, "login to " + host: loginErr} {
+		want := op + ": cannot reach registry " + host + ": connection refused"
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", op, err, want)
+		}
+		var e *Error
+		if !errors.Is(err, ErrUnreachable) || !errors.As(err, &e) || e.Host != host {
+			t.Errorf("%s: %v is not an ErrUnreachable *Error for %s", op, err, host)
+		}
+	}
+	// A name that does not resolve.
+	dns := &url.Error{Op: "Get", URL: "https://nope.invalid/v2/", Err: &net.OpError{Op: "dial", Net: "tcp",
+		Err: &net.DNSError{Err: "no such host", Name: "nope.invalid", IsNotFound: true}}}
+	err = MapError(dns, mustParse(t, "nope.invalid/probes/x:v1"))
+	if !errors.Is(err, ErrUnreachable) || err.Error() != "cannot reach registry nope.invalid: no such host" {
+		t.Errorf("DNS failure: %v", err)
+	}
+	// It is final: one attempt (a refused connection is tried again).
+	tries := 0
+	nope := mustParse(t, "nope.invalid/probes/x:v1")
+	target, err = OpenTarget(ctx, nope, &Options{WrapTransport: func(http.RoundTripper) http.RoundTripper {
+		return roundTripperFunc(func(*http.Request) (*http.Response, error) { tries++; return nil, dns.Err })
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if _, err := Pull(ctx, target, nope, openStore(t), nil); !errors.Is(err, ErrUnreachable) || tries != 1 {
+		t.Errorf("pull from a name that does not resolve: %v after %d tries, want 1", err, tries)
 	}
 }

@@ -31,32 +31,40 @@ const copyConcurrency = 4
 
 // pushBlobs sends dst the blobs it lacks, concurrently: a HEAD each, and
 // an upload of those missing. It returns how many it uploaded and how many
-// dst had.
-func pushBlobs(ctx context.Context, dst oras.Target, blobs []packager.Blob, w io.Writer) (uploaded, skipped int, err error) {
+// dst had. counters, shared by the attempts of a push, hold the progress
+// of each blob.
+func pushBlobs(ctx context.Context, dst oras.Target, blobs []packager.Blob, t tracker, counters map[digest.Digest]*blobCounter) (uploaded, skipped int, err error) {
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(copyConcurrency)
 	for _, b := range blobs {
+		c := counters[b.Desc.Digest]
+		if c == nil {
+			c = &blobCounter{t: t}
+			counters[b.Desc.Digest] = c
+		}
 		g.Go(func() error {
 			have, err := dst.Exists(gctx, b.Desc)
 			if err != nil {
 				return err
 			}
-			verb := "exists"
 			if !have {
-				verb = "pushed"
-				if err := dst.Push(gctx, b.Desc, bytes.NewReader(b.Data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
+				c.mark()
+				if err := dst.Push(withCounter(gctx, c), b.Desc, bytes.NewReader(b.Data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
 					return err
 				}
 			}
+			// A target that is not a registry (a layout) took the blob
+			// whole; and one the target has is accounted for.
+			c.observe(b.Desc.Size)
 			mu.Lock()
 			if have {
 				skipped++
 			} else {
 				uploaded++
 			}
-			progress(w, verb, describe(b.Desc), b.Desc.Size)
 			mu.Unlock()
+			c.done(b.Desc)
 			return nil
 		})
 	}
@@ -149,7 +157,9 @@ func (f *pullFetcher) stage(ctx context.Context, src content.Fetcher, missing []
 	var mu sync.Mutex
 	eg, ectx := errgroup.WithContext(ctx)
 	eg.SetLimit(copyConcurrency)
+	t := tracker{po.Progress}
 	for _, d := range missing {
+		c := &blobCounter{t: t}
 		eg.Go(func() error {
 			var b *store.Staged
 			var buf *bytes.Buffer
@@ -163,6 +173,7 @@ func (f *pullFetcher) stage(ctx context.Context, src content.Fetcher, missing []
 				} else if rc, err = src.Fetch(ectx, d); err != nil {
 					return err
 				}
+				rc = c.body(rc)
 				defer rc.Close()
 				var tee io.Writer
 				if keep(d) {
@@ -181,8 +192,8 @@ func (f *pullFetcher) stage(ctx context.Context, src content.Fetcher, missing []
 				f.mem[d.Digest] = buf.Bytes()
 			}
 			fetched++
-			progress(po.Progress, "pulled", describe(d), d.Size)
 			mu.Unlock()
+			t.blob("pulled", d)
 			return nil
 		})
 	}
@@ -231,27 +242,4 @@ func (f *pullFetcher) commit(ctx context.Context, ref Reference, root ocispec.De
 		return fmt.Errorf("store %s: %w", ref, err)
 	}
 	return nil
-}
-
-// describe names a blob for progress lines.
-func describe(d ocispec.Descriptor) string {
-	if t := d.Annotations[ocispec.AnnotationTitle]; t != "" {
-		return t
-	}
-	switch d.MediaType {
-	case ocispec.MediaTypeImageIndex:
-		return "index"
-	case ocispec.MediaTypeImageManifest:
-		return "manifest"
-	case packager.MediaTypeConfig:
-		return "metadata"
-	}
-	return d.MediaType
-}
-
-func progress(w io.Writer, verb, what string, size int64) {
-	if w == nil {
-		return
-	}
-	fmt.Fprintf(w, "  %-6s %-24s %s\n", verb, what, HumanSize(size))
 }

@@ -63,7 +63,8 @@
 // more times, after 200 ms, 400 ms, 600 ms…. A push sends again only the
 // blobs the registry still lacks; a pull fetches again only what failed
 // (the index and manifest, or one blob). Authentication, not-found, limit,
-// timeout, certificate, digest and validation errors are final. The
+// timeout, certificate, digest and validation errors are final, and so is a
+// registry name that does not resolve. The
 // methods of a Target do not retry on their own.
 //
 // # Pulls
@@ -76,7 +77,18 @@
 // stream into the ingest folder of the local store (package registry/store),
 // verified while written; the store changes only when all have arrived and
 // the package reads. PullTo (and WriteFiles) write the package's files
-// through an os.Root, named only by plain names (packager.ValidName).
+// through an os.Root, named only by plain names (packager.ValidName), and
+// never over a file already there unless PullOptions.Overwrite
+// (*ExistsError, before the store changes).
+//
+// # Progress
+//
+// Push and Pull print nothing. PushOptions.Progress and
+// PullOptions.Progress, when set, are told the bytes of the blobs to move
+// and each step as it happens (uploads are counted below the auth layer, as
+// the HTTP client sends them; downloads as the store takes them), every
+// byte once however often a blob is retried; the command line draws that
+// as a bar.
 //
 // # Copy engine
 //

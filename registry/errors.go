@@ -3,7 +3,9 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
 
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/auth"
@@ -46,6 +48,10 @@ var (
 	ErrCertificate = errors.New("registry certificate not trusted")
 	// ErrPlainHTTPServer: the registry answered HTTPS with plain HTTP.
 	ErrPlainHTTPServer = errors.New("registry speaks plain HTTP")
+	// ErrUnreachable: no connection to the registry could be made (refused,
+	// no such host, no route); the message is "cannot reach registry HOST:
+	// connection refused".
+	ErrUnreachable = errors.New("registry unreachable")
 )
 
 // Error is a registry failure filed under one of the sentinel errors. Its
@@ -53,7 +59,8 @@ var (
 // raise --timeout) is for the caller to say, from Kind and Host.
 type Error struct {
 	// Kind is ErrUnauthorized, ErrDenied, ErrWrongCredentials, ErrNotFound,
-	// ErrTimeout, ErrLimit, ErrCertificate or ErrPlainHTTPServer.
+	// ErrTimeout, ErrLimit, ErrCertificate, ErrPlainHTTPServer or
+	// ErrUnreachable.
 	Kind error
 	// Host is the registry host (host[:port]); empty for a local layout.
 	Host string
@@ -102,9 +109,12 @@ func classify(err error, host, what string) error {
 	var te *TimeoutError
 	var le *LimitError
 	status := errStatusCode(err)
+	reason, unreachable := dialFailure(err)
 	switch {
 	case errors.As(err, &te):
 		e.Kind, e.Host, e.msg = ErrTimeout, te.Host, te.Error()
+	case unreachable:
+		e.Kind, e.msg = ErrUnreachable, fmt.Sprintf("cannot reach registry %s: %s", host, reason)
 	case errors.As(err, &le):
 		e.Kind, e.msg = ErrLimit, le.Error()
 	case status == http.StatusUnauthorized || hasCode(err, errcode.ErrorCodeUnauthorized) ||
@@ -124,6 +134,27 @@ func classify(err error, host, what string) error {
 		return err
 	}
 	return e
+}
+
+// dialFailure says why no connection could be made ("connection refused",
+// "no such host"), when that is what err is.
+func dialFailure(err error) (string, bool) {
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		if dns.IsNotFound {
+			return "no such host", true
+		}
+		return dns.Err, true
+	}
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" || op.Err == nil {
+		return "", false
+	}
+	var se *os.SyscallError
+	if errors.As(op.Err, &se) {
+		return se.Err.Error(), true
+	}
+	return op.Err.Error(), true
 }
 
 func hasCode(err error, code string) bool {

@@ -27,9 +27,11 @@ import (
 // dir, so nothing can land outside it (not through "..", an absolute name
 // or a symbolic link). Files are written under temporary names first and
 // renamed into place only when all are complete: a failure leaves no file
-// behind, and readers never see a partial one.
-func WriteFiles(ctx context.Context, st *store.Store, p *Pulled, dir string) ([]string, error) {
-	w, err := newFileWriter(dir, p.Package.Name)
+// behind (nor the folders it made), and readers never see a partial one.
+// A file already there is replaced only with overwrite; otherwise the error
+// is an *ExistsError naming it, and nothing is written.
+func WriteFiles(ctx context.Context, st *store.Store, p *Pulled, dir string, overwrite bool) ([]string, error) {
+	w, err := newFileWriter(dir, p.Package.Name, overwrite)
 	if err != nil {
 		return nil, err
 	}
@@ -47,25 +49,74 @@ func WriteFiles(ctx context.Context, st *store.Store, p *Pulled, dir string) ([]
 // fileWriter writes a package's files into a folder: each to a temporary
 // name in an os.Root, all renamed into place by commit.
 type fileWriter struct {
-	dir   string
-	name  string
-	root  *os.Root
-	temps []string // temporary names, in the order of finals
-	final []string
+	dir       string
+	name      string
+	overwrite bool
+	root      *os.Root
+	temps     []string // temporary names, in the order of finals
+	final     []string
+	created   []string // folders made for dir, innermost first
+	done      bool     // committed: the folders stay
 }
 
-func newFileWriter(dir, name string) (*fileWriter, error) {
+// ExistsError is a file that a pull would write and that is there already
+// (PullOptions.Overwrite, --force, replaces it). It matches fs.ErrExist.
+type ExistsError struct {
+	// Path is the file, in the folder given.
+	Path string
+}
+
+func (e *ExistsError) Error() string        { return e.Path + " already exists" }
+func (e *ExistsError) Is(target error) bool { return target == fs.ErrExist }
+
+func newFileWriter(dir, name string, overwrite bool) (*fileWriter, error) {
 	if !packager.ValidName(name) {
 		return nil, fmt.Errorf("the package name %q is not a plain file name", name)
 	}
+	w := &fileWriter{dir: dir, name: name, overwrite: overwrite}
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || !errors.Is(err, fs.ErrNotExist) || d == filepath.Dir(d) {
+			break
+		}
+		w.created = append(w.created, d)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
+		w.abort()
 		return nil, fmt.Errorf("write into %s: %w", dir, err)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
+		w.abort()
 		return nil, fmt.Errorf("write into %s: %w", dir, err)
 	}
-	return &fileWriter{dir: dir, name: name, root: root}, nil
+	w.root = root
+	return w, nil
+}
+
+// check refuses, unless overwrite, a file of names that is there already.
+func (w *fileWriter) check(names []string) error {
+	if w.overwrite {
+		return nil
+	}
+	for _, n := range names {
+		if _, err := w.root.Lstat(n); err == nil || !errors.Is(err, fs.ErrNotExist) {
+			return &ExistsError{Path: filepath.Join(w.dir, n)}
+		}
+	}
+	return nil
+}
+
+// names are the files p has: package.json and NAME.bpf.o for a BPF
+// package, NAME.wasm when it has a Wasm module.
+func (w *fileWriter) names(p *Pulled) []string {
+	var out []string
+	if p.Package.Package != nil {
+		out = append(out, "package.json", w.name+".bpf.o")
+	}
+	if p.Package.Wasm != nil || (p.Manifest != nil && p.Manifest.Wasm != nil) {
+		out = append(out, w.name+".wasm")
+	}
+	return out
 }
 
 // addPackage writes package.json and NAME.bpf.o of a BPF package, and
@@ -145,34 +196,74 @@ func (w *fileWriter) add(name string, data []byte, open func() (io.ReadCloser, e
 	return nil
 }
 
-// commit renames every file into place and returns their paths.
+// commit moves every file into place and returns their paths. Without
+// overwrite, a file that appeared meanwhile is not replaced: the files
+// placed before it are taken back and the error is an *ExistsError.
 func (w *fileWriter) commit() ([]string, error) {
 	defer w.abort()
 	if len(w.final) == 0 {
 		return nil, errors.New("the package has no files to write")
 	}
+	if err := w.check(w.final); err != nil {
+		return nil, err
+	}
 	var paths []string
 	for i, name := range w.final {
-		if err := w.root.Rename(w.temps[i], name); err != nil {
-			return nil, fmt.Errorf("write %s: %w", filepath.Join(w.dir, name), err)
+		if err := w.place(w.temps[i], name); err != nil {
+			for _, placed := range w.final[:i] {
+				w.root.Remove(placed)
+			}
+			return nil, err
 		}
 		w.temps[i] = ""
 		paths = append(paths, filepath.Join(w.dir, name))
 	}
+	w.done = true
 	return paths, nil
 }
 
-// abort removes the temporary files left and closes the root.
+// place renames tmp to name; without overwrite through a hard link, which
+// fails rather than replace a file, where the file system has them.
+func (w *fileWriter) place(tmp, name string) error {
+	if !w.overwrite {
+		err := w.root.Link(tmp, name)
+		if err == nil {
+			w.root.Remove(tmp)
+			return nil
+		}
+		if errors.Is(err, fs.ErrExist) {
+			return &ExistsError{Path: filepath.Join(w.dir, name)}
+		}
+		// No hard links here: checked above, renamed below.
+	}
+	if err := w.root.Rename(tmp, name); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Join(w.dir, name), err)
+	}
+	return nil
+}
+
+// abort removes the temporary files left, closes the root and, unless the
+// files were committed, removes the folders made for them (if empty).
 func (w *fileWriter) abort() {
-	if w == nil || w.root == nil {
+	if w == nil {
 		return
 	}
-	for _, t := range w.temps {
-		if t != "" {
-			w.root.Remove(t)
+	if w.root != nil {
+		for _, t := range w.temps {
+			if t != "" {
+				w.root.Remove(t)
+			}
 		}
+		w.temps = nil
+		w.root.Close()
+		w.root = nil
 	}
-	w.temps = nil
-	w.root.Close()
-	w.root = nil
+	if !w.done {
+		for _, d := range w.created {
+			if os.Remove(d) != nil {
+				break
+			}
+		}
+		w.created = nil
+	}
 }

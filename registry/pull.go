@@ -22,11 +22,16 @@ import (
 type PullOptions struct {
 	// Platform chooses the package, "linux/arm64"; "" is the host's.
 	Platform string
-	Progress io.Writer
+	// Progress, when set, follows the bytes as they arrive (from the
+	// moment the manifest has).
+	Progress Progress
 	Retries  int
 	// Limits bound what the pull accepts; nil means those of the Options
 	// src was opened with (OpenTarget), else the defaults.
 	Limits *Limits
+	// Overwrite lets PullTo replace files already in its folder; without
+	// it they are refused (*ExistsError) before the store changes.
+	Overwrite bool
 	// OpenStore, when set and the store argument is nil, gives the store to
 	// pull into. It is called only once the manifest has arrived, so a
 	// caller can open (or create) the store while the first round trips are
@@ -118,6 +123,21 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, st *store
 	if po == nil {
 		po = &PullOptions{}
 	}
+	t := tracker{po.Progress}
+	started := false
+	p, files, err := pullOnce(ctx, src, ref, st, po, dir, func(blobs []ocispec.Descriptor) {
+		t.start("pull", ref.String(), blobs)
+		started = true
+	})
+	if started {
+		t.end(err)
+	}
+	return p, files, err
+}
+
+// pullOnce is pull; it calls start with the blobs of the manifest once it
+// has arrived.
+func pullOnce(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, st *store.Store, po *PullOptions, dir string, start func([]ocispec.Descriptor)) (*Pulled, []string, error) {
 	fail := func(format string, err error) (*Pulled, []string, error) {
 		return nil, nil, fmt.Errorf(format, ref, err)
 	}
@@ -177,16 +197,21 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, st *store
 			b.Discard()
 		}
 	}()
-	var missing []ocispec.Descriptor
+	var blobs, missing []ocispec.Descriptor
 	seen := map[digest.Digest]bool{}
 	for _, d := range m.Blobs() {
-		if seen[d.Digest] {
-			continue
+		if !seen[d.Digest] {
+			seen[d.Digest] = true
+			blobs = append(blobs, d)
 		}
-		seen[d.Digest] = true
+	}
+	start(blobs)
+	t := tracker{po.Progress}
+	for _, d := range blobs {
 		if have, _ := st.Exists(ctx, d); have {
 			out.Skipped++
-			progress(po.Progress, "local", describe(d), d.Size)
+			t.add(d.Size)
+			t.blob("local", d)
 			continue
 		}
 		missing = append(missing, d)
@@ -215,22 +240,29 @@ func pull(ctx context.Context, src oras.ReadOnlyTarget, ref Reference, st *store
 		}
 	}
 	// The files (PullTo) are written, under temporary names, while the
-	// store takes the artifact; they are renamed into place after.
+	// store takes the artifact; they are renamed into place after. Files
+	// already there are refused first, unless Overwrite.
 	var w *fileWriter
+	if dir != "" {
+		if w, err = newFileWriter(dir, out.Package.Name, po.Overwrite); err != nil {
+			return fail("pull %s: %w", err)
+		}
+		defer w.abort()
+		if err := w.check(w.names(out)); err != nil {
+			return fail("pull %s: %w", err)
+		}
+	}
 	var werr error
 	var wg sync.WaitGroup
-	if dir != "" {
+	if w != nil {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if w, werr = newFileWriter(dir, out.Package.Name); werr == nil {
-				werr = w.addPackage(out)
-			}
+			werr = w.addPackage(out)
 		}()
 	}
 	serr := f.commit(ctx, ref, root)
 	wg.Wait()
-	defer w.abort()
 	switch {
 	case serr != nil:
 		return nil, nil, serr

@@ -3,9 +3,10 @@ package registry
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 
 	"github.com/ecc-bpf/ecc/packager"
@@ -17,8 +18,8 @@ type PushOptions struct {
 	// Created stamps the artifact's creation time (from SOURCE_DATE_EPOCH);
 	// nil records none, so identical packages push identical digests.
 	Created *time.Time
-	// Progress, when set, receives one line per blob transferred.
-	Progress io.Writer
+	// Progress, when set, follows the bytes as they are sent.
+	Progress Progress
 	// Retries of a failed transfer; 0 means DefaultRetries.
 	Retries int
 	// Eunomia pushes the Wasm module alone in eunomia-bpf's shape (one
@@ -30,7 +31,7 @@ type PushOptions struct {
 type PushResult struct {
 	Reference string `json:"reference"`
 	Digest    string `json:"digest"`
-	MediaType string `json:"mediaType"`
+	MediaType string `json:"media_type"`
 	// Size is the total size of the artifact's content.
 	Size int64 `json:"size"`
 	// Uploaded counts the blobs sent; Skipped those the target had.
@@ -90,16 +91,26 @@ func PushArtifact(ctx context.Context, art *packager.Artifact, dst oras.Target, 
 			manifests = append(manifests, b)
 		}
 	}
+	t := tracker{po.Progress}
+	descs := make([]ocispec.Descriptor, len(blobs))
+	for i, b := range blobs {
+		descs[i] = b.Desc
+	}
+	t.start("push", ref.String(), descs)
+	counters := map[digest.Digest]*blobCounter{}
 	err = withRetries(ctx, po.Retries, func() error {
 		var err error
-		if res.Uploaded, res.Skipped, err = pushBlobs(ctx, dst, blobs, po.Progress); err != nil {
+		if res.Uploaded, res.Skipped, err = pushBlobs(ctx, dst, blobs, t, counters); err != nil {
 			return err
 		}
 		return pushManifests(ctx, dst, manifests, art.Blobs[len(art.Blobs)-1], ref)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("push %s: %w", ref, MapError(err, ref))
+		err = fmt.Errorf("push %s: %w", ref, MapError(err, ref))
 	}
-	progress(po.Progress, "tagged", ref.String(), art.Root.Size)
+	t.end(err)
+	if err != nil {
+		return nil, err
+	}
 	return res, nil
 }

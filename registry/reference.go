@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
 	"oras.land/oras-go/v2/errdef"
 	orasregistry "oras.land/oras-go/v2/registry"
+
+	"github.com/ecc-bpf/ecc/packager"
 )
 
 // RefKind says where a reference points.
@@ -91,6 +95,26 @@ func (r Reference) TagOrDigest() string {
 		return r.Digest
 	}
 	return r.Tag
+}
+
+// Name is the package's short name, for a folder to pull it into: the last
+// component of the repository (ghcr.io/org/probes/execsnoop:v1 →
+// "execsnoop"), of a layout's folder, or of an archive's file without its
+// extension (oci-archive:/tmp/probes.tar → "probes"); "package" when that
+// is not a plain file name.
+func (r Reference) Name() string {
+	name := path.Base(r.Repository)
+	switch r.Kind {
+	case OCILayout:
+		name = filepath.Base(r.Path)
+	case OCIArchive:
+		name = filepath.Base(r.Path)
+		name = strings.TrimSuffix(name, filepath.Ext(name))
+	}
+	if !packager.ValidName(name) {
+		return "package"
+	}
+	return name
 }
 
 // refError is a reference ParseReference rejects. It wraps

@@ -127,3 +127,24 @@ func TestRefKindString(t *testing.T) {
 		t.Errorf("unknown kind: %q", RefKind(9).String())
 	}
 }
+
+// Name is the folder ecc pull writes into without -o.
+func TestReferenceName(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:5000/probes/execsnoop:v1":  "execsnoop",
+		"ghcr.io/org/opensnoop@" + testDigest: "opensnoop",
+		"localhost/x":                         "x",
+		"oci:/media/usb/probes:execsnoop":     "probes",
+		"oci:.":                               "package",
+		"oci-archive:/tmp/tools.tar:v1":       "tools",
+		"oci-archive:/tmp/.tar":               "package",
+	} {
+		ref, err := ParseReference(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ref.Name(); got != want {
+			t.Errorf("%s: Name() = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -56,6 +56,11 @@ func retryable(err error) bool {
 		errors.Is(err, packager.ErrUnknownMediaType) || errors.Is(err, packager.ErrInvalid) || errors.Is(err, packager.ErrNoPlatform) {
 		return false
 	}
+	// A name that does not resolve will not resolve the next time either.
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return false
+	}
 	// Transfers cut off (a connection dropped or refused mid-way, a body
 	// ending early) and registry-side failures (5xx, and 429: too many
 	// requests) are worth another try.

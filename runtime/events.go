@@ -49,6 +49,13 @@ func (o *output) write(b []byte) {
 	o.mu.Unlock()
 }
 
+// err returns the first error writing the output met, if any.
+func (o *output) err() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.w.Flush()
+}
+
 func (o *output) flush() {
 	o.mu.Lock()
 	if o.dirty {
@@ -113,6 +120,11 @@ type eventPrinter struct {
 	stampKey []byte
 	// short counts records shorter than the first member of their type.
 	short atomic.Uint64
+	// match passes the events --filter lets through (nil: all); none is
+	// set when a filter names a member these events lack.
+	match    *decode.Matcher
+	none     bool
+	filtered atomic.Uint64
 }
 
 // stampKey is the key of the timestamp -j adds to each event:
@@ -140,6 +152,10 @@ func hasTimeColumn(dec *decode.Decoder) bool {
 // print formats one record. Records shorter than their type print as far
 // as they go; those shorter than even the first member are counted.
 func (p *eventPrinter) print(data []byte) {
+	if p.none || p.match != nil && !p.match.Match(data) {
+		p.filtered.Add(1)
+		return
+	}
 	b := p.buf[:0]
 	if p.dec != nil && len(data) < p.dec.MinSize() {
 		p.short.Add(1)
@@ -201,31 +217,37 @@ func (r *runner) newEventPrinter(what string, t btf.Type) (*eventPrinter, error)
 		}
 		return p, nil
 	}
-	opts := decodeOptions(&r.pkg.Meta, r.spec.ByteOrder, r.o.Stderr)
-	dec, err := decode.New(t, opts)
-	if err != nil && opts.Formats != nil {
-		// A package whose @format does not fit its type (edited by
-		// hand): print the types as they are rather than nothing.
-		fmt.Fprintf(r.o.Stderr, "ecli: warning: %s: %v; ignoring the package's formats\n", what, err)
-		opts.Formats = nil
-		dec, err = decode.New(t, opts)
-	}
+	dec, err := newDecoder(&r.pkg.Meta, r.spec.ByteOrder, r.o.Stderr, what, t)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, err
 	}
-	p.dec = dec
 	if r.stacks == nil {
 		r.stacks = newStackPrinterFactory(r)
 	}
 	p.stacks = r.stacks.forType(t)
-	if p.stacks != nil && !r.o.JSON {
-		p.dec = p.dec.WithoutColumns(p.stacks.raw...)
+	var hidden, stacks []string
+	if p.stacks != nil {
+		hidden = append(append(hidden, p.stacks.raw...), p.stacks.lens...)
+		for _, sf := range p.stacks.fields {
+			stacks = append(stacks, sf.member)
+		}
 	}
+	if r.views == nil {
+		r.views = &eventViews{}
+	}
+	v, err := r.views.view(dec, hidden, stacks, r.o.JSON)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	p.dec, p.match, p.none = v.dec, v.match, v.none
+	p.stacks = p.stacks.only(v.keep)
 	switch btf.UnderlyingType(t).(type) {
 	case *btf.Struct, *btf.Union:
-		p.stampKey = []byte(`{"` + stampKey(p.dec) + `":"`)
+		if v.stamp {
+			p.stampKey = []byte(`{"` + stampKey(dec) + `":"`)
+		}
 	}
-	p.clock = !hasTimeColumn(p.dec)
+	p.clock = v.stamp && !hasTimeColumn(p.dec)
 	if !r.o.JSON {
 		// The header comes at once, as BCC's tools print it: it
 		// also tells the user the probe is running.
@@ -307,7 +329,9 @@ func (r *runner) startOutputs() error {
 	r.failed = make(chan error, 1)
 	meta := &r.pkg.Meta
 	r.intervalsDone = make(chan struct{})
-	r.scan = progscan.Scan(r.spec)
+	if r.scan == nil {
+		r.scan = progscan.Scan(r.spec)
+	}
 	for _, name := range sortedMaps(r.spec) {
 		ms := r.spec.Maps[name]
 		m := r.maps[name]
@@ -327,7 +351,11 @@ func (r *runner) startOutputs() error {
 		}
 		if r.o.Verbose {
 			r.after = append(r.after, func() {
-				fmt.Fprintf(r.o.Stderr, "ecli: map %s: %d events, %d lost\n", name, p.count.Load(), p.lost.Load())
+				filtered := ""
+				if len(r.o.Filters) > 0 {
+					filtered = fmt.Sprintf(", %d left out by --filter", p.filtered.Load())
+				}
+				fmt.Fprintf(r.o.Stderr, "ecli: map %s: %d events, %d lost%s\n", name, p.count.Load(), p.lost.Load(), filtered)
 			})
 		}
 		if err := r.startReader(m, ms, p); err != nil {

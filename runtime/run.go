@@ -50,6 +50,17 @@ type Options struct {
 	// declares max_entries 0 (default loader.DefaultMaxEntries), MAP=N one
 	// map (loader.ParseMaxEntries).
 	MaxEntries []string
+	// Fields chooses and orders the members events print (--fields), in
+	// text and JSON: member names (each value may hold several, comma
+	// separated), "timestamp" for ecli's time stamp; or +NAME and -NAME,
+	// which add to and take from the default. See eventViews.
+	Fields []string
+	// Filters are --filter expressions (decode.ParseFilter): an event
+	// prints when all of them match its decoded members.
+	Filters []string
+	// OutputFile, when set, is created (or truncated), mode 0644, and
+	// receives what Stdout would.
+	OutputFile string
 	// Stdout receives events and maps; Stderr status and warnings.
 	Stdout, Stderr io.Writer
 	// Ready, when set, is called once everything is attached and being read.
@@ -73,7 +84,7 @@ type ProgramError = loader.ProgramError
 // as package source resolved it), for messages; progArgs are the program's
 // own flags, generated from its globals. The caller's Options are not
 // modified (nil means the zero Options).
-func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []string, opts *Options) error {
+func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []string, opts *Options) (err error) {
 	var o0 Options
 	if opts != nil {
 		o0 = *opts
@@ -86,6 +97,11 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 		o.Stderr = os.Stderr
 	}
 	tr := newTracer(o)
+	// Before anything else: an object built for another architecture
+	// reads kernel structures with the wrong layout.
+	if err := packager.CheckArch(&pkg.Meta); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
 	spec, err := bpfobj.LoadSpec(pkg.Object)
 	if err != nil {
 		return fmt.Errorf("%s: read BPF object: %w", name, err)
@@ -110,6 +126,22 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	}
 	if err := flags.Apply(spec); err != nil {
 		return err
+	}
+	views, err := newEventViews(o, &pkg.Meta, spec)
+	if err != nil {
+		return err
+	}
+	if o.OutputFile != "" {
+		f, err := os.OpenFile(o.OutputFile, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return &OutputFlagError{Flag: "--output", Value: o.OutputFile, Err: err}
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("--output %s: %w", o.OutputFile, cerr)
+			}
+		}()
+		o.Stdout = f
 	}
 	sizes, err := loader.ParseMaxEntries(o.MaxEntries)
 	if err != nil {
@@ -170,12 +202,16 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	if err := attach.EnsureFS(); err != nil && o.Verbose {
 		fmt.Fprintf(o.Stderr, "ecli: %v\n", err)
 	}
-	// Needs CAP_SYS_RESOURCE; kernels ≥ 5.11 account BPF memory to the
-	// cgroup instead, so failing here is harmless.
-	rlimit.RemoveMemlock()
+	// Raising RLIMIT_MEMLOCK needs CAP_SYS_RESOURCE; kernels ≥ 5.11
+	// account BPF memory to the cgroup instead, so failing here is
+	// harmless. (Without CAP_BPF, cilium/ebpf's probe takes any kernel for
+	// one without cgroup accounting and this fails too: loading then says
+	// what the process lacks, loader.Permission.)
+	_ = rlimit.RemoveMemlock()
 
 	tr.mark("plans")
-	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set), states: st}
+	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set), views: views, scan: views.scan,
+		needs: loader.NeedsOf(spec, plans), states: st}
 	defer r.close()
 	if err := r.load(set.Deferred()); err != nil {
 		var nr *loader.NothingRunsError
@@ -217,6 +253,11 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 	tr.mark("run")
 	err = r.finish()
 	tr.mark("drain and free")
+	if err == nil && o.OutputFile != "" {
+		if werr := r.out.err(); werr != nil {
+			err = fmt.Errorf("--output %s: %w", o.OutputFile, werr)
+		}
+	}
 	return err
 }
 
@@ -242,6 +283,8 @@ type runner struct {
 	scan   *progscan.Result
 	printk *printkReader
 	stacks *stackPrinterFactory
+	// views are --fields and --filter.
+	views *eventViews
 	// intervalsDone is closed after --count intervals.
 	intervalsDone chan struct{}
 	// stop ends the samplers' and the flusher's tickers.
@@ -255,6 +298,9 @@ type runner struct {
 	coll         *loader.Collection
 	twins        *twinState
 	loadFailures []error
+	// needs are the capabilities the programs take, named when the
+	// kernel refuses a process without them (loader.Permission).
+	needs loader.Needs
 	// states is what became of each program, when Options.Programs wants it.
 	states states
 }
@@ -324,7 +370,7 @@ func (r *runner) close() {
 func (r *runner) load(deferred []string) error {
 	c, err := loader.Load(r.spec, &loader.Options{Object: r.pkg.Object, KernelBTF: r.o.KernelBTF, Verbose: r.o.Verbose, Defer: deferred})
 	if err != nil {
-		return fmt.Errorf("%s: %w", r.name, err)
+		return fmt.Errorf("%s: %w", r.name, loader.Permission("loading", err, r.needs))
 	}
 	r.coll = c
 	r.progs, r.maps = c.Programs, c.Maps
@@ -333,6 +379,7 @@ func (r *runner) load(deferred []string) error {
 		if r.twins.loadFailed(f) {
 			continue // reported once its twins are tried
 		}
+		f.Err = loader.Permission("loading", f.Err, r.needs)
 		r.loadFailures = append(r.loadFailures, f)
 	}
 	return nil
@@ -357,7 +404,8 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 		fmt.Fprintf(r.o.Stderr, "ecli: %s\n", plan.Line())
 		l, err := attach.Attach(prog, plan)
 		if err != nil {
-			failures = append(failures, &ProgramError{Program: name, Section: plan.Section, Err: loader.Explain(err, r.o.Verbose)})
+			err = loader.Permission("attaching", loader.Explain(err, r.o.Verbose), r.needs)
+			failures = append(failures, &ProgramError{Program: name, Section: plan.Section, Err: err})
 			continue
 		}
 		attached++
@@ -377,12 +425,32 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 		r.states.failed(f)
 	}
 	if attached == 0 && len(failures) > 0 {
+		if pe := onlyPermission(failures); pe != nil {
+			return fmt.Errorf("%s: %w", r.name, pe)
+		}
 		return loader.NothingRuns(r.name, failures)
 	}
 	for _, f := range failures {
 		fmt.Fprintf(r.o.Stderr, "ecli: warning: skipping %s\n", termsafe.Text(f.Error()))
 	}
 	return nil
+}
+
+// onlyPermission returns the first failure's *loader.PermissionError when
+// every failure is one: the one line that says what the process lacks
+// stands for them all.
+func onlyPermission(failures []error) *loader.PermissionError {
+	var first *loader.PermissionError
+	for _, f := range failures {
+		var pe *loader.PermissionError
+		if !errors.As(f, &pe) {
+			return nil
+		}
+		if first == nil {
+			first = pe
+		}
+	}
+	return first
 }
 
 // tracer prints how long each step of a run took when ECLI_TRACE=1 (see

@@ -23,6 +23,7 @@ import (
 // User stacks are resolved in the process named by a pid / tgid member.
 
 type stackField struct {
+	member string // the array or id member
 	kernel bool
 	// array of addresses
 	off, n int
@@ -39,7 +40,10 @@ type stackPrinter struct {
 	fields []stackField
 	// raw names the address-array members, left out of text rows since
 	// their frames are printed symbolised below the row.
-	raw     []string
+	raw []string
+	// lens names the length members of those arrays: what they say is in
+	// the frames, so text rows leave them out too.
+	lens    []string
 	pidOff  int // -1: none
 	pidSize int
 	f       *stackPrinterFactory
@@ -116,11 +120,12 @@ func (f *stackPrinterFactory) forType(t btf.Type) *stackPrinter {
 		if m, ok := member(st, kind.names...); ok {
 			a, isArr := btf.UnderlyingType(m.Type).(*btf.Array)
 			if isArr && intSize(a.Type) == 8 {
-				sf := stackField{kernel: kind.kernel, off: int(m.Offset.Bytes()), n: int(a.Nelems), lenOff: -1, json: jsonKey}
+				sf := stackField{member: m.Name, kernel: kind.kernel, off: int(m.Offset.Bytes()), n: int(a.Nelems), lenOff: -1, json: jsonKey}
 				for _, suffix := range []string{"_len", "_depth", "_sz", "_size", "_nr"} {
 					if lm, ok := member(st, m.Name+suffix); ok && intSize(lm.Type) > 0 {
 						sf.lenOff, sf.lenSize = int(lm.Offset.Bytes()), intSize(lm.Type)
 						sf.lenBytes = suffix == "_sz" || suffix == "_size"
+						p.lens = append(p.lens, lm.Name)
 						break
 					}
 				}
@@ -130,7 +135,7 @@ func (f *stackPrinterFactory) forType(t btf.Type) *stackPrinter {
 			}
 		}
 		if m, ok := member(st, kind.ids...); ok && intSize(m.Type) > 0 && f.stackMap != nil {
-			p.fields = append(p.fields, stackField{kernel: kind.kernel, id: true, off: int(m.Offset.Bytes()), idSize: intSize(m.Type), json: jsonKey})
+			p.fields = append(p.fields, stackField{member: m.Name, kernel: kind.kernel, id: true, off: int(m.Offset.Bytes()), idSize: intSize(m.Type), json: jsonKey})
 		}
 	}
 	if len(p.fields) == 0 {
@@ -140,6 +145,25 @@ func (f *stackPrinterFactory) forType(t btf.Type) *stackPrinter {
 		p.pidOff, p.pidSize = int(m.Offset.Bytes()), intSize(m.Type)
 	}
 	return p
+}
+
+// only returns a printer of the stacks whose member keep says to print,
+// nil when none is left.
+func (p *stackPrinter) only(keep func(member string) bool) *stackPrinter {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.fields = nil
+	for _, sf := range p.fields {
+		if keep(sf.member) {
+			c.fields = append(c.fields, sf)
+		}
+	}
+	if len(c.fields) == 0 {
+		return nil
+	}
+	return &c
 }
 
 // frames returns the symbolised frames of one stack field of an event.

@@ -14,7 +14,7 @@ rm -rf "$WORK"
 mkdir -p "$WORK/registry"
 export ECC_STORE_DIR="$PWD/$WORK/store"   # keep the demo's store apart
 
-if [ -t 1 ]; then
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-}" != dumb ]; then
 	step() { printf '\n\033[1m=== %s\033[0m\n' "$*"; }
 else
 	step() { printf '\n=== %s\n' "$*"; }

@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,8 +60,8 @@ type OpenOptions struct {
 	MetadataOnly bool
 	// Platform chooses from multi-arch artifacts ("" is the host's).
 	Platform string
-	// Progress receives transfer progress (nil: none).
-	Progress io.Writer
+	// Progress follows a pull's transfer (nil: nothing does).
+	Progress registry.Progress
 
 	// PlainHTTP allows http:// URLs (--plain-http). A redirect from
 	// https:// to http:// is refused even then.
@@ -159,7 +160,7 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 	}
 	file := ref
 	if st.IsDir() {
-		file = filepath.Join(ref, "package.json")
+		file = hostPackage(ref)
 		if _, err := os.Stat(file); err != nil {
 			// packager.Open says what the folder lacks and how to build it.
 			_, err := packager.Open(ref)
@@ -190,6 +191,31 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 		return s, err
 	}
 	return checked(ref, packager.NameOf(ref), data)
+}
+
+// hostPackage is the package.json of a build folder: DIR/package.json,
+// unless that one is for another architecture and the folder holds this
+// machine's in DIR/ARCH/ (ecc build --arch arm64,x86_64 writes the first
+// architecture at the top, the others in folders named after them).
+func hostPackage(dir string) string {
+	top := filepath.Join(dir, "package.json")
+	alt := filepath.Join(dir, packager.HostArch(), "package.json")
+	if _, err := os.Stat(alt); err != nil {
+		return top
+	}
+	data, err := readCapped(top)
+	if err != nil {
+		return top
+	}
+	var p struct {
+		Meta struct {
+			Arch string `json:"arch"`
+		} `json:"meta"`
+	}
+	if json.Unmarshal(data, &p) != nil || packager.CheckArch(&packager.Meta{Arch: p.Meta.Arch}) == nil {
+		return top
+	}
+	return alt
 }
 
 // readCapped reads a package file of at most packager.MaxPackageSize bytes.

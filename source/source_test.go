@@ -287,3 +287,51 @@ func TestOpenForInspect(t *testing.T) {
 		t.Errorf("after a NoStore pull, the store has it: %v", err)
 	}
 }
+
+// A build folder of several architectures (ecc build --arch A,B: A at the
+// top, B in B/) opens as this machine's package wherever it is.
+func TestOpenFolderPicksHostArch(t *testing.T) {
+	host := packager.HostArch()
+	other := "arm64"
+	if host == other {
+		other = "x86_64"
+	}
+	write := func(dir, arch string) {
+		t.Helper()
+		var p packager.Package
+		p.Object = []byte("\x7fELF not really an object")
+		p.Meta.BpfSkel.ObjName = "probe_bpf"
+		p.Meta.Arch = arch
+		data, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "package.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		archs [2]string // top, in a folder of its name
+		want  string
+	}{
+		{"foreign first", [2]string{other, host}, host},
+		{"host first", [2]string{host, other}, host},
+		{"foreign only", [2]string{other, ""}, other}, // the runtime says it cannot run
+		{"no arch", [2]string{"", ""}, ""},
+	} {
+		dir := t.TempDir()
+		write(dir, c.archs[0])
+		if c.archs[1] != "" {
+			write(filepath.Join(dir, c.archs[1]), c.archs[1])
+		}
+		s, err := Open(ctx, dir, nil)
+		if err != nil || s.Package.Meta.Arch != c.want || s.Name != dir {
+			t.Errorf("%s: %v, %+v; want arch %q", c.name, err, s, c.want)
+		}
+	}
+}

@@ -24,7 +24,9 @@ import (
 // [[ ]] delimiters (so GitHub's ${{ }} passes through untouched), rendered
 // with a ScaffoldData; "NAME" in a file or folder name becomes the project
 // name; files ending in .tmpl are partials ([[define]] blocks for the
-// others), not written out. Adding a template is adding a folder.
+// others), not written out; a file ending in .in is written without it
+// (go.mod.in → go.mod: a go.mod here would make its folder a module of its
+// own, which go:embed leaves out). Adding a template is adding a folder.
 //
 //go:embed all:init
 var initFiles embed.FS
@@ -37,9 +39,14 @@ const (
 	sharedDir       = "_shared"
 	manifestFile    = "template.json"
 	partialExt      = ".tmpl"
+	inExt           = ".in"
 	namePlaceholder = "NAME"
 	// GoVersion is the Go release the generated CI workflow sets up.
 	scaffoldGoVersion = "1.26"
+	// guestGoVersion is the oldest Go that builds a Go Wasm guest, for its
+	// go.mod: the compiler's minGoMinor (wasip1 with go:wasmimport,
+	// generics and the structs package).
+	guestGoVersion = "1.23"
 )
 
 // Scaffold is one project template.
@@ -64,7 +71,8 @@ type Scaffold struct {
 
 // ScaffoldData is what a template's files are rendered with.
 type ScaffoldData struct {
-	Name        string // project name, a C identifier: my_probe
+	Name        string // project name, of files, folder and package: my-probe
+	Ident       string // the name as a C identifier: my_probe
 	Upper       string // MY_PROBE, for macros and include guards
 	Template    string // template name
 	Description string // the template's one-line description
@@ -74,7 +82,17 @@ type ScaffoldData struct {
 	RunFlags    string // ecli flags a run needs (Scaffold.RunFlags)
 	Args        string // example program flags (Scaffold.Args)
 	GoVersion   string // Go release for CI
+	GuestGo     string // the oldest Go release a Go Wasm guest builds with, for its go.mod
 	Module      string // ecc's Go module, for go install
+	EccVersion  string // the version of ecc the CI workflow installs (Options.EccVersion)
+}
+
+// Options are the choices of the one who renders a project.
+type Options struct {
+	// EccVersion is the version of ecc that the project's CI workflow and
+	// README install (go install MODULE/cmd/ecc@EccVersion): the one that
+	// generates the project, so that CI builds as it does. "" is latest.
+	EccVersion string
 }
 
 // File is one rendered file of a project.
@@ -83,10 +101,12 @@ type File struct {
 	Data []byte
 }
 
-var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+var nameRE = regexp.MustCompile(`^[a-z]([a-z0-9_-]*[a-z0-9_])?$`)
 
-// ValidName reports whether name can name a project: it becomes file names
-// and C macros, so it must be a lower-case C identifier.
+// ValidName reports whether name can name a project: it becomes the names
+// of files, of the folder and of the package (and of its OCI repository,
+// which takes lower case only), and, with - as _, C identifiers. So it is
+// lower-case letters, digits, _ and -, starting with a letter.
 func ValidName(name string) error {
 	if len(name) > 64 {
 		return fmt.Errorf("project name %q is too long (at most 64 characters)", name)
@@ -94,14 +114,14 @@ func ValidName(name string) error {
 	if !nameRE.MatchString(name) {
 		hint := strings.Trim(strings.Map(func(r rune) rune {
 			switch {
-			case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_':
+			case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '_', r == '-':
 				return r
 			case r >= 'A' && r <= 'Z':
 				return r + ('a' - 'A')
 			}
 			return '_'
-		}, name), "_0123456789")
-		msg := fmt.Sprintf("invalid project name %q: use lower-case letters, digits and _, starting with a letter", name)
+		}, name), "_-0123456789")
+		msg := fmt.Sprintf("invalid project name %q: use lower-case letters, digits, - and _, starting with a letter", name)
 		if hint != "" && nameRE.MatchString(hint) {
 			msg += fmt.Sprintf(" (e.g. %q)", hint)
 		}
@@ -164,8 +184,8 @@ func LookupScaffold(name string) (Scaffold, error) {
 }
 
 // ScaffoldFor returns what the files of template tmpl are rendered with for
-// a project called name.
-func ScaffoldFor(tmpl, name string) (ScaffoldData, error) {
+// a project called name; o may be nil.
+func ScaffoldFor(tmpl, name string, o *Options) (ScaffoldData, error) {
 	if err := ValidName(name); err != nil {
 		return ScaffoldData{}, err
 	}
@@ -173,9 +193,11 @@ func ScaffoldFor(tmpl, name string) (ScaffoldData, error) {
 	if err != nil {
 		return ScaffoldData{}, err
 	}
+	ident := strings.ReplaceAll(name, "-", "_")
 	d := ScaffoldData{
 		Name:        name,
-		Upper:       strings.ToUpper(name),
+		Ident:       ident,
+		Upper:       strings.ToUpper(ident),
 		Template:    s.Name,
 		Description: s.Description,
 		Sources:     name + ".bpf.c",
@@ -183,7 +205,12 @@ func ScaffoldFor(tmpl, name string) (ScaffoldData, error) {
 		RunFlags:    s.RunFlags,
 		Args:        s.Args,
 		GoVersion:   scaffoldGoVersion,
+		GuestGo:     guestGoVersion,
 		Module:      "github.com/ecc-bpf/ecc",
+		EccVersion:  "latest",
+	}
+	if o != nil && o.EccVersion != "" {
+		d.EccVersion = o.EccVersion
 	}
 	if _, err := fs.Stat(initFiles, path.Join(initRoot, s.Name, namePlaceholder+".h")); err == nil {
 		d.Header = name + ".h"
@@ -199,9 +226,9 @@ func ScaffoldFor(tmpl, name string) (ScaffoldData, error) {
 }
 
 // RenderFiles renders template tmpl for a project called name, in memory,
-// sorted by path.
-func RenderFiles(tmpl, name string) ([]File, error) {
-	d, err := ScaffoldFor(tmpl, name)
+// sorted by path; o may be nil.
+func RenderFiles(tmpl, name string, o *Options) ([]File, error) {
+	d, err := ScaffoldFor(tmpl, name, o)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +282,7 @@ func RenderFiles(tmpl, name string) ([]File, error) {
 		if err != nil {
 			return nil, fmt.Errorf("template %s: render %s: %w", d.Template, rel, err)
 		}
-		out = append(out, File{Path: strings.ReplaceAll(rel, namePlaceholder, name), Data: buf.Bytes()})
+		out = append(out, File{Path: strings.TrimSuffix(strings.ReplaceAll(rel, namePlaceholder, name), inExt), Data: buf.Bytes()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
@@ -263,9 +290,10 @@ func RenderFiles(tmpl, name string) ([]File, error) {
 
 // Render creates the project name from template tmpl in dir. dir must not
 // exist or be an empty folder; nothing is left behind on error (the files
-// are written to a temporary folder next to dir, then renamed).
-func Render(tmpl, name, dir string) error {
-	files, err := RenderFiles(tmpl, name)
+// are written to a temporary folder next to dir, then renamed). o may be
+// nil.
+func Render(tmpl, name, dir string, o *Options) error {
+	files, err := RenderFiles(tmpl, name, o)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package templates
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -53,14 +54,16 @@ func TestInitScaffolds(t *testing.T) {
 }
 
 func TestInitValidName(t *testing.T) {
-	for _, n := range []string{"a", "execwatch", "my_probe", "p2p", "x_1_y", strings.Repeat("a", 64)} {
+	for _, n := range []string{"a", "execwatch", "my_probe", "my-probe", "a-b_c", "p2p", "x_1_y", strings.Repeat("a", 64)} {
 		if err := ValidName(n); err != nil {
 			t.Errorf("%q: %v", n, err)
 		}
 	}
 	for _, c := range []struct{ name, hint string }{
 		{"", ""},
-		{"My-Probe", `"my_probe"`},
+		{"My-Probe", `"my-probe"`},
+		{"my-", `"my"`},
+		{"-x", `"x"`},
 		{"1abc", `"abc"`},
 		{"_x", `"x"`},
 		{"a b", `"a_b"`},
@@ -94,12 +97,12 @@ func TestInitRenderEveryTemplate(t *testing.T) {
 	}
 	for _, s := range Scaffolds() {
 		t.Run(s.Name, func(t *testing.T) {
-			const name = "my_probe"
+			const name = "my-probe" // C identifiers: my_probe
 			dir := filepath.Join(t.TempDir(), "proj")
-			if err := Render(s.Name, name, dir); err != nil {
+			if err := Render(s.Name, name, dir, nil); err != nil {
 				t.Fatal(err)
 			}
-			d, err := ScaffoldFor(s.Name, name)
+			d, err := ScaffoldFor(s.Name, name, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,13 +153,22 @@ func TestInitRenderEveryTemplate(t *testing.T) {
 			}
 
 			mk := got["Makefile"]
-			for _, w := range []string{"\nECC ?= ecc\n", "\nECLI ?= ecli\n", "\nREF ?= ghcr.io/", "\nbuild:\n", "\nrun: build\n", "\npush: build\n", "\t$(ECC) push build $(REF)\n", d.Sources + "\n"} {
+			for _, w := range []string{"\nECC ?= $(shell command -v ecc 2>/dev/null || echo ecc)\n", "\nECLI ?= $(shell command -v ecli 2>/dev/null || echo ecli)\n",
+				"\nTEMPLATE_RUN_FLAGS ?=" + strings.TrimRight(" "+d.RunFlags, " ") + "\nRUN_FLAGS ?=\n",
+				"\nREF ?= ghcr.io/OWNER/my-probe:latest\n", "\nbuild:\n", "\nrun: build\n", "\npush: build\n", "\t$(ECC) push build $(REF)\n", d.Sources + "\n"} {
 				if !strings.Contains(mk, w) {
 					t.Errorf("Makefile lacks %q", w)
 				}
 			}
 			if strings.Contains(mk, "\n    ") {
 				t.Errorf("Makefile recipes must start with a tab")
+			}
+			// A Go guest is a module of its own, with the guest's Go.
+			if s.Name == "wasm-go" && got["go.mod"] != "" && !strings.Contains(got["go.mod"], "\nmodule my-probe\n\ngo 1.23\n") {
+				t.Errorf("go.mod:\n%s", got["go.mod"])
+			}
+			if _, ok := got["go.mod"]; ok != (s.Name == "wasm-go") {
+				t.Errorf("go.mod present: %v", ok)
 			}
 			for _, w := range []string{"/build/", "*.bpf.o", "*.skel.json"} {
 				if !strings.Contains(got[".gitignore"], w) {
@@ -172,7 +184,7 @@ func TestInitRenderEveryTemplate(t *testing.T) {
 			for _, w := range []string{
 				"${{ github.repository }}", "${{ github.ref_name }}", "${{ secrets.GITHUB_TOKEN }}", "${{ github.actor }}",
 				buildLine,
-				"go install github.com/ecc-bpf/ecc/cmd/ecc@latest",
+				"go install github.com/ecc-bpf/ecc/cmd/ecc@latest", // no version given: latest
 				"sudo apt-get install -y clang llvm libbpf-dev",
 				`go-version: "1.26"`,
 			} {
@@ -230,7 +242,7 @@ func keys(m map[string]string) []string {
 }
 
 func TestInitFilesSubstituteName(t *testing.T) {
-	files, err := RenderFiles("tracepoint", "exec_watch")
+	files, err := RenderFiles("tracepoint", "exec_watch", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,14 +260,14 @@ func TestInitFilesSubstituteName(t *testing.T) {
 		!bytes.Contains(byPath["Makefile"], []byte("exec_watch.bpf.c exec_watch.h")) {
 		t.Errorf("name not substituted: %v", paths)
 	}
-	again, _ := RenderFiles("tracepoint", "exec_watch")
+	again, _ := RenderFiles("tracepoint", "exec_watch", nil)
 	if !reflect.DeepEqual(files, again) {
 		t.Error("rendering is not deterministic")
 	}
-	if _, err := RenderFiles("tracepoint", "Exec-Watch"); err == nil {
+	if _, err := RenderFiles("tracepoint", "Exec-Watch", nil); err == nil {
 		t.Error("bad name rendered")
 	}
-	if _, err := RenderFiles("nope", "x"); err == nil {
+	if _, err := RenderFiles("nope", "x", nil); err == nil {
 		t.Error("unknown template rendered")
 	}
 }
@@ -264,7 +276,7 @@ func TestInitRenderRefusesNonEmptyFolder(t *testing.T) {
 	dir := t.TempDir()
 	keep := filepath.Join(dir, "notes.txt")
 	os.WriteFile(keep, []byte("mine"), 0o600)
-	err := Render("xdp", "pkt", dir)
+	err := Render("xdp", "pkt", dir, nil)
 	if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("got %v", err)
 	}
@@ -278,14 +290,14 @@ func TestInitRenderRefusesNonEmptyFolder(t *testing.T) {
 	// A file in the way.
 	file := filepath.Join(t.TempDir(), "f")
 	os.WriteFile(file, nil, 0o644)
-	if err := Render("xdp", "pkt", file); err == nil || !strings.Contains(err.Error(), "not a folder") {
+	if err := Render("xdp", "pkt", file, nil); err == nil || !strings.Contains(err.Error(), "not a folder") {
 		t.Errorf("file in the way: %v", err)
 	}
 }
 
 func TestInitRenderIntoEmptyFolder(t *testing.T) {
 	dir := t.TempDir() // exists, empty
-	if err := Render("histogram", "lat", dir); err != nil {
+	if err := Render("histogram", "lat", dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	ents, _ := os.ReadDir(dir)
@@ -299,7 +311,7 @@ func TestInitRenderIntoEmptyFolder(t *testing.T) {
 	}
 	// Nested, missing parents are created.
 	nested := filepath.Join(t.TempDir(), "a", "b", "lat")
-	if err := Render("histogram", "lat", nested); err != nil {
+	if err := Render("histogram", "lat", nested, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(nested, "lat.bpf.c")); err != nil {
@@ -325,5 +337,60 @@ func TestInitWriteAllOrNothing(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(empty); len(ents) != 0 {
 		t.Errorf("left behind: %v", ents)
+	}
+}
+
+// The CI workflow and the README install the ecc that made the project.
+func TestInitPinsEccVersion(t *testing.T) {
+	for _, s := range Scaffolds() {
+		files, err := RenderFiles(s.Name, "pinned", &Options{EccVersion: "v0.4.1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			text := string(f.Data)
+			if strings.Contains(text, "@latest") {
+				t.Errorf("%s: %s installs @latest", s.Name, f.Path)
+			}
+			if (f.Path == ".github/workflows/publish.yml" || f.Path == "README.md") && !strings.Contains(text, "go install github.com/ecc-bpf/ecc/cmd/ecc@v0.4.1") {
+				t.Errorf("%s: %s does not install ecc v0.4.1", s.Name, f.Path)
+			}
+		}
+	}
+}
+
+// make run keeps the template's ecli flags when RUN_FLAGS adds some, and
+// runs ecli by its full path (sudo resets PATH).
+func TestInitMakefileRun(t *testing.T) {
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("no make")
+	}
+	bin := t.TempDir()
+	for _, tool := range []string{"ecc", "ecli"} {
+		os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/sh\n"), 0o755)
+	}
+	dir := filepath.Join(t.TempDir(), "pkt-count")
+	if err := Render("xdp", "pkt-count", dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, bin + "/ecli run --ifname lo build/package.json\n"},
+		{[]string{"RUN_FLAGS=-j -d 10s"}, bin + "/ecli run --ifname lo -j -d 10s build/package.json\n"},
+		{[]string{"RUN_FLAGS=--ifname eth0"}, bin + "/ecli run --ifname lo --ifname eth0 build/package.json\n"}, // the last one wins
+		{[]string{"TEMPLATE_RUN_FLAGS=", "ARGS=--drop-udp-port 53"}, bin + "/ecli run build/package.json --drop-udp-port 53\n"},
+	} {
+		cmd := exec.Command(makeBin, append([]string{"-s", "-n", "-C", dir, "run", "SUDO="}, c.args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("make -n run %q: %v", c.args, err)
+		}
+		if !strings.HasSuffix(string(out), c.want) || !strings.Contains(string(out), bin+"/ecc build") {
+			t.Errorf("make -n run %q:\n%s\nwant it to end with %q", c.args, out, c.want)
+		}
 	}
 }

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
-	"golang.org/x/term"
 
+	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/compiler"
 )
 
@@ -30,6 +29,7 @@ Examples:
    ecc build -o out/ --cflags "-DDEBUG -Wall" runqlat.bpf.c
    ecc build --arch x86_64,arm64 --btf arm64=vmlinux-arm64.btf opensnoop.bpf.c
    ECC_CLANG=clang-14 ecc build --no-cache -v profile.bpf.c
+   ecc build --format json -o build/ execsnoop.bpf.c | jq -r '.outputs[0].package'
 
 With --wasm GUEST, ecc also builds the program's user space as a Wasm module,
 NAME.wasm, next to package.json: GUEST is a C file (compiled with clang
@@ -51,7 +51,8 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			&cli.StringSliceFlag{Name: "arch", Usage: "target `ARCH`es, comma-separated: x86_64, arm64, riscv64, s390x, ppc64le, loongarch64, arm (default: host)"},
 			&cli.BoolFlag{Name: "no-cache", Usage: "build even when the cache holds the result"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "cache `DIR` (default: $XDG_CACHE_HOME/ecc)", EnvVars: []string{"ECC_CACHE_DIR"}},
-			&cli.BoolFlag{Name: "json", Usage: "print the outputs as JSON on stdout"},
+			commands.FormatFlag(),
+			&cli.BoolFlag{Name: "json", Usage: "the same as --format json"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print the commands run"},
 			&cli.StringFlag{Name: "wasm", Usage: "also build the user-space `GUEST` program (main.c or main.go) into NAME.wasm, a Wasm module embedding the BPF object, for 'ecli run NAME.wasm'"},
 			&cli.StringFlag{Name: "bpf", Usage: "with --wasm: the BPF program `FILE.bpf.c` (default: the only *.bpf.c in the guest's folder)"},
@@ -59,13 +60,13 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("wasm") == "" && (c.String("bpf") != "" || c.String("wasm-cflags") != "") {
-				return fmt.Errorf("--bpf and --wasm-cflags go with --wasm GUEST; see 'ecc build --help'")
+				return commands.Usagef(c, "--bpf and --wasm-cflags go with --wasm GUEST")
 			}
 			if c.String("wasm") != "" && c.NArg() > 2 {
-				return fmt.Errorf("ecc build --wasm GUEST takes an optional SOURCE.bpf.c and EXPORT_HEADER.h (got %d arguments); see 'ecc build --help'", c.NArg())
+				return commands.Usagef(c, "--wasm GUEST expects an optional SOURCE.bpf.c and EXPORT_HEADER.h, got %s", commands.NArgs(c))
 			}
 			if c.String("wasm") == "" && (c.NArg() < 1 || c.NArg() > 2) {
-				return fmt.Errorf("ecc build takes SOURCE.bpf.c and an optional EXPORT_HEADER.h (got %d arguments); see 'ecc build --help'", c.NArg())
+				return commands.Usagef(c, "expects SOURCE.bpf.c and an optional EXPORT_HEADER.h, got %s", commands.NArgs(c))
 			}
 			arches, err := compiler.ParseArches(c.StringSlice("arch"))
 			if err != nil {
@@ -90,7 +91,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 				NoCache:      c.Bool("no-cache"),
 				CacheDir:     c.String("cache-dir"),
 				Stderr:       os.Stderr,
-				Color:        term.IsTerminal(int(os.Stderr.Fd())),
+				Color:        commands.Color(os.Stderr),
 			}
 			if c.Bool("verbose") {
 				o.Verbose = os.Stderr
@@ -108,18 +109,16 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 				out = buildResult(res)
 			}
 			out.print(os.Stderr)
-			if c.Bool("json") {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(out)
+			if c.Bool("json") || commands.JSON(c) {
+				return commands.WriteJSON(os.Stdout, out)
 			}
 			return nil
 		},
 	}
 }
 
-// buildJSON is what 'ecc build --json' prints, for a BPF build and for a
-// Wasm build (--wasm) alike; docs/guide.md documents it.
+// buildJSON is what 'ecc build --format json' prints, for a BPF build and
+// for a Wasm build (--wasm) alike; docs/output.md documents it.
 type buildJSON struct {
 	Name string `json:"name"`
 	// Outputs has one entry per architecture, the first at the top of

@@ -2,11 +2,11 @@ package main
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/compiler"
 )
 
@@ -30,7 +30,7 @@ Examples:
 			},
 			Action: func(c *cli.Context) error {
 				if c.NArg() != 0 {
-					return fmt.Errorf("ecc gen vmlinux takes no arguments (got %q); use --btf and -o", c.Args().Slice())
+					return commands.Usagef(c, "expects no arguments, got %q (the BTF comes with --btf, the output goes to -o)", c.Args().Slice())
 				}
 				out := c.String("output")
 				if out == "-" {

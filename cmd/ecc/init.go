@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/templates"
 )
 
@@ -19,12 +20,14 @@ func initCommand() *cli.Command {
 		Description: `Creates the folder NAME (or -o DIR) with NAME.bpf.c (and NAME.h when the
 template exports events), a README, a Makefile (build, run, push) and a
 GitHub Actions workflow that builds for x86_64 and arm64 and pushes to
-ghcr.io on every tag v*. NAME is a C identifier in lower case (my_probe).
-An existing folder is only used when it is empty.
+ghcr.io on every tag v*, with the version of ecc that made the project.
+NAME is lower-case letters, digits, - and _ (my-probe); C identifiers use
+it with _ for - (MY_PROBE_H). An existing folder is only used when it is
+empty.
 
 Examples:
    ecc init --list
-   ecc init execwatch
+   ecc init my-probe
    ecc init pktcount --template xdp
    ecc init lat -t histogram -o ~/src/lat`,
 		Flags: []cli.Flag{
@@ -37,18 +40,20 @@ Examples:
 				return listScaffolds(c.App.Writer)
 			}
 			if c.NArg() != 1 {
-				return fmt.Errorf("ecc init takes one NAME (got %d arguments); e.g. 'ecc init my_probe --template %s'", c.NArg(), templates.DefaultScaffold)
+				return commands.Usagef(c, "expects one NAME, got %s (e.g. 'ecc init my-probe --template %s')", commands.NArgs(c), templates.DefaultScaffold)
 			}
 			name := c.Args().First()
 			dir := c.String("output")
 			if dir == "" {
 				dir = name
 			}
-			files, err := templates.RenderFiles(c.String("template"), name)
+			// CI installs the ecc that made the project.
+			o := &templates.Options{EccVersion: commands.ReadBuildInfo().InstallVersion()}
+			files, err := templates.RenderFiles(c.String("template"), name, o)
 			if err != nil {
 				return err
 			}
-			data, err := templates.ScaffoldFor(c.String("template"), name)
+			data, err := templates.ScaffoldFor(c.String("template"), name, o)
 			if err != nil {
 				return err
 			}
@@ -68,10 +73,19 @@ Examples:
 			if filepath.Clean(dir) != "." {
 				fmt.Fprintf(w, "  cd %s\n", dir)
 			}
-			fmt.Fprintf(w, "  ecc build -o build %s\n  %s%s\n", data.Sources, run, data.Package)
+			fmt.Fprintf(w, "  make build   # ecc build -o build %s\n  make run     # %s%s\n", data.Sources, run, data.Package)
 			return nil
 		},
 	}
+}
+
+// templateNames are the names of the templates, for shell completion.
+func templateNames() []string {
+	var names []string
+	for _, s := range templates.Scaffolds() {
+		names = append(names, s.Name)
+	}
+	return names
 }
 
 // listScaffolds prints one template a line: name and description, aligned.

@@ -20,7 +20,7 @@ func run(args []string) int {
 
 // newApp is the command line: every command with its flags (tests walk it).
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "ecc",
 		Usage: "compile eBPF C into portable packages, and distribute them",
 		Description: `ecc turns a kernel-side NAME.bpf.c into a CO-RE object and a package that
@@ -51,7 +51,12 @@ Examples:
 			commands.Inspect("ecc"),
 			commands.Named("ecc", commands.Version()),
 			commands.Named("ecc", commands.Completion()),
+			commands.Named("ecc", commands.Man()),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	commands.Setup(app, commands.FlagValues{
+		"template": templateNames,
+	})
+	return app
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,22 +35,11 @@ func TestMain(m *testing.M) {
 
 func ecc(t *testing.T, args ...string) (stdout, stderr string, status int) {
 	t.Helper()
-	cmd := exec.Command(eccBin, args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		status = ee.ExitCode()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return o.String(), e.String(), status
+	return (&session{t: t}).run(args...)
 }
 
-// Every bad input: exit status 1, one line on stderr naming the thing, no
-// output files.
+// Every bad input: one line on stderr naming the thing, no output files,
+// and exit status 1, or 2 for a command line ecc does not take.
 func TestBadInput(t *testing.T) {
 	testenv.BPFBuild(t)
 	dir := t.TempDir()
@@ -77,19 +65,27 @@ func TestBadInput(t *testing.T) {
 		{"no clang", []string{"build", "--clang", "/nonexistent/clang", good}, []string{"/nonexistent/clang", "apt-get install clang-19"}, 1},
 		{"bad btf", []string{"build", "--btf", write("bad.btf", "garbage"), good}, []string{"bad.btf", "--btf"}, 1},
 		{"btf bad arch", []string{"build", "--btf", "mips=x.btf", good}, []string{"--btf mips=x.btf", "unknown --arch"}, 1},
-		{"too many args", []string{"build", good, noStruct, noStruct}, []string{"ecc build takes SOURCE.bpf.c"}, 1},
-		{"no args", []string{"build"}, []string{"ecc build takes SOURCE.bpf.c"}, 1},
+		{"too many args", []string{"build", good, noStruct, noStruct}, []string{"ecc build: expects SOURCE.bpf.c", "got 3 arguments", "see 'ecc build --help'"}, 1},
+		{"no args", []string{"build"}, []string{"ecc build: expects SOURCE.bpf.c", "got no arguments"}, 1},
+		{"misspelt flag", []string{"build", "--ouput", dir, good}, []string{"ecc build: unknown flag --ouput (did you mean --output?); see 'ecc build --help'"}, 1},
+		{"flag without value", []string{"build", good, "-o"}, []string{"ecc build: flag -o needs a value"}, 1},
+		{"misspelt command", []string{"bulid", good}, []string{`ecc: unknown command "bulid" (did you mean "build"?)`}, 1},
 		{"bad cflags", []string{"build", "--cflags", `-DX="unterminated`, good}, []string{"--cflags", "unterminated"}, 1},
 		{"inspect missing", []string{"inspect", filepath.Join(dir, "nope.json")}, []string{"nope.json", "no such file"}, 1},
 		{"inspect not a package", []string{"inspect", write("junk.json", `{"x":1}`)}, []string{"junk.json", "bpf_object"}, 1},
 		{"gen bad btf", []string{"gen", "vmlinux", "--btf", filepath.Join(dir, "none.btf"), "-o", filepath.Join(dir, "out.h")}, []string{"none.btf"}, 1},
 	}
+	usage := map[string]bool{"too many args": true, "no args": true, "misspelt flag": true, "flag without value": true, "misspelt command": true}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			before := listFiles(dir)
 			_, stderr, status := ecc(t, c.args...)
-			if status != 1 {
-				t.Errorf("exit status %d, want 1", status)
+			want := 1
+			if usage[c.name] {
+				want = 2
+			}
+			if status != want {
+				t.Errorf("exit status %d, want %d", status, want)
 			}
 			for _, w := range c.wants {
 				if !strings.Contains(stderr, w) {
@@ -235,8 +231,8 @@ func TestEveryCommandHasExamples(t *testing.T) {
 	walk = func(prefix string, cmds []*cli.Command) {
 		for _, c := range cmds {
 			name := strings.TrimSpace(prefix + " " + c.Name)
-			if len(c.Subcommands) > 0 && c.Action == nil {
-				walk(name, c.Subcommands)
+			if len(c.Subcommands) > 0 && len(c.Flags) == 0 && c.ArgsUsage == "" {
+				walk(name, c.Subcommands) // a group: its commands have the examples
 				continue
 			}
 			if c.Usage == "" || !strings.Contains(c.Description, "Examples:") {
@@ -260,4 +256,44 @@ func TestHelpHasNoPlaceholders(t *testing.T) {
 		}
 	}
 	walk(newApp().Commands)
+}
+
+// The bash completion script, run by bash against the binary: commands,
+// flags of a subcommand, template names after --template, file names after
+// a flag that takes a file.
+func TestBashCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	script, _, status := ecc(t, "completion", "bash")
+	if status != 0 {
+		t.Fatalf("completion bash: status %d", status)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "probe.bpf.c"), nil, 0o644)
+	for _, c := range []struct{ words, want string }{
+		{"ecc ''", "build gen init push pull login logout images tag inspect version completion"},
+		{"ecc bu", "build"},
+		{"ecc init --template ''", "histogram profile tc tracepoint uprobe wasm-c wasm-go xdp"},
+		{"ecc init -t x", "xdp"},
+		{"ecc init --o", "--output"},
+		{"ecc init my-probe --", "--template --output --list --help"},
+		{"ecc build -o out pro", "probe.bpf.c"},
+		{"ecc build -o ''", "probe.bpf.c"},
+		{"ecc gen ''", "vmlinux"},
+		{"ecc completion ''", "bash zsh fish"},
+		{"ecc inspect --format ''", "text json"},
+	} {
+		cmd := exec.Command(bash, "--norc", "-c", script+`
+COMP_WORDS=(`+c.words+`); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+_ecc_complete
+echo "${COMPREPLY[*]}"`)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(eccBin)+":"+os.Getenv("PATH"))
+		out, err := cmd.Output()
+		if got := strings.TrimSpace(string(out)); err != nil || got != c.want {
+			t.Errorf("complete %s: %q (%v), want %q", c.words, got, err, c.want)
+		}
+	}
 }

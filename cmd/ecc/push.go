@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strconv"
@@ -26,8 +26,9 @@ func pushCommand() *cli.Command {
 index. REF is host[:port]/repo[:tag], oci:DIR[:tag] or oci-archive:FILE.tar[:tag].
 Blobs the registry already has are not uploaded again. SOURCE_DATE_EPOCH sets
 the creation time; without it none is recorded, so identical packages push
-identical digests. Prints the digest; --format json prints
-{reference, digest, size} for CI.
+identical digests. Prints the digest; --format json prints {"reference",
+"digest", "media_type", "size", "uploaded", "skipped"} for CI (docs/output.md).
+A progress bar shows on a terminal (stderr).
 
 Examples:
    ecc push build/ ghcr.io/org/probe:v1
@@ -39,12 +40,12 @@ Examples:
 A build folder holding NAME.wasm (ecc build --wasm) pushes it as a layer
 beside the object; ecli run REF then runs the Wasm program.`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
+			commands.FormatFlag(),
 			&cli.BoolFlag{Name: "eunomia", Usage: "push only the Wasm module, in eunomia-bpf's artifact shape (for its ecli)"},
 		}, commands.RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
-				return fmt.Errorf("ecc push takes PACKAGE and REF (got %d arguments); e.g. 'ecc push build/ ghcr.io/org/probe:v1'", c.NArg())
+				return commands.Usagef(c, "expects PACKAGE and REF, got %s (e.g. 'ecc push build/ ghcr.io/org/probe:v1')", commands.NArgs(c))
 			}
 			pkgs, err := packager.OpenBuild(c.Args().Get(0))
 			if errors.Is(err, fs.ErrNotExist) {
@@ -81,12 +82,11 @@ beside the object; ecli run REF then runs the Wasm program.`,
 			if err != nil {
 				return err
 			}
-			if c.String("format") == "json" {
-				return json.NewEncoder(os.Stdout).Encode(res)
-			}
 			fmt.Fprintf(os.Stderr, "%d blobs uploaded, %d already there\n", res.Uploaded, res.Skipped)
-			fmt.Fprintf(os.Stdout, "Pushed %s\nDigest: %s\n", res.Reference, res.Digest)
-			return nil
+			return commands.Print(c, res, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "Pushed %s\nDigest: %s\n", res.Reference, res.Digest)
+				return err
+			})
 		},
 	}
 }

@@ -2,12 +2,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/runtime/vmguest"
+	"github.com/ecc-bpf/ecc/source"
 )
 
 func main() {
@@ -28,7 +30,7 @@ func run(args []string) int {
 
 // newApp is the command line: every command with its flags.
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "ecli",
 		Usage: "run eBPF packages: load, attach, print events",
 		Description: `Examples:
@@ -36,7 +38,11 @@ func newApp() *cli.App {
    ecli run -j -d 5s examples/opensnoop/package.json --failed
    ecli run ghcr.io/org/execsnoop:v1
    ecli inspect examples/execsnoop/package.json`,
-		HideHelpCommand:      true,
+		HideHelpCommand: true,
+		// "ecli PACKAGE" means "ecli run PACKAGE".
+		Action: commands.UnknownCommand(func(cmd, name string) string {
+			return fmt.Sprintf("to run a package: ecli run %s", name)
+		}),
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			runCommand(),
@@ -47,7 +53,12 @@ func newApp() *cli.App {
 			commands.Inspect("ecli"),
 			commands.Named("ecli", commands.Version()),
 			commands.Named("ecli", commands.Completion()),
+			commands.Named("ecli", commands.Man()),
 		},
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+	commands.Setup(app, commands.FlagValues{
+		"pull": func() []string { return []string{source.PullMissing, source.PullNever, source.PullAlways} },
+	})
+	return app
 }

@@ -57,7 +57,12 @@ func buildPkg(t *testing.T, name string) string {
 
 func ecli(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(ecliBin, args...)
+	return runCmd(t, exec.Command(ecliBin, args...))
+}
+
+// runCmd runs cmd and returns its stdout, stderr and exit status.
+func runCmd(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -183,24 +188,30 @@ func TestRunBadInput(t *testing.T) {
 	dir := t.TempDir()
 	junk := filepath.Join(dir, "junk.json")
 	os.WriteFile(junk, []byte(`{"bpf_object": "!!", "bpf_object_size": 3, "meta": {"bpf_skel": {"obj_name": "x"}}}`), 0o644)
+	// status 2: a command line ecli or the program does not take.
 	for _, c := range []struct {
-		name  string
-		args  []string
-		wants []string
+		name   string
+		args   []string
+		wants  []string
+		status int
 	}{
-		{"missing package", []string{"run", filepath.Join(dir, "nope.json")}, []string{"nope.json", "no such file"}},
-		{"no package", []string{"run"}, []string{"needs a PACKAGE"}},
-		{"junk package", []string{"run", junk}, []string{"junk.json", "base64"}},
-		{"unknown program flag", []string{"run", pkg, "--nope"}, []string{"unknown flag --nope"}},
-		{"bad flag value", []string{"run", pkg, "--pid", "abc"}, []string{"--pid", "abc"}},
-		{"ecli flag after package", []string{"run", pkg, "--json"}, []string{"put it before PACKAGE"}},
-		{"bad duration", []string{"run", "-d", "soon", pkg}, []string{"--duration", "soon"}},
-		{"xdp without ifname", []string{"run", buildPkg(t, "xdpcount")}, []string{"--ifname"}},
+		{"missing package", []string{"run", filepath.Join(dir, "nope.json")}, []string{"nope.json", "no such file"}, 1},
+		{"no package", []string{"run"}, []string{"ecli run: expects a PACKAGE"}, 2},
+		{"junk package", []string{"run", junk}, []string{"junk.json", "base64"}, 1},
+		{"unknown program flag", []string{"run", pkg, "--nope"}, []string{"ecli run: unknown flag --nope"}, 2},
+		{"misspelt program flag", []string{"run", pkg, "--faild"}, []string{"unknown flag --faild (did you mean --failed?)"}, 2},
+		{"bad flag value", []string{"run", pkg, "--pid", "abc"}, []string{"--pid", "abc"}, 2},
+		{"ecli flag after package", []string{"run", pkg, "--json"}, []string{"put it before PACKAGE"}, 2},
+		{"misspelt ecli flag", []string{"run", "--duraton", "1s", pkg}, []string{"ecli run: unknown flag --duraton (did you mean --duration?); see 'ecli run --help'"}, 2},
+		{"program flag before package", []string{"run", "-p", "1", pkg}, []string{"ecli run: unknown flag -p", "the program's own after it: ecli run [FLAGS] PACKAGE -p"}, 2},
+		{"package without run", []string{pkg}, []string{"unknown command", "to run a package: ecli run " + pkg}, 2},
+		{"bad duration", []string{"run", "-d", "soon", pkg}, []string{"--duration", "soon"}, 1},
+		{"xdp without ifname", []string{"run", buildPkg(t, "xdpcount")}, []string{"--ifname"}, 1},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, stderr, status := ecli(t, c.args...)
-			if status != 1 {
-				t.Errorf("status %d, want 1", status)
+			if status != c.status {
+				t.Errorf("status %d, want %d", status, c.status)
 			}
 			for _, w := range c.wants {
 				if !strings.Contains(stderr, w) {

@@ -228,8 +228,9 @@ func TestCgroupDryRunAndAttachLines(t *testing.T) {
 		plan.Programs[1].Name != "plant_egress" || plan.Programs[1].Cgroup != root || plan.Programs[1].Action != "attach" {
 		t.Errorf("--dry-run -j: status %d, %v:\n%s", status, err, stdout)
 	}
-	// A bad program flag fails the dry run as it fails the run.
-	if _, stderr, status := ecli(t, "run", "--dry-run", "--cgroup", root, pkg, "--plant-pid", "x"); status != 1 || !strings.Contains(stderr, `got "x"`) {
+	// A bad program flag fails the dry run as it fails the run: a usage
+	// error, status 2.
+	if _, stderr, status := ecli(t, "run", "--dry-run", "--cgroup", root, pkg, "--plant-pid", "x"); status != 2 || !strings.Contains(stderr, `got "x"`) {
 		t.Errorf("--dry-run with a bad flag: status %d, %s", status, stderr)
 	}
 

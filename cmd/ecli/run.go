@@ -61,9 +61,29 @@ Maps that declare max_entries 0 (sized by libbpf-tools' user space) get 10240
 entries, stack traces 16384: --max-entries N changes that, --max-entries
 MAP=N sizes one map.
 
+Output: events print as text rows under a header (TIME, then one column per
+member), or as JSON lines with --format json (-j), to stdout or to -o FILE
+(created or truncated, mode 0644; ecli's messages stay on stderr). --fields
+pid,comm prints those members in that order (a name differing only in case
+works too, PID); the TIME column or JSON "timestamp" prints only when listed
+(timestamp, always first). --fields +NAME,-NAME adds to or takes from the
+default columns instead; by default text rows leave out stack addresses
+(printed as frames under the row) and their _len/_sz members. --filter EXPR
+prints the events whose decoded members match, every --filter at once:
+FIELD==VALUE, FIELD!=VALUE, FIELD~REGEX, FIELD!~REGEX (Go regular
+expressions, unanchored), FIELD<N, <=, >, >=. Numbers compare as numbers (0x
+hex too, negative for signed members), strings as their text, enums by name
+or number, addresses as printed (daddr==10.0.0.1). A bad name lists the
+fields. Histograms, tables, result globals and bpf_printk lines ignore
+--fields and --filter.
+
 Examples:
    ecli run examples/execsnoop/package.json
    ecli run -j -d 10s examples/opensnoop/ --pid 1234 --failed
+   ecli run --fields pid,comm,filename examples/execsnoop/
+   ecli run --fields -ppid,-args_len --filter 'comm~^(bash|sh)$' examples/execsnoop/
+   ecli run --filter uid==1000 --filter 'filename!~^/usr/' examples/execsnoop/
+   ecli run --format json -o events.json -d 30s examples/execsnoop/
    ecli run --ifname lo examples/xdpcount/package.json
    ecli run --uprobe /bin/bash:readline probe.bpf.o
    ecli run --uprobe /bin/bash bashreadline/          # SEC("uretprobe/readline")
@@ -80,7 +100,11 @@ Examples:
    ecli run --plain-http --digest sha256:HEX http://10.0.0.5:8000/package.json
    curl -s https://example.org/p/package.json | ecli run --digest sha256:HEX -`,
 		Flags: append([]cli.Flag{
-			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print events and maps as JSON lines"},
+			&cli.StringFlag{Name: "format", Usage: "`FORMAT` of events and maps: text (the default) or json (JSON lines)"},
+			&cli.BoolFlag{Name: "json", Aliases: []string{"j"}, Usage: "print events and maps as JSON lines (--format json)"},
+			&cli.StringSliceFlag{Name: "fields", Usage: "print only the event members `NAME,...`, in that order (timestamp: ecli's time stamp); +NAME/-NAME add to or take from the default columns (see Output above)"},
+			&cli.GenericFlag{Name: "filter", Value: &repeated{}, Usage: "print only events whose members match `EXPR`: FIELD==VALUE, FIELD!=VALUE, FIELD~REGEX, FIELD!~REGEX, FIELD<N (<=, >, >=); repeatable, all must match"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write events and maps to `FILE` (created or truncated) instead of stdout; messages stay on stderr"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
 			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "print histograms, tables and result globals every `TIME`, each showing that interval (default: once at exit; @sample maps on their own interval)"},
 			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` intervals (with --interval; alone it means --interval 1s)"},
@@ -97,9 +121,14 @@ Examples:
 			&cli.StringFlag{Name: "pull", Value: source.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
 			&cli.StringFlag{Name: "platform", Usage: "for a multi-arch REF: the `OS/ARCH` to run (default: this host's)"},
 		}, commands.SourceFlags()...),
+		// An unknown flag before PACKAGE is most often one of the
+		// program's own flags, which go after it.
+		OnUsageError: commands.OnUsageError(func(cmd, flag string) string {
+			return fmt.Sprintf("ecli's flags go before PACKAGE, the program's own after it: %s [FLAGS] PACKAGE %s ...", cmd, flag)
+		}),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return fmt.Errorf("ecli run needs a PACKAGE; see 'ecli run --help'")
+				return commands.Usagef(c, "expects a PACKAGE")
 			}
 			dur, err := commands.ParseDuration("duration", c.String("duration"))
 			if err != nil {
@@ -119,6 +148,10 @@ Examples:
 			if c.IsSet("interval") && interval < 10*time.Millisecond {
 				return fmt.Errorf("--interval %s: use at least 10ms", c.String("interval"))
 			}
+			json, err := outputFormat(c)
+			if err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ro, err := commands.RegistryOptions(c)
@@ -136,7 +169,10 @@ Examples:
 				return err
 			}
 			o := &runtime.Options{
-				JSON:       c.Bool("json"),
+				JSON:       json,
+				Fields:     c.StringSlice("fields"),
+				Filters:    c.Generic("filter").(*repeated).values,
+				OutputFile: c.String("output"),
 				Duration:   dur,
 				Interval:   interval,
 				Count:      count,
@@ -158,6 +194,11 @@ Examples:
 				return fmt.Errorf("--dry-run: %s is a Wasm program, which decides what it loads and attaches while it runs; run it without --dry-run: each load and attach is printed as it happens, and --ifname/--cgroup override the targets it asks for", src.Name)
 			}
 			if src.Wasm != nil {
+				for _, f := range []string{"fields", "filter", "output", "format", "json"} {
+					if c.IsSet(f) {
+						return fmt.Errorf("--%s: %s is a Wasm program, which prints its own output; run it without --%s", f, src.Name, f)
+					}
+				}
 				// A Wasm program gets the arguments after PACKAGE (after an
 				// optional "--") as its argv.
 				if len(args) > 0 && args[0] == "--" {
@@ -187,12 +228,18 @@ Examples:
 	}
 }
 
-// hintRunFlags: an unknown program flag that is one of ecli's own was put
-// after PACKAGE.
+// hintRunFlags: program flags the package does not take are a usage error
+// (status 2); an unknown one that is one of ecli's own was put after
+// PACKAGE.
 func hintRunFlags(c *cli.Context, err error) error {
+	var pe *progflags.ParseError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	usage := &commands.UsageError{Command: "ecli run", Err: err}
 	var uf *progflags.UnknownFlagError
 	if !errors.As(err, &uf) {
-		return err
+		return usage
 	}
 	for _, f := range c.Command.Flags {
 		for _, n := range f.Names() {
@@ -201,9 +248,33 @@ func hintRunFlags(c *cli.Context, err error) error {
 				dash = "--" + n
 			}
 			if uf.Flag == dash {
-				return &commands.Advice{Err: err, Hint: fmt.Sprintf("%s is an ecli run flag: put it before PACKAGE (ecli run %s PACKAGE ...)", dash, dash)}
+				usage.Err = &commands.Advice{Err: err, Hint: fmt.Sprintf("%s is an ecli run flag: put it before PACKAGE (ecli run %s PACKAGE ...)", dash, dash)}
 			}
 		}
 	}
-	return err
+	return usage
 }
+
+// outputFormat reads --format and -j: whether events print as JSON.
+func outputFormat(c *cli.Context) (bool, error) {
+	switch f := c.String("format"); f {
+	case "":
+		return c.Bool("json"), nil
+	case "json":
+		return true, nil
+	case "text":
+		if c.Bool("json") {
+			return false, commands.Usagef(c, "--format text and -j/--json disagree; -j is --format json")
+		}
+		return false, nil
+	default:
+		return false, commands.Usagef(c, "--format %q: use text or json", f)
+	}
+}
+
+// repeated is a repeatable flag whose values may hold commas (a regular
+// expression), unlike a string slice flag, which splits them.
+type repeated struct{ values []string }
+
+func (r *repeated) Set(s string) error { r.values = append(r.values, s); return nil }
+func (r *repeated) String() string     { return "" }

@@ -58,7 +58,9 @@
 // note. A section no libbpf version knows is attached by the program type
 // cilium/ebpf gave it (XDP on --ifname, SchedCLS as tc, ...); SEC(".xdp")
 // and other known names behind leading dots get that section's type
-// (SetLegacyTypes); anything else is skipped, naming the section.
+// (SetLegacyTypes); anything else is skipped, naming the section and the
+// closest known name. The section table itself is packager/section's,
+// which ecc build checks programs against.
 // fentry/fexit/fmod_ret/kprobe/kretprobe targets named dummy_* that are no
 // kernel function are libbpf-tools' placeholders, retargeted by their user
 // space: those programs are skipped with a message saying so.

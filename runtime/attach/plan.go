@@ -10,6 +10,7 @@ import (
 	"github.com/cilium/ebpf"
 
 	"github.com/ecc-bpf/ecc/internal/termsafe"
+	"github.com/ecc-bpf/ecc/packager/section"
 	"github.com/ecc-bpf/ecc/runtime/attach/usdt"
 )
 
@@ -44,68 +45,36 @@ type Options struct {
 	Freq uint64
 }
 
-// Kind says how a program is attached.
-type Kind int
+// Kind says how a program is attached (the kinds of the section table,
+// packager/section).
+type Kind = section.Kind
 
-// The kinds of attachment. Each Plan has one.
+// The kinds of attachment. Each Plan has one; see section.Kind.
 const (
-	None           Kind = iota // zero value; PlanFor never returns it
-	Tracepoint                 // tracepoint/GROUP/NAME, tp/GROUP/NAME: link.Tracepoint
-	RawTracepoint              // raw_tp/NAME, raw_tracepoint[.w]/NAME: link.AttachRawTracepoint
-	TracingBTF                 // tp_btf, fentry, fexit, fmod_ret (+.s), lsm (+.s): link.AttachTracing / link.AttachLSM
-	Kprobe                     // kprobe/FUNC[+OFF]: link.Kprobe
-	Kretprobe                  // kretprobe/FUNC: link.Kretprobe
-	Ksyscall                   // ksyscall/NAME: kprobe on the arch's syscall wrapper
-	Kretsyscall                // kretsyscall/NAME: kretprobe on the arch's syscall wrapper
-	KprobeMulti                // kprobe.multi/PATTERN: link.KprobeMulti
-	KretprobeMulti             // kretprobe.multi/PATTERN: link.KprobeMulti, return probes
-	Uprobe                     // uprobe[.s][/BINARY:SYMBOL[+OFF]]: Executable.Uprobe
-	Uretprobe                  // uretprobe[.s][/BINARY:SYMBOL[+OFF]]: Executable.Uretprobe
-	UprobeMulti                // uprobe.multi[.s][/BINARY:PATTERN]: Executable.UprobeMulti
-	UretprobeMulti             // uretprobe.multi[.s][/BINARY:PATTERN]: Executable.UretprobeMulti
-	USDT                       // usdt[.s][/BINARY:PROVIDER:NAME]: a uprobe per probe site, specs for <bpf/usdt.bpf.h>
-	Iter                       // iter[.s]/NAME: link.AttachIter, read through IterLink.Open
-	XDP                        // xdp, xdp.frags: link.AttachXDP, driver mode, else generic
-	TC                         // tc, classifier, tc/ingress, tc/egress: TCX, else clsact qdisc + bpf filter
-	TCX                        // tcx/ingress, tcx/egress: link.AttachTCX only
-	Cgroup                     // cgroup_skb/*, cgroup/*, sockops, lsm_cgroup: link.AttachCgroup
-	SocketFilter               // socket: SO_ATTACH_BPF on an AF_PACKET socket bound to the interface
-	PerfEvent                  // perf_event: software CPU clock on every online CPU
-	Manual                     // known, but not attached automatically (struct_ops, sk_msg, ...)
+	None           = section.None
+	Tracepoint     = section.Tracepoint
+	RawTracepoint  = section.RawTracepoint
+	TracingBTF     = section.TracingBTF
+	Kprobe         = section.Kprobe
+	Kretprobe      = section.Kretprobe
+	Ksyscall       = section.Ksyscall
+	Kretsyscall    = section.Kretsyscall
+	KprobeMulti    = section.KprobeMulti
+	KretprobeMulti = section.KretprobeMulti
+	Uprobe         = section.Uprobe
+	Uretprobe      = section.Uretprobe
+	UprobeMulti    = section.UprobeMulti
+	UretprobeMulti = section.UretprobeMulti
+	USDT           = section.USDT
+	Iter           = section.Iter
+	XDP            = section.XDP
+	TC             = section.TC
+	TCX            = section.TCX
+	Cgroup         = section.Cgroup
+	SocketFilter   = section.SocketFilter
+	PerfEvent      = section.PerfEvent
+	Manual         = section.Manual
 )
-
-var kindNames = [...]string{
-	None:           "none",
-	Tracepoint:     "tracepoint",
-	RawTracepoint:  "raw_tracepoint",
-	TracingBTF:     "tracing",
-	Kprobe:         "kprobe",
-	Kretprobe:      "kretprobe",
-	Ksyscall:       "ksyscall",
-	Kretsyscall:    "kretsyscall",
-	KprobeMulti:    "kprobe.multi",
-	KretprobeMulti: "kretprobe.multi",
-	Uprobe:         "uprobe",
-	Uretprobe:      "uretprobe",
-	UprobeMulti:    "uprobe.multi",
-	UretprobeMulti: "uretprobe.multi",
-	USDT:           "usdt",
-	Iter:           "iter",
-	XDP:            "xdp",
-	TC:             "tc",
-	TCX:            "tcx",
-	Cgroup:         "cgroup",
-	SocketFilter:   "socket_filter",
-	PerfEvent:      "perf_event",
-	Manual:         "manual",
-}
-
-func (k Kind) String() string {
-	if k >= 0 && int(k) < len(kindNames) {
-		return kindNames[k]
-	}
-	return "Kind(" + strconv.Itoa(int(k)) + ")"
-}
 
 // Plan is what Attach will do for one program, decided from its section
 // name and the Options without touching the kernel. Fields that do not
@@ -200,179 +169,10 @@ func direction(at ebpf.AttachType) string {
 	return "ingress"
 }
 
-// secDef is one entry of the section table: the libbpf section pattern and
-// what to do with programs in matching sections.
-type secDef struct {
-	// pattern follows libbpf's (and cilium/ebpf's) convention: "x+" matches
-	// "x" and "x/..."; "x/" matches "x/..."; anything else matches exactly
-	// (and, as in cilium/ebpf, as a prefix when nothing matches exactly).
-	pattern string
-	kind    Kind
-	attach  ebpf.AttachType
-	reason  string // Manual
-}
-
 const (
-	reasonSockmap   = "sk_skb and sk_msg programs run from a sockmap or sockhash that user space fills; attach them with link.RawAttachProgram to the map"
-	reasonReuseport = "sk_reuseport programs are attached to a socket group with SO_ATTACH_REUSEPORT_EBPF by the application"
-	reasonDevmap    = "xdp/devmap and xdp/cpumap programs run from devmap or cpumap entries, they cannot be attached to an interface"
-	reasonLWT       = "lwt programs are attached to routes (ip route add ... encap bpf ...)"
-	reasonStructOps = "struct_ops programs are registered through their struct_ops map, not one by one"
-	reasonSession   = "session probes are not supported yet; use a kprobe/kretprobe (or uprobe/uretprobe) pair"
-	reasonNetkit    = "netkit programs are attached to a netkit device by its manager"
-	reasonNetns     = "programs of this type are attached to a network namespace by the application"
-	reasonCgroupSkb = "cgroup/skb names no direction: use SEC(\"cgroup_skb/ingress\") or SEC(\"cgroup_skb/egress\")"
-	reasonFreplace  = "freplace programs replace a function of another loaded BPF program, which the runtime does not know"
-	reasonFsession  = "fsession programs are not supported by cilium/ebpf v0.22"
-	reasonSyscall   = "syscall programs are run by user space with BPF_PROG_RUN, not attached"
-	reasonAction    = "tc actions are attached with tc(8): tc filter ... action bpf ..."
-	reasonLirc      = "lirc_mode2 programs are attached to a /dev/lircN device"
-	reasonNetfilter = "netfilter programs need a hook, protocol family and priority, which no section name gives"
-	reasonMapIter   = "this iterator walks one map, which the runtime cannot choose; attach it with link.AttachIter and IterOptions.Map"
-	reasonNoTarget  = "the section names no target (write SEC(\"%s/TARGET\") to attach it automatically)"
+	reasonMapIter  = "this iterator walks one map, which the runtime cannot choose; attach it with link.AttachIter and IterOptions.Map"
+	reasonNoTarget = "the section names no target (write SEC(\"%s/TARGET\") to attach it automatically)"
 )
-
-// sections mirrors libbpf's section_defs (and cilium/ebpf's elf_sections.go),
-// in the same order.
-var sections = []secDef{
-	{"socket", SocketFilter, 0, ""},
-	{"sk_reuseport/migrate", Manual, 0, reasonReuseport},
-	{"sk_reuseport", Manual, 0, reasonReuseport},
-	{"kprobe+", Kprobe, 0, ""},
-	{"uprobe+", Uprobe, 0, ""},
-	{"uprobe.s+", Uprobe, 0, ""},
-	{"kretprobe+", Kretprobe, 0, ""},
-	{"uretprobe+", Uretprobe, 0, ""},
-	{"uretprobe.s+", Uretprobe, 0, ""},
-	{"kprobe.multi+", KprobeMulti, ebpf.AttachTraceKprobeMulti, ""},
-	{"kretprobe.multi+", KretprobeMulti, ebpf.AttachTraceKprobeMulti, ""},
-	{"kprobe.session+", Manual, 0, reasonSession},
-	{"uprobe.multi+", UprobeMulti, ebpf.AttachTraceUprobeMulti, ""},
-	{"uretprobe.multi+", UretprobeMulti, ebpf.AttachTraceUprobeMulti, ""},
-	{"uprobe.session+", Manual, 0, reasonSession},
-	{"uprobe.multi.s+", UprobeMulti, ebpf.AttachTraceUprobeMulti, ""},
-	{"uretprobe.multi.s+", UretprobeMulti, ebpf.AttachTraceUprobeMulti, ""},
-	{"uprobe.session.s+", Manual, 0, reasonSession},
-	{"ksyscall+", Ksyscall, 0, ""},
-	{"kretsyscall+", Kretsyscall, 0, ""},
-	{"usdt+", USDT, 0, ""},
-	{"usdt.s+", USDT, 0, ""},
-	{"tc/ingress", TC, ebpf.AttachTCXIngress, ""},
-	{"tc/egress", TC, ebpf.AttachTCXEgress, ""},
-	{"tcx/ingress", TCX, ebpf.AttachTCXIngress, ""},
-	{"tcx/egress", TCX, ebpf.AttachTCXEgress, ""},
-	{"tc", TC, ebpf.AttachTCXIngress, ""},
-	{"classifier", TC, ebpf.AttachTCXIngress, ""},
-	{"action", Manual, 0, reasonAction},
-	{"netkit/primary", Manual, 0, reasonNetkit},
-	{"netkit/peer", Manual, 0, reasonNetkit},
-	{"tracepoint+", Tracepoint, 0, ""},
-	{"tp+", Tracepoint, 0, ""},
-	{"raw_tracepoint+", RawTracepoint, 0, ""},
-	{"raw_tp+", RawTracepoint, 0, ""},
-	{"raw_tracepoint.w+", RawTracepoint, 0, ""},
-	{"raw_tp.w+", RawTracepoint, 0, ""},
-	{"tp_btf+", TracingBTF, ebpf.AttachTraceRawTp, ""},
-	{"fentry+", TracingBTF, ebpf.AttachTraceFEntry, ""},
-	{"fmod_ret+", TracingBTF, ebpf.AttachModifyReturn, ""},
-	{"fexit+", TracingBTF, ebpf.AttachTraceFExit, ""},
-	{"fentry.s+", TracingBTF, ebpf.AttachTraceFEntry, ""},
-	{"fmod_ret.s+", TracingBTF, ebpf.AttachModifyReturn, ""},
-	{"fexit.s+", TracingBTF, ebpf.AttachTraceFExit, ""},
-	{"fsession+", Manual, 0, reasonFsession},
-	{"fsession.s+", Manual, 0, reasonFsession},
-	{"freplace+", Manual, 0, reasonFreplace},
-	{"lsm+", TracingBTF, ebpf.AttachLSMMac, ""},
-	{"lsm.s+", TracingBTF, ebpf.AttachLSMMac, ""},
-	{"lsm_cgroup+", Cgroup, ebpf.AttachLSMCgroup, ""},
-	{"iter+", Iter, ebpf.AttachTraceIter, ""},
-	{"iter.s+", Iter, ebpf.AttachTraceIter, ""},
-	{"syscall", Manual, 0, reasonSyscall},
-	{"xdp.frags/devmap", Manual, 0, reasonDevmap},
-	{"xdp/devmap", Manual, 0, reasonDevmap},
-	{"xdp.frags/cpumap", Manual, 0, reasonDevmap},
-	{"xdp/cpumap", Manual, 0, reasonDevmap},
-	{"xdp.frags", XDP, ebpf.AttachXDP, ""},
-	{"xdp", XDP, ebpf.AttachXDP, ""},
-	{"perf_event", PerfEvent, ebpf.AttachPerfEvent, ""},
-	{"lwt_in", Manual, 0, reasonLWT},
-	{"lwt_out", Manual, 0, reasonLWT},
-	{"lwt_xmit", Manual, 0, reasonLWT},
-	{"lwt_seg6local", Manual, 0, reasonLWT},
-	{"sockops", Cgroup, ebpf.AttachCGroupSockOps, ""},
-	{"sk_skb/stream_parser", Manual, 0, reasonSockmap},
-	{"sk_skb/stream_verdict", Manual, 0, reasonSockmap},
-	{"sk_skb/verdict", Manual, 0, reasonSockmap},
-	{"sk_skb", Manual, 0, reasonSockmap},
-	{"sk_msg", Manual, 0, reasonSockmap},
-	{"lirc_mode2", Manual, 0, reasonLirc},
-	{"flow_dissector", Manual, 0, reasonNetns},
-	{"cgroup_skb/ingress", Cgroup, ebpf.AttachCGroupInetIngress, ""},
-	{"cgroup_skb/egress", Cgroup, ebpf.AttachCGroupInetEgress, ""},
-	{"cgroup/skb", Manual, 0, reasonCgroupSkb},
-	{"cgroup/sock_create", Cgroup, ebpf.AttachCGroupInetSockCreate, ""},
-	{"cgroup/sock_release", Cgroup, ebpf.AttachCgroupInetSockRelease, ""},
-	{"cgroup/sock", Cgroup, ebpf.AttachCGroupInetSockCreate, ""},
-	{"cgroup/post_bind4", Cgroup, ebpf.AttachCGroupInet4PostBind, ""},
-	{"cgroup/post_bind6", Cgroup, ebpf.AttachCGroupInet6PostBind, ""},
-	{"cgroup/bind4", Cgroup, ebpf.AttachCGroupInet4Bind, ""},
-	{"cgroup/bind6", Cgroup, ebpf.AttachCGroupInet6Bind, ""},
-	{"cgroup/connect4", Cgroup, ebpf.AttachCGroupInet4Connect, ""},
-	{"cgroup/connect6", Cgroup, ebpf.AttachCGroupInet6Connect, ""},
-	{"cgroup/connect_unix", Cgroup, ebpf.AttachCgroupUnixConnect, ""},
-	{"cgroup/sendmsg4", Cgroup, ebpf.AttachCGroupUDP4Sendmsg, ""},
-	{"cgroup/sendmsg6", Cgroup, ebpf.AttachCGroupUDP6Sendmsg, ""},
-	{"cgroup/sendmsg_unix", Cgroup, ebpf.AttachCgroupUnixSendmsg, ""},
-	{"cgroup/recvmsg4", Cgroup, ebpf.AttachCGroupUDP4Recvmsg, ""},
-	{"cgroup/recvmsg6", Cgroup, ebpf.AttachCGroupUDP6Recvmsg, ""},
-	{"cgroup/recvmsg_unix", Cgroup, ebpf.AttachCgroupUnixRecvmsg, ""},
-	{"cgroup/getpeername4", Cgroup, ebpf.AttachCgroupInet4GetPeername, ""},
-	{"cgroup/getpeername6", Cgroup, ebpf.AttachCgroupInet6GetPeername, ""},
-	{"cgroup/getpeername_unix", Cgroup, ebpf.AttachCgroupUnixGetpeername, ""},
-	{"cgroup/getsockname4", Cgroup, ebpf.AttachCgroupInet4GetSockname, ""},
-	{"cgroup/getsockname6", Cgroup, ebpf.AttachCgroupInet6GetSockname, ""},
-	{"cgroup/getsockname_unix", Cgroup, ebpf.AttachCgroupUnixGetsockname, ""},
-	{"cgroup/sysctl", Cgroup, ebpf.AttachCGroupSysctl, ""},
-	{"cgroup/getsockopt", Cgroup, ebpf.AttachCGroupGetsockopt, ""},
-	{"cgroup/setsockopt", Cgroup, ebpf.AttachCGroupSetsockopt, ""},
-	{"cgroup/dev", Cgroup, ebpf.AttachCGroupDevice, ""},
-	{"struct_ops+", Manual, 0, reasonStructOps},
-	{"struct_ops.s+", Manual, 0, reasonStructOps},
-	{"sk_lookup", Manual, 0, reasonNetns},
-	{"netfilter", Manual, 0, reasonNetfilter},
-}
-
-// match reports whether section matches def's pattern strictly, and the
-// text after the first slash.
-func (def *secDef) match(section string) (extra string, ok bool) {
-	have, extra, slash := strings.Cut(section, "/")
-	switch {
-	case strings.HasSuffix(def.pattern, "+"):
-		return extra, have == strings.TrimSuffix(def.pattern, "+")
-	case strings.HasSuffix(def.pattern, "/"):
-		return extra, slash && have == strings.TrimSuffix(def.pattern, "/")
-	}
-	return "", section == def.pattern
-}
-
-// lookupSection finds the table entry for a section name: an exact match
-// first (libbpf ≥ 1.0), then, for patterns without "+", a prefix match as
-// cilium/ebpf (and old libbpf) does, so that SEC("xdp_prog") or
-// SEC("socket1") attach the way cilium/ebpf loaded them.
-func lookupSection(section string) (*secDef, string, bool) {
-	for i := range sections {
-		if extra, ok := sections[i].match(section); ok {
-			return &sections[i], extra, true
-		}
-	}
-	for i := range sections {
-		p := sections[i].pattern
-		if !strings.HasSuffix(p, "+") && !strings.HasSuffix(p, "/") && strings.HasPrefix(section, p) {
-			return &sections[i], "", true
-		}
-	}
-	return nil, "", false
-}
 
 // PlanFor decides how to attach the program described by spec, from its
 // section name (spec.SectionName) and the user's options. It reads no
@@ -406,7 +206,7 @@ func PlanFor(spec *ebpf.ProgramSpec, opts *Options) (*Plan, error) {
 }
 
 func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, error) {
-	section := strings.TrimPrefix(spec.SectionName, "?")
+	sec := strings.TrimPrefix(spec.SectionName, "?")
 	p := &Plan{Program: spec.Name, Section: spec.SectionName, Type: spec.Type}
 	// fail: the user's flags are at fault (or must be given).
 	fail := func(format string, args ...any) (*Plan, error) {
@@ -417,18 +217,22 @@ func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, 
 		return nil, &PlanError{Program: spec.Name, Section: spec.SectionName, Msg: fmt.Sprintf(format, args...), Skip: true}
 	}
 
-	def, extra, ok := lookupSection(section)
+	def, extra, ok := section.Lookup(sec)
 	if !ok {
-		def, extra, ok = lookupLegacy(section, spec.Type)
+		def, extra, ok = lookupLegacy(sec, spec.Type)
 	}
 	if !ok {
 		if def, ok = defForType(spec); !ok {
-			return skip("unknown section name %q: not a libbpf program section, so ecli can neither load nor attach it", section)
+			msg := fmt.Sprintf("unknown section name %q: not a libbpf program section, so ecli can neither load nor attach it", sec)
+			if s := section.Suggest(sec); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			return skip("%s", msg)
 		}
 		extra = ""
 	}
-	p.Kind, p.Attach = def.kind, def.attach
-	prefix, _, _ := strings.Cut(section, "/")
+	p.Kind, p.Attach = def.Kind, def.Attach
+	prefix, _, _ := strings.Cut(sec, "/")
 	manual := func(reason string) (*Plan, error) {
 		p.Kind, p.Attach, p.Reason = Manual, 0, reason
 		return p, nil
@@ -439,9 +243,9 @@ func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, 
 		return manual("the section names no valid target: " + fmt.Sprintf(format, args...))
 	}
 
-	switch def.kind {
+	switch def.Kind {
 	case Manual:
-		return manual(def.reason)
+		return manual(def.Reason)
 
 	case Tracepoint:
 		if extra == "" {
@@ -464,10 +268,10 @@ func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, 
 			return noTarget("want %s/NAME", prefix)
 		}
 		p.Name = extra
-		if def.kind == Iter && (extra == "bpf_map_elem" || extra == "sockmap" || extra == "bpf_sk_storage_map") {
+		if def.Kind == Iter && (extra == "bpf_map_elem" || extra == "sockmap" || extra == "bpf_sk_storage_map") {
 			return manual(reasonMapIter)
 		}
-		if def.kind == TracingBTF && (def.attach == ebpf.AttachTraceFEntry || def.attach == ebpf.AttachTraceFExit || def.attach == ebpf.AttachModifyReturn) && isPlaceholder(extra) {
+		if def.Kind == TracingBTF && (def.Attach == ebpf.AttachTraceFEntry || def.Attach == ebpf.AttachTraceFExit || def.Attach == ebpf.AttachModifyReturn) && isPlaceholder(extra) {
 			return skip(placeholderMsg, extra)
 		}
 
@@ -479,7 +283,7 @@ func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, 
 		if err != nil || sym == "" {
 			return noTarget("malformed kernel probe target %q: want FUNC or FUNC+OFFSET", extra)
 		}
-		if off != 0 && def.kind == Kretprobe {
+		if off != 0 && def.Kind == Kretprobe {
 			return noTarget("kretprobes take no offset (%q)", extra)
 		}
 		if isPlaceholder(sym) {
@@ -507,7 +311,7 @@ func planFor(spec *ebpf.ProgramSpec, opts *Options, flags *uprobeFlags) (*Plan, 
 		if opts.PID < 0 {
 			return fail("bad --pid %d", opts.PID)
 		}
-		if err := planUprobe(p, def.kind, extra, flags); err != nil {
+		if err := planUprobe(p, def.Kind, extra, flags); err != nil {
 			return nil, err
 		}
 		p.PID = opts.PID

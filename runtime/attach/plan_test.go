@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/cilium/ebpf"
+	"github.com/ecc-bpf/ecc/packager/section"
 )
 
 // planCase is one section form: the ProgramSpec cilium/ebpf makes of it
@@ -169,8 +170,8 @@ func planCases(t *testing.T) []planCase {
 		{sec: "xdp_prog", typ: ebpf.XDP, at: ebpf.AttachXDP, opts: ifOpts, // cilium/ebpf's prefix match
 			want: Plan{Kind: XDP, Attach: ebpf.AttachXDP, IfName: "eth0"}},
 		{sec: "xdp", typ: ebpf.XDP, at: ebpf.AttachXDP, errHas: "pass --ifname NAME"},
-		{sec: "xdp/devmap", typ: ebpf.XDP, at: ebpf.AttachXDPDevMap, want: manual(reasonDevmap)},
-		{sec: "xdp.frags/cpumap", typ: ebpf.XDP, at: ebpf.AttachXDPCPUMap, want: manual(reasonDevmap)},
+		{sec: "xdp/devmap", typ: ebpf.XDP, at: ebpf.AttachXDPDevMap, want: manual(section.ReasonDevmap)},
+		{sec: "xdp.frags/cpumap", typ: ebpf.XDP, at: ebpf.AttachXDPCPUMap, want: manual(section.ReasonDevmap)},
 		{sec: "tc", typ: ebpf.SchedCLS, opts: ifOpts,
 			want: Plan{Kind: TC, Attach: ebpf.AttachTCXIngress, IfName: "eth0"}},
 		{sec: "classifier", typ: ebpf.SchedCLS, opts: ifOpts,
@@ -212,7 +213,7 @@ func planCases(t *testing.T) []planCase {
 		{sec: "cgroup/dev", typ: ebpf.CGroupDevice, at: ebpf.AttachCGroupDevice, opts: cgOpts, want: cg(ebpf.AttachCGroupDevice)},
 		{sec: "sockops", typ: ebpf.SockOps, at: ebpf.AttachCGroupSockOps, opts: cgOpts, want: cg(ebpf.AttachCGroupSockOps)},
 		{sec: "lsm_cgroup/socket_bind", typ: ebpf.LSM, at: ebpf.AttachLSMCgroup, to: "socket_bind", opts: cgOpts, want: cg(ebpf.AttachLSMCgroup)},
-		{sec: "cgroup/skb", typ: ebpf.CGroupSKB, opts: cgOpts, want: manual(reasonCgroupSkb)},
+		{sec: "cgroup/skb", typ: ebpf.CGroupSKB, opts: cgOpts, want: manual(section.ReasonCgroupSkb)},
 
 		// Sampling.
 		{sec: "perf_event", typ: ebpf.PerfEvent,
@@ -230,29 +231,30 @@ func planCases(t *testing.T) []planCase {
 		{sec: "usdt/sh:a:b", typ: ebpf.Kprobe, to: "sh:a:b", opts: Options{PID: -1}, errHas: "bad --pid"},
 
 		// Known but not attached automatically.
-		{sec: "struct_ops/dctcp_init", typ: ebpf.StructOps, want: manual(reasonStructOps)},
-		{sec: "struct_ops.s/x", typ: ebpf.StructOps, want: manual(reasonStructOps)},
-		{sec: "sk_msg", typ: ebpf.SkMsg, at: ebpf.AttachSkMsgVerdict, want: manual(reasonSockmap)},
-		{sec: "sk_skb/stream_verdict", typ: ebpf.SkSKB, at: ebpf.AttachSkSKBStreamVerdict, want: manual(reasonSockmap)},
-		{sec: "sk_skb/stream_parser", typ: ebpf.SkSKB, at: ebpf.AttachSkSKBStreamParser, want: manual(reasonSockmap)},
-		{sec: "sk_skb", typ: ebpf.SkSKB, want: manual(reasonSockmap)},
-		{sec: "sk_reuseport", typ: ebpf.SkReuseport, at: ebpf.AttachSkReuseportSelect, want: manual(reasonReuseport)},
-		{sec: "sk_lookup", typ: ebpf.SkLookup, at: ebpf.AttachSkLookup, want: manual(reasonNetns)},
-		{sec: "flow_dissector", typ: ebpf.FlowDissector, at: ebpf.AttachFlowDissector, want: manual(reasonNetns)},
-		{sec: "freplace/handler", typ: ebpf.Extension, to: "handler", want: manual(reasonFreplace)},
-		{sec: "syscall", typ: ebpf.Syscall, want: manual(reasonSyscall)},
-		{sec: "kprobe.session/do_sys_open", typ: ebpf.Kprobe, at: ebpf.AttachTraceKprobeSession, to: "do_sys_open", want: manual(reasonSession)},
-		{sec: "fsession/do_unlinkat", typ: ebpf.Tracing, at: ebpf.AttachType(58) /* BPF_TRACE_FSESSION, no constant in v0.22 */, to: "do_unlinkat", want: manual(reasonFsession)},
-		{sec: "lwt_xmit", typ: ebpf.LWTXmit, want: manual(reasonLWT)},
-		{sec: "action", typ: ebpf.SchedACT, want: manual(reasonAction)},
-		{sec: "netkit/primary", typ: ebpf.SchedCLS, at: ebpf.AttachNetkitPrimary, want: manual(reasonNetkit)},
-		{sec: "lirc_mode2", typ: ebpf.LircMode2, at: ebpf.AttachLircMode2, want: manual(reasonLirc)},
-		{sec: "netfilter", typ: ebpf.Netfilter, at: ebpf.AttachNetfilter, want: manual(reasonNetfilter)},
+		{sec: "struct_ops/dctcp_init", typ: ebpf.StructOps, want: manual(section.ReasonStructOps)},
+		{sec: "struct_ops.s/x", typ: ebpf.StructOps, want: manual(section.ReasonStructOps)},
+		{sec: "sk_msg", typ: ebpf.SkMsg, at: ebpf.AttachSkMsgVerdict, want: manual(section.ReasonSockmap)},
+		{sec: "sk_skb/stream_verdict", typ: ebpf.SkSKB, at: ebpf.AttachSkSKBStreamVerdict, want: manual(section.ReasonSockmap)},
+		{sec: "sk_skb/stream_parser", typ: ebpf.SkSKB, at: ebpf.AttachSkSKBStreamParser, want: manual(section.ReasonSockmap)},
+		{sec: "sk_skb", typ: ebpf.SkSKB, want: manual(section.ReasonSockmap)},
+		{sec: "sk_reuseport", typ: ebpf.SkReuseport, at: ebpf.AttachSkReuseportSelect, want: manual(section.ReasonReuseport)},
+		{sec: "sk_lookup", typ: ebpf.SkLookup, at: ebpf.AttachSkLookup, want: manual(section.ReasonNetns)},
+		{sec: "flow_dissector", typ: ebpf.FlowDissector, at: ebpf.AttachFlowDissector, want: manual(section.ReasonNetns)},
+		{sec: "freplace/handler", typ: ebpf.Extension, to: "handler", want: manual(section.ReasonFreplace)},
+		{sec: "syscall", typ: ebpf.Syscall, want: manual(section.ReasonSyscall)},
+		{sec: "kprobe.session/do_sys_open", typ: ebpf.Kprobe, at: ebpf.AttachTraceKprobeSession, to: "do_sys_open", want: manual(section.ReasonSession)},
+		{sec: "fsession/do_unlinkat", typ: ebpf.Tracing, at: ebpf.AttachType(58) /* BPF_TRACE_FSESSION, no constant in v0.22 */, to: "do_unlinkat", want: manual(section.ReasonFsession)},
+		{sec: "lwt_xmit", typ: ebpf.LWTXmit, want: manual(section.ReasonLWT)},
+		{sec: "action", typ: ebpf.SchedACT, want: manual(section.ReasonAction)},
+		{sec: "netkit/primary", typ: ebpf.SchedCLS, at: ebpf.AttachNetkitPrimary, want: manual(section.ReasonNetkit)},
+		{sec: "lirc_mode2", typ: ebpf.LircMode2, at: ebpf.AttachLircMode2, want: manual(section.ReasonLirc)},
+		{sec: "netfilter", typ: ebpf.Netfilter, at: ebpf.AttachNetfilter, want: manual(section.ReasonNetfilter)},
 
 		// Unknown sections.
 		{sec: "kprobes/do_sys_open", errHas: `unknown section name "kprobes/do_sys_open"`, skip: true},
 		{sec: "my_section", errHas: `unknown section name "my_section"`, skip: true},
 		{sec: "tracepoints/a/b", errHas: "unknown section name", skip: true},
+		{sec: "tracepont/syscalls/sys_enter_openat", errHas: `(did you mean "tracepoint/syscalls/sys_enter_openat"?)`, skip: true},
 	}
 }
 
@@ -383,29 +385,6 @@ func TestPlanForNil(t *testing.T) {
 	p, err := PlanFor(&ebpf.ProgramSpec{Name: "p", SectionName: "perf_event", Type: ebpf.PerfEvent}, nil)
 	if err != nil || p.Freq != DefaultFreq {
 		t.Errorf("got %+v, %v", p, err)
-	}
-}
-
-// Every entry of the table has a distinct pattern and every non-Manual
-// kind has a String.
-func TestSectionTable(t *testing.T) {
-	seen := map[string]bool{}
-	for _, d := range sections {
-		if seen[d.pattern] {
-			t.Errorf("pattern %q twice", d.pattern)
-		}
-		seen[d.pattern] = true
-		if (d.kind == Manual) != (d.reason != "") {
-			t.Errorf("pattern %q: kind %v with reason %q", d.pattern, d.kind, d.reason)
-		}
-	}
-	for k := None; k <= Manual; k++ {
-		if s := k.String(); s == "" || strings.HasPrefix(s, "Kind(") {
-			t.Errorf("Kind %d has no name", k)
-		}
-	}
-	if s := Kind(99).String(); s != "Kind(99)" {
-		t.Errorf("Kind(99).String() = %q", s)
 	}
 }
 

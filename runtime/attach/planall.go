@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+
+	"github.com/ecc-bpf/ecc/packager/section"
 )
 
 // PlanError says why a program could not be planned.
@@ -94,11 +96,11 @@ func PlanAll(spec *ebpf.CollectionSpec, opts *Options) (*PlanSet, error) {
 	bare, symOnly := map[string]bool{}, map[string]bool{}
 	for _, n := range names {
 		ps := spec.Programs[n]
-		def, extra, ok := lookupSection(strings.TrimPrefix(ps.SectionName, "?"))
+		def, extra, ok := section.Lookup(strings.TrimPrefix(ps.SectionName, "?"))
 		if !ok {
 			continue
 		}
-		switch def.kind {
+		switch def.Kind {
 		case Uprobe, Uretprobe, UprobeMulti, UretprobeMulti:
 		default:
 			continue
@@ -108,7 +110,7 @@ func PlanAll(spec *ebpf.CollectionSpec, opts *Options) (*PlanSet, error) {
 			continue
 		}
 		if extra == "" {
-			bare[n] = def.kind == Uretprobe || def.kind == UretprobeMulti
+			bare[n] = def.Kind == Uretprobe || def.Kind == UretprobeMulti
 		} else if _, sym, _, err := sectionUprobe(extra); err == nil && !strings.Contains(extra, ":") {
 			symOnly[sym] = true
 		}

@@ -37,7 +37,8 @@
 // --name=-x for such values. -- ends the flags and nothing may follow it.
 // A positional argument is an error, as is an unknown flag, for which the
 // error suggests the flag of the global of that name (when @cmdarg long
-// renamed it) or the closest flag name within edit distance 2. A flag
+// renamed it) or the most similar flag name, by the measure ecli's own
+// flags use (Jaro-Winkler, as urfave/cli computes it). A flag
 // given twice keeps its last value.
 //
 // Values, by the variable's type:

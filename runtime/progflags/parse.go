@@ -5,13 +5,31 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ecc-bpf/ecc/internal/suggest"
 )
 
 // Parse reads the program flags: the arguments after the package. Values
 // given earlier are forgotten; a flag given twice keeps the last value.
-// It returns [ErrHelp] for -h or --help, and an error for the first
-// unknown flag, bad value or positional argument.
+// It returns [ErrHelp] for -h or --help, and a *[ParseError] for the first
+// unknown flag (which it wraps as an *[UnknownFlagError]), bad value or
+// positional argument.
 func (s *Set) Parse(args []string) error {
+	err := s.parse(args)
+	if err == nil || errors.Is(err, ErrHelp) {
+		return err
+	}
+	return &ParseError{Err: err}
+}
+
+// ParseError is a command line the program's flags do not take: a mistake
+// of whoever typed it, not of the package.
+type ParseError struct{ Err error }
+
+func (e *ParseError) Error() string { return e.Err.Error() }
+func (e *ParseError) Unwrap() error { return e.Err }
+
+func (s *Set) parse(args []string) error {
 	for _, f := range s.flags {
 		f.value = nil
 	}
@@ -188,8 +206,8 @@ func (s *Set) unknown(flag, suggestion string) error {
 }
 
 // suggest returns the flag of the global named key when @cmdarg long
-// renamed it, else the flag name closest to key (normalized) within edit
-// distance 2, or "".
+// renamed it, else the flag name most similar to key (normalized) by the
+// measure urfave/cli uses for ecli's own flags (internal/suggest), or "".
 func (s *Set) suggest(key string) string {
 	if key == "" || len(key) > 64 {
 		return ""
@@ -199,42 +217,19 @@ func (s *Set) suggest(key string) string {
 			return f.Name
 		}
 	}
-	best, bestD := "", 3
-	try := func(name string) {
-		cand := normalize(name)
-		d := distance(key, cand)
-		if d < bestD && d < len(cand) {
-			best, bestD = name, d
-		}
-	}
+	var names []string
 	for _, f := range s.flags {
-		try(f.Name)
+		names = append(names, f.Name)
 		if f.Kind == Bool {
-			try("enable-" + f.Name)
-			try("disable-" + f.Name)
+			names = append(names, "enable-"+f.Name, "disable-"+f.Name)
 		}
 	}
-	try(helpName)
-	return best
-}
-
-// distance is the Levenshtein distance between two strings, by bytes.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	names = append(names, helpName)
+	byKey := map[string]string{}
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = normalize(n)
+		byKey[keys[i]] = n
 	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return byKey[suggest.Closest(key, keys...)]
 }

@@ -294,7 +294,8 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{[]string{"--foo"}, "unknown flag --foo" + see},
 		{[]string{"--foo=1"}, "unknown flag --foo" + see},
-		{[]string{"--pdi", "1"}, "unknown flag --pdi (did you mean --pid?)" + see},
+		{[]string{"--pidd", "1"}, "unknown flag --pidd (did you mean --pid?)" + see},
+		{[]string{"--ui", "1"}, "unknown flag --ui" + see}, // not close enough to --pid to guess
 		{[]string{"--verbos"}, "unknown flag --verbos (did you mean --verbose?)" + see},
 		{[]string{"--enable-verbos"}, "unknown flag --enable-verbos (did you mean --enable-verbose?)" + see},
 		{[]string{"--targ_pid", "1"}, "unknown flag --targ_pid (did you mean --pid?)" + see},
@@ -362,6 +363,11 @@ func TestParseErrors(t *testing.T) {
 		}
 		if err.Error() != tt.want {
 			t.Errorf("Parse(%q):\n got %s\nwant %s", tt.args, err, tt.want)
+		}
+		// Every one is a *ParseError: the command line's fault.
+		var pe *progflags.ParseError
+		if !errors.As(err, &pe) {
+			t.Errorf("Parse(%q): %#v is not a *ParseError", tt.args, err)
 		}
 		// Unknown flags are an *UnknownFlagError naming the flag.
 		var uf *progflags.UnknownFlagError

@@ -58,7 +58,7 @@ func buildProject(t *testing.T, tmpl, name string) (dir, pkg string) {
 }
 
 func TestInitKernelTracepoint(t *testing.T) {
-	_, pkg := buildProject(t, "tracepoint", "k_exec")
+	_, pkg := buildProject(t, "tracepoint", "k-exec") // a name with -: C identifiers use _
 	bin := namedTrue(t, "ecc-init-exec")
 	me := os.Getpid()
 	r := startEcli(t, "run", "-j", pkg, "--ppid", strconv.Itoa(me))
@@ -93,14 +93,16 @@ func TestInitKernelUprobe(t *testing.T) {
 	bin := compileC(t, "ecc-target", `
 #include <stdlib.h>
 #include <unistd.h>
-/* even x: slow (2 ms); odd x: fast */
-__attribute__((noinline)) long ecc_target(long x) { if (x % 2 == 0) usleep(2000); return 3 * x + 1; }
+/* even x: slow (20 ms); odd x: fast */
+__attribute__((noinline)) long ecc_target(long x) { if (x % 2 == 0) usleep(20000); return 3 * x + 1; }
 int main(int argc, char **argv) {
 	long n = atol(argv[1]);
 	for (;;) { ecc_target(n); ecc_target(n + 1); usleep(10000); }
 }`, "-O1")
 	target := startBackground(t, bin, "4242")
-	r := startEcli(t, "run", "-j", "--uprobe", bin+":ecc_target", pkg, "--min-us", "1000")
+	// 10 ms between the fast calls and the slow ones: room for a loaded
+	// machine (a fast call took 1.6 ms under two busy qemu guests).
+	r := startEcli(t, "run", "-j", "--uprobe", bin+":ecc_target", pkg, "--min-us", "10000")
 	var n int
 	ev := r.waitFor(t, "three calls of ecc_target", nil, func(m map[string]any) bool {
 		if num(m["pid"]) == int64(target.Process.Pid) {
@@ -113,8 +115,8 @@ int main(int argc, char **argv) {
 		t.Errorf("event %v: want comm ecc-target, tid %d", ev, target.Process.Pid)
 	}
 	for _, m := range r.lines() {
-		if num(m["arg0"]) != 4242 || num(m["ret"]) != 12727 || num(m["duration_ns"]) < 2_000_000 || num(m["duration_ns"]) > 2_000_000_000 {
-			t.Errorf("event %v: want arg0 4242, ret 12727, duration ≥ 2 ms (the fast calls of 4243 are below --min-us)", m)
+		if num(m["arg0"]) != 4242 || num(m["ret"]) != 12727 || num(m["duration_ns"]) < 20_000_000 || num(m["duration_ns"]) > 2_000_000_000 {
+			t.Errorf("event %v: want arg0 4242, ret 12727, duration ≥ 20 ms (the fast calls of 4243 are below --min-us)", m)
 		}
 	}
 	t.Logf("event: %v", ev)
@@ -127,7 +129,7 @@ func TestInitKernelUprobeBash(t *testing.T) {
 		testenv.Missing(t, "no /bin/bash")
 	}
 	_, pkg := buildProject(t, "uprobe", "k_readline")
-	d, _ := templates.ScaffoldFor("uprobe", "k_readline")
+	d, _ := templates.ScaffoldFor("uprobe", "k_readline", nil)
 	r := startEcli(t, append(append([]string{"run", "-j"}, strings.Fields(d.RunFlags)...), pkg)...)
 	bash, master := startBash(t)
 	typed := 0
@@ -329,7 +331,7 @@ int main(void) { pthread_t t; pthread_create(&t, 0, ecc_read_zero, 0); ecc_spin_
 func TestInitKernelWasm(t *testing.T) {
 	for _, tmpl := range []string{"wasm-c", "wasm-go"} {
 		t.Run(tmpl, func(t *testing.T) {
-			name := "k_" + strings.ReplaceAll(tmpl, "-", "_")
+			name := "k-" + tmpl // wasm-go: a go.mod named after it
 			dir, _ := buildProject(t, tmpl, name)
 			wasmFile := filepath.Join(dir, "build", name+".wasm")
 			if _, err := os.Stat(wasmFile); err != nil {

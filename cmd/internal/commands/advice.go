@@ -10,8 +10,10 @@ import (
 	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/internal/tlsconf"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/section"
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/registry/store"
+	"github.com/ecc-bpf/ecc/runtime/loader"
 )
 
 // Advice is an error with the line that says what to do next ("run 'ecc
@@ -55,7 +57,17 @@ func hintFor(prog string, err error) string {
 		host = re.Host
 	}
 	var le *registry.LimitError
+	var ee *registry.ExistsError
+	var ae *packager.ArchError
 	switch {
+	case errors.As(err, &ee):
+		return "pass --force to overwrite it, or -o DIR to pull into another folder"
+	case errors.As(err, &ae):
+		return fmt.Sprintf("rebuild it with ecc build --arch %s (or --arch %s,%s for both)", ae.Host, ae.Arch, ae.Host)
+	case errors.Is(err, loader.ErrPermission):
+		return "run it with sudo"
+	case errors.Is(err, section.ErrUnknown):
+		return "fix the SEC(\"...\") name in the source (docs/guide.md, Attaching, lists the names ecli attaches), or start it with ? if other user space attaches the program"
 	case errors.Is(err, store.ErrNotInStore):
 		return fmt.Sprintf("run '%s images' to list the local store", prog)
 	case errors.Is(err, packager.ErrMismatch):
@@ -85,6 +97,8 @@ func hintFor(prog string, err error) string {
 		return fmt.Sprintf("check that %s is up and reachable; if it is only slow, raise --timeout", re.Host)
 	case errors.Is(err, registry.ErrNotFound):
 		return fmt.Sprintf("check the name and tag of %s (ecc push creates it)", re.Ref)
+	case errors.Is(err, registry.ErrUnreachable):
+		return "is the registry running? check the address and port"
 	case errors.Is(err, registry.ErrPlainHTTPServer):
 		return fmt.Sprintf("%s speaks plain HTTP: pass --plain-http", re.Host)
 	}
@@ -93,8 +107,9 @@ func hintFor(prog string, err error) string {
 
 // Exit prints err for prog as both mains do and returns the exit status:
 // "prog: MESSAGE" (control characters made visible: messages quote names
-// from packages), then "prog: hint: ADVICE" when Advise finds some. A
-// cli.ExitCoder with no message only sets the status.
+// from packages), then "prog: hint: ADVICE" when Advise finds some, and
+// returns 1. A *UsageError is printed as "COMMAND: MESSAGE" and returns 2.
+// A cli.ExitCoder with no message only sets the status.
 func Exit(stderr io.Writer, prog string, err error) int {
 	if err == nil {
 		return 0
@@ -103,10 +118,15 @@ func Exit(stderr io.Writer, prog string, err error) int {
 	if errors.As(err, &ec) && ec.Error() == "" {
 		return ec.ExitCode()
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", prog, termsafe.Text(err.Error()))
+	status, who := 1, prog
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		status, who = 2, ue.Command
+	}
+	fmt.Fprintf(stderr, "%s: %s\n", who, termsafe.Text(err.Error()))
 	var a *Advice
 	if errors.As(Advise(prog, err), &a) && a.Hint != "" {
 		fmt.Fprintf(stderr, "%s: hint: %s\n", prog, termsafe.Text(a.Hint))
 	}
-	return 1
+	return status
 }

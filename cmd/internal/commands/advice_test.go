@@ -48,6 +48,10 @@ func TestExit(t *testing.T) {
 		{"not in store", "ecli", fmt.Errorf("x:v1: %w", store.ErrNotInStore), "ecli: x:v1: not in the local store\necli: hint: run 'ecli images' to list the local store\n", 1},
 		{"limit", "ecc", &registry.LimitError{What: "the package is 2 MiB", Max: "1 MiB", Limit: "MaxBytes"},
 			"ecc: the package is 2 MiB, more than the 1 MiB allowed\necc: hint: if you trust the source, raise the limit with --max-bytes SIZE\n", 1},
+		{"unreachable", "ecc", fmt.Errorf("push 127.0.0.1:5000/p:v1: %w", &registry.Error{Kind: registry.ErrUnreachable, Host: "127.0.0.1:5000", Ref: "127.0.0.1:5000/p:v1", Err: errors.New("cannot reach registry 127.0.0.1:5000: connection refused")}),
+			"ecc: push 127.0.0.1:5000/p:v1: cannot reach registry 127.0.0.1:5000: connection refused\necc: hint: is the registry running? check the address and port\n", 1},
+		{"file exists", "ecli", fmt.Errorf("pull x:v1: %w", &registry.ExistsError{Path: "x/package.json"}),
+			"ecli: pull x:v1: x/package.json already exists\necli: hint: pass --force to overwrite it, or -o DIR to pull into another folder\n", 1},
 		{"silent exit code", "ecc", cli.Exit("", 3), "", 3},
 	} {
 		t.Run(c.name, func(t *testing.T) {

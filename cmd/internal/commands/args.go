@@ -1,10 +1,15 @@
 package commands
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 )
+
+// completionFlag is how the completion scripts ask the program what comes
+// next (urfave/cli's flag).
+const completionFlag = "--generate-bash-completion"
 
 // Intersperse lets flags follow positional arguments ("ecc login HOST -u
 // USER --password-stdin"), which urfave/cli v2 does not parse: it moves the
@@ -14,6 +19,18 @@ import (
 func Intersperse(app *cli.App, args []string, keepTail ...string) []string {
 	if len(args) < 2 {
 		return args
+	}
+	// Shell completion asks with "--generate-bash-completion" last, where
+	// urfave/cli looks for it. It answers nothing when an argument is "--"
+	// (after which flags end), so "--" being completed, which asks for the
+	// long flags, is passed as "-" (urfave/cli reads the word itself from
+	// os.Args).
+	if last := len(args) - 1; args[last] == completionFlag {
+		words := slices.Clone(args[:last])
+		if words[last-1] == "--" {
+			words[last-1] = "-"
+		}
+		return append(Intersperse(app, words, keepTail...), completionFlag)
 	}
 	cmds := app.Commands
 	i := 1
@@ -63,7 +80,13 @@ func Intersperse(app *cli.App, args []string, keepTail ...string) []string {
 		if strings.Contains(name, "=") {
 			continue
 		}
-		if takesValue[name] && j+1 < len(rest) {
+		if takesValue[name] {
+			if j+1 == len(rest) {
+				// The last word is a flag without its value: leave it
+				// last, so that the command says so rather than take
+				// an argument as the value.
+				return append(slices.Clone(args[:i]), flags...)
+			}
 			flags = append(flags, rest[j+1])
 			j++
 		}

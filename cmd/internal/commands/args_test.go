@@ -21,6 +21,12 @@ func TestIntersperse(t *testing.T) {
 		"ecc pull REF -- -weird":                     "ecc pull REF -- -weird",
 		"ecc":                                        "ecc",
 		"ecc nosuch a -b":                            "ecc nosuch a -b",
+		// A value flag last, without its value, stays last (and fails).
+		"ecc pull REF -o":     "ecc pull -o",
+		"ecc pull REF -o out": "ecc pull -o out REF",
+		// Completion asks with --generate-bash-completion last.
+		"ecc pull REF -o --generate-bash-completion":         "ecc pull -o --generate-bash-completion",
+		"ecc login ghcr.io -u me --generate-bash-completion": "ecc login -u me ghcr.io --generate-bash-completion",
 	} {
 		got := strings.Join(Intersperse(app, strings.Fields(in), "run"), " ")
 		if got != want {

@@ -1,8 +1,6 @@
 package commands
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -25,12 +23,12 @@ func Images(prog string) *cli.Command {
 
 Examples:
    PROG images
-   PROG images --format json
+   PROG images --format json | jq -r '.[].reference'
    PROG images rm ghcr.io/org/probe:v1`,
-		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"}},
+		Flags: []cli.Flag{FormatFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
-				return fmt.Errorf("images takes no arguments (got %q); to remove one: '%s images rm REF'", c.Args().Slice(), c.App.Name)
+				return Usagef(c, "expects no arguments, got %q (to remove one: '%s images rm REF')", c.Args().Slice(), c.App.Name)
 			}
 			st, err := OpenStore()
 			if err != nil {
@@ -41,13 +39,12 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if c.String("format") == "json" {
-				if imgs == nil {
-					imgs = []store.Image{}
+			if JSON(c) {
+				out := []imageJSON{}
+				for _, im := range imgs {
+					out = append(out, newImageJSON(im))
 				}
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(imgs)
+				return WriteJSON(os.Stdout, out)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "REPOSITORY\tTAG\tDIGEST\tARCH\tSIZE\tCREATED")
@@ -75,16 +72,19 @@ Examples:
 			ArgsUsage: "REF...",
 			Description: `Examples:
    PROG images rm ghcr.io/org/probe:v1
-   PROG images rm 127.0.0.1:5000/probes/a:latest 127.0.0.1:5000/probes/b:latest`,
+   PROG images rm 127.0.0.1:5000/probes/a:latest 127.0.0.1:5000/probes/b:latest
+   PROG images rm --format json ghcr.io/org/probe:v1   # {"removed": [...]}`,
+			Flags: []cli.Flag{FormatFlag()},
 			Action: func(c *cli.Context) error {
 				if c.NArg() == 0 {
-					return errors.New("images rm takes one or more REF")
+					return Usagef(c, "expects one or more REF")
 				}
 				store, err := OpenStore()
 				if err != nil {
 					return err
 				}
 				defer store.Close()
+				removed := []string{}
 				for _, a := range c.Args().Slice() {
 					ref, err := registry.ParseReference(a)
 					name := a
@@ -94,10 +94,43 @@ Examples:
 					if err := store.Remove(c.Context, name); err != nil {
 						return err
 					}
-					fmt.Fprintf(os.Stdout, "Removed %s\n", name)
+					if !JSON(c) {
+						fmt.Fprintf(os.Stdout, "Removed %s\n", name)
+					}
+					removed = append(removed, name)
+				}
+				if JSON(c) {
+					return WriteJSON(os.Stdout, map[string][]string{"removed": removed})
 				}
 				return nil
 			},
 		}},
 	})
+}
+
+// imageJSON is an entry of images --format json (docs/output.md).
+type imageJSON struct {
+	Reference  string   `json:"reference"`
+	Repository string   `json:"repository"`
+	Tag        string   `json:"tag"`
+	Digest     string   `json:"digest"`
+	MediaType  string   `json:"media_type"`
+	Platforms  []string `json:"platforms"`
+	Size       int64    `json:"size"`
+	// Created is RFC 3339 in UTC, or null when the artifact records no time.
+	Created *time.Time `json:"created"`
+	Title   string     `json:"title"`
+}
+
+func newImageJSON(im store.Image) imageJSON {
+	j := imageJSON{Reference: im.Reference, Repository: im.Repository, Tag: im.Tag, Digest: im.Digest,
+		MediaType: im.MediaType, Platforms: im.Platforms, Size: im.Size, Title: im.Title}
+	if j.Platforms == nil {
+		j.Platforms = []string{}
+	}
+	if !im.Created.IsZero() {
+		utc := im.Created.UTC()
+		j.Created = &utc
+	}
+	return j
 }

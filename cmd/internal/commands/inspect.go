@@ -2,7 +2,6 @@ package commands
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,20 +31,19 @@ a package.json (fetched as 'ecli run' does: http:// only with --plain-http,
 never across a redirect from https to http) or - for standard input; REF a
 package in the local store or on a registry (read without storing it).
 
+With --format json it prints the package's metadata (the "meta" of
+package.json: bpf_skel, export_types, ...), as docs/format.md describes.
+
 Examples:
    PROG inspect examples/execsnoop/package.json
-   PROG inspect --format json ghcr.io/org/probe:v1`,
+   PROG inspect --format json ghcr.io/org/probe:v1 | jq '.bpf_skel.progs'`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json (the metadata)"},
+			FormatFlag(),
 			&cli.StringFlag{Name: "platform", Usage: "the `OS/ARCH` of a multi-arch artifact (default: this host's)"},
 		}, RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("%s inspect takes one PACKAGE or REF (got %d arguments); see '%s inspect --help'", c.App.Name, c.NArg(), c.App.Name)
-			}
-			format := c.String("format")
-			if format != "text" && format != "json" {
-				return fmt.Errorf("--format %q: use text or json", format)
+				return Usagef(c, "expects one PACKAGE or REF, got %s", NArgs(c))
 			}
 			// The package is opened as ecli run opens it, but a NAME.skel.json
 			// is shown too and a reference missing from the local store is
@@ -55,6 +53,7 @@ Examples:
 				Stdin:        os.Stdin,
 				Registry:     func() (*registry.Options, error) { return RegistryOptions(c) },
 				Platform:     c.String("platform"),
+				Progress:     Progress(),
 				NoStore:      true,
 				MetadataOnly: true,
 				PlainHTTP:    uo.PlainHTTP, CAFile: uo.CAFile, Insecure: uo.Insecure, Timeout: uo.Timeout,
@@ -71,17 +70,14 @@ Examples:
 			if err := p.CheckObject(); err != nil {
 				return fmt.Errorf("%s: %w; the metadata does not describe this package's object", c.Args().First(), err)
 			}
-			if format == "json" {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(&p.Meta)
-			}
-			w := bufio.NewWriter(os.Stdout)
-			if err := packager.WriteSummary(w, p); err != nil {
-				return err
-			}
-			writePlans(w, p)
-			return w.Flush()
+			return Print(c, &p.Meta, func(out io.Writer) error {
+				w := bufio.NewWriter(out)
+				if err := packager.WriteSummary(w, p); err != nil {
+					return err
+				}
+				writePlans(w, p)
+				return w.Flush()
+			})
 		},
 	})
 }

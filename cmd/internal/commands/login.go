@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -26,11 +27,12 @@ be a GitHub token.
 
 Examples:
    echo "$GITHUB_TOKEN" | PROG login ghcr.io -u "$GITHUB_ACTOR" --password-stdin
-   PROG login 127.0.0.1:5000 --ca-file ca.crt`,
-		Flags: RegistryFlags(),
+   PROG login 127.0.0.1:5000 --ca-file ca.crt
+   PROG login --format json ghcr.io -u "$USER" --password-stdin < token.txt   # {"registry", "username"}`,
+		Flags: append(RegistryFlags(), FormatFlag()),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("login takes one REGISTRY (got %d arguments); e.g. '%s login ghcr.io -u USER --password-stdin'", c.NArg(), c.App.Name)
+				return Usagef(c, "expects one REGISTRY, got %s (e.g. '%s login ghcr.io -u USER --password-stdin')", NArgs(c), c.App.Name)
 			}
 			host := c.Args().First()
 			user := c.String("username")
@@ -71,8 +73,10 @@ Examples:
 			if err := registry.Login(c.Context, host, user, pass, o); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stdout, "Login succeeded: %s\n", host)
-			return nil
+			return Print(c, map[string]string{"registry": host, "username": user}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "Login succeeded: %s\n", host)
+				return err
+			})
 		},
 	})
 }

@@ -1,8 +1,8 @@
 package commands
 
 import (
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -20,22 +20,28 @@ func Pull(prog string) *cli.Command {
 		Description: `REF is host[:port]/repo[:tag|@digest], oci:DIR[:tag] or oci-archive:FILE.tar[:tag].
 Every blob is checked against its digest and size; the local store keeps the
 artifact under REF (the index, and the platform pulled). Writes package.json,
-NAME.bpf.o and, for Wasm packages, NAME.wasm into -o DIR; NAME comes from the
-artifact only when it is a plain file name, and nothing is written outside
-DIR. Pulls are limited (--max-bytes, --max-manifests) and time out on a
-registry that stops answering (--timeout).
+NAME.bpf.o and, for Wasm packages, NAME.wasm into -o DIR, by default a new
+folder named after the repository (ghcr.io/org/execsnoop:v1 → ./execsnoop/).
+Files already there are never replaced without --force: the pull is refused,
+naming the file, before anything is written. NAME comes from the artifact
+only when it is a plain file name, and nothing is written outside DIR. Pulls
+are limited (--max-bytes, --max-manifests) and time out on a registry that
+stops answering (--timeout). A progress bar shows on a terminal (stderr).
 
 Examples:
-   PROG pull ghcr.io/org/probe:v1
-   PROG pull --platform linux/arm64 -o out/ 127.0.0.1:5000/probes/execsnoop:latest`,
+   PROG pull ghcr.io/org/execsnoop:v1                  # into ./execsnoop/
+   PROG pull -o out/ --platform linux/arm64 127.0.0.1:5000/probes/execsnoop:latest
+   PROG pull --force -o . ghcr.io/org/execsnoop:v1     # here, replacing package.json
+   PROG pull --format json ghcr.io/org/execsnoop:v1    # {"reference", "digest", "platform", "directory", "files"}`,
 		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: ".", Usage: "write the files to `DIR`"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the files to `DIR` (default: ./NAME, NAME the repository's last component)"},
+			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "replace files already in the folder"},
 			&cli.StringFlag{Name: "platform", Usage: "the `OS/ARCH` to take from a multi-arch artifact (default: this host's)"},
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
+			FormatFlag(),
 		}, RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return fmt.Errorf("pull takes one REF (got %d arguments); e.g. '%s pull ghcr.io/org/probe:v1'", c.NArg(), c.App.Name)
+				return Usagef(c, "expects one REF, got %s (e.g. '%s pull ghcr.io/org/probe:v1')", NArgs(c), c.App.Name)
 			}
 			ref, err := registry.ParseReference(c.Args().First())
 			if err != nil {
@@ -66,22 +72,37 @@ Examples:
 				return err
 			}
 			defer src.Close()
-			p, files, err := registry.PullTo(c.Context, src, ref, nil, c.String("output"),
-				&registry.PullOptions{Platform: c.String("platform"), Progress: Progress(), OpenStore: openStore})
+			dir := c.String("output")
+			if dir == "" {
+				dir = ref.Name()
+			}
+			p, files, err := registry.PullTo(c.Context, src, ref, nil, dir, &registry.PullOptions{
+				Platform: c.String("platform"), Progress: Progress(), OpenStore: openStore, Overwrite: c.Bool("force")})
 			if err != nil {
 				return err
 			}
 			if bad := p.Manifest.RefusedName; bad != "" {
 				fmt.Fprintf(os.Stderr, "notice: %s names its files %q, which is not a plain file name; using %q\n", ref, bad, p.Package.Name)
 			}
-			if c.String("format") == "json" {
-				return json.NewEncoder(os.Stdout).Encode(map[string]any{"reference": ref.String(), "digest": p.Root.Digest.String(), "files": files})
-			}
-			fmt.Fprintf(os.Stdout, "Pulled %s\nDigest: %s\n", ref, p.Root.Digest)
-			for _, f := range files {
-				fmt.Fprintf(os.Stdout, "  %s\n", f)
-			}
-			return nil
+			res := pullJSON{Reference: ref.String(), Digest: p.Root.Digest.String(), Platform: p.Manifest.Platform, Directory: dir, Files: files}
+			return Print(c, res, func(w io.Writer) error {
+				fmt.Fprintf(w, "Pulled %s\nDigest: %s\n", ref, p.Root.Digest)
+				for _, f := range files {
+					fmt.Fprintf(w, "  %s\n", f)
+				}
+				return nil
+			})
 		},
 	})
+}
+
+// pullJSON is what pull --format json prints (docs/output.md).
+type pullJSON struct {
+	Reference string `json:"reference"`
+	Digest    string `json:"digest"`
+	// Platform is the one pulled, "linux/amd64"; empty for an artifact
+	// that names none (a single manifest without a platform).
+	Platform  string   `json:"platform"`
+	Directory string   `json:"directory"`
+	Files     []string `json:"files"`
 }

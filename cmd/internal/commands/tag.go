@@ -2,7 +2,7 @@ package commands
 
 import (
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,10 +16,12 @@ func Tag(prog string) *cli.Command {
 		Usage:     "give a package in the local store another name",
 		ArgsUsage: "SRC DST",
 		Description: `Examples:
-   PROG tag 127.0.0.1:5000/probes/execsnoop:latest ghcr.io/org/execsnoop:v1`,
+   PROG tag 127.0.0.1:5000/probes/execsnoop:latest ghcr.io/org/execsnoop:v1
+   PROG tag --format json ghcr.io/org/execsnoop:v1 localhost/execsnoop:dev   # {"source", "target"}`,
+		Flags: []cli.Flag{FormatFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
-				return fmt.Errorf("tag takes SRC and DST (got %d arguments)", c.NArg())
+				return Usagef(c, "expects SRC and DST, got %s", NArgs(c))
 			}
 			var names [2]string
 			for i, a := range c.Args().Slice() {
@@ -37,8 +39,10 @@ func Tag(prog string) *cli.Command {
 			if err := store.TagRef(c.Context, names[0], names[1]); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stdout, "Tagged %s as %s\n", names[0], names[1])
-			return nil
+			return Print(c, map[string]string{"source": names[0], "target": names[1]}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "Tagged %s as %s\n", names[0], names[1])
+				return err
+			})
 		},
 	})
 }

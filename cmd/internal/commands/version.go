@@ -1,10 +1,10 @@
 package commands
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"runtime/debug"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -56,6 +56,22 @@ func ReadBuildInfo() BuildInfo {
 	return bi
 }
 
+// InstallVersion is what "go install MODULE/cmd/ecc@VERSION" installs this
+// build again with: its module version (a release, or Go's pseudo-version
+// of a commit), else its commit; "latest" when the build has neither or
+// has uncommitted changes, which no go install can fetch.
+func (bi BuildInfo) InstallVersion() string {
+	switch {
+	case bi.Modified || strings.Contains(bi.Version, "+dirty"):
+		return "latest"
+	case strings.HasPrefix(bi.Version, "v"):
+		return bi.Version
+	case len(bi.Commit) == 40:
+		return bi.Commit
+	}
+	return "latest"
+}
+
 // Version is the "version" command.
 func Version() *cli.Command {
 	return &cli.Command{
@@ -64,21 +80,27 @@ func Version() *cli.Command {
 		Description: `Examples:
    PROG version
    PROG version --format json`,
-		Flags: []cli.Flag{&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"}},
+		Flags: []cli.Flag{FormatFlag()},
 		Action: func(c *cli.Context) error {
 			bi := ReadBuildInfo()
-			if c.String("format") == "json" {
-				return json.NewEncoder(os.Stdout).Encode(bi)
-			}
-			commit := bi.Commit
-			if bi.Modified {
-				commit += " (modified)"
-			}
-			fmt.Printf("%s %s\ncommit:      %s\ngo:          %s\ncilium/ebpf: %s\noras-go:     %s\nwazero:      %s\n",
-				c.App.Name, bi.Version, commit, bi.Go, dash(bi.CiliumBPF), dash(bi.Oras), dash(bi.Wazero))
-			return nil
+			return Print(c, bi, func(w io.Writer) error {
+				WriteVersion(w, c.App.Name, bi)
+				return nil
+			})
 		},
 	}
+}
+
+// WriteVersion prints bi for prog as "prog version" and "prog --version"
+// do: "prog VERSION" on the first line, then the commit and the versions
+// of Go and the main libraries.
+func WriteVersion(w io.Writer, prog string, bi BuildInfo) {
+	commit := bi.Commit
+	if bi.Modified {
+		commit += " (modified)"
+	}
+	fmt.Fprintf(w, "%s %s\ncommit:      %s\ngo:          %s\ncilium/ebpf: %s\noras-go:     %s\nwazero:      %s\n",
+		prog, bi.Version, commit, bi.Go, dash(bi.CiliumBPF), dash(bi.Oras), dash(bi.Wazero))
 }
 
 func dash(s string) string {
