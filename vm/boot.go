@@ -41,7 +41,7 @@ func boot(ctx context.Context, im *kernel.Image, initrd, dir string, pkg *packag
 		Console:  w,
 		Result:   resultFile,
 	})
-	r.Seconds = time.Since(start).Seconds()
+	r.MS = time.Since(start).Milliseconds()
 	switch {
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
@@ -64,7 +64,7 @@ func boot(ctx context.Context, im *kernel.Image, initrd, dir string, pkg *packag
 		return r, nil
 	}
 	r.fill(res)
-	r.BootSeconds = r.Seconds - float64(res.InitMS)/1000
+	r.BootMS = r.MS - res.InitMS
 	return r, nil
 }
 

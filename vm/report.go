@@ -1,7 +1,6 @@
 package vm
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -12,17 +11,6 @@ import (
 	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/internal/vmproto"
 )
-
-// WriteJSON prints one JSON object per kernel, one per line.
-func WriteJSON(w io.Writer, reports []Report) error {
-	enc := json.NewEncoder(w)
-	for i := range reports {
-		if err := enc.Encode(&reports[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // WriteText prints a table with a row per kernel, then what each program
 // did on each kernel, the first event seen, and why a kernel failed.
@@ -36,7 +24,7 @@ func WriteText(w io.Writer, reports []Report) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%.1fs\t%.1fs\n",
 			termsafe.Line(filepath.Base(r.Kernel)), termsafe.Line(r.Release), result, programsSummary(r.Programs),
-			r.Events, r.MapRows, r.BootSeconds, r.Seconds)
+			r.Events, r.MapRows, float64(r.BootMS)/1000, float64(r.MS)/1000)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -91,10 +91,10 @@ type Report struct {
 	MapRows   int               `json:"map_rows"`
 	Printk    int               `json:"printk"`
 	Command   *vmproto.Command  `json:"command,omitempty"`
-	// BootSeconds is from qemu's start to the guest's init running;
-	// Seconds the whole run of this kernel.
-	BootSeconds float64 `json:"boot_seconds"`
-	Seconds     float64 `json:"seconds"`
+	// BootMS is from qemu's start to the guest's init running; MS the
+	// whole run of this kernel.
+	BootMS int64 `json:"boot_ms"`
+	MS     int64 `json:"ms"`
 	// InitramfsBytes is the size of the initramfs booted (uncompressed).
 	InitramfsBytes int64 `json:"initramfs_bytes"`
 	// Error is why the package failed here, "" when it passed.

@@ -108,7 +108,7 @@ func TestWriteText(t *testing.T) {
 		{Kernel: "/k/linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb", Release: "6.1.0-57-cloud-amd64", Passed: true, Accel: "tcg", KernelBTF: true,
 			Programs: []vmproto.Program{{Name: "handle_exec", Section: "tp/sched/sched_process_exec", State: vmproto.Attached},
 				{Name: "raw", Section: "raw_tp/x", State: vmproto.Twin, Reason: "twin tp_btf/x runs instead"}},
-			Events: 4, Samples: []json.RawMessage{json.RawMessage(`{"comm":"init"}`)}, BootSeconds: 4.25, Seconds: 8.5},
+			Events: 4, Samples: []json.RawMessage{json.RawMessage(`{"comm":"init"}`)}, BootMS: 4250, MS: 8500},
 		{Kernel: "vmlinuz-5.4", Release: "5.4.0", Accel: "tcg",
 			Programs: []vmproto.Program{{Name: "bad", Section: "tp/a/b", State: vmproto.Failed, Error: "rejected by the verifier:\nmore",
 				VerifierLog: []string{"R0 invalid mem access 'map_value_or_null'"}}},
@@ -140,16 +140,15 @@ func TestWriteText(t *testing.T) {
 		t.Errorf("ecli's log is shown although the failed program says why:\n%s", out)
 	}
 	b.Reset()
-	WriteJSON(&b, reps)
-	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	if len(lines) != 2 {
-		t.Fatalf("JSON: %d lines", len(lines))
+	enc := json.NewEncoder(&b)
+	enc.Encode(reps)
+	var m []map[string]any
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil || len(m) != 2 {
+		t.Fatalf("JSON: %v, %d reports", err, len(m))
 	}
-	var m map[string]any
-	json.Unmarshal([]byte(lines[0]), &m)
-	for _, k := range []string{"kernel", "release", "passed", "programs", "events", "error"} {
-		if _, ok := m[k]; !ok {
-			t.Errorf("JSON lacks %q: %s", k, lines[0])
+	for _, k := range []string{"kernel", "release", "passed", "programs", "events", "error", "boot_ms", "ms", "map_rows", "initramfs_bytes"} {
+		if _, ok := m[0][k]; !ok {
+			t.Errorf("JSON lacks %q: %v", k, m[0])
 		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -38,9 +39,10 @@ package), cgroup programs to its root cgroup.
 A kernel passes when every program attached (or a twin of it did, or it is
 attached by hand), and, if the package has ring buffers or perf event
 arrays, at least one event was decoded. The exit status is 1 when any
-kernel fails. --format json prints one object per kernel: kernel, release,
-passed, programs [{name, section, state, reason, error, verifier_log}],
-events, samples, map_rows, boot_seconds, seconds, error.
+kernel fails. --format json prints an array with one object per kernel:
+kernel, release, passed, programs [{name, section, state, reason, error,
+verifier_log}], events, samples, map_rows, boot_ms, ms, error (see
+docs/output.md).
 
 The static ecli is --ecli PATH, else an ecli next to ecc, else one on PATH
 (build one with 'CGO_ENABLED=0 go build ./cmd/ecli'; make build does).
@@ -54,7 +56,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "kernel", Aliases: []string{"k"}, Usage: "`K`: a vmlinuz/bzImage file, a linux-image-*.deb or an image REF (cilium/ci-kernels layout); repeatable"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Value: "2s", Usage: "run the package for `TIME` in each VM (with COMMAND: at most)"},
-			&cli.StringFlag{Name: "format", Value: "text", Usage: "output `FORMAT`: text or json"},
+			commands.FormatFlag(),
 			&cli.DurationFlag{Name: "timeout", Usage: "give up on a kernel after `TIME`, boot included (default 3m plus -d)"},
 			&cli.BoolFlag{Name: "no-kernel-btf", Usage: "hide /sys/kernel/btf inside the VM, as on a kernel built without BTF"},
 			&cli.StringFlag{Name: "ecli", Usage: "the statically linked ecli `PATH` to boot as init"},
@@ -66,16 +68,11 @@ Examples:
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
-				return fmt.Errorf("ecc test needs a PACKAGE; e.g. 'ecc test --kernel linux-image-6.1.0-57-cloud-amd64.deb build/'")
+				return commands.Usagef(c, "expects a PACKAGE (e.g. 'ecc test --kernel linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb build/')")
 			}
 			kernels := c.StringSlice("kernel")
 			if len(kernels) == 0 {
-				return &commands.Advice{Err: errors.New("ecc test needs at least one --kernel K"),
-					Hint: "pass a vmlinuz file or a kernel package, e.g. --kernel linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb ('apt-get download linux-image-cloud-amd64' names it as a dependency)"}
-			}
-			format := c.String("format")
-			if format != "text" && format != "json" {
-				return fmt.Errorf("--format %q: use text or json", format)
+				return commands.Usagef(c, "expects at least one --kernel K: a vmlinuz file, a linux-image-*.deb (the dependency of linux-image-cloud-amd64: apt-get download it) or a kernel image REF")
 			}
 			dur, err := commands.ParseDuration("duration", c.String("duration"))
 			if err != nil {
@@ -114,12 +111,7 @@ Examples:
 			}
 			reports, err := vm.Test(ctx, src.Package, o)
 			if len(reports) > 0 {
-				var werr error
-				if format == "json" {
-					werr = vm.WriteJSON(os.Stdout, reports)
-				} else {
-					werr = vm.WriteText(os.Stdout, reports)
-				}
+				werr := commands.Print(c, reports, func(w io.Writer) error { return vm.WriteText(w, reports) })
 				if err == nil {
 					err = werr
 				}

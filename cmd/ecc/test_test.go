@@ -12,9 +12,9 @@ import (
 	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
-// ecc test refuses bad input before booting anything: exit status 1, one
-// line naming the flag or file (and a hint line where there is something
-// to do), no files left behind.
+// ecc test refuses bad input before booting anything: one line naming the
+// flag or file (and a hint line where there is something to do), exit
+// status 2 for a usage error and 1 for the rest, no files left behind.
 func TestTestBadInput(t *testing.T) {
 	testenv.BPFBuild(t)
 	dir := t.TempDir()
@@ -42,9 +42,9 @@ func TestTestBadInput(t *testing.T) {
 		wants []string
 		lines int
 	}{
-		{"no package", nil, []string{"test", "--kernel", vmlinuz}, []string{"ecc test needs a PACKAGE"}, 1},
-		{"no kernel", nil, []string{"test", pkg}, []string{"at least one --kernel K", "hint: pass a vmlinuz file or a kernel package"}, 2},
-		{"bad format", nil, []string{"test", "--kernel", vmlinuz, "--format", "yaml", pkg}, []string{`--format "yaml"`}, 1},
+		{"no package", nil, []string{"test", "--kernel", vmlinuz}, []string{"ecc test: expects a PACKAGE"}, 1},
+		{"no kernel", nil, []string{"test", pkg}, []string{"ecc test: expects at least one --kernel K: a vmlinuz file, a linux-image-*.deb", "see 'ecc test --help'"}, 1},
+		{"bad format", nil, []string{"test", "--kernel", vmlinuz, "--format", "yaml", pkg}, []string{`--format "yaml": use text or json`}, 1},
 		{"bad duration", nil, []string{"test", "--kernel", vmlinuz, "-d", "soon", pkg}, []string{`--duration "soon"`}, 1},
 		{"missing package", nil, []string{"test", "--kernel", vmlinuz, filepath.Join(dir, "nope")}, []string{"nope"}, 1},
 		{"not a kernel", nil, []string{"test", "--kernel", notes, pkg}, []string{"kernel " + notes + ": not a kernel image", "hint: --kernel takes"}, 2},
@@ -70,8 +70,12 @@ func TestTestBadInput(t *testing.T) {
 			cmd.Env = append(os.Environ(), c.env...)
 			out, err := cmd.CombinedOutput()
 			stderr := string(out)
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-				t.Errorf("exit: %v, want status 1", err)
+			want := 1
+			if strings.Contains(stderr, "see 'ecc test --help'") {
+				want = 2 // a usage error
+			}
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != want {
+				t.Errorf("exit: %v, want status %d", err, want)
 			}
 			for _, w := range c.wants {
 				if !strings.Contains(stderr, w) {
