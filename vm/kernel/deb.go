@@ -19,8 +19,8 @@ import (
 const arMagic = "!<arch>\n"
 
 // debData returns a reader of the data.tar of a .deb, decompressed, and
-// its member name.
-func debData(r io.Reader) (*tar.Reader, string, error) {
+// its member name; close it when done.
+func debData(r io.Reader) (io.ReadCloser, string, error) {
 	br := bufio.NewReader(r)
 	magic := make([]byte, len(arMagic))
 	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != arMagic {
@@ -48,17 +48,19 @@ func debData(r io.Reader) (*tar.Reader, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		return tar.NewReader(dr), name, nil
+		return dr, name, nil
 	}
 }
 
 // debFiles calls visit for each regular file of a .deb's data.tar, with
 // its path (without "./"), until visit says stop.
 func debFiles(r io.Reader, visit func(name string, body io.Reader) (stop bool, err error)) error {
-	tr, member, err := debData(r)
+	data, member, err := debData(r)
 	if err != nil {
 		return err
 	}
+	defer data.Close()
+	tr := tar.NewReader(data)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -117,12 +119,13 @@ func arNext(r io.Reader) (string, int64, error) {
 	return name, size, nil
 }
 
-func decompress(name string, r io.Reader) (io.Reader, error) {
+func decompress(name string, r io.Reader) (io.ReadCloser, error) {
 	switch path.Ext(name) {
 	case ".tar":
-		return r, nil
+		return io.NopCloser(r), nil
 	case ".xz":
-		return xz.NewReader(r)
+		x, err := xz.NewReader(r)
+		return io.NopCloser(x), err
 	case ".zst":
 		d, err := zstd.NewReader(r)
 		if err != nil {

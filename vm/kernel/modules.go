@@ -130,6 +130,7 @@ func extractModules(pkg, dir string, want, builtin map[string]bool) (int, error)
 			if err != nil {
 				return true, fmt.Errorf("%s: %w", name, err)
 			}
+			defer d.Close()
 			r = d
 		}
 		if err := atomicfile.Copy(filepath.Join(dir, modName(mod)+".ko"), 0o644, r); err != nil {

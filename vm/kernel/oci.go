@@ -124,6 +124,7 @@ func layerVmlinuz(ctx context.Context, f content.Fetcher, layer ocispec.Descript
 	if err != nil {
 		return false, err
 	}
+	defer r.Close()
 	found := false
 	tr := tar.NewReader(r)
 	for {
