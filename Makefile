@@ -9,16 +9,18 @@ EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
 OUT     ?= build/examples
 GOFLAGS_BUILD := -trimpath -buildvcs=true
 
-.PHONY: all deps test-deps build examples test testdata demo bench fuzz clean install uninstall
+.PHONY: all deps test-deps vm-deps build examples test testdata demo bench fuzz clean install uninstall
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
+# ecli is linked statically: ecc test boots it as the init of its VMs
+# (it finds the ecli next to ecc).
 build: deps
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecc ./cmd/ecc
-	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecli ./cmd/ecli
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecli ./cmd/ecli
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: both binaries into
 # PREFIX/bin (on sudo's secure_path, so 'sudo ecli' finds it), their man
@@ -36,8 +38,9 @@ TOOLS   := ecc ecli
 GO_SOURCES := go.mod go.sum $(shell find cmd compiler registry runtime source packager decode internal templates \
 	-type f ! -name '*_test.go' ! -path '*/testdata/*' 2>/dev/null)
 
+# ecli is static (see build).
 $(BIN)/%: $(GO_SOURCES)
-	$(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/$*
+	$(if $(filter ecli,$*),CGO_ENABLED=0 )$(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/$*
 
 install: $(addprefix $(BIN)/,$(TOOLS))
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -71,12 +74,18 @@ examples: build
 # Tests also use Debian's docker-registry and skopeo, the oras CLI, and gcc
 # with <sys/sdt.h> (systemtap-sdt-dev) to build USDT targets.
 ORAS_VERSION := v1.3.6
-test-deps:
+test-deps: vm-deps
 	@EXTRA_PKGS="docker-registry skopeo gcc systemtap-sdt-dev" scripts/deps.sh
 	@[ -x .tools/bin/oras ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 
+# ecc test's VM tests boot Debian's cloud kernel (downloaded into
+# .tools/kernels, not installed) in qemu; busybox-static serves COMMANDs.
+vm-deps:
+	@EXTRA_PKGS="qemu-system-x86 busybox-static" scripts/deps.sh
+	@scripts/kernels.sh .tools/kernels
+
 test: test-deps
-	$(GO) test -count=1 -timeout 14m ./...
+	ECC_TEST_KERNEL_DIR=$(CURDIR)/.tools/kernels $(GO) test -count=1 -timeout 18m ./...
 
 # Rebuild the BPF objects committed under packager/extract/testdata from
 # their sources (with clang; the tests that read them need none) and the

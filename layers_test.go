@@ -21,18 +21,20 @@ var rules = []struct {
 	not    []string
 	reason string
 }{
-	{"compiler", []string{"runtime"}, "the compiler builds packages; it does not run them"},
-	{"registry", []string{"runtime"}, "the registry moves packages; it does not run them"},
-	{"runtime", []string{"compiler", "registry", "source"}, "runtime runs what package source resolved: runtime.Run takes the name and the package"},
-	{"source", []string{"compiler", "runtime"}, "source resolves a PACKAGE argument for ecli run and both inspects, below the compiler and the runtime"},
-	{"packager", []string{"compiler", "registry", "runtime", "source"}, "the package model and metadata extraction serve every layer above them"},
-	{"decode", []string{"compiler", "registry", "runtime", "source", "packager"}, "the BTF value decoder serves metadata extraction and runtime output alike"},
-	{"internal", []string{"compiler", "registry", "runtime", "source", "packager", "decode", "cmd"}, "internal holds the small helpers every layer may use"},
+	{"compiler", []string{"runtime", "vm"}, "the compiler builds packages; it does not run them"},
+	{"registry", []string{"runtime", "vm"}, "the registry moves packages; it does not run them"},
+	{"runtime", []string{"compiler", "registry", "source", "vm"}, "runtime runs what package source resolved: runtime.Run takes the name and the package; in a test VM it is the guest, which shares only internal/vmproto with the host"},
+	{"vm", []string{"runtime", "compiler"}, "ecc test boots VMs on the host; the guest side is ecli (runtime/vmguest), and packages come built"},
+	{"source", []string{"compiler", "runtime", "vm"}, "source resolves a PACKAGE argument for ecli run and both inspects, below the compiler and the runtime"},
+	{"packager", []string{"compiler", "registry", "runtime", "source", "vm"}, "the package model and metadata extraction serve every layer above them"},
+	{"decode", []string{"compiler", "registry", "runtime", "source", "packager", "vm"}, "the BTF value decoder serves metadata extraction and runtime output alike"},
+	{"internal", []string{"compiler", "registry", "runtime", "source", "packager", "decode", "vm", "cmd"}, "internal holds the small helpers every layer may use"},
 }
 
 // linksNot are commands that must not link any package under a folder.
 var linksNot = []struct{ cmd, not, reason string }{
 	{"cmd/ecli", "compiler", "ecli runs packages; it never compiles"},
+	{"cmd/ecli", "vm", "ecli is the guest of a test VM, never its host"},
 }
 
 // graph is the import graph of the module's packages and their

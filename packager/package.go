@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/ecc-bpf/ecc/internal/atomicfile"
 )
 
 // MaxObjectSize caps the inflated size of an embedded BPF object. Real objects
@@ -267,25 +268,8 @@ func readCapped(path string, max int64) ([]byte, error) {
 // WriteFileAtomic writes data to path through a temporary file in the same
 // folder, so readers never see a partial file and failures leave nothing.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	return atomicfile.Write(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, perm)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	})
 }

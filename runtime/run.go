@@ -69,6 +69,10 @@ type Options struct {
 	Stdout, Stderr io.Writer
 	// Ready, when set, is called once everything is attached and being read.
 	Ready func()
+	// Programs, when set, is called once the programs are attached (or
+	// none could be) with what became of each, in name order: ecc test's
+	// report.
+	Programs func([]ProgramState)
 }
 
 // ErrNothingRuns is wrapped when no program of a package could be loaded
@@ -174,7 +178,15 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 		}
 		return nil
 	}
+	var st states
+	if o.Programs != nil {
+		st = states{}
+		for _, e := range set.Skipped {
+			st.failed(e)
+		}
+	}
 	if len(set.Plans) == 0 && len(set.Skipped) > 0 {
+		st.report(o, spec)
 		return loader.NothingRuns(name, set.Skipped)
 	}
 	if o.Verbose {
@@ -203,13 +215,22 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 
 	tr.mark("plans")
 	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set), views: views, scan: views.scan,
-		needs: loader.NeedsOf(spec, plans)}
+		needs: loader.NeedsOf(spec, plans), states: st}
 	defer r.close()
 	if err := r.load(set.Deferred()); err != nil {
+		var nr *loader.NothingRunsError
+		if errors.As(err, &nr) {
+			for _, f := range nr.Failures {
+				r.states.failed(f)
+			}
+			st.report(o, spec)
+		}
 		return err
 	}
 	tr.mark("load")
-	if err := r.attach(plans); err != nil {
+	err = r.attach(plans)
+	st.report(o, spec)
+	if err != nil {
 		return err
 	}
 	tr.mark("attach")
@@ -284,6 +305,8 @@ type runner struct {
 	// needs are the capabilities the programs take, named when the
 	// kernel refuses a process without them (loader.Permission).
 	needs loader.Needs
+	// states is what became of each program, when Options.Programs wants it.
+	states states
 }
 
 type iterLink struct {
@@ -382,6 +405,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 			continue
 		}
 		if plan.Kind == attach.Manual {
+			r.states.set(name, plan.Section, StateManual, plan.Reason, nil)
 			fmt.Fprintf(r.o.Stderr, "ecli: note: program %s (%s) is loaded but not attached automatically: %s\n", termsafe.Line(name), termsafe.Line(plan.Section), termsafe.Line(plan.Reason))
 			continue
 		}
@@ -393,6 +417,7 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 			continue
 		}
 		attached++
+		r.states.set(name, plan.Section, StateAttached, "", nil)
 		r.links = append(r.links, l)
 		if plan.Kind == attach.Iter {
 			r.iters = append(r.iters, iterLink{name, l})
@@ -404,6 +429,9 @@ func (r *runner) attach(plans map[string]*attach.Plan) error {
 	n, errs := r.attachTwins(plans)
 	attached += n
 	failures = append(failures, errs...)
+	for _, f := range failures {
+		r.states.failed(f)
+	}
 	if attached == 0 && len(failures) > 0 {
 		if pe := onlyPermission(failures); pe != nil {
 			return fmt.Errorf("%s: %w", r.name, pe)

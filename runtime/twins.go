@@ -132,6 +132,7 @@ func (r *runner) attachTwins(plans map[string]*attach.Plan) (int, []error) {
 		}
 		r.links = append(r.links, links...)
 		attached += len(links)
+		r.twinStates(g, chosen, names, failed, plans)
 		if r.o.Verbose {
 			for _, n := range names {
 				fmt.Fprintf(r.o.Stderr, "ecli: %s: %s (%s)\n", n, strings.TrimPrefix(plans[n].Section, "?"), r.twinNote(g, chosen, failed, plans))
@@ -139,6 +140,33 @@ func (r *runner) attachTwins(plans map[string]*attach.Plan) (int, []error) {
 		}
 	}
 	return attached, failures
+}
+
+// twinStates records the attached twins, and the others as standing in
+// reserve (with why they failed, if they were tried).
+func (r *runner) twinStates(g *attach.TwinGroup, chosen int, attached []string, failed map[string]error, plans map[string]*attach.Plan) {
+	if r.states == nil {
+		return
+	}
+	for _, n := range attached {
+		r.states.set(n, plans[n].Section, StateAttached, "", nil)
+	}
+	var runs []string
+	for _, n := range g.Classes[chosen] {
+		runs = append(runs, strings.TrimPrefix(plans[n].Section, "?"))
+	}
+	for ci, c := range g.Classes {
+		if ci == chosen {
+			continue
+		}
+		for _, n := range c {
+			reason := "twin " + strings.Join(runs, ", ") + " runs instead"
+			if err := failed[n]; err != nil {
+				reason += "; this one failed: " + shortReason(err)
+			}
+			r.states.set(n, plans[n].Section, StateTwin, reason, nil)
+		}
+	}
 }
 
 // twinNote says what became of the other twins: "raw_tp/x twin not

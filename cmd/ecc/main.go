@@ -32,6 +32,7 @@ Examples:
    ecc inspect examples/execsnoop/package.json
    ecc push examples/execsnoop/ ghcr.io/org/execsnoop:v1
    ecc pull ghcr.io/org/execsnoop:v1
+   ecc test --kernel linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb examples/execsnoop/
    ecc gen vmlinux -o vmlinux.h
    ecc init my_probe --template xdp`,
 		HideHelpCommand:      true,
@@ -41,6 +42,7 @@ Examples:
 			genCommand(),
 			initCommand(),
 			pushCommand(),
+			testCommand(),
 			commands.Pull("ecc"),
 			commands.Login("ecc"),
 			commands.Logout("ecc"),

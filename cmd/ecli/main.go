@@ -8,10 +8,18 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
+	"github.com/ecc-bpf/ecc/runtime/vmguest"
 	"github.com/ecc-bpf/ecc/source"
 )
 
 func main() {
+	if os.Getpid() == 1 {
+		// ecli is the init of an 'ecc test' VM (package vm): it runs the
+		// package there, reports and powers off. Should the power-off
+		// fail, init exits and the kernel panics, which ends the VM too
+		// (panic=-1, qemu -no-reboot).
+		os.Exit(commands.Exit(os.Stderr, "ecli", vmguest.Main()))
+	}
 	os.Exit(run(os.Args))
 }
 

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -133,11 +132,11 @@ Examples:
 			if c.NArg() < 1 {
 				return commands.Usagef(c, "expects a PACKAGE")
 			}
-			dur, err := parseDuration(c.String("duration"))
+			dur, err := commands.ParseDuration("duration", c.String("duration"))
 			if err != nil {
 				return err
 			}
-			interval, err := parseDurationFlag("interval", c.String("interval"))
+			interval, err := commands.ParseDuration("interval", c.String("interval"))
 			if err != nil {
 				return err
 			}
@@ -291,26 +290,3 @@ type repeated struct{ values []string }
 
 func (r *repeated) Set(s string) error { r.values = append(r.values, s); return nil }
 func (r *repeated) String() string     { return "" }
-
-func parseDuration(s string) (time.Duration, error) {
-	return parseDurationFlag("duration", s)
-}
-
-// parseDurationFlag reads --NAME TIME: a Go duration or a bare number of
-// seconds.
-func parseDurationFlag(name, s string) (time.Duration, error) {
-	if s == "" {
-		return 0, nil
-	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		if n < 0 {
-			return 0, fmt.Errorf("--%s %s: must not be negative", name, s)
-		}
-		return time.Duration(n * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("--%s %q: use a duration like 10s, 500ms or 2m", name, s)
-	}
-	return d, nil
-}

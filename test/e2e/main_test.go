@@ -29,6 +29,9 @@ func runTests(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	build := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "./cmd/ecc", "./cmd/ecli")
 	build.Dir = repo()
+	// As make build does: a static ecli, which ecc test boots as the
+	// init of its VMs (it takes the ecli next to ecc).
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build ./cmd/ecc ./cmd/ecli: %v\n%s", err, out)
 		return 1

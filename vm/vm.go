@@ -1,0 +1,305 @@
+// Package vm is `ecc test`: it boots each kernel the user names in qemu
+// with an initramfs whose init is a static ecli (runtime/vmguest), runs
+// the package there while generating activity (or the user's COMMAND),
+// and reports per kernel: the release, what became of each program, the
+// events and map rows seen, and whether the package passed.
+//
+// This is the host side; it does not link the runtime, which runs in the
+// guest. The two share internal/vmproto.
+package vm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ecc-bpf/ecc/internal/vmproto"
+	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry"
+	"github.com/ecc-bpf/ecc/vm/initramfs"
+	"github.com/ecc-bpf/ecc/vm/kernel"
+)
+
+// Options are ecc test's flags.
+type Options struct {
+	// Kernels are the kernels to boot: vmlinuz/bzImage files,
+	// linux-image-*.deb packages or image references (kernel.Open).
+	Kernels []string
+	// Duration is how long the package runs with the default activity
+	// (default 2s); with Command, the longest it runs.
+	Duration time.Duration
+	// Timeout bounds each kernel's whole run, boot included (default:
+	// 3 minutes plus Duration).
+	Timeout time.Duration
+	// NoKernelBTF hides /sys/kernel/btf inside the VM.
+	NoKernelBTF bool
+	// Command replaces the default activity. A first word without a
+	// slash is a busybox applet (busybox-static must be installed); a
+	// path names a static program of this machine, copied into the VM
+	// as /ecc-test/bin/BASENAME.
+	Command []string
+	// Ecli is the static ecli to use as init; "" looks next to the
+	// running executable, then on PATH.
+	Ecli string
+	// Modules are kernel modules to load before the run (from the
+	// kernel's package; with none asked, tc programs get sch_ingress and
+	// cls_bpf when the package has them).
+	Modules []string
+	// Append is added to the kernel command line.
+	Append string
+	// MemoryMB is the guest's memory (default 512).
+	MemoryMB int
+	// Qemu is the qemu-system-x86_64 to run ("" finds it on PATH).
+	Qemu string
+	// CacheDir keeps kernels extracted from packages and images ("" is
+	// os.UserCacheDir()/ecc/kernels).
+	CacheDir string
+	// Registry is for kernels given as image references (nil: the
+	// defaults: credentials from the docker config, plain HTTP on
+	// loopback).
+	Registry *registry.Options
+	// Console, when set, receives each kernel's serial console as it
+	// boots and runs.
+	Console io.Writer
+	// Samples is how many events each report keeps (the first ones).
+	Samples int
+	// Progress, when set, is called before each kernel boots.
+	Progress func(kernel string)
+}
+
+// Report is the outcome on one kernel.
+type Report struct {
+	// Kernel is the kernel as given; Release is uname -r inside.
+	Kernel  string `json:"kernel"`
+	Release string `json:"release"`
+	Passed  bool   `json:"passed"`
+	// Accel is how qemu ran: kvm or tcg.
+	Accel string `json:"accel"`
+	// KernelBTF says whether /sys/kernel/btf/vmlinux was visible.
+	KernelBTF bool              `json:"kernel_btf"`
+	Programs  []vmproto.Program `json:"programs"`
+	Events    int               `json:"events"`
+	Samples   []json.RawMessage `json:"samples,omitempty"`
+	MapRows   int               `json:"map_rows"`
+	Printk    int               `json:"printk"`
+	Command   *vmproto.Command  `json:"command,omitempty"`
+	// BootMS is from qemu's start to the guest's init running; MS the
+	// whole run of this kernel.
+	BootMS int64 `json:"boot_ms"`
+	MS     int64 `json:"ms"`
+	// InitramfsBytes is the size of the initramfs booted (uncompressed).
+	InitramfsBytes int64 `json:"initramfs_bytes"`
+	// Error is why the package failed here, "" when it passed.
+	Error string `json:"error"`
+	// Log is the end of ecli's messages in the guest, and, when the
+	// guest gave no result, the end of its console.
+	Log []string `json:"log,omitempty"`
+}
+
+// ErrNoKernels is returned when Options.Kernels is empty.
+var ErrNoKernels = errors.New("no kernel to boot")
+
+// ErrFailed is wrapped by Test's error when the package failed on some
+// kernel (the reports say why).
+var ErrFailed = errors.New("the package failed")
+
+// FailedError names the kernels a package failed on.
+type FailedError struct{ Kernels []string }
+
+func (e *FailedError) Error() string {
+	return fmt.Sprintf("%v on %d of the kernels: %s", ErrFailed, len(e.Kernels), strings.Join(e.Kernels, ", "))
+}
+func (e *FailedError) Unwrap() error { return ErrFailed }
+
+// Test runs pkg on every kernel, one after the other, and returns a
+// report for each. The error is a *FailedError when the package failed
+// on any of them, or what stopped the test before or between boots (a
+// kernel file that is none, no static ecli, ctx done); reports of the
+// kernels done so far are returned with it. The caller's Options are not
+// modified.
+func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if len(o.Kernels) == 0 {
+		return nil, ErrNoKernels
+	}
+	if o.Duration <= 0 {
+		o.Duration = 2 * time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 3*time.Minute + o.Duration
+	}
+	if o.Samples < 0 {
+		return nil, fmt.Errorf("samples %d: must not be negative", o.Samples)
+	}
+	// Every kernel, its modules, ecli and the COMMAND are checked before
+	// the first boot.
+	images := make([]*kernel.Image, len(o.Kernels))
+	modules := make([][]string, len(o.Kernels))
+	for i, k := range o.Kernels {
+		im, err := kernel.Open(ctx, k, &kernel.OpenOptions{CacheDir: o.CacheDir, Registry: o.Registry})
+		if err != nil {
+			return nil, err
+		}
+		images[i] = im
+		if modules[i], err = kernelModules(im, pkg, o.Modules); err != nil {
+			return nil, err
+		}
+	}
+	files, cmd, err := initramfsFiles(pkg, &o)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "ecc-test-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	var reports []Report
+	var failed []string
+	for i, im := range images {
+		if o.Progress != nil {
+			o.Progress(im.Name)
+		}
+		initrd := filepath.Join(dir, "initramfs.cpio")
+		size, err := writeInitramfs(initrd, files, cmd, modules[i], &o)
+		if err != nil {
+			return reports, err
+		}
+		r, err := boot(ctx, im, initrd, dir, pkg, &o)
+		if err != nil {
+			return reports, err
+		}
+		r.InitramfsBytes = size
+		reports = append(reports, *r)
+		if !r.Passed {
+			failed = append(failed, im.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return reports, &FailedError{Kernels: failed}
+	}
+	return reports, nil
+}
+
+// initramfsFiles are the files every VM gets: ecli as /init, the package,
+// and what the COMMAND needs; and the COMMAND as the guest runs it (a
+// busybox applet runs as /bin/busybox APPLET, a program of this machine
+// from /ecc-test/bin).
+func initramfsFiles(pkg *packager.Package, o *Options) ([]initramfs.File, []string, error) {
+	ecli, err := findEcli(o.Ecli)
+	if err != nil {
+		return nil, nil, err
+	}
+	pj, err := pkg.Marshal()
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode the package: %w", err)
+	}
+	files := []initramfs.File{
+		{Name: vmproto.Init, Host: ecli, Mode: 0o755},
+		{Name: vmproto.PackageFile, Data: pj},
+	}
+	cmd := o.Command
+	if len(cmd) > 0 {
+		if strings.Contains(cmd[0], "/") {
+			abs, err := filepath.Abs(cmd[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			if err := checkStatic(abs, "COMMAND"); err != nil {
+				return nil, nil, err
+			}
+			// Not at its own path: the guest mounts tmpfs over /tmp and /run.
+			guest := path.Join(vmproto.Dir, "bin", filepath.Base(abs))
+			files = append(files, initramfs.File{Name: guest, Host: abs, Mode: 0o755})
+			cmd = append([]string{guest}, cmd[1:]...)
+		} else {
+			bb, err := findBusybox()
+			if err != nil {
+				return nil, nil, err
+			}
+			files = append(files, initramfs.File{Name: vmproto.Busybox, Host: bb, Mode: 0o755})
+			cmd = append([]string{vmproto.Busybox}, cmd...)
+		}
+	}
+	return files, cmd, nil
+}
+
+// writeInitramfs writes one kernel's initramfs: the files, its modules
+// and the run's settings.
+func writeInitramfs(out string, files []initramfs.File, cmd, modules []string, o *Options) (int64, error) {
+	files = slices.Clone(files)
+	var guestModules []string
+	for _, m := range modules {
+		g := path.Join(vmproto.ModulesDir, filepath.Base(m))
+		files = append(files, initramfs.File{Name: g, Host: m})
+		guestModules = append(guestModules, g)
+	}
+	cfg, _ := json.Marshal(&vmproto.Config{
+		DurationMS:  o.Duration.Milliseconds(),
+		Command:     cmd,
+		NoKernelBTF: o.NoKernelBTF,
+		Samples:     o.Samples,
+		Modules:     guestModules,
+	})
+	files = append(files, initramfs.File{Name: vmproto.ConfigFile, Data: cfg})
+	return initramfs.Write(out, files)
+}
+
+// tcModules are what tc programs need on kernels without tcx (< 6.6):
+// the clsact qdisc and the BPF classifier.
+var tcModules = []string{"sch_ingress", "cls_bpf"}
+
+// kernelModules are the modules to load on im: those asked for, and
+// those the package's programs need (tcModules for tc programs) when the
+// kernel came from a package that has them.
+func kernelModules(im *kernel.Image, pkg *packager.Package, asked []string) ([]string, error) {
+	if len(asked) > 0 {
+		return im.Modules(asked)
+	}
+	if !hasProgram(pkg, "tc", "classifier") || im.Package == "" {
+		return nil, nil
+	}
+	mods, err := im.Modules(tcModules)
+	if err != nil {
+		// Built in, or not there: the attach says what is missing.
+		return nil, nil
+	}
+	return mods, nil
+}
+
+// cmdline is the kernel command line: the console on the first serial
+// port, a panic ends the VM at once, few messages; the BPF LSM for
+// packages with lsm programs (Debian enables it only when asked).
+func cmdline(pkg *packager.Package, extra string) string {
+	parts := []string{"console=ttyS0", "panic=-1", "quiet", "rdinit=" + vmproto.Init}
+	if hasProgram(pkg, "lsm", "lsm.s") {
+		parts = append(parts, "lsm=lockdown,capability,landlock,yama,apparmor,bpf")
+	}
+	if extra != "" {
+		parts = append(parts, extra)
+	}
+	return strings.Join(parts, " ")
+}
+
+// hasProgram reports whether the package has a program in a section of
+// one of the kinds (the part of SEC() before the first "/").
+func hasProgram(pkg *packager.Package, kinds ...string) bool {
+	for _, p := range pkg.Meta.BpfSkel.Progs {
+		kind, _, _ := strings.Cut(strings.TrimPrefix(p.Attach, "?"), "/")
+		if slices.Contains(kinds, kind) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,154 @@
+package vm
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/ecc-bpf/ecc/internal/vmproto"
+	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/vm/kernel"
+)
+
+func TestVerdict(t *testing.T) {
+	att := func(n string) vmproto.Program { return vmproto.Program{Name: n, State: vmproto.Attached} }
+	for _, c := range []struct {
+		name string
+		res  vmproto.Result
+		want string // "" passes
+	}{
+		{"attached with events", vmproto.Result{Programs: []vmproto.Program{att("a")}, EventOutputs: 1, Events: 3}, ""},
+		{"no event outputs, no events", vmproto.Result{Programs: []vmproto.Program{att("a")}}, ""},
+		{"twin and manual are fine", vmproto.Result{Programs: []vmproto.Program{att("a"), {Name: "b", State: vmproto.Twin}, {Name: "c", State: vmproto.Manual}}}, ""},
+		{"run error", vmproto.Result{Programs: []vmproto.Program{att("a")}, Error: "boom"}, "boom"},
+		{"failed program", vmproto.Result{Programs: []vmproto.Program{att("a"), {Name: "b", State: vmproto.Failed}}}, "not every program runs: b failed"},
+		{"skipped program", vmproto.Result{Programs: []vmproto.Program{att("a"), {Name: "u", State: vmproto.Skipped}}}, "u skipped"},
+		{"nothing attached", vmproto.Result{Programs: []vmproto.Program{{Name: "m", State: vmproto.Manual}}}, "no program attached"},
+		{"no events", vmproto.Result{Programs: []vmproto.Program{att("a")}, EventOutputs: 1}, "no event was decoded"},
+		{"command failed", vmproto.Result{Programs: []vmproto.Program{att("a")}, Command: &vmproto.Command{Exit: 2}}, "COMMAND exited with status 2"},
+	} {
+		got := verdict(&c.res)
+		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+			t.Errorf("%s: verdict %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestCmdline(t *testing.T) {
+	pkg := &packager.Package{}
+	pkg.Meta.BpfSkel.Progs = []packager.Prog{{Name: "a", Attach: "kprobe/x"}}
+	got := cmdline(pkg, "")
+	if got != "console=ttyS0 panic=-1 quiet rdinit=/init" {
+		t.Errorf("cmdline %q", got)
+	}
+	pkg.Meta.BpfSkel.Progs = append(pkg.Meta.BpfSkel.Progs, packager.Prog{Name: "b", Attach: "lsm/file_open"})
+	if got := cmdline(pkg, "nokaslr"); !strings.Contains(got, ",bpf ") || !strings.HasSuffix(got, " nokaslr") {
+		t.Errorf("cmdline with an lsm program and --append: %q", got)
+	}
+}
+
+func TestCheckStatic(t *testing.T) {
+	if err := checkStatic("/bin/sh", "COMMAND"); err == nil {
+		t.Error("/bin/sh (dynamically linked on Debian) passes as static")
+	} else if ns := (*NotStaticError)(nil); !errors.As(err, &ns) || ns.Role != "COMMAND" || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Errorf("error %v", err)
+	}
+	notELF := filepath.Join(t.TempDir(), "script")
+	os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755)
+	if err := checkStatic(notELF, "--ecli"); err == nil || !strings.Contains(err.Error(), "--ecli "+notELF+": not an ELF executable") {
+		t.Errorf("a script: %v", err)
+	}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		if err := checkStatic(bb, "busybox"); err != nil {
+			t.Errorf("busybox-static: %v", err)
+		}
+	}
+}
+
+// Test refuses bad input before it boots anything and leaves the
+// caller's Options as they were.
+func TestTestErrors(t *testing.T) {
+	pkg := &packager.Package{Object: []byte("\x7fELF")}
+	dir := t.TempDir()
+	notKernel := filepath.Join(dir, "notes.txt")
+	os.WriteFile(notKernel, []byte("hello"), 0o644)
+	for _, c := range []struct {
+		name string
+		o    Options
+		is   error
+	}{
+		{"no kernels", Options{}, ErrNoKernels},
+		{"not a kernel", Options{Kernels: []string{notKernel}}, kernel.ErrNotKernel},
+		{"negative samples", Options{Kernels: []string{notKernel}, Samples: -1}, nil},
+	} {
+		before := c.o
+		before.Kernels = append([]string(nil), c.o.Kernels...)
+		reps, err := Test(context.Background(), pkg, &c.o)
+		if err == nil || reps != nil || (c.is != nil && !errors.Is(err, c.is)) {
+			t.Errorf("%s: %v, %v", c.name, reps, err)
+		}
+		if !reflect.DeepEqual(before, c.o) {
+			t.Errorf("%s: Options changed: %+v", c.name, c.o)
+		}
+	}
+	if left, _ := filepath.Glob(filepath.Join(os.TempDir(), "ecc-test-*")); len(left) > 0 {
+		t.Logf("note: %v in the temp folder (maybe another run's)", left)
+	}
+}
+
+func TestWriteText(t *testing.T) {
+	reps := []Report{
+		{Kernel: "/k/linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb", Release: "6.1.0-57-cloud-amd64", Passed: true, Accel: "tcg", KernelBTF: true,
+			Programs: []vmproto.Program{{Name: "handle_exec", Section: "tp/sched/sched_process_exec", State: vmproto.Attached},
+				{Name: "raw", Section: "raw_tp/x", State: vmproto.Twin, Reason: "twin tp_btf/x runs instead"}},
+			Events: 4, Samples: []json.RawMessage{json.RawMessage(`{"comm":"init"}`)}, BootMS: 4250, MS: 8500},
+		{Kernel: "vmlinuz-5.4", Release: "5.4.0", Accel: "tcg",
+			Programs: []vmproto.Program{{Name: "bad", Section: "tp/a/b", State: vmproto.Failed, Error: "rejected by the verifier:\nmore",
+				VerifierLog: []string{"R0 invalid mem access 'map_value_or_null'"}}},
+			Command: &vmproto.Command{Exit: 3, Output: "oops\n"},
+			Error:   "not every program runs: bad failed", Log: []string{"ecli: never shown here"}},
+	}
+	var b bytes.Buffer
+	if err := WriteText(&b, reps); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"KERNEL                                                RELEASE               RESULT  PROGRAMS                EVENTS  MAP ROWS  BOOT  TOTAL\n",
+		"linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb  6.1.0-57-cloud-amd64  pass    1/2 attached, 1 twin    4       0         4.2s  8.5s\n",
+		"vmlinuz-5.4                                           5.4.0                 FAIL    0/1 attached, 1 failed  0       0         0.0s  0.0s\n",
+		"  handle_exec  tp/sched/sched_process_exec  attached\n",
+		"  raw          raw_tp/x                     twin  twin tp_btf/x runs instead\n",
+		"  first event: {\"comm\":\"init\"}\n",
+		"vmlinuz-5.4 (5.4.0, tcg, no kernel BTF):\n  bad  tp/a/b  failed  rejected by the verifier:\n",
+		"  verifier log of bad (end):\n    R0 invalid mem access 'map_value_or_null'\n",
+		"  COMMAND exited 3\n    > oops\n",
+		"  error: not every program runs: bad failed\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("text lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "never shown") {
+		t.Errorf("ecli's log is shown although the failed program says why:\n%s", out)
+	}
+	b.Reset()
+	enc := json.NewEncoder(&b)
+	enc.Encode(reps)
+	var m []map[string]any
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil || len(m) != 2 {
+		t.Fatalf("JSON: %v, %d reports", err, len(m))
+	}
+	for _, k := range []string{"kernel", "release", "passed", "programs", "events", "error", "boot_ms", "ms", "map_rows", "initramfs_bytes"} {
+		if _, ok := m[0][k]; !ok {
+			t.Errorf("JSON lacks %q: %v", k, m[0])
+		}
+	}
+}
