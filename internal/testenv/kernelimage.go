@@ -14,15 +14,9 @@ func DebianRelease(vmlinuz string) string {
 	return strings.TrimPrefix(filepath.Base(vmlinuz), "vmlinuz-")
 }
 
-// KernelDebs are where tests look for Debian kernel packages
-// (linux-image-*.deb) when ECC_TEST_VMLINUZ names no image and
-// $ECC_TEST_KERNEL_DIR no folder: the repository's .tools/kernels (where
-// the VM tests' make target downloads them), then this folder.
-var KernelDebs = "/work/kernels"
-
 // DebianVmlinuz returns a vmlinuz of another kernel than this host's, for
 // tests that read its BTF: $ECC_TEST_VMLINUZ, else the boot/vmlinuz-* of
-// the first linux-image-<version>-cloud-amd64 package found (KernelDebs),
+// the first linux-image-<version>-cloud-amd64 package found (kernelDeb),
 // unpacked once with dpkg-deb into the temporary folder. Without one the
 // test is skipped (or fails, see Required).
 func DebianVmlinuz(t testing.TB) string {
@@ -52,7 +46,7 @@ func DebianArm64Vmlinuz(t testing.TB) string {
 
 // kernelDeb finds a Debian cloud kernel package of arch ("" when there is
 // none) and says where it looked: $ECC_TEST_KERNEL_DIR, else the
-// repository's .tools/kernels and KernelDebs.
+// repository's .tools/kernels, where make vm-deps downloads it.
 func kernelDeb(arch string) (deb string, dirs []string) {
 	if d := os.Getenv("ECC_TEST_KERNEL_DIR"); d != "" {
 		dirs = []string{d}
@@ -60,7 +54,6 @@ func kernelDeb(arch string) (deb string, dirs []string) {
 		if root := moduleDir(); root != "" {
 			dirs = append(dirs, filepath.Join(root, ".tools", "kernels"))
 		}
-		dirs = append(dirs, KernelDebs)
 	}
 	for _, dir := range dirs {
 		if debs, _ := filepath.Glob(filepath.Join(dir, "linux-image-[0-9]*-cloud-"+arch+"_*.deb")); len(debs) > 0 {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -134,35 +135,9 @@ func VMKernel(t testing.TB) string {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		Missing(t, "qemu-system-x86_64 is not installed (make vm-deps installs qemu-system-x86)")
 	}
-	dir := os.Getenv("ECC_TEST_KERNEL_DIR")
-	if dir == "" {
-		root, err := repoRoot()
-		if err != nil {
-			Missing(t, "no kernel package: %v", err)
-		}
-		dir = filepath.Join(root, ".tools", "kernels")
+	deb, dirs := kernelDeb("amd64")
+	if deb == "" {
+		Missing(t, "no linux-image-*-cloud-amd64 package in %s (make vm-deps downloads it)", strings.Join(dirs, " or "))
 	}
-	ms, _ := filepath.Glob(filepath.Join(dir, "linux-image-*-cloud-amd64_*.deb"))
-	if len(ms) == 0 {
-		Missing(t, "no linux-image-*-cloud-amd64 package in %s (make vm-deps downloads it)", dir)
-	}
-	return ms[len(ms)-1]
-}
-
-// repoRoot is the folder of the go.mod above the working folder.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working folder")
-		}
-		dir = parent
-	}
+	return deb
 }

@@ -24,8 +24,9 @@ import (
 // Each test boots once (8-10 s under TCG).
 
 // buildVM builds testdata/vm/NAME.bpf.c (with NAME.h when there is one),
-// or examples/NAME when example is set, and returns the build folder.
-func buildVM(t *testing.T, name string, example bool) string {
+// or examples/NAME when example is set, with ecc build's flags, and
+// returns the build folder.
+func buildVM(t *testing.T, name string, example bool, flags ...string) string {
 	t.Helper()
 	testenv.BPFBuild(t)
 	dir := repo("test", "e2e", "testdata", "vm")
@@ -33,7 +34,7 @@ func buildVM(t *testing.T, name string, example bool) string {
 		dir = repo("examples", name)
 	}
 	out := t.TempDir()
-	args := []string{"build", "-o", out, filepath.Join(dir, name+".bpf.c")}
+	args := append(append([]string{"build"}, flags...), "-o", out, filepath.Join(dir, name+".bpf.c"))
 	if hdr := filepath.Join(dir, name+".h"); fileExists(hdr) {
 		args = append(args, hdr)
 	}
@@ -201,18 +202,36 @@ func TestVMRefused(t *testing.T) {
 }
 
 // With /sys/kernel/btf hidden, a CO-RE package built without BTF of its
-// own cannot load, and the report says why.
+// own cannot load, and the report says why; built with --btfgen of that
+// kernel's image, the same package carries the BTF it needs and passes,
+// with events.
 func TestVMNoKernelBTF(t *testing.T) {
 	kernel := testenv.VMKernel(t)
 	rep, status := eccTest(t, kernel, "--no-kernel-btf", buildVM(t, "execsnoop", true))
 	if status != 1 || rep.Passed || rep.KernelBTF {
 		t.Fatalf("status %d, passed %v, kernel_btf %v: want a failure without kernel BTF", status, rep.Passed, rep.KernelBTF)
 	}
-	if !strings.Contains(rep.Error, "BTF") {
-		t.Errorf("error %q does not say BTF is missing", rep.Error)
+	if !strings.Contains(rep.Error, "has no BTF") || !strings.Contains(rep.Error, "the package carries none") {
+		t.Errorf("error %q does not say the kernel and the package lack BTF", rep.Error)
 	}
-	if p := states(rep)["handle_exec"]; p.State != vmproto.Failed || !strings.Contains(p.Error, "no BTF found for kernel version 6.1.") {
+
+	rep, status = eccTest(t, kernel, "--no-kernel-btf", buildVM(t, "execsnoop", true, "--btfgen", testenv.DebianVmlinuz(t)))
+	if status != 0 || !rep.Passed || rep.KernelBTF || rep.Error != "" {
+		t.Fatalf("--btfgen: status %d, passed %v, kernel_btf %v, error %q: want a pass on the package's BTF", status, rep.Passed, rep.KernelBTF, rep.Error)
+	}
+	if p := states(rep)["handle_exec"]; p.State != vmproto.Attached {
 		t.Errorf("handle_exec: %+v", p)
+	}
+	evs := events(t, rep)
+	if rep.Events == 0 || len(evs) == 0 {
+		t.Fatalf("--btfgen: %d events", rep.Events)
+	}
+	// CO-RE through the package's BTF read the right fields: init's
+	// children have ppid 1 and the name of what they ran.
+	for _, ev := range evs {
+		if ev["filename"] != "/init" || num(ev["ppid"]) != 1 || ev["comm"] != "init" {
+			t.Errorf("--btfgen: event %v: want /init run by init (ppid 1)", ev)
+		}
 	}
 }
 
