@@ -20,6 +20,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
@@ -247,6 +248,13 @@ func archFromBTF(spec *btf.Spec) string {
 // RELEASE (builder) ...": the first such string whose release starts with
 // a digit and is followed by a space.
 func bannerRelease(data []byte) string {
+	r, _, _ := strings.Cut(bannerVersion(data), " ")
+	return r
+}
+
+// bannerVersion is the rest of that banner's line: "RELEASE (builder)
+// ... #1 SMP ...", at most 256 bytes.
+func bannerVersion(data []byte) string {
 	const banner = "Linux version "
 	for rest := data; ; {
 		i := bytes.Index(rest, []byte(banner))
@@ -254,10 +262,19 @@ func bannerRelease(data []byte) string {
 			return ""
 		}
 		rest = rest[i+len(banner):]
-		if r := releaseWord(rest); r != "" {
-			return r
+		if releaseWord(rest) != "" {
+			return cString(rest, "\n\x00")
 		}
 	}
+}
+
+// cString is b up to the first of the bytes in end, at most 256 bytes.
+func cString(b []byte, end string) string {
+	b = b[:min(len(b), 256)]
+	if i := bytes.IndexAny(b, end); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }
 
 // releaseWord returns the release at the start of b (up to a space), or ""
