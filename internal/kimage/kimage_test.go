@@ -276,8 +276,8 @@ func TestParseBoot(t *testing.T) {
 	copy(img[0x38:], "ARM\x64")
 	img = append(img, "\x00Linux version %s\x00Linux version "+banner+"\n\x00"...)
 	for _, c := range []struct {
-		name               string
-		data               []byte
+		name              string
+		data              []byte
 		arch, rel, format string
 	}{
 		{"bzImage", bzImage(nil, 0, "6.1.0-99-test (builder@example.org) #1 SMP"), "x86_64", "6.1.0-99-test", "bzImage"},
