@@ -30,11 +30,16 @@ func WriteText(w io.Writer, reports []Report) error {
 		return err
 	}
 	for _, r := range reports {
-		fmt.Fprintf(w, "\n%s (%s, %s", termsafe.Line(r.Kernel), termsafe.Line(r.Release), r.Accel)
-		if !r.KernelBTF {
-			fmt.Fprint(w, ", no kernel BTF")
+		var about []string
+		for _, a := range []string{r.Release, r.Arch, r.Accel} {
+			if a != "" {
+				about = append(about, termsafe.Line(a))
+			}
 		}
-		fmt.Fprintln(w, "):")
+		if !r.KernelBTF && r.Accel != "" {
+			about = append(about, "no kernel BTF")
+		}
+		fmt.Fprintf(w, "\n%s (%s):\n", termsafe.Line(r.Kernel), strings.Join(about, ", "))
 		pw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, p := range r.Programs {
 			why := p.Reason

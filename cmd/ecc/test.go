@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
+	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/source"
 	"github.com/ecc-bpf/ecc/vm"
 	"github.com/ecc-bpf/ecc/vm/kernel"
@@ -59,7 +60,7 @@ Examples:
 			commands.FormatFlag(),
 			&cli.DurationFlag{Name: "timeout", Usage: "give up on a kernel after `TIME`, boot included (default 3m plus -d)"},
 			&cli.BoolFlag{Name: "no-kernel-btf", Usage: "hide /sys/kernel/btf inside the VM, as on a kernel built without BTF"},
-			&cli.StringFlag{Name: "ecli", Usage: "the statically linked ecli `PATH` to boot as init"},
+			&cli.StringSliceFlag{Name: "ecli", Usage: "a statically linked ecli `PATH` to boot as init, for the architecture it is built for; repeatable (one per architecture)"},
 			&cli.StringSliceFlag{Name: "module", Usage: "load kernel module `NAME` (and what it depends on) from each --kernel package before the run; repeatable (tc programs get sch_ingress and cls_bpf without it)"},
 			&cli.StringFlag{Name: "append", Usage: "add `ARGS` to the kernel command line"},
 			&cli.IntFlag{Name: "memory", Value: 512, Usage: "guest memory in `MiB`"},
@@ -80,13 +81,7 @@ Examples:
 			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			src, err := source.Open(ctx, c.Args().First(), &source.OpenOptions{Stdin: os.Stdin, Progress: commands.Progress()})
-			if err != nil {
-				return err
-			}
-			if src.Wasm != nil {
-				return fmt.Errorf("%s is a Wasm program: ecc test runs BPF packages (package.json, build folders)", src.Name)
-			}
+			pkgs := vm.Source(c.Args().First(), &source.OpenOptions{Stdin: os.Stdin, Progress: commands.Progress()})
 			command := c.Args().Tail()
 			if len(command) > 0 && command[0] == "--" {
 				command = command[1:]
@@ -97,19 +92,19 @@ Examples:
 				Timeout:     c.Duration("timeout"),
 				NoKernelBTF: c.Bool("no-kernel-btf"),
 				Command:     command,
-				Ecli:        c.String("ecli"),
+				Ecli:        c.StringSlice("ecli"),
 				Modules:     c.StringSlice("module"),
 				Append:      c.String("append"),
 				MemoryMB:    c.Int("memory"),
 				Samples:     c.Int("samples"),
-				Progress: func(k string) {
-					fmt.Fprintf(os.Stderr, "ecc: booting %s (%s)\n", k, qemu.Accel())
+				Progress: func(k, arch, accel string) {
+					fmt.Fprintf(os.Stderr, "ecc: booting %s (%s, %s)\n", k, arch, accel)
 				},
 			}
 			if c.Bool("verbose") {
 				o.Console = os.Stderr
 			}
-			reports, err := vm.Test(ctx, src.Package, o)
+			reports, err := vm.Test(ctx, pkgs, o)
 			if len(reports) > 0 {
 				werr := commands.Print(c, reports, func(w io.Writer) error { return vm.WriteText(w, reports) })
 				if err == nil {
@@ -124,9 +119,13 @@ Examples:
 // testAdvice adds what to do about the errors ecc test stops with.
 func testAdvice(err error) error {
 	var ns *vm.NotStaticError
+	var ne *vm.NoEcliError
+	var nq *qemu.NoQemuError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &ne) && ne.Arch != packager.HostArch():
+		return &commands.Advice{Err: err, Hint: fmt.Sprintf("build one with 'CGO_ENABLED=0 GOARCH=%s go build -o bin/ecli-%s ./cmd/ecli' (make ecli-%[2]s does) and pass --ecli bin/ecli-%[2]s, or put it next to ecc", packager.OCIArch(ne.Arch), ne.Arch)}
 	case errors.Is(err, vm.ErrNoEcli):
 		return &commands.Advice{Err: err, Hint: "build one with 'CGO_ENABLED=0 go build -o bin/ecli ./cmd/ecli' (make build does) and pass --ecli bin/ecli"}
 	case errors.As(err, &ns) && ns.Role == "COMMAND":
@@ -135,8 +134,8 @@ func testAdvice(err error) error {
 		return &commands.Advice{Err: err, Hint: "rebuild it with CGO_ENABLED=0"}
 	case errors.Is(err, vm.ErrNoBusybox):
 		return &commands.Advice{Err: err, Hint: "apt-get install busybox-static, or give COMMAND as a path to a static program"}
-	case errors.Is(err, qemu.ErrNoQemu):
-		return &commands.Advice{Err: err, Hint: "apt-get install --no-install-recommends qemu-system-x86"}
+	case errors.As(err, &nq):
+		return &commands.Advice{Err: err, Hint: "apt-get install --no-install-recommends " + nq.Package}
 	case errors.Is(err, kernel.ErrNotKernel):
 		return &commands.Advice{Err: err, Hint: "--kernel takes a vmlinuz/bzImage file, a linux-image-*.deb (not the linux-image-cloud-amd64 meta package) or a kernel image REF"}
 	case errors.Is(err, vm.ErrFailed):

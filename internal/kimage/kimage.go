@@ -149,7 +149,7 @@ func readELF(r io.ReaderAt, size int64) (*Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ELF: %v: %w", err, ErrFormat)
 	}
-	k := &Kernel{Arch: elfArch(f), Format: "ELF"}
+	k := &Kernel{Arch: ELFArch(f), Format: "ELF"}
 	sec := f.Section(".BTF")
 	if sec == nil || sec.Type == elf.SHT_NOBITS {
 		return nil, fmt.Errorf("ELF without a .BTF section (a kernel built without CONFIG_DEBUG_INFO_BTF?): %w", ErrNoBTF)
@@ -182,7 +182,9 @@ func within(s *elf.Section, size int64) bool {
 	return s.Offset <= uint64(size) && s.Size <= uint64(size)-s.Offset
 }
 
-func elfArch(f *elf.File) string {
+// ELFArch is the architecture of an ELF file's machine in ecc's spelling
+// (x86_64, arm64, ...), "" for others.
+func ELFArch(f *elf.File) string {
 	switch f.Machine {
 	case elf.EM_X86_64:
 		return "x86_64"
