@@ -22,9 +22,12 @@ func WriteText(w io.Writer, reports []Report) error {
 		if !r.Passed {
 			result = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%.1fs\t%.1fs\n",
-			termsafe.Line(filepath.Base(r.Kernel)), termsafe.Line(r.Release), result, programsSummary(r.Programs),
-			r.Events, r.MapRows, float64(r.BootMS)/1000, float64(r.MS)/1000)
+		progs, boot, total := programsSummary(r.Programs), fmt.Sprintf("%.1fs", float64(r.BootMS)/1000), fmt.Sprintf("%.1fs", float64(r.MS)/1000)
+		if r.Accel == "" {
+			progs, boot, total = "not booted", "-", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n",
+			termsafe.Line(filepath.Base(r.Kernel)), termsafe.Line(r.Release), result, progs, r.Events, r.MapRows, boot, total)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -249,7 +249,8 @@ func TestArm64Kernel(t *testing.T) {
 	}
 	var b bytes.Buffer
 	WriteText(&b, reps)
-	if !strings.Contains(b.String(), "(6.1.0-99-test-arm64, arm64):\n  error: package probe has no arm64 object; build with --arch x86_64,arm64\n") {
+	if !strings.Contains(b.String(), "FAIL    not booted  0       0         -     -\n") ||
+		!strings.Contains(b.String(), "(6.1.0-99-test-arm64, arm64):\n  error: package probe has no arm64 object; build with --arch x86_64,arm64\n") {
 		t.Errorf("text:\n%s", b.String())
 	}
 
