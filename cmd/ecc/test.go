@@ -23,39 +23,53 @@ func testCommand() *cli.Command {
 		Name:      "test",
 		Usage:     "run a package on other kernels, each booted in qemu, and report what attached and fired",
 		ArgsUsage: "PACKAGE [-- COMMAND...]",
-		Description: `Each --kernel K boots in qemu-system-x86_64 (KVM when /dev/kvm is usable,
-else emulation: 3-8 s to boot, 7-11 s per kernel with -d 2s) with a small
-initramfs whose init is a static ecli. K is a vmlinuz/bzImage file, a
-Debian or Ubuntu linux-image-*.deb (its boot/vmlinuz-* is extracted once
-into ~/.cache/ecc/kernels), or a registry image in cilium/ci-kernels'
-layout (/boot/vmlinuz in a layer, e.g. ghcr.io/cilium/ci-kernels:6.1).
-It runs PACKAGE (a build folder, package.json, .bpf.o, URL or REF, as for
-'ecli run') for -d while exec, file and TCP activity goes on, or runs
-COMMAND instead and stops when it exits: a first word without a slash is a
-busybox applet (busybox-static must be installed), a path is a static
-program of this machine. xdp/tc programs attach to the VM's lo (tc on
-kernels before 6.6 with sch_ingress and cls_bpf loaded from the kernel's
-package), cgroup programs to its root cgroup.
+		Description: `Each --kernel K boots in qemu (KVM when /dev/kvm is usable, else
+emulation: 3-8 s to boot, 7-11 s per kernel with -d 2s) with a small
+initramfs whose init is a static ecli. K is a vmlinuz file, a Debian or
+Ubuntu linux-image-*.deb (its boot/vmlinuz-* is extracted once into
+~/.cache/ecc/kernels), or a registry image in cilium/ci-kernels' layout
+(/boot/vmlinuz in a layer, e.g. ghcr.io/cilium/ci-kernels:6.1). The image
+chooses the machine: an x86 bzImage boots in qemu-system-x86_64, an arm64
+Image (plain or gzip-compressed) in qemu-system-aarch64 -M virt -cpu max
+(7-11 s to boot under emulation). It runs PACKAGE (a build folder,
+package.json, .bpf.o, URL or REF, as for 'ecli run') for -d while exec, file
+and TCP activity goes on, or runs COMMAND instead and stops when it exits:
+a first word without a slash is a busybox applet (busybox-static must be
+installed), a path is a static program of this machine. xdp/tc programs
+attach to the VM's lo (tc on kernels before 6.6 with sch_ingress and
+cls_bpf loaded from the kernel's package), cgroup programs to its root
+cgroup.
+
+Each kernel runs the package's object for its architecture: a build folder
+of 'ecc build --arch x86_64,arm64' has both (DIR/ARCH/package.json), a REF
+of an index has a manifest per platform. A package without one fails that
+kernel, unbooted, saying so.
 
 A kernel passes when every program attached (or a twin of it did, or it is
 attached by hand), and, if the package has ring buffers or perf event
 arrays, at least one event was decoded. The exit status is 1 when any
 kernel fails. --format json prints an array with one object per kernel:
-kernel, release, passed, programs [{name, section, state, reason, error,
-verifier_log}], events, samples, map_rows, boot_ms, ms, error (see
+kernel, release, arch, passed, programs [{name, section, state, reason,
+error, verifier_log}], events, samples, map_rows, boot_ms, ms, error (see
 docs/output.md).
 
-The static ecli is --ecli PATH, else an ecli next to ecc, else one on PATH
-(build one with 'CGO_ENABLED=0 go build ./cmd/ecli'; make build does).
+The static ecli of each kernel's architecture is a --ecli PATH built for it
+(repeatable), else ecli-ARCH (ecli-arm64) or, for this machine's
+architecture, ecli, next to ecc or on PATH. Build them with 'make build'
+('CGO_ENABLED=0 go build ./cmd/ecli') and 'make ecli-arm64'
+('CGO_ENABLED=0 GOARCH=arm64 go build -o bin/ecli-arm64 ./cmd/ecli').
 
 Examples:
    ecc test --kernel linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb build/
    ecc test --kernel /boot/vmlinuz-6.1.0-57-cloud-amd64 --format json -d 5s examples/execsnoop/
    ecc test --kernel k1.deb --kernel ghcr.io/cilium/ci-kernels:6.6 --no-kernel-btf build/
    ecc test --kernel k.deb build/ -- ls -l /proc/self   # busybox applet as the activity
-   ecc test --kernel k.deb -v build/                    # show the VM's console`,
+   ecc test --kernel k.deb -v build/                    # show the VM's console
+   ecc build --arch x86_64,arm64 -o build/ probe.bpf.c  # then, with bin/ecli-arm64 next to ecc:
+   ecc test --kernel k-amd64.deb --kernel linux-image-6.1.0-57-cloud-arm64_6.1.192-3_arm64.deb build/
+   ecc test --kernel Image.gz --ecli bin/ecli-arm64 ghcr.io/org/probe:v1   # an arm64 kernel, the index's arm64 object`,
 		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "kernel", Aliases: []string{"k"}, Usage: "`K`: a vmlinuz/bzImage file, a linux-image-*.deb or an image REF (cilium/ci-kernels layout); repeatable"},
+			&cli.StringSliceFlag{Name: "kernel", Aliases: []string{"k"}, Usage: "`K`: a vmlinuz file (x86 bzImage or arm64 Image), a linux-image-*.deb or an image REF (cilium/ci-kernels layout); repeatable"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Value: "2s", Usage: "run the package for `TIME` in each VM (with COMMAND: at most)"},
 			commands.FormatFlag(),
 			&cli.DurationFlag{Name: "timeout", Usage: "give up on a kernel after `TIME`, boot included (default 3m plus -d)"},
