@@ -16,7 +16,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/ecc-bpf/ecc/internal/atomicfile"
 	"github.com/ecc-bpf/ecc/internal/kimage"
@@ -29,23 +28,13 @@ type Image struct {
 	Name string
 	// Path is the image to pass to qemu -kernel.
 	Path string
-	// Arch is the kernel's architecture (x86_64, arm64): the machine
-	// that boots it.
-	Arch string
-	// Version is the kernel's own version string from the bzImage header
-	// or the Image's banner ("6.1.0-57-cloud-amd64
-	// (debian-kernel@lists.debian.org) #1 SMP ..."), or "" when it has
-	// none.
-	Version string
+	// Boot is what the image says: its architecture (the machine that
+	// boots it), its version string and Release (what uname -r will
+	// print), its format.
+	kimage.Boot
 	// Package is the linux-image-*.deb the kernel came from ("" for a
 	// vmlinuz file or an image): its modules can be loaded (Modules).
 	Package string
-}
-
-// Release is the first word of Version: what uname -r will print.
-func (im *Image) Release() string {
-	r, _, _ := strings.Cut(im.Version, " ")
-	return r
 }
 
 // ErrNotKernel is wrapped when a file is neither a bzImage nor a kernel
@@ -146,7 +135,7 @@ func readImage(name, path string, f *os.File) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Image{Name: name, Path: path, Arch: b.Arch, Version: b.Version}, nil
+	return &Image{Name: name, Path: path, Boot: *b}, nil
 }
 
 // fromDeb extracts boot/vmlinuz-* from a kernel package into the cache,
