@@ -200,20 +200,20 @@ func Test(ctx context.Context, pkgs Packages, opts *Options) ([]Report, error) {
 		return nil, err
 	}
 	// Every kernel, the package of its architecture, its modules, ecli
-	// and the COMMAND are checked before the first boot.
-	type run struct {
-		im      *kernel.Image
-		pkg     *packager.Package
-		noArch  error
-		modules []string
-	}
-	runs := make([]run, len(o.Kernels))
+	// and the COMMAND are checked before the first boot; what an
+	// architecture needs is found once.
 	type archFiles struct {
 		pkg    *packager.Package
 		noArch error
 		files  []initramfs.File
 		cmd    []string
 	}
+	type run struct {
+		im      *kernel.Image
+		arch    *archFiles
+		modules []string
+	}
+	runs := make([]run, len(o.Kernels))
 	byArch := map[string]*archFiles{}
 	for i, k := range o.Kernels {
 		im, err := kernel.Open(ctx, k, &kernel.OpenOptions{CacheDir: o.CacheDir, Registry: o.Registry})
@@ -240,7 +240,7 @@ func Test(ctx context.Context, pkgs Packages, opts *Options) ([]Report, error) {
 				}
 			}
 		}
-		runs[i] = run{im: im, pkg: af.pkg, noArch: af.noArch}
+		runs[i] = run{im: im, arch: af}
 		if af.pkg != nil {
 			if runs[i].modules, err = kernelModules(im, af.pkg, o.Modules); err != nil {
 				return nil, err
@@ -255,21 +255,20 @@ func Test(ctx context.Context, pkgs Packages, opts *Options) ([]Report, error) {
 	var reports []Report
 	var failed []string
 	for _, rn := range runs {
-		im := rn.im
+		im, af := rn.im, rn.arch
 		var r *Report
-		if rn.noArch != nil {
-			r = &Report{Kernel: im.Name, Release: im.Release(), Arch: im.Arch, Error: rn.noArch.Error()}
+		if af.noArch != nil {
+			r = &Report{Kernel: im.Name, Release: im.Release(), Arch: im.Arch, Error: af.noArch.Error()}
 		} else {
 			if o.Progress != nil {
 				o.Progress(im.Name, im.Arch, qemu.Accel(im.Arch))
 			}
-			af := byArch[im.Arch]
 			initrd := filepath.Join(dir, "initramfs.cpio")
 			size, err := writeInitramfs(initrd, af.files, af.cmd, rn.modules, &o)
 			if err != nil {
 				return reports, err
 			}
-			if r, err = boot(ctx, im, initrd, dir, rn.pkg, &o); err != nil {
+			if r, err = boot(ctx, im, initrd, dir, af.pkg, &o); err != nil {
 				return reports, err
 			}
 			r.InitramfsBytes = size
