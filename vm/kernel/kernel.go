@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/ecc-bpf/ecc/internal/atomicfile"
+	"github.com/ecc-bpf/ecc/internal/debpkg"
 	"github.com/ecc-bpf/ecc/registry"
 )
 
@@ -109,7 +110,7 @@ func open(name, cacheDir string) (*Image, error) {
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	switch {
-	case bytes.HasPrefix(head, []byte(arMagic)):
+	case debpkg.IsDeb(head):
 		im, err := fromDeb(name, f, cacheDir)
 		if err != nil {
 			return nil, err
@@ -180,7 +181,7 @@ func extractVmlinuz(name string, f *os.File, dir string) (*Image, error) {
 		return nil, err
 	}
 	var out string
-	err := debVmlinuz(f, func(base string, body io.Reader) error {
+	err := debpkg.Vmlinuz(f, func(base string, body io.Reader) error {
 		out = filepath.Join(dir, base)
 		return atomicfile.Copy(out, 0o644, body)
 	})

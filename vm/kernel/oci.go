@@ -16,6 +16,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/ecc-bpf/ecc/internal/atomicfile"
+	"github.com/ecc-bpf/ecc/internal/debpkg"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
 )
@@ -120,7 +121,7 @@ func layerVmlinuz(ctx context.Context, f content.Fetcher, layer ocispec.Descript
 	default:
 		return false, fmt.Errorf("layer media type %q is not a tar archive", mt)
 	}
-	r, err := decompress(ext, vr)
+	r, err := debpkg.Decompress(ext, vr)
 	if err != nil {
 		return false, err
 	}
