@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,8 +80,8 @@ func Open(ctx context.Context, name string, o *OpenOptions) (*Image, error) {
 		cacheDir = filepath.Join(d, "ecc", "kernels")
 	}
 	var im *Image
-	_, err := os.Stat(name)
-	if ref, rerr := registry.ParseReference(name); errors.Is(err, fs.ErrNotExist) && rerr == nil && ref.Kind == registry.Remote {
+	var err error
+	if ref, ok := ImageRef(name); ok {
 		im, err = fromImage(ctx, name, ref, o, cacheDir)
 	} else {
 		im, err = open(name, cacheDir)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -31,6 +32,17 @@ const (
 	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 	dockerLayer        = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 )
+
+// ImageRef reports whether Open takes name as a kernel image on a
+// registry: it names no file and reads as a remote reference
+// (ghcr.io/cilium/ci-kernels:6.1).
+func ImageRef(name string) (registry.Reference, bool) {
+	if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+		return registry.Reference{}, false
+	}
+	ref, err := registry.ParseReference(name)
+	return ref, err == nil && ref.Kind == registry.Remote
+}
 
 // maxManifest caps the manifests and indexes read.
 const maxManifest = 4 << 20
