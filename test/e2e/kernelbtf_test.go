@@ -177,3 +177,21 @@ func TestBTFGenKernelImage(t *testing.T) {
 		t.Errorf("status %d, stderr:\n%s", r.status, r.stderr)
 	}
 }
+
+// examples/exitsnoop is a tp_btf program: built with --btfgen, it still
+// cannot run on a kernel without BTF (ECLI_NO_KERNEL_BTF=1 stands in for
+// one), and ecli says why in words of BTF, not as a missing raw_tp, with
+// what to do next.
+func TestTpBtfWithoutKernelBTF(t *testing.T) {
+	testenv.BPFBuild(t)
+	testenv.Kernel(t)
+	out := t.TempDir()
+	e := newEnv(t)
+	e.ok("", eccBin, "build", "-o", out, "--btfgen", kimage.SysfsBTF, repo("examples", "exitsnoop", "exitsnoop.bpf.c"), repo("examples", "exitsnoop", "exitsnoop.h"))
+	r := run(t, "", append(e.vars(), "ECLI_NO_KERNEL_BTF=1"), "", ecliBin, "run", "-d", "1s", out)
+	if r.status != 1 || !strings.Contains(r.stderr, "program handle_exit (tp_btf/sched_process_exit): tp_btf programs attach through the kernel's own BTF") ||
+		strings.Contains(r.stderr, "raw_tp sched_process_exit not supported") || !strings.Contains(r.stderr, "\necli: hint: run it on a kernel built with BTF") {
+		t.Errorf("status %d, stderr:\n%s", r.status, r.stderr)
+	}
+	e.ok("", ecliBin, "run", "-d", "1s", out)
+}
