@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -509,3 +510,24 @@ func TestInitWorkflowRuns(t *testing.T) {
 
 // isWasm reports whether a template builds a Wasm program.
 func isWasm(sources string) bool { return strings.Contains(sources, "--wasm") }
+
+// A new project's make test-kernels, what its workflow's test job runs,
+// boots the kernel given (Debian's 6.1 package) and passes the tracepoint
+// template's package there; with a kernel it fails on (no kernel BTF, and
+// the package carries none), make fails, as the publish would.
+func TestInitTestKernels(t *testing.T) {
+	testenv.BPFBuild(t)
+	deb := testenv.VMKernel(t)
+	makeBin := testenv.Tool(t, "make")
+	dir := initProject(t, "tracepoint", "kt")
+	env := []string{"XDG_CACHE_HOME=" + filepath.Join(filepath.Dir(eccBin), "cache")}
+	r := run(t, dir, env, "", makeBin, "test-kernels", "ECC="+eccBin, "KERNELS="+deb)
+	t.Logf("make test-kernels: %.1fs, status %d\n%s%s", r.took.Seconds(), r.status, r.stdout, r.stderr)
+	if r.status != 0 || !regexp.MustCompile(`(?m)^linux-image-\S+\.deb\s+6\.1\.\S+\s+pass\s+1/1 attached\s+[1-9]`).MatchString(r.stdout) {
+		t.Fatalf("make test-kernels: status %d, want a pass with events", r.status)
+	}
+	r = run(t, dir, env, "", makeBin, "test-kernels", "ECC="+eccBin, "KERNELS="+deb, "TEST_FLAGS=--no-kernel-btf")
+	if r.status == 0 || !strings.Contains(r.stdout, " FAIL ") || !strings.Contains(r.stderr, "make: *** [Makefile") {
+		t.Errorf("make test-kernels TEST_FLAGS=--no-kernel-btf: status %d, want a failure\n%s%s", r.status, r.stdout, r.stderr)
+	}
+}
