@@ -365,17 +365,25 @@ func TestInitPinsEccVersion(t *testing.T) {
 	}
 }
 
-// make run keeps the template's ecli flags when RUN_FLAGS adds some, and
-// runs ecli by its full path (sudo resets PATH).
-func TestInitMakefileRun(t *testing.T) {
+// makeWithStubs finds make (the test is skipped without it) and writes
+// ecc and ecli stubs that do nothing into the folder bin.
+func makeWithStubs(t *testing.T) (makeBin, bin string) {
+	t.Helper()
 	makeBin, err := exec.LookPath("make")
 	if err != nil {
 		t.Skip("no make")
 	}
-	bin := t.TempDir()
+	bin = t.TempDir()
 	for _, tool := range []string{"ecc", "ecli"} {
 		os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/sh\n"), 0o755)
 	}
+	return makeBin, bin
+}
+
+// make run keeps the template's ecli flags when RUN_FLAGS adds some, and
+// runs ecli by its full path (sudo resets PATH).
+func TestInitMakefileRun(t *testing.T) {
+	makeBin, bin := makeWithStubs(t)
 	dir := filepath.Join(t.TempDir(), "pkt-count")
 	if err := Render("xdp", "pkt-count", dir, nil); err != nil {
 		t.Fatal(err)
@@ -460,14 +468,7 @@ func TestInitWorkflowTestsKernels(t *testing.T) {
 // (the defaults, or those given) with TEST_FLAGS, on the BPF package; a
 // project ecc test cannot run says why and fails.
 func TestInitMakefileTestKernels(t *testing.T) {
-	makeBin, err := exec.LookPath("make")
-	if err != nil {
-		t.Skip("no make")
-	}
-	bin := t.TempDir()
-	for _, tool := range []string{"ecc", "ecli"} {
-		os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/sh\n"), 0o755)
-	}
+	makeBin, bin := makeWithStubs(t)
 	make := func(dir string, args ...string) (string, error) {
 		cmd := exec.Command(makeBin, append([]string{"-s", "-C", dir}, args...)...)
 		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
