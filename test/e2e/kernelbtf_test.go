@@ -145,7 +145,7 @@ func TestBTFGenKernelImage(t *testing.T) {
 	btfOf := func(kernel string) packager.KernelBTF {
 		t.Helper()
 		out := t.TempDir()
-		r := run(t, "", append(e.vars(), cache...), "", eccBin, "build", "--json", "-o", out, "--btfgen", kernel, src, hdr)
+		r := run(t, "", append(e.vars(), cache...), "", eccBin, "build", "--json", "--no-cache", "-o", out, "--btfgen", kernel, src, hdr)
 		var res struct {
 			Outputs []struct {
 				BTF []struct{ Kernel, Release string }
