@@ -12,12 +12,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/ecc-bpf/ecc/internal/atomicfile"
+	"github.com/ecc-bpf/ecc/internal/debpkg"
 	"github.com/ecc-bpf/ecc/registry"
 )
 
@@ -80,8 +80,8 @@ func Open(ctx context.Context, name string, o *OpenOptions) (*Image, error) {
 		cacheDir = filepath.Join(d, "ecc", "kernels")
 	}
 	var im *Image
-	_, err := os.Stat(name)
-	if ref, rerr := registry.ParseReference(name); errors.Is(err, fs.ErrNotExist) && rerr == nil && ref.Kind == registry.Remote {
+	var err error
+	if ref, ok := ImageRef(name); ok {
 		im, err = fromImage(ctx, name, ref, o, cacheDir)
 	} else {
 		im, err = open(name, cacheDir)
@@ -109,7 +109,7 @@ func open(name, cacheDir string) (*Image, error) {
 	n, _ := io.ReadFull(f, head)
 	head = head[:n]
 	switch {
-	case bytes.HasPrefix(head, []byte(arMagic)):
+	case debpkg.IsDeb(head):
 		im, err := fromDeb(name, f, cacheDir)
 		if err != nil {
 			return nil, err
@@ -180,7 +180,7 @@ func extractVmlinuz(name string, f *os.File, dir string) (*Image, error) {
 		return nil, err
 	}
 	var out string
-	err := debVmlinuz(f, func(base string, body io.Reader) error {
+	err := debpkg.Vmlinuz(f, func(base string, body io.Reader) error {
 		out = filepath.Join(dir, base)
 		return atomicfile.Copy(out, 0o644, body)
 	})
