@@ -66,11 +66,15 @@ type Options struct {
 	Verbose io.Writer
 	// Color asks clang for colored diagnostics.
 	Color bool
-	// BTFGen are kernels (raw BTF, a vmlinux ELF or a vmlinuz) whose BTF,
-	// cut down to what the object's CO-RE relocations need, the package
-	// carries for kernels without BTF of their own (`--btfgen`). Each
-	// goes to the build of its architecture.
+	// BTFGen are kernels (raw BTF, a vmlinux ELF, a vmlinuz or a
+	// linux-image-*.deb) whose BTF, cut down to what the object's CO-RE
+	// relocations need, the package carries for kernels without BTF of
+	// their own (`--btfgen`). Each goes to the build of its architecture.
 	BTFGen []string
+	// KernelNames names BTFGen files in errors and outputs as the user
+	// gave them, when that was not the path (a kernel image REF pulled
+	// into a cache file); paths not in it are named as they are.
+	KernelNames map[string]string
 }
 
 // Output is what one architecture's build produced.

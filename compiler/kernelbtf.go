@@ -15,7 +15,7 @@ import (
 // serve: unreadable, without BTF, of no release or architecture ecc can
 // tell, or of an architecture the build is not for.
 type KernelError struct {
-	// Kernel is the path as given.
+	// Kernel is the kernel as given (Options.KernelNames, else the path).
 	Kernel string
 	Err    error
 }
@@ -25,7 +25,8 @@ func (e *KernelError) Unwrap() error { return e.Err }
 
 // KernelBTFOutput says what one kernel's minimised BTF came to.
 type KernelBTFOutput struct {
-	// Kernel is the path given; Release and Arch the kernel's.
+	// Kernel is the kernel as given (Options.KernelNames, else the
+	// path); Release and Arch the kernel's.
 	Kernel, Release, Arch string
 	// Size is the minimised BTF's size, FullSize the kernel's whole BTF's.
 	Size, FullSize int
@@ -38,7 +39,8 @@ type KernelBTFOutput struct {
 
 // kernel is a --btfgen kernel, read once per build.
 type kernel struct {
-	path string
+	// path is the file read, name the kernel as the user gave it.
+	path, name string
 	k    *kimage.Kernel
 	used bool
 }
@@ -64,23 +66,27 @@ func (b *builder) kernels() ([]*kernel, error) {
 	}
 	var out []*kernel
 	for _, p := range b.o.BTFGen {
+		name := p
+		if n := b.o.KernelNames[p]; n != "" {
+			name = n
+		}
 		k, err := kimage.Read(p)
 		if err != nil {
-			return nil, &KernelError{Kernel: p, Err: err}
+			return nil, &KernelError{Kernel: name, Err: err}
 		}
 		if k.Release == "" {
 			// Raw BTF says nothing of its kernel: btfhub's archive names
 			// such files RELEASE.btf, and so may the user.
 			r, ok := strings.CutSuffix(filepath.Base(p), ".btf")
 			if !ok || !packager.ValidRelease(r) || r[0] < '0' || r[0] > '9' {
-				return nil, &KernelError{Kernel: p, Err: fmt.Errorf("raw BTF does not say which kernel release it is; name the file RELEASE.btf (e.g. 6.1.0-57-cloud-amd64.btf), or pass the kernel's vmlinux or vmlinuz")}
+				return nil, &KernelError{Kernel: name, Err: fmt.Errorf("raw BTF does not say which kernel release it is; name the file RELEASE.btf (e.g. 6.1.0-57-cloud-amd64.btf), or pass the kernel's vmlinux or vmlinuz")}
 			}
 			k.Release = r
 		}
 		if !packager.ValidRelease(k.Release) {
-			return nil, &KernelError{Kernel: p, Err: fmt.Errorf("kernel release %q has characters a package cannot name", k.Release)}
+			return nil, &KernelError{Kernel: name, Err: fmt.Errorf("kernel release %q has characters a package cannot name", k.Release)}
 		}
-		out = append(out, &kernel{path: p, k: k})
+		out = append(out, &kernel{path: p, name: name, k: k})
 	}
 	b.kernelList = out
 	return out, nil
@@ -107,16 +113,16 @@ func (b *builder) kernelBTF(a Arch, object []byte, single bool) ([]packager.Kern
 		}
 		k.used = true
 		if other, dup := seen[k.k.Release]; dup {
-			return nil, nil, &KernelError{Kernel: k.path, Err: fmt.Errorf("release %s was given already (%s)", k.k.Release, other)}
+			return nil, nil, &KernelError{Kernel: k.name, Err: fmt.Errorf("release %s was given already (%s)", k.k.Release, other)}
 		}
-		seen[k.k.Release] = k.path
+		seen[k.k.Release] = k.name
 		start := time.Now()
 		res, err := btfgen.Minimize(object, k.k.BTF)
 		if err != nil {
-			return nil, nil, &KernelError{Kernel: k.path, Err: err}
+			return nil, nil, &KernelError{Kernel: k.name, Err: err}
 		}
 		out = append(out, packager.KernelBTF{Release: k.k.Release, Arch: a.Name, Data: res.BTF})
-		stats = append(stats, KernelBTFOutput{Kernel: k.path, Release: k.k.Release, Arch: a.Name,
+		stats = append(stats, KernelBTFOutput{Kernel: k.name, Release: k.k.Release, Arch: a.Name,
 			Size: len(res.BTF), FullSize: res.FullSize, Types: res.Types, Took: time.Since(start)})
 	}
 	return out, stats, nil
@@ -134,9 +140,9 @@ func (b *builder) unusedKernels(arches []Arch) error {
 			names = append(names, a.Name)
 		}
 		if k.k.Arch == "" {
-			return &KernelError{Kernel: k.path, Err: fmt.Errorf("cannot tell the architecture of this BTF, and the build is for %s; build one architecture at a time", strings.Join(names, ", "))}
+			return &KernelError{Kernel: k.name, Err: fmt.Errorf("cannot tell the architecture of this BTF, and the build is for %s; build one architecture at a time", strings.Join(names, ", "))}
 		}
-		return &KernelError{Kernel: k.path, Err: fmt.Errorf("an %s kernel, and the build is for %s; add --arch %s", k.k.Arch, strings.Join(names, ", "), k.k.Arch)}
+		return &KernelError{Kernel: k.name, Err: fmt.Errorf("an %s kernel, and the build is for %s; add --arch %s", k.k.Arch, strings.Join(names, ", "), k.k.Arch)}
 	}
 	return nil
 }

@@ -69,6 +69,54 @@ func TestBuildBTFGen(t *testing.T) {
 	}
 }
 
+// --btfgen takes Debian's kernel package as it is: the package gets the
+// BTF that its vmlinuz gives, and names the kernel as given
+// (KernelNames, for an image REF pulled into a file, wins over the path).
+func TestBuildBTFGenDeb(t *testing.T) {
+	testenv.BPFBuild(t)
+	vmlinuz := testenv.DebianVmlinuz(t)
+	deb := testenv.KernelDeb(t)
+	cache := t.TempDir()
+	pkgBTF := func(o *Options) (packager.KernelBTF, KernelBTFOutput) {
+		t.Helper()
+		o.Source, o.ExportHeader = "../examples/execsnoop/execsnoop.bpf.c", "../examples/execsnoop/execsnoop.h"
+		o.OutDir, o.CacheDir = t.TempDir(), cache
+		res, stderr, err := build(t, o)
+		if err != nil {
+			t.Fatalf("--btfgen %v: %v\n%s", o.BTFGen, err, stderr)
+		}
+		p, err := packager.ReadFile(res.Outputs[0].Package)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.BTF) != 1 || len(res.Outputs[0].BTF) != 1 {
+			t.Fatalf("--btfgen %v: BTF for %v", o.BTFGen, packager.BTFReleases(p.BTF))
+		}
+		return p.BTF[0], res.Outputs[0].BTF[0]
+	}
+	want, _ := pkgBTF(&Options{BTFGen: []string{vmlinuz}})
+	got, out := pkgBTF(&Options{BTFGen: []string{deb}})
+	if got.Release != want.Release || got.Arch != want.Arch || !bytes.Equal(got.Data, want.Data) {
+		t.Errorf("from %s: %s %s, %d bytes; from its vmlinuz: %s %s, %d bytes", filepath.Base(deb),
+			got.Release, got.Arch, len(got.Data), want.Release, want.Arch, len(want.Data))
+	}
+	if out.Kernel != deb || out.Release != testenv.DebianRelease(vmlinuz) {
+		t.Errorf("output %+v", out)
+	}
+	const ref = "registry.example/cilium/ci-kernels:6.1"
+	if _, out := pkgBTF(&Options{BTFGen: []string{vmlinuz}, KernelNames: map[string]string{vmlinuz: ref}, NoCache: true}); out.Kernel != ref {
+		t.Errorf("named %q: output names %q", ref, out.Kernel)
+	}
+	text := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(text, []byte("hello"), 0o644)
+	_, _, err := build(t, &Options{Source: "../examples/execsnoop/execsnoop.bpf.c", OutDir: t.TempDir(), CacheDir: cache,
+		BTFGen: []string{text}, KernelNames: map[string]string{text: ref}})
+	var ke *KernelError
+	if !errors.As(err, &ke) || ke.Kernel != ref || !strings.HasPrefix(err.Error(), "--btfgen "+ref+": ") {
+		t.Errorf("error %v, want a *KernelError naming %s", err, ref)
+	}
+}
+
 func TestBuildBTFGenErrors(t *testing.T) {
 	testenv.BPFBuild(t)
 	dir := t.TempDir()

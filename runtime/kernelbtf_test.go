@@ -14,6 +14,7 @@ import (
 	"github.com/ecc-bpf/ecc/internal/kimage"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 	"github.com/ecc-bpf/ecc/source"
 )
@@ -110,4 +111,24 @@ func TestPackageBTFServesKernelsWithoutBTF(t *testing.T) {
 			t.Errorf("the error is not one line naming %s and the package's releases: %q", host, msg)
 		}
 	}
+}
+
+// A tp_btf program (examples/exitsnoop) on a kernel without BTF of its own
+// fails as one that needs the kernel's BTF, even with the package bringing
+// BTF for this release, and the kernel is not asked; the same package runs
+// on the kernel's BTF.
+func TestTpBtfNeedsKernelBTF(t *testing.T) {
+	src := buildExample(t, "exitsnoop")
+	src.Package.BTF = []packager.KernelBTF{hostBTF(t)}
+	var out, errs bytes.Buffer
+	err := Run(context.Background(), src.Name, src.Package, nil, &Options{NoKernelBTF: true, Stdout: &out, Stderr: &errs})
+	var kb *loader.KernelBTFError
+	if !errors.As(err, &kb) || kb.Kind != "tp_btf" || kb.Target != "sched_process_exit" || !errors.Is(err, attach.ErrNotSupported) {
+		t.Fatalf("got %v, want a *loader.KernelBTFError for tp_btf sched_process_exit", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "handle_exit") || !strings.Contains(msg, "kernel's own BTF") || !strings.Contains(msg, "--btfgen") {
+		t.Errorf("the error does not name the program and say why: %q", msg)
+	}
+	r := start(t, src, nil, Options{JSON: true})
+	r.stop(t)
 }

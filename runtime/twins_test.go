@@ -10,7 +10,9 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/ecc-bpf/ecc/internal/kimage"
 	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/packager"
 )
 
 // markerPrelude is the start of the test programs that report which of
@@ -104,6 +106,16 @@ func kernelPrograms(t *testing.T) map[string]bool {
 	}
 }
 
+// hostBTF is this kernel's whole BTF as a package would carry it.
+func hostBTF(t *testing.T) packager.KernelBTF {
+	t.Helper()
+	k, err := kimage.Read(kimage.SysfsBTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return packager.KernelBTF{Release: k.Release, Arch: k.Arch, Data: k.BTF}
+}
+
 // Of tp_btf/X, raw_tp/X and tp/G/X, exactly one runs: the best that loads
 // and attaches. Only what is needed is loaded.
 func TestTwinsTracepoint(t *testing.T) {
@@ -117,6 +129,7 @@ func TestTwinsTracepoint(t *testing.T) {
 		notLoaded    []string
 		verbose      string // the -v line
 		unexpectedly string // must not be in stderr
+		noKernelBTF  bool   // as on a kernel without BTF, the package bringing it for CO-RE
 	}{
 		{name: "best", prefix: "twa", marker: 1,
 			loaded: []string{"twa_btf"}, notLoaded: []string{"twa_raw", "twa_tp"},
@@ -127,12 +140,20 @@ func TestTwinsTracepoint(t *testing.T) {
 		{name: "raw_tp fails to attach too", prefix: "twc", btf: beyondArgs, raw: beyondArgs, marker: 3,
 			loaded: []string{"twc_tp"}, notLoaded: []string{"twc_btf"},
 			verbose: "raw_tp/sched_process_exec twin failed: attach program twc_raw (raw tracepoint sched_process_exec): invalid argument"},
+		// Without the kernel's BTF tp_btf cannot attach, whatever BTF the
+		// package brings: refused before the kernel is asked, raw_tp runs.
+		{name: "no kernel BTF", prefix: "twd", noKernelBTF: true, marker: 2,
+			loaded: []string{"twd_raw"}, notLoaded: []string{"twd_btf", "twd_tp"},
+			verbose: "ecli: twd_raw: raw_tp/sched_process_exec (tp_btf/sched_process_exec twin failed: tp_btf programs attach through the kernel's own BTF"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code := strings.NewReplacer("PFX_", c.prefix+"_", "BTF_BODY", c.btf, "RAW_BODY", c.raw).Replace(twinSource)
 			src := buildSource(t, "twins_"+c.prefix, code)
+			if c.noKernelBTF {
+				src.Package.BTF = []packager.KernelBTF{hostBTF(t)}
+			}
 			errs := &testenv.SyncBuffer{}
-			r := start(t, src, []string{"--parent", fmt.Sprint(os.Getpid())}, Options{JSON: true, Verbose: true})
+			r := start(t, src, []string{"--parent", fmt.Sprint(os.Getpid())}, Options{JSON: true, Verbose: true, NoKernelBTF: c.noKernelBTF})
 			errs = r.errs
 			progs := kernelPrograms(t)
 			for _, p := range c.loaded {

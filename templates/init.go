@@ -67,7 +67,17 @@ type Scaffold struct {
 	// Package, when set, is what `ecli run` runs, relative to the project
 	// (NAME stands for the project name); by default build/package.json.
 	Package string `json:"package,omitempty"`
+	// NoKernelTest, when set, says why `ecc test` cannot run the package
+	// in a VM as it is (a uprobe's target comes from ecli run's flags):
+	// the project then gets no kernel tests.
+	NoKernelTest string `json:"no_kernel_test,omitempty"`
 }
+
+// DefaultKernels are the kernels a new project's CI and `make
+// test-kernels` test the package on: kernel images in cilium/ci-kernels'
+// layout (/boot/vmlinuz in the image, tagged by kernel version), the
+// long-term releases that most distributions ship.
+var DefaultKernels = []string{"ghcr.io/cilium/ci-kernels:6.1", "ghcr.io/cilium/ci-kernels:6.6"}
 
 // ScaffoldData is what a template's files are rendered with.
 type ScaffoldData struct {
@@ -85,6 +95,24 @@ type ScaffoldData struct {
 	GuestGo     string // the oldest Go release a Go Wasm guest builds with, for its go.mod
 	Module      string // ecc's Go module, for go install
 	EccVersion  string // the version of ecc the CI workflow installs (Options.EccVersion)
+	// Kernels are what `ecc test` boots in CI and `make test-kernels`,
+	// space-separated (DefaultKernels); "" when the template has
+	// NoKernelTest.
+	Kernels string
+	// KernelLines are the Kernels one per line, indented for the
+	// workflow's KERNELS.
+	KernelLines string
+	// BPFPackage is the BPF package ecc test runs: build/package.json
+	// (a Wasm project's too: its BPF side).
+	BPFPackage string
+	// NoKernelTest says why the project has no kernel tests
+	// (Scaffold.NoKernelTest), "" when it has.
+	NoKernelTest string
+	// Wasm is set for projects with a Wasm user-space program.
+	Wasm bool
+	// BuildTools says what BuildPackages, the Debian packages a build
+	// needs, are.
+	BuildTools, BuildPackages string
 }
 
 // Options are the choices of the one who renders a project.
@@ -208,6 +236,16 @@ func ScaffoldFor(tmpl, name string, o *Options) (ScaffoldData, error) {
 		GuestGo:     guestGoVersion,
 		Module:      "github.com/ecc-bpf/ecc",
 		EccVersion:  "latest",
+		BPFPackage:  "build/package.json",
+	}
+	if d.NoKernelTest = s.NoKernelTest; d.NoKernelTest == "" {
+		d.Kernels = strings.Join(DefaultKernels, " ")
+		d.KernelLines = strings.Join(DefaultKernels, "\n    ")
+	}
+	d.Wasm = strings.Contains(s.Build, "--wasm")
+	d.BuildTools, d.BuildPackages = "clang, llvm and the libbpf headers", "clang llvm libbpf-dev"
+	if d.Wasm {
+		d.BuildTools, d.BuildPackages = "clang, llvm, the libbpf headers and the wasm32 toolchain", d.BuildPackages+" lld wasi-libc libclang-rt-dev-wasm32"
 	}
 	if o != nil && o.EccVersion != "" {
 		d.EccVersion = o.EccVersion

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // The templates of the first release; later ones (wasm-c, wasm-go) add to it.
@@ -355,21 +357,33 @@ func TestInitPinsEccVersion(t *testing.T) {
 			if (f.Path == ".github/workflows/publish.yml" || f.Path == "README.md") && !strings.Contains(text, "go install github.com/ecc-bpf/ecc/cmd/ecc@v0.4.1") {
 				t.Errorf("%s: %s does not install ecc v0.4.1", s.Name, f.Path)
 			}
+			// ecc test's static ecli is of the same version.
+			if s.NoKernelTest == "" && f.Path == ".github/workflows/publish.yml" && !strings.Contains(text, "CGO_ENABLED=0 go install github.com/ecc-bpf/ecc/cmd/ecli@v0.4.1\n") {
+				t.Errorf("%s: %s does not install a static ecli v0.4.1", s.Name, f.Path)
+			}
 		}
 	}
+}
+
+// makeWithStubs finds make (the test is skipped without it) and writes
+// ecc and ecli stubs that do nothing into the folder bin.
+func makeWithStubs(t *testing.T) (makeBin, bin string) {
+	t.Helper()
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("no make")
+	}
+	bin = t.TempDir()
+	for _, tool := range []string{"ecc", "ecli"} {
+		os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/sh\n"), 0o755)
+	}
+	return makeBin, bin
 }
 
 // make run keeps the template's ecli flags when RUN_FLAGS adds some, and
 // runs ecli by its full path (sudo resets PATH).
 func TestInitMakefileRun(t *testing.T) {
-	makeBin, err := exec.LookPath("make")
-	if err != nil {
-		t.Skip("no make")
-	}
-	bin := t.TempDir()
-	for _, tool := range []string{"ecc", "ecli"} {
-		os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/sh\n"), 0o755)
-	}
+	makeBin, bin := makeWithStubs(t)
 	dir := filepath.Join(t.TempDir(), "pkt-count")
 	if err := Render("xdp", "pkt-count", dir, nil); err != nil {
 		t.Fatal(err)
@@ -392,5 +406,108 @@ func TestInitMakefileRun(t *testing.T) {
 		if !strings.HasSuffix(string(out), c.want) || !strings.Contains(string(out), bin+"/ecc build") {
 			t.Errorf("make -n run %q:\n%s\nwant it to end with %q", c.args, out, c.want)
 		}
+	}
+}
+
+// The workflow is valid YAML; its test job boots the kernels of KERNELS
+// (the defaults, one per line) with make test-kernels, after installing
+// qemu, and the publish job needs it. A template ecc test cannot run has
+// neither.
+func TestInitWorkflowTestsKernels(t *testing.T) {
+	for _, s := range Scaffolds() {
+		t.Run(s.Name, func(t *testing.T) {
+			files, err := RenderFiles(s.Name, "kt", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wf struct {
+				Env  map[string]string
+				Jobs map[string]struct {
+					Needs string
+					Steps []struct{ Name, Run string }
+				}
+			}
+			for _, f := range files {
+				if f.Path == ".github/workflows/publish.yml" {
+					if err := yaml.Unmarshal(f.Data, &wf); err != nil {
+						t.Fatalf("publish.yml is not valid YAML: %v", err)
+					}
+				}
+			}
+			test, hasTest := wf.Jobs["test"]
+			if _, ok := wf.Jobs["publish"]; !ok {
+				t.Fatalf("no publish job: %v", wf.Jobs)
+			}
+			if s.NoKernelTest != "" {
+				if hasTest || wf.Jobs["publish"].Needs != "" || wf.Env["KERNELS"] != "" {
+					t.Errorf("%s has no kernel tests, but the workflow has: %+v", s.Name, wf)
+				}
+				return
+			}
+			if !hasTest || wf.Jobs["publish"].Needs != "test" {
+				t.Fatalf("jobs %v: want a test job that publish needs", wf.Jobs)
+			}
+			if got := strings.Fields(wf.Env["KERNELS"]); !reflect.DeepEqual(got, DefaultKernels) || strings.Count(wf.Env["KERNELS"], "\n") != 0 {
+				t.Errorf("KERNELS %q, want %v on one line once folded", wf.Env["KERNELS"], DefaultKernels)
+			}
+			var runs []string
+			for _, st := range test.Steps {
+				runs = append(runs, st.Run)
+			}
+			all := strings.Join(runs, "\n")
+			qemu := strings.Index(all, "apt-get install -y --no-install-recommends qemu-system-x86\n")
+			tests := strings.Index(all, "make test-kernels KERNELS=\"$KERNELS\"")
+			if qemu < 0 || tests < qemu || strings.TrimSpace(runs[len(runs)-1]) != "make test-kernels KERNELS=\"$KERNELS\"" {
+				t.Errorf("the test job does not install qemu, then run make test-kernels last:\n%s", all)
+			}
+		})
+	}
+}
+
+// make test-kernels builds, then runs ecc test on each kernel of KERNELS
+// (the defaults, or those given) with TEST_FLAGS, on the BPF package; a
+// project ecc test cannot run says why and fails.
+func TestInitMakefileTestKernels(t *testing.T) {
+	makeBin, bin := makeWithStubs(t)
+	make := func(dir string, args ...string) (string, error) {
+		cmd := exec.Command(makeBin, append([]string{"-s", "-C", dir}, args...)...)
+		cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	for _, tmpl := range []string{"tracepoint", "xdp", "wasm-c"} {
+		dir := filepath.Join(t.TempDir(), "kt")
+		if err := Render(tmpl, "kt", dir, nil); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{nil, "test --kernel " + strings.Join(DefaultKernels, " --kernel ") + " build/package.json\n"},
+			{[]string{"KERNELS=linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb ghcr.io/cilium/ci-kernels:6.12", "TEST_FLAGS=--no-kernel-btf -v"},
+				"test --kernel linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb --kernel ghcr.io/cilium/ci-kernels:6.12 --no-kernel-btf -v build/package.json\n"},
+		} {
+			out, err := make(dir, append([]string{"-n", "test-kernels"}, c.args...)...)
+			if err != nil {
+				t.Fatalf("%s: make -n test-kernels %q: %v\n%s", tmpl, c.args, err, out)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 2 || !strings.HasPrefix(lines[0], bin+"/ecc build") || lines[1]+"\n" != bin+"/ecc "+c.want {
+				t.Errorf("%s: make -n test-kernels %q:\n%s\nwant the build, then %q", tmpl, c.args, out, bin+"/ecc "+c.want)
+			}
+		}
+	}
+	s, err := LookupScaffold("uprobe")
+	if err != nil || s.NoKernelTest == "" {
+		t.Fatalf("uprobe: %v, no reason for having no kernel tests", err)
+	}
+	dir := filepath.Join(t.TempDir(), "kt")
+	if err := Render("uprobe", "kt", dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	out, err := make(dir, "test-kernels")
+	if err == nil || !strings.Contains(out, "make test-kernels: not for this project: "+s.NoKernelTest) || strings.Contains(out, "ecc") && strings.Contains(out, bin) {
+		t.Errorf("uprobe: make test-kernels: %v\n%s", err, out)
 	}
 }

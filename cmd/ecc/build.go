@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/kimage"
+	"github.com/ecc-bpf/ecc/vm/kernel"
 )
 
 func buildCommand() *cli.Command {
@@ -35,16 +37,23 @@ Examples:
    ecc build --btfgen /boot/vmlinuz-6.1.0-57-cloud-amd64 execsnoop.bpf.c execsnoop.h
    ecc build --btfgen /sys/kernel/btf/vmlinux,vmlinux-5.10,5.15.0-91-generic.btf runqlat.bpf.c
    ecc build --arch x86_64,arm64 --btfgen vmlinuz-6.1-amd64 --btfgen vmlinuz-6.1-arm64 opensnoop.bpf.c
+   ecc build --btfgen linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb execsnoop.bpf.c execsnoop.h
+   ecc build --btfgen ghcr.io/cilium/ci-kernels:6.6 execsnoop.bpf.c execsnoop.h
 
 With --btfgen K, the package also carries kernel K's BTF, cut down to the
 types, members and enum values the object's CO-RE relocations use (a few
 hundred bytes to kilobytes; the whole is 4-10 MB), for kernels built without
 BTF (no /sys/kernel/btf/vmlinux): ecli run uses the one whose release is
 'uname -r' there. K is raw BTF (a file named RELEASE.btf, as btfhub names
-them, or /sys/kernel/btf/vmlinux of this host), a vmlinux ELF, or a vmlinuz
+them, or /sys/kernel/btf/vmlinux of this host), a vmlinux ELF, a vmlinuz
 (a bzImage or an Image, compressed or not; unpacked in Go: gzip, xz, zstd,
-lz4, bzip2, lzma). Repeat it or give a comma-separated list, one per kernel
-release; each goes to the package of its architecture.
+lz4, bzip2, lzma), a Debian or Ubuntu linux-image-*.deb (its
+boot/vmlinuz-*), or a kernel image REF in cilium/ci-kernels' layout
+(/boot/vmlinuz in a layer, pulled and cached as for 'ecc test --kernel').
+Repeat it or give a comma-separated list, one per kernel release; each goes
+to the package of its architecture. The BTF serves CO-RE only: tp_btf,
+fentry, fexit, fmod_ret, lsm and iter programs attach through the kernel's
+own BTF, which no package can bring.
 
 With --wasm GUEST, ecc also builds the program's user space as a Wasm module,
 NAME.wasm, next to package.json: GUEST is a C file (compiled with clang
@@ -72,7 +81,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			&cli.StringFlag{Name: "wasm", Usage: "also build the user-space `GUEST` program (main.c or main.go) into NAME.wasm, a Wasm module embedding the BPF object, for 'ecli run NAME.wasm'"},
 			&cli.StringFlag{Name: "bpf", Usage: "with --wasm: the BPF program `FILE.bpf.c` (default: the only *.bpf.c in the guest's folder)"},
 			&cli.StringFlag{Name: "wasm-cflags", Usage: "with --wasm: extra clang `FLAGS` for a C guest"},
-			&cli.StringSliceFlag{Name: "btfgen", Usage: "also ship kernel `K`'s BTF, minimised to what the program needs, for kernels without BTF: raw BTF, a vmlinux or a vmlinuz; repeatable, comma-separated"},
+			&cli.StringSliceFlag{Name: "btfgen", Usage: "also ship kernel `K`'s BTF, minimised to what the program needs, for kernels without BTF: raw BTF, a vmlinux, a vmlinuz, a linux-image-*.deb or a kernel image REF; repeatable, comma-separated"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("wasm") == "" && (c.String("bpf") != "" || c.String("wasm-cflags") != "") {
@@ -96,6 +105,10 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			if err != nil {
 				return fmt.Errorf("--cflags: %w", err)
 			}
+			btfgen, kernelNames, err := btfgenKernels(c.Context, c.StringSlice("btfgen"))
+			if err != nil {
+				return err
+			}
 			o := &compiler.Options{
 				Source:       c.Args().Get(0),
 				ExportHeader: c.Args().Get(1),
@@ -108,7 +121,8 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 				CacheDir:     c.String("cache-dir"),
 				Stderr:       os.Stderr,
 				Color:        commands.Color(os.Stderr),
-				BTFGen:       c.StringSlice("btfgen"),
+				BTFGen:       btfgen,
+				KernelNames:  kernelNames,
 			}
 			if c.Bool("verbose") {
 				o.Verbose = os.Stderr
@@ -219,6 +233,32 @@ func kernelAdvice(err error) error {
 		return &commands.Advice{Err: err, Hint: "pass that kernel's vmlinux (its -dbg package has one) or its /sys/kernel/btf/vmlinux copied from a machine running it, named RELEASE.btf"}
 	}
 	return err
+}
+
+// btfgenKernels pulls the --btfgen kernels given as image references
+// (cilium/ci-kernels' layout, as for ecc test --kernel) into ecc test's
+// kernel cache and returns the files to read, with the references they
+// stand for.
+func btfgenKernels(ctx context.Context, kernels []string) ([]string, map[string]string, error) {
+	var paths []string
+	names := map[string]string{}
+	for _, k := range kernels {
+		if _, ok := kernel.ImageRef(k); !ok {
+			paths = append(paths, k)
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "ecc: pulling kernel image %s\n", k)
+		im, err := kernel.Open(ctx, k, nil)
+		if ke := (*kernel.Error)(nil); errors.As(err, &ke) {
+			err = ke.Err // named below
+		}
+		if err != nil {
+			return nil, nil, &compiler.KernelError{Kernel: k, Err: err}
+		}
+		paths = append(paths, im.Path)
+		names[im.Path] = k
+	}
+	return paths, names, nil
 }
 
 // parseBTFFlags reads --btf FILE and --btf ARCH=FILE.

@@ -18,9 +18,12 @@ func initCommand() *cli.Command {
 		Usage:     "create a new eBPF project from a template",
 		ArgsUsage: "NAME",
 		Description: `Creates the folder NAME (or -o DIR) with NAME.bpf.c (and NAME.h when the
-template exports events), a README, a Makefile (build, run, push) and a
-GitHub Actions workflow that builds for x86_64 and arm64 and pushes to
-ghcr.io on every tag v*, with the version of ecc that made the project.
+template exports events), a README, a Makefile (build, run, push,
+test-kernels) and a GitHub Actions workflow that, on every tag v*, tests the
+package on the kernels of its KERNELS list with ecc test in qemu (kernel
+images such as ghcr.io/cilium/ci-kernels:6.1; make test-kernels does the
+same here), then builds for x86_64 and arm64 and pushes to ghcr.io, with
+the version of ecc that made the project.
 NAME is lower-case letters, digits, - and _ (my-probe); C identifiers use
 it with _ for - (MY_PROBE_H). An existing folder is only used when it is
 empty.
@@ -29,7 +32,8 @@ Examples:
    ecc init --list
    ecc init my-probe
    ecc init pktcount --template xdp
-   ecc init lat -t histogram -o ~/src/lat`,
+   ecc init lat -t histogram -o ~/src/lat
+   cd my-probe && make test-kernels KERNELS="ghcr.io/cilium/ci-kernels:6.6 linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb"`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "template", Aliases: []string{"t"}, Value: templates.DefaultScaffold, Usage: "project `TEMPLATE` (ecc init --list shows them)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "create the project in `DIR` (default: ./NAME)"},

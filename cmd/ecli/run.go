@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -258,13 +259,35 @@ func hintRunFlags(c *cli.Context, err error) error {
 	return usage
 }
 
-// hintKernelBTF: a kernel without BTF, and a package without BTF for it.
+// hintKernelBTF: a kernel without BTF, and a package without BTF for it;
+// or programs that need the kernel's own BTF.
 func hintKernelBTF(err error) error {
 	var nb *loader.NoKernelBTFError
-	if !errors.As(err, &nb) {
-		return err
+	var kb *loader.KernelBTFError
+	switch {
+	case errors.As(err, &nb):
+		return &commands.Advice{Err: err, Hint: fmt.Sprintf("rebuild the package with ecc build --btfgen <this kernel's image> (e.g. /boot/vmlinuz-%s, or its vmlinux), or pass --btf FILE with this kernel's BTF", nb.Release)}
+	case errors.As(err, &kb):
+		return &commands.Advice{Err: err, Hint: "run it on a kernel built with BTF (CONFIG_DEBUG_INFO_BTF), or " + twinAdvice(kb.Kind)}
 	}
-	return &commands.Advice{Err: err, Hint: fmt.Sprintf("rebuild the package with ecc build --btfgen <this kernel's image> (e.g. /boot/vmlinuz-%s, or its vmlinux), or pass --btf FILE with this kernel's BTF", nb.Release)}
+	return err
+}
+
+// twinAdvice says what a program of kind, which needs the kernel's BTF,
+// can have beside it for kernels without.
+func twinAdvice(kind string) string {
+	var twin string
+	switch strings.TrimSuffix(kind, ".s") {
+	case "tp_btf":
+		twin = "a raw_tp/ or tp/ program"
+	case "fentry":
+		twin = "a kprobe/ program"
+	case "fexit":
+		twin = "a kretprobe/ program"
+	default:
+		return "leave " + kind + " programs out of packages for kernels without BTF"
+	}
+	return "add " + twin + " on the same hook beside it (a twin: ecli attaches the one the kernel takes)"
 }
 
 // outputFormat reads --format and -j: whether events print as JSON.

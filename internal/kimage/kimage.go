@@ -3,7 +3,8 @@
 // it) and its architecture.
 //
 // A kernel is given as raw BTF (/sys/kernel/btf/vmlinux, a .btf file), as
-// a vmlinux ELF (its .BTF section), or as a boot image: an x86 bzImage
+// a vmlinux ELF (its .BTF section), as a Debian or Ubuntu linux-image-*.deb
+// (its boot/vmlinuz-*, read in Go), or as a boot image: an x86 bzImage
 // (the setup header says where the compressed vmlinux is) or a compressed
 // Image (arm64's vmlinuz is a gzip of one), decompressed here in Go. An
 // Image is not an ELF, but the kernel keeps its BTF in memory for
@@ -24,6 +25,8 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
+
+	"github.com/ecc-bpf/ecc/internal/debpkg"
 )
 
 // Size caps. A vmlinuz is 10–40 MB, the vmlinux in it 30–100 MB; a
@@ -81,17 +84,17 @@ func Read(path string) (*Kernel, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("a directory: %w", ErrFormat)
 	}
-	var magic [4]byte
+	var magic [len(debpkg.Magic)]byte
 	n, _ := io.ReadFull(f, magic[:])
-	if n == 4 && bytes.Equal(magic[:], []byte(elf.ELFMAG)) {
+	switch {
+	case n >= 4 && bytes.Equal(magic[:4], []byte(elf.ELFMAG)):
 		return readELF(f, st.Size())
+	case debpkg.IsDeb(magic[:n]):
+		return readDeb(f)
 	}
-	data, err := io.ReadAll(io.LimitReader(io.NewSectionReader(f, 0, MaxImageSize+1), MaxImageSize+1))
+	data, err := readCapped(io.NewSectionReader(f, 0, MaxImageSize+1))
 	if err != nil {
 		return nil, err
-	}
-	if len(data) > MaxImageSize {
-		return nil, fmt.Errorf("larger than %d bytes: %w", MaxImageSize, ErrFormat)
 	}
 	k, err := Parse(data)
 	if err != nil {
@@ -102,6 +105,38 @@ func Read(path string) (*Kernel, error) {
 			return nil, err
 		}
 	}
+	return k, nil
+}
+
+// readCapped reads r whole, up to MaxImageSize bytes.
+func readCapped(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxImageSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxImageSize {
+		return nil, fmt.Errorf("larger than %d bytes: %w", MaxImageSize, ErrFormat)
+	}
+	return data, nil
+}
+
+// readDeb reads the boot/vmlinuz-* of a kernel package.
+func readDeb(f io.ReadSeeker) (*Kernel, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	var k *Kernel
+	err := debpkg.Vmlinuz(f, func(base string, body io.Reader) error {
+		data, err := readCapped(body)
+		if err == nil {
+			k, err = Parse(data)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	k.Format = "linux-image .deb, " + k.Format
 	return k, nil
 }
 

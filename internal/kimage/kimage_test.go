@@ -19,6 +19,8 @@ import (
 	"github.com/ulikunitz/xz"
 	"github.com/ulikunitz/xz/lzma"
 
+	"github.com/ecc-bpf/ecc/internal/debpkg"
+	"github.com/ecc-bpf/ecc/internal/debpkg/debtest"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 )
 
@@ -236,6 +238,53 @@ func TestDebianVmlinuz(t *testing.T) {
 	}
 	if r := bannerRelease(vmlinux); r != k.Release {
 		t.Errorf("banner release %q, header release %q", r, k.Release)
+	}
+}
+
+// A linux-image-*.deb: its boot/vmlinuz-* is read (data.tar compressed
+// or not); a package without one, and one whose vmlinuz is no kernel, say
+// so.
+func TestDeb(t *testing.T) {
+	obj := object(t)
+	img := bzImage(compress(t, "gzip", obj), len(obj), "6.1.0-99-test (builder@example.org) #1 SMP")
+	dir := t.TempDir()
+	for _, ext := range []string{".xz", ".zst", ""} {
+		p := filepath.Join(dir, "linux-image-6.1.0-99-test_1_amd64.deb"+ext)
+		os.WriteFile(p, debtest.Build(t, ext, map[string][]byte{"./usr/share/doc/x/copyright": []byte("x"), "./boot/vmlinuz-6.1.0-99-test": img}), 0o644)
+		k, err := Read(p)
+		if err != nil {
+			t.Fatalf("data.tar%s: %v", ext, err)
+		}
+		if !bytes.Equal(k.BTF, btfSection(t, obj)) || k.Release != "6.1.0-99-test" || k.Arch != "x86_64" || k.Format != "linux-image .deb, bzImage (gzip)" {
+			t.Errorf("data.tar%s: %d bytes of BTF, release %q, arch %q, format %q", ext, len(k.BTF), k.Release, k.Arch, k.Format)
+		}
+	}
+	meta := filepath.Join(dir, "linux-image-cloud-amd64_1_amd64.deb")
+	os.WriteFile(meta, debtest.Build(t, ".xz", map[string][]byte{"./usr/share/doc/x/copyright": []byte("x")}), 0o644)
+	if _, err := Read(meta); !errors.Is(err, debpkg.ErrNoVmlinuz) {
+		t.Errorf("meta package: %v, want ErrNoVmlinuz", err)
+	}
+	bad := filepath.Join(dir, "bad.deb")
+	os.WriteFile(bad, debtest.Build(t, ".xz", map[string][]byte{"./boot/vmlinuz-6.1.0-99-test": []byte("not a kernel")}), 0o644)
+	if _, err := Read(bad); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "vmlinuz-6.1.0-99-test") {
+		t.Errorf("package of no kernel: %v, want ErrFormat naming its vmlinuz", err)
+	}
+}
+
+// Debian's 6.1 cloud kernel package gives the BTF, release and
+// architecture its vmlinux gives.
+func TestDebianDeb(t *testing.T) {
+	want, err := Read(testenv.DebianVmlinuz(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := Read(testenv.KernelDeb(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(k.BTF, want.BTF) || k.Release != want.Release || k.Arch != want.Arch || k.Format != "linux-image .deb, "+want.Format {
+		t.Errorf("from the .deb: %d bytes of BTF, release %q, arch %q, format %q; from its vmlinuz: %d bytes, %q, %q, %q",
+			len(k.BTF), k.Release, k.Arch, k.Format, len(want.BTF), want.Release, want.Arch, want.Format)
 	}
 }
 

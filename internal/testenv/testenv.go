@@ -135,6 +135,14 @@ func VMKernel(t testing.TB) string {
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
 		Missing(t, "qemu-system-x86_64 is not installed (make vm-deps installs qemu-system-x86)")
 	}
+	return KernelDeb(t)
+}
+
+// KernelDeb skips (or fails) the test without Debian's cloud kernel
+// package (linux-image-*-cloud-amd64_*.deb) in $ECC_TEST_KERNEL_DIR, else
+// in the repository's .tools/kernels; it returns the package's path.
+func KernelDeb(t testing.TB) string {
+	t.Helper()
 	deb, dirs := kernelDeb("amd64")
 	if deb == "" {
 		Missing(t, "no linux-image-*-cloud-amd64 package in %s (make vm-deps downloads it)", strings.Join(dirs, " or "))

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/runtime/attach"
 )
 
 // SysfsBTF is where a kernel built with BTF exposes it.
@@ -32,6 +33,62 @@ func (e *NoKernelBTFError) Error() string {
 		return msg + "none"
 	}
 	return msg + "BTF for " + strings.Join(e.Have, ", ") + " only"
+}
+
+// KernelBTFError is a program that attaches through the kernel's own BTF
+// on a kernel without it: tp_btf, fentry, fexit, fmod_ret, lsm, iter and
+// struct_ops programs name their target by a type ID of the kernel's BTF,
+// which the kernel checks against its own. A package's BTF (ecc build
+// --btfgen) cannot stand in for it: it serves CO-RE relocations only. It
+// matches attach.ErrNotSupported.
+type KernelBTFError struct {
+	// Kind is the program's kind, as its section starts: "tp_btf",
+	// "fentry", "lsm.s", ...
+	Kind string
+	// Target is what it attaches to (sched_process_exit).
+	Target string
+}
+
+func (e *KernelBTFError) Error() string {
+	return fmt.Sprintf("%s programs attach through the kernel's own BTF (%s), which this kernel lacks; "+
+		"a package's BTF (ecc build --btfgen) serves CO-RE relocations only and cannot stand in for it", e.Kind, SysfsBTF)
+}
+
+func (e *KernelBTFError) Unwrap() error { return attach.ErrNotSupported }
+
+// needsKernelBTF reports whether a program attaches through a type ID of
+// the kernel's own BTF (cilium/ebpf looks its target up there at load).
+func needsKernelBTF(ps *ebpf.ProgramSpec) bool {
+	if ps.AttachTarget != nil { // a BPF program's BTF (freplace)
+		return false
+	}
+	switch ps.Type {
+	case ebpf.Tracing:
+		switch ps.AttachType {
+		case ebpf.AttachTraceFEntry, ebpf.AttachTraceFExit, ebpf.AttachModifyReturn, ebpf.AttachTraceRawTp, ebpf.AttachTraceIter:
+			return true
+		}
+	case ebpf.LSM, ebpf.StructOps:
+		return true
+	}
+	return false
+}
+
+// kernelBTFError is the *KernelBTFError of a program that needs the
+// kernel's BTF.
+func kernelBTFError(ps *ebpf.ProgramSpec) *KernelBTFError {
+	kind, _, _ := strings.Cut(strings.TrimPrefix(ps.SectionName, "."), "/")
+	return &KernelBTFError{Kind: kind, Target: ps.AttachTo}
+}
+
+// hasKernelBTF reports whether the kernel has BTF of its own (and o does
+// not say to act as if it had none).
+func hasKernelBTF(o *Options) bool {
+	if o.NoKernelBTF {
+		return false
+	}
+	_, err := os.Stat(SysfsBTF)
+	return err == nil
 }
 
 // CO-RE sources: what Collection.CORE says the programs were relocated
@@ -58,10 +115,8 @@ func kernelTypes(spec *ebpf.CollectionSpec, o *Options) (*btf.Spec, string, erro
 		}
 		return kt, COREFile, nil
 	}
-	if !o.NoKernelBTF {
-		if _, err := os.Stat(SysfsBTF); err == nil {
-			return nil, COREKernel, nil
-		}
+	if hasKernelBTF(o) {
+		return nil, COREKernel, nil
 	}
 	if PendingRelocations(spec) == 0 {
 		return nil, COREKernel, nil

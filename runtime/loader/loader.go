@@ -135,13 +135,30 @@ type Collection struct {
 	Failed []*ProgramError
 	// CORE says what CO-RE relocated against: COREKernel, COREFile, or
 	// COREPackage followed by a space and the release.
-	CORE string
-	close  []func()
+	CORE  string
+	close []func()
 
 	// What LoadProgram needs: the whole spec, the options, the maps.
 	spec    *ebpf.CollectionSpec
 	opts    ebpf.CollectionOptions
 	verbose bool
+	// noKernelBTF: the kernel has no BTF of its own (or acts so).
+	noKernelBTF bool
+}
+
+// refusesAny reports whether LoadProgram refuses one of spec's programs
+// without asking the kernel: one that needs the kernel's BTF, on a kernel
+// without it.
+func (c *Collection) refusesAny(spec *ebpf.CollectionSpec) bool {
+	if !c.noKernelBTF {
+		return false
+	}
+	for _, ps := range spec.Programs {
+		if needsKernelBTF(ps) {
+			return true
+		}
+	}
+	return false
 }
 
 // Close frees the programs and maps.
@@ -207,7 +224,7 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 	if o.Verbose {
 		opts.Programs.LogLevel = ebpf.LogLevelInstruction
 	}
-	c := &Collection{spec: spec, opts: opts, verbose: o.Verbose, CORE: core}
+	c := &Collection{spec: spec, opts: opts, verbose: o.Verbose, CORE: core, noKernelBTF: !hasKernelBTF(o)}
 	first := spec
 	if len(o.Defer) > 0 {
 		first = spec.Copy()
@@ -215,14 +232,18 @@ func Load(spec *ebpf.CollectionSpec, o *Options) (*Collection, error) {
 			delete(first.Programs, name)
 		}
 	}
-	coll, err := ebpf.NewCollectionWithOptions(first, opts)
-	if err == nil {
-		c.Programs, c.Maps = coll.Programs, coll.Maps
-		c.close = append(c.close, coll.Close)
-		return c, nil
-	}
-	if len(first.Programs) == 0 {
-		return nil, fmt.Errorf("load maps: %w", err)
+	// Without the kernel's BTF, programs that attach through it are
+	// refused one by one (LoadProgram), before the kernel is asked.
+	if !c.refusesAny(first) {
+		coll, err := ebpf.NewCollectionWithOptions(first, opts)
+		if err == nil {
+			c.Programs, c.Maps = coll.Programs, coll.Maps
+			c.close = append(c.close, coll.Close)
+			return c, nil
+		}
+		if len(first.Programs) == 0 {
+			return nil, fmt.Errorf("load maps: %w", err)
+		}
 	}
 	mapsOnly := spec.Copy()
 	mapsOnly.Programs = map[string]*ebpf.ProgramSpec{}
@@ -258,6 +279,9 @@ func (c *Collection) LoadProgram(name string) (*ebpf.Program, error) {
 	ps := c.spec.Programs[name]
 	if ps == nil {
 		return nil, &ProgramError{Program: name, Err: errors.New("no such program in the object")}
+	}
+	if c.noKernelBTF && needsKernelBTF(ps) {
+		return nil, &ProgramError{Program: name, Section: ps.SectionName, Err: kernelBTFError(ps)}
 	}
 	one := c.spec.Copy()
 	one.Programs = map[string]*ebpf.ProgramSpec{name: ps}

@@ -3,11 +3,13 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -135,8 +137,10 @@ type workflow struct {
 	Name        string
 	On          map[string]any    `yaml:"on"`
 	Permissions map[string]string `yaml:"permissions"`
+	Env         map[string]any    `yaml:"env"`
 	Jobs        map[string]struct {
 		RunsOn string `yaml:"runs-on"`
+		Needs  string `yaml:"needs"`
 		Steps  []struct {
 			Name string
 			Uses string
@@ -201,15 +205,30 @@ func TestInitWorkflow(t *testing.T) {
 			if wf.Permissions["packages"] != "write" || wf.Permissions["contents"] != "read" {
 				t.Errorf("permissions %v: want packages: write, contents: read", wf.Permissions)
 			}
-			if len(wf.Jobs) != 1 {
-				t.Fatalf("jobs: %v", wf.Jobs)
+			d, _ := templates.ScaffoldFor(s.Name, name, nil)
+			wantJobs := []string{"publish"}
+			if d.Kernels != "" {
+				// The kernel tests run first; the publish waits for them.
+				wantJobs = []string{"publish", "test"}
+				if wf.Jobs["publish"].Needs != "test" {
+					t.Errorf("the publish job needs %q, want the test job", wf.Jobs["publish"].Needs)
+				}
+				if got := strings.Fields(fmt.Sprint(wf.Env["KERNELS"])); !slices.Equal(got, templates.DefaultKernels) {
+					t.Errorf("env KERNELS %q, want %v", wf.Env["KERNELS"], templates.DefaultKernels)
+				}
 			}
-			seen := map[string][]string{}
-			var uses []string
-			for _, job := range wf.Jobs {
+			if got := slices.Sorted(maps.Keys(wf.Jobs)); !slices.Equal(got, wantJobs) {
+				t.Fatalf("jobs %v, want %v", got, wantJobs)
+			}
+			// Each job's command lines by what they run.
+			seen := map[string]map[string][]string{}
+			for jobName, job := range wf.Jobs {
 				if job.RunsOn != "ubuntu-latest" {
 					t.Errorf("runs-on %q", job.RunsOn)
 				}
+				lines := map[string][]string{}
+				seen[jobName] = lines
+				var uses []string
 				for _, st := range job.Steps {
 					if st.Uses != "" {
 						uses = append(uses, st.Uses)
@@ -224,44 +243,54 @@ func TestInitWorkflow(t *testing.T) {
 					for _, c := range cmds {
 						prog, words := program(c)
 						line := strings.Join(words, " ")
+						key := prog
 						switch prog {
 						case "ecc":
 							cmd, err := checkEcc(app, words)
 							if err != nil {
 								t.Errorf("step %q: %v", st.Name, err)
 							}
-							seen[cmd] = words
+							key = cmd
 							t.Logf("step %q: %s: ok", st.Name, line)
-						case "apt-get":
-							if strings.Contains(line, "install") {
-								seen["apt-get install"] = words
-							}
-						case "go":
-							seen["go "+words[1]] = words
+						case "apt-get", "go":
+							key = prog + " " + words[1]
 						}
+						lines[key] = append(lines[key], line)
 					}
 				}
+				if len(uses) < 2 || !strings.HasPrefix(uses[0], "actions/checkout@") || !strings.HasPrefix(uses[1], "actions/setup-go@") {
+					t.Errorf("%s: steps use %v: want checkout, then setup-go", jobName, uses)
+				}
 			}
-			if len(uses) < 2 || !strings.HasPrefix(uses[0], "actions/checkout@") || !strings.HasPrefix(uses[1], "actions/setup-go@") {
-				t.Errorf("steps use %v: want checkout, then setup-go", uses)
-			}
-			d, _ := templates.ScaffoldFor(s.Name, name, nil)
 			apt, build := "apt-get install -y clang llvm libbpf-dev", "ecc build --arch x86_64,arm64 -o build "+d.Sources
 			if isWasm(d.Sources) {
 				// A Wasm program embeds one object: one architecture, and
 				// the wasm32 toolchain.
 				apt, build = apt+" lld wasi-libc libclang-rt-dev-wasm32", "ecc build -o build "+d.Sources
 			}
-			wantLines := map[string]string{
+			want := map[string]map[string]string{"publish": {
 				"apt-get install": apt,
 				"go install":      "go install github.com/ecc-bpf/ecc/cmd/ecc@latest",
 				"build":           build,
 				"login":           "ecc login ghcr.io -u ${{ github.actor }} --password-stdin",
 				"push":            "ecc push --format json build ghcr.io/${{ github.repository }}:${{ github.ref_name }}",
+			}}
+			if d.Kernels != "" {
+				// Built by make, with qemu and a static ecli next to ecc.
+				want["test"] = map[string]string{
+					"apt-get install": apt + "\napt-get install -y --no-install-recommends qemu-system-x86",
+					"go install":      "go install github.com/ecc-bpf/ecc/cmd/ecc@latest\ngo install github.com/ecc-bpf/ecc/cmd/ecli@latest",
+					"make":            "make test-kernels KERNELS=$KERNELS",
+				}
+				if !strings.Contains(wfRunOf(t, dir, "test", "ecli@"), "CGO_ENABLED=0 go install github.com/ecc-bpf/ecc/cmd/ecli@latest") {
+					t.Errorf("the test job does not install a static ecli")
+				}
 			}
-			for k, want := range wantLines {
-				if got := strings.Join(seen[k], " "); got != want {
-					t.Errorf("%s: got %q, want %q", k, got, want)
+			for job, lines := range want {
+				for k, w := range lines {
+					if got := strings.Join(seen[job][k], "\n"); got != w {
+						t.Errorf("%s: %s: got %q, want %q", job, k, got, w)
+					}
 				}
 			}
 			// The login reads the token from the pipe.
@@ -274,11 +303,14 @@ func TestInitWorkflow(t *testing.T) {
 
 // wfRun returns the run text of the step whose commands include ecc CMD.
 func wfRun(t *testing.T, dir, cmd string) string {
-	for _, job := range readWorkflow(t, dir).Jobs {
-		for _, st := range job.Steps {
-			if strings.Contains(st.Run, "ecc "+cmd) {
-				return st.Run
-			}
+	return wfRunOf(t, dir, "publish", "ecc "+cmd)
+}
+
+// wfRunOf returns the run text of job's step that has text in it.
+func wfRunOf(t *testing.T, dir, job, text string) string {
+	for _, st := range readWorkflow(t, dir).Jobs[job].Steps {
+		if strings.Contains(st.Run, text) {
+			return st.Run
 		}
 	}
 	return ""
@@ -336,7 +368,7 @@ func TestInitDocsCommands(t *testing.T) {
 					code.WriteString(l + "\n")
 				}
 			}
-			mk, err := exec.Command(makeBin, "-n", "-C", dir, "build", "run", "push", "SUDO=sudo", "ARCH=x86_64,arm64", "ARGS="+s.Args).Output()
+			mk, err := exec.Command(makeBin, "-n", "-C", dir, "build", "run", "push", "test-kernels", "SUDO=sudo", "ARCH=x86_64,arm64", "ARGS="+s.Args).Output()
 			if err != nil {
 				t.Fatalf("make -n: %v", err)
 			}
@@ -365,7 +397,11 @@ func TestInitDocsCommands(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			for _, k := range []string{"ecc build", "ecc push", "ecc login", "ecli run"} {
+			shown := []string{"ecc build", "ecc push", "ecc login", "ecli run"}
+			if d.Kernels != "" {
+				shown = append(shown, "ecc test")
+			}
+			for _, k := range shown {
 				if count[k] == 0 {
 					t.Errorf("the README and Makefile never show %s", k)
 				}
@@ -474,3 +510,24 @@ func TestInitWorkflowRuns(t *testing.T) {
 
 // isWasm reports whether a template builds a Wasm program.
 func isWasm(sources string) bool { return strings.Contains(sources, "--wasm") }
+
+// A new project's make test-kernels, what its workflow's test job runs,
+// boots the kernel given (Debian's 6.1 package) and passes the tracepoint
+// template's package there; with a kernel it fails on (no kernel BTF, and
+// the package carries none), make fails, as the publish would.
+func TestInitTestKernels(t *testing.T) {
+	testenv.BPFBuild(t)
+	deb := testenv.VMKernel(t)
+	makeBin := testenv.Tool(t, "make")
+	dir := initProject(t, "tracepoint", "kt")
+	env := []string{"XDG_CACHE_HOME=" + filepath.Join(filepath.Dir(eccBin), "cache")}
+	r := run(t, dir, env, "", makeBin, "test-kernels", "ECC="+eccBin, "KERNELS="+deb)
+	t.Logf("make test-kernels: %.1fs, status %d\n%s%s", r.took.Seconds(), r.status, r.stdout, r.stderr)
+	if r.status != 0 || !regexp.MustCompile(`(?m)^linux-image-\S+\.deb\s+6\.1\.\S+\s+pass\s+1/1 attached\s+[1-9]`).MatchString(r.stdout) {
+		t.Fatalf("make test-kernels: status %d, want a pass with events", r.status)
+	}
+	r = run(t, dir, env, "", makeBin, "test-kernels", "ECC="+eccBin, "KERNELS="+deb, "TEST_FLAGS=--no-kernel-btf")
+	if r.status == 0 || !strings.Contains(r.stdout, " FAIL ") || !strings.Contains(r.stderr, "make: *** [Makefile") {
+		t.Errorf("make test-kernels TEST_FLAGS=--no-kernel-btf: status %d, want a failure\n%s%s", r.status, r.stdout, r.stderr)
+	}
+}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"github.com/ecc-bpf/ecc/internal/kimage"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/registry/registrytest"
+	"github.com/ecc-bpf/ecc/vm/kernel/kerneltest"
 )
 
 // ecc build --btfgen, then ecli run on a kernel without BTF of its own
@@ -119,4 +122,76 @@ func layoutHasLayer(t *testing.T, layout, mediaType string) bool {
 		}
 	}
 	return false
+}
+
+// ecc build --btfgen REF pulls a kernel image in cilium/ci-kernels' layout
+// (here Debian's 6.1 vmlinuz pushed to an in-process registry), as ecc
+// test --kernel does, and the package gets the BTF its vmlinuz gives,
+// named by the REF; a linux-image .deb gives the same.
+func TestBTFGenKernelImage(t *testing.T) {
+	testenv.BPFBuild(t)
+	vmlinuz := testenv.DebianVmlinuz(t)
+	deb := testenv.KernelDeb(t)
+	img, err := os.ReadFile(vmlinuz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
+	ref := reg.Host + "/cilium/ci-kernels:6.1"
+	kerneltest.Push(t, ref, kerneltest.Layer(map[string][]byte{"boot/vmlinuz": img}))
+	src, hdr := repo("examples", "execsnoop", "execsnoop.bpf.c"), repo("examples", "execsnoop", "execsnoop.h")
+	e := newEnv(t)
+	cache := []string{"XDG_CACHE_HOME=" + t.TempDir()}
+	btfOf := func(kernel string) packager.KernelBTF {
+		t.Helper()
+		out := t.TempDir()
+		r := run(t, "", append(e.vars(), cache...), "", eccBin, "build", "--json", "--no-cache", "-o", out, "--btfgen", kernel, src, hdr)
+		var res struct {
+			Outputs []struct {
+				BTF []struct{ Kernel, Release string }
+			}
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &res); r.status != 0 || err != nil || len(res.Outputs) != 1 || len(res.Outputs[0].BTF) != 1 {
+			t.Fatalf("ecc build --btfgen %s: status %d, %v\n%s%s", kernel, r.status, err, r.stdout, r.stderr)
+		}
+		if k := res.Outputs[0].BTF[0].Kernel; k != kernel {
+			t.Errorf("--btfgen %s: the output names kernel %q", kernel, k)
+		}
+		p, err := packager.ReadFile(filepath.Join(out, "package.json"))
+		if err != nil || len(p.BTF) != 1 {
+			t.Fatalf("--btfgen %s: %v", kernel, err)
+		}
+		return p.BTF[0]
+	}
+	want := btfOf(vmlinuz)
+	for _, k := range []string{ref, deb} {
+		if got := btfOf(k); got.Release != want.Release || !bytes.Equal(got.Data, want.Data) {
+			t.Errorf("--btfgen %s: BTF for %s, %d bytes; from its vmlinuz: %s, %d bytes", k, got.Release, len(got.Data), want.Release, len(want.Data))
+		}
+	}
+	// An image without /boot/vmlinuz: one line naming the REF.
+	bad := reg.Host + "/cilium/ci-kernels:none"
+	kerneltest.Push(t, bad, kerneltest.Layer(map[string][]byte{"etc/hostname": []byte("x")}))
+	r := run(t, "", append(e.vars(), cache...), "", eccBin, "build", "-o", t.TempDir(), "--btfgen", bad, src, hdr)
+	if r.status != 1 || !strings.HasPrefix(r.stderr, "ecc: pulling kernel image "+bad+"\necc: --btfgen "+bad+": the image has no /boot/vmlinuz") || strings.Count(r.stderr, "\n") != 2 {
+		t.Errorf("status %d, stderr:\n%s", r.status, r.stderr)
+	}
+}
+
+// examples/exitsnoop is a tp_btf program: built with --btfgen, it still
+// cannot run on a kernel without BTF (ECLI_NO_KERNEL_BTF=1 stands in for
+// one), and ecli says why in words of BTF, not as a missing raw_tp, with
+// what to do next.
+func TestTpBtfWithoutKernelBTF(t *testing.T) {
+	testenv.BPFBuild(t)
+	testenv.Kernel(t)
+	out := t.TempDir()
+	e := newEnv(t)
+	e.ok("", eccBin, "build", "-o", out, "--btfgen", kimage.SysfsBTF, repo("examples", "exitsnoop", "exitsnoop.bpf.c"), repo("examples", "exitsnoop", "exitsnoop.h"))
+	r := run(t, "", append(e.vars(), "ECLI_NO_KERNEL_BTF=1"), "", ecliBin, "run", "-d", "1s", out)
+	if r.status != 1 || !strings.Contains(r.stderr, "program handle_exit (tp_btf/sched_process_exit): tp_btf programs attach through the kernel's own BTF") ||
+		strings.Contains(r.stderr, "raw_tp sched_process_exit not supported") || !strings.Contains(r.stderr, "\necli: hint: run it on a kernel built with BTF") {
+		t.Errorf("status %d, stderr:\n%s", r.status, r.stderr)
+	}
+	e.ok("", ecliBin, "run", "-d", "1s", out)
 }

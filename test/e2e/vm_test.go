@@ -247,6 +247,19 @@ func TestVMNoKernelBTF(t *testing.T) {
 	}
 }
 
+// A tp_btf program (examples/exitsnoop) cannot run without the kernel's
+// BTF, even built with --btfgen of that kernel (its .deb here): the report
+// says so in words of BTF, not as a missing raw_tp.
+func TestVMNoKernelBTFTracing(t *testing.T) {
+	kernel := testenv.VMKernel(t)
+	rep, status := eccTest(t, kernel, "--no-kernel-btf", buildVM(t, "exitsnoop", true, "--btfgen", kernel))
+	p := states(rep)["handle_exit"]
+	if status != 1 || rep.Passed || p.State != vmproto.Failed ||
+		!strings.HasPrefix(p.Error, "tp_btf programs attach through the kernel's own BTF") || strings.Contains(rep.Error, "raw_tp") {
+		t.Errorf("status %d, passed %v, handle_exit %+v, error %q", status, rep.Passed, p, rep.Error)
+	}
+}
+
 // A COMMAND without a slash runs as a busybox applet (a shell here), and
 // examples/opensnoop sees its opens.
 func TestVMBusyboxCommand(t *testing.T) {

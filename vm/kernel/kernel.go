@@ -6,18 +6,17 @@
 package kernel
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/ecc-bpf/ecc/internal/atomicfile"
+	"github.com/ecc-bpf/ecc/internal/debpkg"
 	"github.com/ecc-bpf/ecc/internal/kimage"
 	"github.com/ecc-bpf/ecc/registry"
 )
@@ -75,8 +74,8 @@ func Open(ctx context.Context, name string, o *OpenOptions) (*Image, error) {
 		cacheDir = filepath.Join(d, "ecc", "kernels")
 	}
 	var im *Image
-	_, err := os.Stat(name)
-	if ref, rerr := registry.ParseReference(name); errors.Is(err, fs.ErrNotExist) && rerr == nil && ref.Kind == registry.Remote {
+	var err error
+	if ref, ok := ImageRef(name); ok {
 		im, err = fromImage(ctx, name, ref, o, cacheDir)
 	} else {
 		im, err = open(name, cacheDir)
@@ -100,9 +99,9 @@ func open(name, cacheDir string) (*Image, error) {
 	if !st.Mode().IsRegular() {
 		return nil, ErrNotKernel
 	}
-	head := make([]byte, len(arMagic))
+	head := make([]byte, len(debpkg.Magic))
 	n, _ := io.ReadFull(f, head)
-	if bytes.Equal(head[:n], []byte(arMagic)) {
+	if debpkg.IsDeb(head[:n]) {
 		im, err := fromDeb(name, f, cacheDir)
 		if err != nil {
 			return nil, err
@@ -164,7 +163,7 @@ func extractVmlinuz(name string, f *os.File, dir string) (*Image, error) {
 		return nil, err
 	}
 	var out string
-	err := debVmlinuz(f, func(base string, body io.Reader) error {
+	err := debpkg.Vmlinuz(f, func(base string, body io.Reader) error {
 		out = filepath.Join(dir, base)
 		return atomicfile.Copy(out, 0o644, body)
 	})

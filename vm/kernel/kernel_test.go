@@ -1,25 +1,20 @@
 package kernel
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ecc-bpf/ecc/internal/debpkg/debtest"
 	"github.com/ecc-bpf/ecc/registry/registrytest"
 	"github.com/ecc-bpf/ecc/vm/kernel/kerneltest"
-	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
 
@@ -38,46 +33,7 @@ func bzImage(version string) []byte {
 // deb builds a .deb: debian-binary, control.tar.xz, data.tar+ext holding
 // files.
 func deb(t *testing.T, ext string, files map[string][]byte) []byte {
-	t.Helper()
-	var tb bytes.Buffer
-	tw := tar.NewWriter(&tb)
-	tw.WriteHeader(&tar.Header{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755})
-	tw.WriteHeader(&tar.Header{Name: "./boot/", Typeflag: tar.TypeDir, Mode: 0o755})
-	for _, name := range slices.Sorted(maps.Keys(files)) {
-		data := files[name]
-		tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data))})
-		tw.Write(data)
-	}
-	tw.Close()
-	var data bytes.Buffer
-	var w io.WriteCloser
-	switch ext {
-	case ".xz":
-		w, _ = xz.NewWriter(&data)
-	case ".zst":
-		w, _ = zstd.NewWriter(&data)
-	case ".gz":
-		w = gzip.NewWriter(&data)
-	default: // "" or one ecc does not read
-		data = tb
-	}
-	if w != nil {
-		w.Write(tb.Bytes())
-		w.Close()
-	}
-	var b bytes.Buffer
-	b.WriteString(arMagic)
-	member := func(name string, body []byte) {
-		fmt.Fprintf(&b, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name+"/", 0, 0, 0, "100644", len(body))
-		b.Write(body)
-		if len(body)%2 == 1 {
-			b.WriteByte('\n')
-		}
-	}
-	member("debian-binary", []byte("2.0\n"))
-	member("control.tar.xz", []byte("not read"))
-	member("data.tar"+ext, data.Bytes())
-	return b.Bytes()
+	return debtest.Build(t, ext, files)
 }
 
 func TestOpenBzImage(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ecc-bpf/ecc/internal/atomicfile"
+	"github.com/ecc-bpf/ecc/internal/debpkg"
 )
 
 // ErrNoModules is wrapped when modules are asked of a kernel that did not
@@ -108,7 +109,7 @@ func extractModules(pkg, dir string, want, builtin map[string]bool) (int, error)
 		return 0, err
 	}
 	n := 0
-	err = debFiles(f, func(name string, body io.Reader) (bool, error) {
+	err = debpkg.Files(f, func(name string, body io.Reader) (bool, error) {
 		if !strings.HasPrefix(name, "lib/modules/") && !strings.HasPrefix(name, "usr/lib/modules/") {
 			return false, nil
 		}
@@ -126,7 +127,7 @@ func extractModules(pkg, dir string, want, builtin map[string]bool) (int, error)
 		}
 		r := body
 		if ext != "" {
-			d, err := decompress(ext, body)
+			d, err := debpkg.Decompress(ext, body)
 			if err != nil {
 				return true, fmt.Errorf("%s: %w", name, err)
 			}

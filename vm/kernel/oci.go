@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"oras.land/oras-go/v2/content"
 
 	"github.com/ecc-bpf/ecc/internal/atomicfile"
+	"github.com/ecc-bpf/ecc/internal/debpkg"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
 )
@@ -30,6 +32,17 @@ const (
 	dockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
 	dockerLayer        = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 )
+
+// ImageRef reports whether Open takes name as a kernel image on a
+// registry: it names no file and reads as a remote reference
+// (ghcr.io/cilium/ci-kernels:6.1).
+func ImageRef(name string) (registry.Reference, bool) {
+	if _, err := os.Stat(name); !errors.Is(err, fs.ErrNotExist) {
+		return registry.Reference{}, false
+	}
+	ref, err := registry.ParseReference(name)
+	return ref, err == nil && ref.Kind == registry.Remote
+}
 
 // maxManifest caps the manifests and indexes read.
 const maxManifest = 4 << 20
@@ -120,7 +133,7 @@ func layerVmlinuz(ctx context.Context, f content.Fetcher, layer ocispec.Descript
 	default:
 		return false, fmt.Errorf("layer media type %q is not a tar archive", mt)
 	}
-	r, err := decompress(ext, vr)
+	r, err := debpkg.Decompress(ext, vr)
 	if err != nil {
 		return false, err
 	}

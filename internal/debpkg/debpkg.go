@@ -1,8 +1,13 @@
-package kernel
+// Package debpkg reads Debian and Ubuntu binary packages (.deb) in Go: the
+// ar archive, its data.tar (compressed with xz, zstd or gzip, or not) and
+// the files in it. `ecc test --kernel` and `ecc build --btfgen` take a
+// linux-image-*.deb through it.
+package debpkg
 
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -15,16 +20,26 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// A .deb is an ar archive: debian-binary, control.tar.*, data.tar.*.
-const arMagic = "!<arch>\n"
+// Magic starts a .deb, an ar archive: debian-binary, control.tar.*,
+// data.tar.*.
+const Magic = "!<arch>\n"
 
-// debData returns a reader of the data.tar of a .deb, decompressed, and
-// its member name; close it when done.
-func debData(r io.Reader) (io.ReadCloser, string, error) {
+// ErrNotDeb is wrapped when a file does not start as an ar archive.
+var ErrNotDeb = errors.New("not a Debian package (no ar archive header)")
+
+// ErrNoVmlinuz is wrapped when a package holds no boot/vmlinuz-*.
+var ErrNoVmlinuz = errors.New("the package has no boot/vmlinuz-*: is it a linux-image-* package (and not its meta package, whose dependency holds the kernel)?")
+
+// IsDeb reports whether head, the first bytes of a file, starts a .deb.
+func IsDeb(head []byte) bool { return bytes.HasPrefix(head, []byte(Magic)) }
+
+// data returns a reader of the data.tar of a .deb, decompressed, and its
+// member name; close it when done.
+func data(r io.Reader) (io.ReadCloser, string, error) {
 	br := bufio.NewReader(r)
-	magic := make([]byte, len(arMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != arMagic {
-		return nil, "", ErrNotKernel
+	magic := make([]byte, len(Magic))
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != Magic {
+		return nil, "", ErrNotDeb
 	}
 	for {
 		name, size, err := arNext(br)
@@ -44,7 +59,7 @@ func debData(r io.Reader) (io.ReadCloser, string, error) {
 			}
 			continue
 		}
-		dr, err := decompress(name, body)
+		dr, err := Decompress(name, body)
 		if err != nil {
 			return nil, "", err
 		}
@@ -52,10 +67,10 @@ func debData(r io.Reader) (io.ReadCloser, string, error) {
 	}
 }
 
-// debFiles calls visit for each regular file of a .deb's data.tar, with
-// its path (without "./"), until visit says stop.
-func debFiles(r io.Reader, visit func(name string, body io.Reader) (stop bool, err error)) error {
-	data, member, err := debData(r)
+// Files calls visit for each regular file of a .deb's data.tar, with its
+// path (without "./"), until visit says stop.
+func Files(r io.Reader, visit func(name string, body io.Reader) (stop bool, err error)) error {
+	data, member, err := data(r)
 	if err != nil {
 		return err
 	}
@@ -79,11 +94,11 @@ func debFiles(r io.Reader, visit func(name string, body io.Reader) (stop bool, e
 	}
 }
 
-// debVmlinuz finds boot/vmlinuz-* in a kernel package and calls save
-// with its base name and bytes.
-func debVmlinuz(r io.Reader, save func(base string, body io.Reader) error) error {
+// Vmlinuz finds boot/vmlinuz-* in a kernel package and calls save with
+// its base name and bytes; ErrNoVmlinuz when there is none.
+func Vmlinuz(r io.Reader, save func(base string, body io.Reader) error) error {
 	found := false
-	err := debFiles(r, func(name string, body io.Reader) (bool, error) {
+	err := Files(r, func(name string, body io.Reader) (bool, error) {
 		if path.Dir(name) != "boot" || !strings.HasPrefix(path.Base(name), "vmlinuz-") {
 			return false, nil
 		}
@@ -94,7 +109,7 @@ func debVmlinuz(r io.Reader, save func(base string, body io.Reader) error) error
 		return true, nil
 	})
 	if err == nil && !found {
-		err = errors.New("the package has no boot/vmlinuz-*: is it a linux-image-* package (and not its meta package, whose dependency holds the kernel)?")
+		err = ErrNoVmlinuz
 	}
 	return err
 }
@@ -119,7 +134,9 @@ func arNext(r io.Reader) (string, int64, error) {
 	return name, size, nil
 }
 
-func decompress(name string, r io.Reader) (io.ReadCloser, error) {
+// Decompress reads r by the compression its name's extension says: .xz,
+// .zst, .gz, or .tar for none.
+func Decompress(name string, r io.Reader) (io.ReadCloser, error) {
 	switch path.Ext(name) {
 	case ".tar":
 		return io.NopCloser(r), nil
