@@ -9,7 +9,7 @@ EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
 OUT     ?= build/examples
 GOFLAGS_BUILD := -trimpath -buildvcs=true
 
-.PHONY: all deps test-deps vm-deps build examples test testdata demo bench fuzz clean install uninstall
+.PHONY: all deps test-deps vm-deps build ecli-arm64 examples test testdata demo bench fuzz clean install uninstall
 
 all: build
 
@@ -42,6 +42,13 @@ GO_SOURCES := go.mod go.sum $(shell find cmd compiler registry runtime source pa
 $(BIN)/%: $(GO_SOURCES)
 	$(if $(filter ecli,$*),CGO_ENABLED=0 )$(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/$*
 
+# A static arm64 ecli, cross-compiled: ecc test boots it as the init of
+# arm64 kernels (it looks for ecli-arm64 next to ecc, then on PATH).
+# make install installs it when it is built.
+ecli-arm64: $(BIN)/ecli-arm64
+$(BIN)/ecli-arm64: $(GO_SOURCES)
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/ecli
+
 install: $(addprefix $(BIN)/,$(TOOLS))
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
@@ -55,8 +62,13 @@ install: $(addprefix $(BIN)/,$(TOOLS))
 		chmod 0644 $(DESTDIR)$(MANDIR)/man1/$$t.1 $(DESTDIR)$(BASHCOMPDIR)/$$t \
 			$(DESTDIR)$(ZSHCOMPDIR)/_$$t $(DESTDIR)$(FISHCOMPDIR)/$$t.fish; \
 	done
+	@if [ -f $(BIN)/ecli-arm64 ]; then \
+		echo "install ecli-arm64 → $(DESTDIR)$(BINDIR)/ecli-arm64"; \
+		$(INSTALL) -m 0755 $(BIN)/ecli-arm64 $(DESTDIR)$(BINDIR)/ecli-arm64; \
+	fi
 
 uninstall:
+	@rm -f $(DESTDIR)$(BINDIR)/ecli-arm64
 	@for t in $(TOOLS); do \
 		rm -f $(DESTDIR)$(BINDIR)/$$t $(DESTDIR)$(MANDIR)/man1/$$t.1 $(DESTDIR)$(BASHCOMPDIR)/$$t \
 			$(DESTDIR)$(ZSHCOMPDIR)/_$$t $(DESTDIR)$(FISHCOMPDIR)/$$t.fish; \
@@ -78,10 +90,11 @@ test-deps: vm-deps
 	@EXTRA_PKGS="docker-registry skopeo gcc systemtap-sdt-dev" scripts/deps.sh
 	@[ -x .tools/bin/oras ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 
-# ecc test's VM tests boot Debian's cloud kernel (downloaded into
-# .tools/kernels, not installed) in qemu; busybox-static serves COMMANDs.
+# ecc test's VM tests boot Debian's amd64 and arm64 cloud kernels
+# (downloaded into .tools/kernels, not installed) in qemu-system-x86_64 and
+# qemu-system-aarch64; busybox-static serves COMMANDs.
 vm-deps:
-	@EXTRA_PKGS="qemu-system-x86 busybox-static" scripts/deps.sh
+	@EXTRA_PKGS="qemu-system-x86 qemu-system-arm busybox-static" scripts/deps.sh
 	@scripts/kernels.sh .tools/kernels
 
 test: test-deps

@@ -45,6 +45,20 @@ func OCIArch(kernel string) string {
 	return runtime.GOARCH
 }
 
+// KernelArch maps an architecture name of any spelling (OCI's and Go's
+// amd64, uname's aarch64, the metadata's x86_64) to the metadata's; a name
+// it does not know is returned as it is.
+func KernelArch(name string) string {
+	if oci, ok := ociArch(name); ok {
+		for _, a := range arches {
+			if a.oci == oci {
+				return a.kernel
+			}
+		}
+	}
+	return name
+}
+
 // HostArch is this machine's architecture as package metadata names it
 // (x86_64, arm64, ...).
 func HostArch() string {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -58,7 +59,8 @@ type OpenOptions struct {
 	// MetadataOnly accepts a NAME.skel.json: its Source has metadata and no
 	// object, enough to show the package but not to run it (inspect).
 	MetadataOnly bool
-	// Platform chooses from multi-arch artifacts ("" is the host's).
+	// Platform chooses from multi-arch artifacts and build folders
+	// ("linux/arm64"; "" is the host's).
 	Platform string
 	// Progress follows a pull's transfer (nil: nothing does).
 	Progress registry.Progress
@@ -160,7 +162,7 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 	}
 	file := ref
 	if st.IsDir() {
-		file = hostPackage(ref)
+		file = archPackage(ref, o.Platform)
 		if _, err := os.Stat(file); err != nil {
 			// packager.Open says what the folder lacks and how to build it.
 			_, err := packager.Open(ref)
@@ -193,13 +195,18 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 	return checked(ref, packager.NameOf(ref), data)
 }
 
-// hostPackage is the package.json of a build folder: DIR/package.json,
-// unless that one is for another architecture and the folder holds this
-// machine's in DIR/ARCH/ (ecc build --arch arm64,x86_64 writes the first
-// architecture at the top, the others in folders named after them).
-func hostPackage(dir string) string {
+// archPackage is the package.json of a build folder for platform ("" is
+// the host's): DIR/package.json, unless that one is for another
+// architecture and the folder holds the platform's in DIR/ARCH/ (ecc build
+// --arch arm64,x86_64 writes the first architecture at the top, the
+// others in folders named after them).
+func archPackage(dir, platform string) string {
+	arch := packager.HostArch()
+	if platform != "" {
+		arch = packager.KernelArch(path.Base(platform))
+	}
 	top := filepath.Join(dir, "package.json")
-	alt := filepath.Join(dir, packager.HostArch(), "package.json")
+	alt := filepath.Join(dir, arch, "package.json")
 	if _, err := os.Stat(alt); err != nil {
 		return top
 	}
@@ -212,7 +219,7 @@ func hostPackage(dir string) string {
 			Arch string `json:"arch"`
 		} `json:"meta"`
 	}
-	if json.Unmarshal(data, &p) != nil || packager.CheckArch(&packager.Meta{Arch: p.Meta.Arch}) == nil {
+	if json.Unmarshal(data, &p) != nil || p.Meta.Arch == "" || packager.KernelArch(p.Meta.Arch) == arch {
 		return top
 	}
 	return alt

@@ -333,5 +333,15 @@ func TestOpenFolderPicksHostArch(t *testing.T) {
 		if err != nil || s.Package.Meta.Arch != c.want || s.Name != dir {
 			t.Errorf("%s: %v, %+v; want arch %q", c.name, err, s, c.want)
 		}
+		// Platform asks for the other one (ecc test on a kernel of it):
+		// found where there is one, else the top one.
+		want := other
+		if c.archs[0] != other && c.archs[1] != other {
+			want = c.archs[0]
+		}
+		s, err = Open(ctx, dir, &OpenOptions{Platform: "linux/" + packager.OCIArch(other)})
+		if err != nil || s.Package.Meta.Arch != want {
+			t.Errorf("%s, platform %s: %v, %+v; want arch %q", c.name, other, err, s, want)
+		}
 	}
 }

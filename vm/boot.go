@@ -20,7 +20,7 @@ import (
 // boot runs the package on one kernel. Its error is what stops the whole
 // test (ctx done, qemu missing); what went wrong in the VM is the report's.
 func boot(ctx context.Context, im *kernel.Image, initrd, dir string, pkg *packager.Package, o *Options) (*Report, error) {
-	r := &Report{Kernel: im.Name, Release: im.Release(), Accel: qemu.Accel()}
+	r := &Report{Kernel: im.Name, Release: im.Release(), Arch: im.Arch, Accel: qemu.Accel(im.Arch)}
 	resultFile := filepath.Join(dir, "result")
 	os.Remove(resultFile)
 	console := &tailbuf.Buffer{Max: 32 << 10}
@@ -32,10 +32,11 @@ func boot(ctx context.Context, im *kernel.Image, initrd, dir string, pkg *packag
 	defer cancel()
 	start := time.Now()
 	err := qemu.Run(kctx, &qemu.Config{
+		Arch:     im.Arch,
 		Binary:   o.Qemu,
 		Kernel:   im.Path,
 		Initrd:   initrd,
-		Append:   cmdline(pkg, o.Append),
+		Append:   cmdline(im.Arch, pkg, o.Append),
 		MemoryMB: o.MemoryMB,
 		Accel:    r.Accel,
 		Console:  w,
@@ -76,6 +77,9 @@ func boot(ctx context.Context, im *kernel.Image, initrd, dir string, pkg *packag
 func (r *Report) fill(res *vmproto.Result) {
 	if res.Release != "" {
 		r.Release = res.Release
+	}
+	if res.Machine != "" {
+		r.Arch = packager.KernelArch(res.Machine)
 	}
 	r.KernelBTF = res.KernelBTF
 	r.Programs = res.Programs

@@ -22,19 +22,27 @@ func WriteText(w io.Writer, reports []Report) error {
 		if !r.Passed {
 			result = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%.1fs\t%.1fs\n",
-			termsafe.Line(filepath.Base(r.Kernel)), termsafe.Line(r.Release), result, programsSummary(r.Programs),
-			r.Events, r.MapRows, float64(r.BootMS)/1000, float64(r.MS)/1000)
+		progs, boot, total := programsSummary(r.Programs), fmt.Sprintf("%.1fs", float64(r.BootMS)/1000), fmt.Sprintf("%.1fs", float64(r.MS)/1000)
+		if r.Accel == "" {
+			progs, boot, total = "not booted", "-", "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n",
+			termsafe.Line(filepath.Base(r.Kernel)), termsafe.Line(r.Release), result, progs, r.Events, r.MapRows, boot, total)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, r := range reports {
-		fmt.Fprintf(w, "\n%s (%s, %s", termsafe.Line(r.Kernel), termsafe.Line(r.Release), r.Accel)
-		if !r.KernelBTF {
-			fmt.Fprint(w, ", no kernel BTF")
+		var about []string
+		for _, a := range []string{r.Release, r.Arch, r.Accel} {
+			if a != "" {
+				about = append(about, termsafe.Line(a))
+			}
 		}
-		fmt.Fprintln(w, "):")
+		if !r.KernelBTF && r.Accel != "" {
+			about = append(about, "no kernel BTF")
+		}
+		fmt.Fprintf(w, "\n%s (%s):\n", termsafe.Line(r.Kernel), strings.Join(about, ", "))
 		pw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		for _, p := range r.Programs {
 			why := p.Reason

@@ -26,6 +26,7 @@ import (
 	"github.com/ecc-bpf/ecc/registry"
 	"github.com/ecc-bpf/ecc/vm/initramfs"
 	"github.com/ecc-bpf/ecc/vm/kernel"
+	"github.com/ecc-bpf/ecc/vm/qemu"
 )
 
 // Options are ecc test's flags.
@@ -46,9 +47,12 @@ type Options struct {
 	// path names a static program of this machine, copied into the VM
 	// as /ecc-test/bin/BASENAME.
 	Command []string
-	// Ecli is the static ecli to use as init; "" looks next to the
-	// running executable, then on PATH.
-	Ecli string
+	// Ecli are static ecli programs to use as init, one per
+	// architecture (read from each ELF). For a kernel architecture none
+	// is given for, Test looks next to the running executable, then on
+	// PATH, for the names EcliNames gives (ecli-arm64; ecli for this
+	// machine's architecture).
+	Ecli []string
 	// Modules are kernel modules to load before the run (from the
 	// kernel's package; with none asked, tc programs get sch_ingress and
 	// cls_bpf when the package has them).
@@ -57,7 +61,8 @@ type Options struct {
 	Append string
 	// MemoryMB is the guest's memory (default 512).
 	MemoryMB int
-	// Qemu is the qemu-system-x86_64 to run ("" finds it on PATH).
+	// Qemu is the qemu to run for every kernel ("" finds the kernel's
+	// architecture's on PATH: qemu-system-x86_64, qemu-system-aarch64).
 	Qemu string
 	// CacheDir keeps kernels extracted from packages and images ("" is
 	// os.UserCacheDir()/ecc/kernels).
@@ -71,15 +76,62 @@ type Options struct {
 	Console io.Writer
 	// Samples is how many events each report keeps (the first ones).
 	Samples int
-	// Progress, when set, is called before each kernel boots.
-	Progress func(kernel string)
+	// Progress, when set, is called before each kernel boots, with its
+	// architecture and qemu's accelerator (kvm, tcg).
+	Progress func(kernel, arch, accel string)
+}
+
+// Packages gives the package to run on kernels of an architecture (ecc's
+// spelling: x86_64, arm64). Test asks once per architecture, before the
+// first boot. A *NoArchError, or a package whose meta.arch is another,
+// fails those kernels; another error stops the test.
+type Packages func(ctx context.Context, arch string) (*packager.Package, error)
+
+// One is Packages for a single package: it runs on kernels of its own
+// architecture (any, without meta.arch).
+func One(pkg *packager.Package) Packages {
+	return func(context.Context, string) (*packager.Package, error) { return pkg, nil }
+}
+
+// NoArchError is a package without an object for a kernel's architecture.
+type NoArchError struct {
+	// Package names the package; Arch is the kernel's architecture, Has
+	// the package's ("" when unknown).
+	Package, Arch, Has string
+}
+
+func (e *NoArchError) Error() string {
+	archs := e.Arch
+	if e.Has != "" {
+		archs = e.Has + "," + e.Arch
+	}
+	return fmt.Sprintf("package %s has no %s object; build with --arch %s", e.Package, e.Arch, archs)
+}
+
+// forArch is pkgs' package for arch, checked against its meta.arch.
+func forArch(ctx context.Context, pkgs Packages, arch string) (*packager.Package, error) {
+	pkg, err := pkgs(ctx, arch)
+	var na *NoArchError
+	switch {
+	case errors.As(err, &na):
+		return nil, na
+	case err != nil:
+		return nil, err
+	}
+	if a := pkg.Meta.Arch; a != "" && packager.KernelArch(a) != arch {
+		return nil, &NoArchError{Package: strings.TrimSuffix(pkg.Meta.BpfSkel.ObjName, "_bpf"), Arch: arch, Has: packager.KernelArch(a)}
+	}
+	return pkg, nil
 }
 
 // Report is the outcome on one kernel.
 type Report struct {
-	// Kernel is the kernel as given; Release is uname -r inside.
+	// Kernel is the kernel as given; Release is uname -r inside; Arch
+	// the kernel's architecture (x86_64, arm64), uname -m inside once it
+	// booted.
 	Kernel  string `json:"kernel"`
 	Release string `json:"release"`
+	Arch    string `json:"arch"`
 	Passed  bool   `json:"passed"`
 	// Accel is how qemu ran: kvm or tcg.
 	Accel string `json:"accel"`
@@ -119,13 +171,14 @@ func (e *FailedError) Error() string {
 }
 func (e *FailedError) Unwrap() error { return ErrFailed }
 
-// Test runs pkg on every kernel, one after the other, and returns a
-// report for each. The error is a *FailedError when the package failed
-// on any of them, or what stopped the test before or between boots (a
-// kernel file that is none, no static ecli, ctx done); reports of the
-// kernels done so far are returned with it. The caller's Options are not
-// modified.
-func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, error) {
+// Test runs the package pkgs gives for each kernel's architecture on
+// every kernel, one after the other, and returns a report for each. The
+// error is a *FailedError when the package failed on any of them (or has
+// no object for one's architecture: that kernel is not booted), or what
+// stopped the test before or between boots (a kernel file that is none,
+// no static ecli, ctx done); reports of the kernels done so far are
+// returned with it. The caller's Options are not modified.
+func Test(ctx context.Context, pkgs Packages, opts *Options) ([]Report, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -142,23 +195,57 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 	if o.Samples < 0 {
 		return nil, fmt.Errorf("samples %d: must not be negative", o.Samples)
 	}
-	// Every kernel, its modules, ecli and the COMMAND are checked before
-	// the first boot.
-	images := make([]*kernel.Image, len(o.Kernels))
-	modules := make([][]string, len(o.Kernels))
+	given, err := eclis(o.Ecli)
+	if err != nil {
+		return nil, err
+	}
+	// Every kernel, the package of its architecture, its modules, ecli
+	// and the COMMAND are checked before the first boot; what an
+	// architecture needs is found once.
+	type archFiles struct {
+		pkg    *packager.Package
+		noArch error
+		files  []initramfs.File
+		cmd    []string
+	}
+	type run struct {
+		im      *kernel.Image
+		arch    *archFiles
+		modules []string
+	}
+	runs := make([]run, len(o.Kernels))
+	byArch := map[string]*archFiles{}
 	for i, k := range o.Kernels {
 		im, err := kernel.Open(ctx, k, &kernel.OpenOptions{CacheDir: o.CacheDir, Registry: o.Registry})
 		if err != nil {
 			return nil, err
 		}
-		images[i] = im
-		if modules[i], err = kernelModules(im, pkg, o.Modules); err != nil {
-			return nil, err
+		if err := qemu.Supported(im.Arch); err != nil {
+			return nil, &kernel.Error{Name: k, Err: err}
 		}
-	}
-	files, cmd, err := initramfsFiles(pkg, &o)
-	if err != nil {
-		return nil, err
+		af := byArch[im.Arch]
+		if af == nil {
+			af = &archFiles{}
+			byArch[im.Arch] = af
+			var na *NoArchError
+			af.pkg, err = forArch(ctx, pkgs, im.Arch)
+			switch {
+			case errors.As(err, &na):
+				af.noArch = na
+			case err != nil:
+				return nil, err
+			default:
+				if af.files, af.cmd, err = initramfsFiles(af.pkg, im.Arch, given, &o); err != nil {
+					return nil, err
+				}
+			}
+		}
+		runs[i] = run{im: im, arch: af}
+		if af.pkg != nil {
+			if runs[i].modules, err = kernelModules(im, af.pkg, o.Modules); err != nil {
+				return nil, err
+			}
+		}
 	}
 	dir, err := os.MkdirTemp("", "ecc-test-")
 	if err != nil {
@@ -167,20 +254,25 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 	defer os.RemoveAll(dir)
 	var reports []Report
 	var failed []string
-	for i, im := range images {
-		if o.Progress != nil {
-			o.Progress(im.Name)
+	for _, rn := range runs {
+		im, af := rn.im, rn.arch
+		var r *Report
+		if af.noArch != nil {
+			r = &Report{Kernel: im.Name, Release: im.Release(), Arch: im.Arch, Error: af.noArch.Error()}
+		} else {
+			if o.Progress != nil {
+				o.Progress(im.Name, im.Arch, qemu.Accel(im.Arch))
+			}
+			initrd := filepath.Join(dir, "initramfs.cpio")
+			size, err := writeInitramfs(initrd, af.files, af.cmd, rn.modules, &o)
+			if err != nil {
+				return reports, err
+			}
+			if r, err = boot(ctx, im, initrd, dir, af.pkg, &o); err != nil {
+				return reports, err
+			}
+			r.InitramfsBytes = size
 		}
-		initrd := filepath.Join(dir, "initramfs.cpio")
-		size, err := writeInitramfs(initrd, files, cmd, modules[i], &o)
-		if err != nil {
-			return reports, err
-		}
-		r, err := boot(ctx, im, initrd, dir, pkg, &o)
-		if err != nil {
-			return reports, err
-		}
-		r.InitramfsBytes = size
 		reports = append(reports, *r)
 		if !r.Passed {
 			failed = append(failed, im.Name)
@@ -192,12 +284,12 @@ func Test(ctx context.Context, pkg *packager.Package, opts *Options) ([]Report, 
 	return reports, nil
 }
 
-// initramfsFiles are the files every VM gets: ecli as /init, the package,
-// and what the COMMAND needs; and the COMMAND as the guest runs it (a
-// busybox applet runs as /bin/busybox APPLET, a program of this machine
-// from /ecc-test/bin).
-func initramfsFiles(pkg *packager.Package, o *Options) ([]initramfs.File, []string, error) {
-	ecli, err := findEcli(o.Ecli)
+// initramfsFiles are the files every VM of arch gets: ecli as /init, the
+// package, and what the COMMAND needs; and the COMMAND as the guest runs
+// it (a busybox applet runs as /bin/busybox APPLET, a program of this
+// machine from /ecc-test/bin).
+func initramfsFiles(pkg *packager.Package, arch string, given map[string]string, o *Options) ([]initramfs.File, []string, error) {
+	ecli, err := findEcli(arch, given)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -216,7 +308,7 @@ func initramfsFiles(pkg *packager.Package, o *Options) ([]initramfs.File, []stri
 			if err != nil {
 				return nil, nil, err
 			}
-			if err := checkStatic(abs, "COMMAND"); err != nil {
+			if err := checkStatic(abs, "COMMAND", arch); err != nil {
 				return nil, nil, err
 			}
 			// Not at its own path: the guest mounts tmpfs over /tmp and /run.
@@ -224,7 +316,7 @@ func initramfsFiles(pkg *packager.Package, o *Options) ([]initramfs.File, []stri
 			files = append(files, initramfs.File{Name: guest, Host: abs, Mode: 0o755})
 			cmd = append([]string{guest}, cmd[1:]...)
 		} else {
-			bb, err := findBusybox()
+			bb, err := findBusybox(arch)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -278,11 +370,11 @@ func kernelModules(im *kernel.Image, pkg *packager.Package, asked []string) ([]s
 	return mods, nil
 }
 
-// cmdline is the kernel command line: the console on the first serial
-// port, a panic ends the VM at once, few messages; the BPF LSM for
+// cmdline is the kernel command line: the console on the machine's first
+// serial port, a panic ends the VM at once, few messages; the BPF LSM for
 // packages with lsm programs (Debian enables it only when asked).
-func cmdline(pkg *packager.Package, extra string) string {
-	parts := []string{"console=ttyS0", "panic=-1", "quiet", "rdinit=" + vmproto.Init}
+func cmdline(arch string, pkg *packager.Package, extra string) string {
+	parts := []string{"console=" + qemu.Console(arch), "panic=-1", "quiet", "rdinit=" + vmproto.Init}
 	if hasProgram(pkg, "lsm", "lsm.s") {
 		parts = append(parts, "lsm=lockdown,capability,landlock,yama,apparmor,bpf")
 	}

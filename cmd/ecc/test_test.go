@@ -24,6 +24,15 @@ func TestTestBadInput(t *testing.T) {
 	if _, stderr, status := ecc(t, "build", "-o", pkg, src); status != 0 {
 		t.Fatalf("build: %s", stderr)
 	}
+	multi := filepath.Join(dir, "multi")
+	if _, stderr, status := ecc(t, "build", "--arch", "x86_64,arm64", "-o", multi, src); status != 0 {
+		t.Fatalf("build --arch: %s", stderr)
+	}
+	// An arm64 Image header, enough to choose the machine.
+	image := filepath.Join(dir, "Image")
+	arm := make([]byte, 4096)
+	copy(arm[0x38:], "ARM\x64")
+	os.WriteFile(image, arm, 0o644)
 	notes := filepath.Join(dir, "notes.txt")
 	os.WriteFile(notes, []byte("hi"), 0o644)
 	// A file with a bzImage boot header passes as a kernel until qemu.
@@ -50,7 +59,9 @@ func TestTestBadInput(t *testing.T) {
 		{"not a kernel", nil, []string{"test", "--kernel", notes, pkg}, []string{"kernel " + notes + ": not a kernel image", "hint: --kernel takes"}, 2},
 		{"missing kernel", nil, []string{"test", "--kernel", filepath.Join(dir, "vmlinuz-none"), pkg}, []string{"vmlinuz-none", "no such file"}, 1},
 		{"dynamic ecli", nil, []string{"test", "--kernel", vmlinuz, "--ecli", "/bin/sh", pkg}, []string{"--ecli /bin/sh is dynamically linked", "hint: rebuild it with CGO_ENABLED=0"}, 2},
-		{"no ecli", []string{noEcliPath}, []string{"test", "--kernel", vmlinuz, pkg}, []string{"no statically linked ecli found", "hint: build one with 'CGO_ENABLED=0 go build"}, 2},
+		{"no ecli", []string{noEcliPath}, []string{"test", "--kernel", vmlinuz, pkg}, []string{"no statically linked x86_64 ecli found", "hint: build one with 'CGO_ENABLED=0 go build"}, 2},
+		{"no arm64 ecli", []string{noEcliPath}, []string{"test", "--kernel", image, multi},
+			[]string{"no statically linked arm64 ecli found", "hint: build one with 'CGO_ENABLED=0 GOARCH=arm64 go build -o bin/ecli-arm64 ./cmd/ecli' (make ecli-arm64 does)"}, 2},
 	}
 	if bb, err := exec.LookPath("busybox"); err == nil {
 		// busybox-static stands in for a static ecli: it is only copied.

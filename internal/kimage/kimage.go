@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/cilium/ebpf/btf"
 	"golang.org/x/sys/unix"
@@ -183,7 +184,7 @@ func readELF(r io.ReaderAt, size int64) (*Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ELF: %v: %w", err, ErrFormat)
 	}
-	k := &Kernel{Arch: elfArch(f), Format: "ELF"}
+	k := &Kernel{Arch: ELFArch(f), Format: "ELF"}
 	sec := f.Section(".BTF")
 	if sec == nil || sec.Type == elf.SHT_NOBITS {
 		return nil, fmt.Errorf("ELF without a .BTF section (a kernel built without CONFIG_DEBUG_INFO_BTF?): %w", ErrNoBTF)
@@ -216,7 +217,9 @@ func within(s *elf.Section, size int64) bool {
 	return s.Offset <= uint64(size) && s.Size <= uint64(size)-s.Offset
 }
 
-func elfArch(f *elf.File) string {
+// ELFArch is the architecture of an ELF file's machine in ecc's spelling
+// (x86_64, arm64, ...), "" for others.
+func ELFArch(f *elf.File) string {
 	switch f.Machine {
 	case elf.EM_X86_64:
 		return "x86_64"
@@ -282,6 +285,13 @@ func archFromBTF(spec *btf.Spec) string {
 // RELEASE (builder) ...": the first such string whose release starts with
 // a digit and is followed by a space.
 func bannerRelease(data []byte) string {
+	r, _, _ := strings.Cut(bannerVersion(data), " ")
+	return r
+}
+
+// bannerVersion is the rest of that banner's line: "RELEASE (builder)
+// ... #1 SMP ...", at most 256 bytes.
+func bannerVersion(data []byte) string {
 	const banner = "Linux version "
 	for rest := data; ; {
 		i := bytes.Index(rest, []byte(banner))
@@ -289,10 +299,19 @@ func bannerRelease(data []byte) string {
 			return ""
 		}
 		rest = rest[i+len(banner):]
-		if r := releaseWord(rest); r != "" {
-			return r
+		if releaseWord(rest) != "" {
+			return cString(rest, "\n\x00")
 		}
 	}
+}
+
+// cString is b up to the first of the bytes in end, at most 256 bytes.
+func cString(b []byte, end string) string {
+	b = b[:min(len(b), 256)]
+	if i := bytes.IndexAny(b, end); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
 }
 
 // releaseWord returns the release at the start of b (up to a space), or ""

@@ -299,6 +299,13 @@ func TestDebianArm64Image(t *testing.T) {
 	if k.Release != testenv.DebianRelease(path) || k.Arch != "arm64" || k.Format != "Image" {
 		t.Errorf("release %q arch %q format %q", k.Release, k.Arch, k.Format)
 	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ParseBoot(data); err != nil || b.Arch != "arm64" || b.Release() != k.Release || b.Format != "Image" || !strings.Contains(b.Version, "SMP Debian") {
+		t.Errorf("ParseBoot: %+v, %v", b, err)
+	}
 	spec, err := btf.LoadSpecFromReader(bytes.NewReader(k.BTF))
 	if err != nil {
 		t.Fatal(err)
@@ -306,6 +313,45 @@ func TestDebianArm64Image(t *testing.T) {
 	var regs *btf.Struct
 	if err := spec.TypeByName("user_pt_regs", &regs); err != nil {
 		t.Errorf("no arm64 struct user_pt_regs in its BTF: %v", err)
+	}
+}
+
+// ParseBoot tells the machine from the image without looking for BTF: a
+// bzImage is x86_64 with the header's version, an arm64 Image (plain or
+// gzip-compressed) has its banner's; anything else is ErrNotBoot.
+func TestParseBoot(t *testing.T) {
+	const banner = "6.1.0-57-cloud-arm64 (debian-kernel@lists.debian.org) (gcc-12) #1 SMP Debian 6.1.192-3"
+	img := make([]byte, 0x40)
+	copy(img[0x38:], "ARM\x64")
+	img = append(img, "\x00Linux version %s\x00Linux version "+banner+"\n\x00"...)
+	for _, c := range []struct {
+		name              string
+		data              []byte
+		arch, rel, format string
+	}{
+		{"bzImage", bzImage(nil, 0, "6.1.0-99-test (builder@example.org) #1 SMP"), "x86_64", "6.1.0-99-test", "bzImage"},
+		{"Image", img, "arm64", "6.1.0-57-cloud-arm64", "Image"},
+		{"Image.gz", compress(t, "gzip", img), "arm64", "6.1.0-57-cloud-arm64", "Image (gzip)"},
+	} {
+		b, err := ParseBoot(c.data)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if b.Arch != c.arch || b.Release() != c.rel || b.Format != c.format {
+			t.Errorf("%s: %+v, release %q", c.name, b, b.Release())
+		}
+	}
+	if b, _ := ParseBoot(img); b.Version != banner {
+		t.Errorf("version %q, want the banner's line", b.Version)
+	}
+	for name, data := range map[string][]byte{"text": []byte("hello"), "gzip of text": compress(t, "gzip", []byte("hello")), "empty": nil} {
+		if _, err := ParseBoot(data); !errors.Is(err, ErrNotBoot) {
+			t.Errorf("%s: %v, want ErrNotBoot", name, err)
+		}
+	}
+	if _, err := ParseBoot(compress(t, "gzip", img)[:30]); err == nil {
+		t.Error("a cut gzip stream passes")
 	}
 }
 

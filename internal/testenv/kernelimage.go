@@ -32,16 +32,22 @@ func DebianVmlinuz(t testing.TB) string {
 }
 
 // DebianArm64Vmlinuz is DebianVmlinuz for Debian's arm64 cloud kernel
-// (linux-image-*-cloud-arm64_*.deb, which `apt-get download` fetches
-// after `dpkg --add-architecture arm64`); the test is skipped without one,
-// even when Required, since the project does not install it.
+// (linux-image-*-cloud-arm64_*.deb, which make vm-deps downloads after
+// `dpkg --add-architecture arm64`).
 func DebianArm64Vmlinuz(t testing.TB) string {
 	t.Helper()
-	deb, dir := kernelDeb("arm64")
+	return unpackVmlinuz(t, arm64Deb(t))
+}
+
+// arm64Deb is the arm64 kernel package; the test is skipped (or fails,
+// see Required) without one.
+func arm64Deb(t testing.TB) string {
+	t.Helper()
+	deb, dirs := kernelDeb("arm64")
 	if deb == "" {
-		t.Skipf("no Debian arm64 kernel package (linux-image-*-cloud-arm64_*.deb) in %s", strings.Join(dir, " or "))
+		Missing(t, "no Debian arm64 kernel package (linux-image-*-cloud-arm64_*.deb) in %s (make vm-deps downloads it)", strings.Join(dirs, " or "))
 	}
-	return unpackVmlinuz(t, deb)
+	return deb
 }
 
 // kernelDeb finds a Debian cloud kernel package of arch ("" when there is

@@ -149,3 +149,13 @@ func KernelDeb(t testing.TB) string {
 	}
 	return deb
 }
+
+// VMArm64Kernel is VMKernel for Debian's arm64 cloud kernel, booted by
+// qemu-system-aarch64: it returns the linux-image-*-cloud-arm64_*.deb.
+func VMArm64Kernel(t testing.TB) string {
+	t.Helper()
+	if _, err := exec.LookPath("qemu-system-aarch64"); err != nil {
+		Missing(t, "qemu-system-aarch64 is not installed (make vm-deps installs qemu-system-arm)")
+	}
+	return arm64Deb(t)
+}

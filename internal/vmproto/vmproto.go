@@ -26,10 +26,18 @@ const (
 	ModulesDir = Dir + "/modules"
 	// Busybox is busybox-static, present only when a COMMAND needs it.
 	Busybox = "/bin/busybox"
-	// ResultDevice is the serial port the result is written to (the
-	// kernel's console is ttyS0, so nothing else writes here).
-	ResultDevice = "/dev/ttyS1"
 )
+
+// ResultDevice is the serial port the result is written to on a guest of
+// goarch (runtime.GOARCH of the guest's ecli), the one vm/qemu writes to a
+// file: ttyS1 on x86 (the kernel's console is ttyS0, so nothing else
+// writes there), ttyS0 on arm64 (a PCI 16550; the console is ttyAMA0).
+func ResultDevice(goarch string) string {
+	if goarch == "arm64" {
+		return "/dev/ttyS0"
+	}
+	return "/dev/ttyS1"
+}
 
 // Markers around the result on ResultDevice.
 const (
@@ -85,8 +93,9 @@ type Command struct {
 
 // Result is what the guest reports.
 type Result struct {
-	// Release is uname -r.
+	// Release is uname -r; Machine uname -m (x86_64, aarch64).
 	Release string `json:"release"`
+	Machine string `json:"machine,omitempty"`
 	// KernelBTF says whether /sys/kernel/btf/vmlinux was there for the
 	// package.
 	KernelBTF bool      `json:"kernel_btf"`

@@ -1,8 +1,8 @@
 // Package vmguest is ecli's init mode inside an `ecc test` VM: as PID 1 of
 // the initramfs that package vm builds, it mounts what BPF programs need,
 // runs the package with ecli's runtime while it generates activity (or
-// runs the user's COMMAND), writes a vmproto.Result on the second serial
-// port and powers the machine off.
+// runs the user's COMMAND), writes a vmproto.Result on the result serial
+// port (vmproto.ResultDevice) and powers the machine off.
 package vmguest
 
 import (
@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -47,7 +48,7 @@ func Main() error {
 		res = run()
 	}
 	res.InitMS = time.Since(start).Milliseconds()
-	if f, err := os.OpenFile(vmproto.ResultDevice, os.O_WRONLY, 0); err == nil {
+	if f, err := os.OpenFile(vmproto.ResultDevice(goruntime.GOARCH), os.O_WRONLY, 0); err == nil {
 		f.Write(res.Marshal())
 		f.Sync()
 		f.Close()
@@ -80,6 +81,7 @@ func newResult() *vmproto.Result {
 	var uts unix.Utsname
 	if unix.Uname(&uts) == nil {
 		res.Release = unix.ByteSliceToString(uts.Release[:])
+		res.Machine = unix.ByteSliceToString(uts.Machine[:])
 	}
 	return res
 }

@@ -16,7 +16,15 @@ func TestMakeInstall(t *testing.T) {
 		t.Skip("no make")
 	}
 	dest := t.TempDir()
-	bin := filepath.Dir(eccBin)
+	// The binaries under test, linked into a folder of their own with an
+	// ecli-arm64 (make ecli-arm64's, installed when there is one).
+	bin := t.TempDir()
+	for _, b := range []string{eccBin, ecliBin} {
+		if err := os.Link(b, filepath.Join(bin, filepath.Base(b))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(bin, "ecli-arm64"), []byte("stands in for the arm64 ecli"), 0o755)
 	// The binaries are newer than the sources: make installs, never builds.
 	cmd := exec.Command("make", "--no-print-directory", "install", "DESTDIR="+dest, "BIN="+bin, "GO=false")
 	cmd.Dir = repo()
@@ -53,6 +61,9 @@ func TestMakeInstall(t *testing.T) {
 		if out, err := comp.Output(); err != nil || strings.TrimSpace(string(out)) != "inspect" {
 			t.Errorf("bash completion of %q: %v %q", tool+" insp", err, out)
 		}
+	}
+	if got, err := os.ReadFile(filepath.Join(prefix, "bin", "ecli-arm64")); err != nil || string(got) != "stands in for the arm64 ecli" {
+		t.Errorf("ecli-arm64 not installed: %v", err)
 	}
 	// uninstall takes everything back.
 	cmd = exec.Command("make", "--no-print-directory", "uninstall", "DESTDIR="+dest)

@@ -2,16 +2,21 @@ package e2e
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/internal/vmproto"
+	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry/registrytest"
 	"github.com/ecc-bpf/ecc/vm"
 	"github.com/ecc-bpf/ecc/vm/kernel"
@@ -45,27 +50,42 @@ func buildVM(t *testing.T, name string, example bool, flags ...string) string {
 }
 
 // eccTest runs ecc test --format json on the test's kernel and returns
-// its one report (of the array printed) and the exit status. It checks that the run leaves no
-// files behind in its TMPDIR. Kernels are extracted once per test run
-// (XDG_CACHE_HOME in the binaries' folder).
+// its one report (of the array printed) and the exit status.
 func eccTest(t *testing.T, kernel string, args ...string) (vm.Report, int) {
 	t.Helper()
+	reps, status := eccTestAll(t, nil, []string{kernel}, args...)
+	return reps[0], status
+}
+
+// eccTestAll runs ecc test --format json on the kernels, with extra
+// environment, and returns a report per kernel and the exit status. It
+// checks that the run leaves no files behind in its TMPDIR and that every
+// kernel is a 6.1. Kernels are extracted once per test run
+// (XDG_CACHE_HOME in the binaries' folder).
+func eccTestAll(t *testing.T, env, kernels []string, args ...string) ([]vm.Report, int) {
+	t.Helper()
 	tmp := t.TempDir()
-	full := append([]string{"test", "--kernel", kernel, "--format", "json"}, args...)
-	r := run(t, "", []string{"TMPDIR=" + tmp, "XDG_CACHE_HOME=" + filepath.Join(filepath.Dir(eccBin), "cache")}, "", eccBin, full...)
+	full := []string{"test"}
+	for _, k := range kernels {
+		full = append(full, "--kernel", k)
+	}
+	full = append(append(full, "--format", "json"), args...)
+	env = append([]string{"TMPDIR=" + tmp, "XDG_CACHE_HOME=" + filepath.Join(filepath.Dir(eccBin), "cache")}, env...)
+	r := run(t, "", env, "", eccBin, full...)
 	t.Logf("ecc %s: %.1fs, status %d\n%s", strings.Join(full, " "), r.took.Seconds(), r.status, r.stderr)
 	var reps []vm.Report
-	if err := json.Unmarshal([]byte(r.stdout), &reps); err != nil || len(reps) != 1 {
-		t.Fatalf("want a JSON array of one report (%v):\n%s\n%s", err, r.stdout, r.stderr)
+	if err := json.Unmarshal([]byte(r.stdout), &reps); err != nil || len(reps) != len(kernels) {
+		t.Fatalf("want a JSON array of %d reports (%v):\n%s\n%s", len(kernels), err, r.stdout, r.stderr)
 	}
-	rep := reps[0]
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Errorf("ecc test left %d files in TMPDIR, e.g. %s", len(left), left[0].Name())
 	}
-	if !regexp.MustCompile(`^6\.1\.\d+-`).MatchString(rep.Release) {
-		t.Errorf("release %q, want 6.1.*", rep.Release)
+	for _, rep := range reps {
+		if !regexp.MustCompile(`^6\.1\.\d+-`).MatchString(rep.Release) {
+			t.Errorf("%s: release %q, want 6.1.*", rep.Kernel, rep.Release)
+		}
 	}
-	return rep, r.status
+	return reps, r.status
 }
 
 // states maps each program to its state.
@@ -96,23 +116,15 @@ func events(t *testing.T, rep vm.Report) []map[string]any {
 func TestVMTracepoint(t *testing.T) {
 	kernel := testenv.VMKernel(t)
 	rep, status := eccTest(t, kernel, "--samples", "20", buildVM(t, "execsnoop", true))
-	if status != 0 || !rep.Passed || rep.Error != "" {
-		t.Fatalf("status %d, passed %v, error %q", status, rep.Passed, rep.Error)
+	if status != 0 {
+		t.Errorf("status %d", status)
 	}
-	if p := states(rep)["handle_exec"]; p.State != vmproto.Attached || p.Section != "tp/sched/sched_process_exec" {
-		t.Errorf("handle_exec: %+v", p)
+	if rep.InitramfsBytes < 1<<20 || !rep.KernelBTF || rep.BootMS <= 0 || rep.MS < rep.BootMS || rep.Accel == "" || rep.Arch != "x86_64" {
+		t.Errorf("initramfs %d bytes, kernel_btf %v, boot %d ms of %d, accel %q, arch %q", rep.InitramfsBytes, rep.KernelBTF, rep.BootMS, rep.MS, rep.Accel, rep.Arch)
 	}
-	if rep.InitramfsBytes < 1<<20 || !rep.KernelBTF || rep.BootMS <= 0 || rep.MS < rep.BootMS || rep.Accel == "" {
-		t.Errorf("initramfs %d bytes, kernel_btf %v, boot %d ms of %d, accel %q", rep.InitramfsBytes, rep.KernelBTF, rep.BootMS, rep.MS, rep.Accel)
-	}
-	evs := events(t, rep)
-	if rep.Events == 0 || len(evs) == 0 || len(evs) > 20 || len(evs) > rep.Events {
-		t.Fatalf("%d events, %d samples", rep.Events, len(evs))
-	}
-	for _, ev := range evs {
-		if ev["filename"] != "/init" || ev["args"] != "/init version" || ev["comm"] != "init" || num(ev["ppid"]) != 1 || num(ev["pid"]) <= 1 {
-			t.Errorf("event %v: want /init version, run by init (pid 1)", ev)
-		}
+	checkExecEvents(t, rep)
+	if len(rep.Samples) > 20 {
+		t.Errorf("%d samples, asked for 20", len(rep.Samples))
 	}
 }
 
@@ -315,4 +327,108 @@ func TestVMKernelImage(t *testing.T) {
 	if status != 0 || !rep.Passed || rep.Kernel != ref || rep.Events == 0 {
 		t.Fatalf("status %d, passed %v, kernel %q, %d events, error %q", status, rep.Passed, rep.Kernel, rep.Events, rep.Error)
 	}
+}
+
+// ecliArm64 cross-builds a static arm64 ecli once per test run, as make
+// ecli-arm64 does, next to the ecc under test: where ecc test looks for
+// ecli-arm64.
+func ecliArm64(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(filepath.Dir(eccBin), "ecli-arm64")
+	arm64Ecli.Do(func() {
+		cmd := exec.Command("go", "build", "-o", out, "./cmd/ecli")
+		cmd.Dir = repo()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOARCH=arm64")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			arm64Ecli.err = fmt.Errorf("GOARCH=arm64 go build ./cmd/ecli: %v\n%s", err, b)
+		}
+	})
+	if arm64Ecli.err != nil {
+		t.Fatal(arm64Ecli.err)
+	}
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 || slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+		t.Fatalf("%s: %s, want a static aarch64 executable", out, f.Machine)
+	}
+	return out
+}
+
+var arm64Ecli struct {
+	sync.Once
+	err error
+}
+
+// checkExecEvents checks a report of examples/execsnoop under the default
+// activity: it passed with events, and they are /init executing itself,
+// run by init (pid 1), decoded with the kernel's own layout.
+func checkExecEvents(t *testing.T, rep vm.Report) {
+	t.Helper()
+	if !rep.Passed || rep.Error != "" {
+		t.Fatalf("%s: passed %v, error %q, log %v", rep.Kernel, rep.Passed, rep.Error, rep.Log)
+	}
+	if p := states(rep)["handle_exec"]; p.State != vmproto.Attached || p.Section != "tp/sched/sched_process_exec" {
+		t.Errorf("%s: handle_exec: %+v", rep.Kernel, p)
+	}
+	evs := events(t, rep)
+	if rep.Events == 0 || len(evs) == 0 || len(evs) > rep.Events {
+		t.Fatalf("%s: %d events, %d samples", rep.Kernel, rep.Events, len(evs))
+	}
+	for _, ev := range evs {
+		if ev["filename"] != "/init" || ev["args"] != "/init version" || ev["comm"] != "init" || num(ev["ppid"]) != 1 || num(ev["pid"]) <= 1 {
+			t.Errorf("%s: event %v: want /init version, run by init (pid 1)", rep.Kernel, ev)
+		}
+	}
+}
+
+// A multi-arch build folder (ecc build --arch x86_64,arm64) runs its
+// x86_64 object on Debian's x86_64 6.1 kernel and its arm64 object on the
+// arm64 one, booted by qemu-system-aarch64 (virt, -cpu max) with the
+// cross-built arm64 ecli, in one ecc test; both decode events.
+func TestVMArm64(t *testing.T) {
+	arm := testenv.VMArm64Kernel(t)
+	x86 := testenv.VMKernel(t)
+	ecliArm64(t)
+	pkg := buildVM(t, "execsnoop", true, "--arch", "x86_64,arm64")
+	reps, status := eccTestAll(t, nil, []string{x86, arm}, "--samples", "5", pkg)
+	if status != 0 {
+		t.Errorf("status %d", status)
+	}
+	for i, arch := range []string{"x86_64", "arm64"} {
+		rep := reps[i]
+		if rep.Arch != arch || !strings.HasSuffix(rep.Release, "-cloud-"+packager.OCIArch(arch)) || rep.BootMS <= 0 || rep.InitramfsBytes < 1<<20 {
+			t.Errorf("%s: arch %q, release %q, boot %d ms, initramfs %d bytes", rep.Kernel, rep.Arch, rep.Release, rep.BootMS, rep.InitramfsBytes)
+		}
+		checkExecEvents(t, rep)
+		t.Logf("%s: boot %.1fs, total %.1fs, initramfs %d bytes, %d events", arch, float64(rep.BootMS)/1000, float64(rep.MS)/1000, rep.InitramfsBytes, rep.Events)
+	}
+}
+
+// An image index REF: the arm64 kernel gets the index's arm64 manifest;
+// an index without one fails that kernel, unbooted, with one line saying
+// how to build it, and the exit status is 1.
+func TestVMArm64Reference(t *testing.T) {
+	arm := testenv.VMArm64Kernel(t)
+	ecliArm64(t)
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
+	env := []string{"ECC_STORE_DIR=" + t.TempDir(), "DOCKER_CONFIG=" + t.TempDir()}
+	repo := reg.Host + "/ecc/execsnoop"
+	for tag, flags := range map[string][]string{"multi": {"--arch", "x86_64,arm64"}, "x86": {"--arch", "x86_64"}} {
+		if r := run(t, "", env, "", eccBin, "push", buildVM(t, "execsnoop", true, flags...), repo+":"+tag); r.status != 0 {
+			t.Fatalf("push %s: %s", tag, r.stderr)
+		}
+	}
+	reps, status := eccTestAll(t, env, []string{arm}, repo+":x86")
+	if rep := reps[0]; status != 1 || rep.Passed || rep.Arch != "arm64" || rep.BootMS != 0 ||
+		rep.Error != "package execsnoop has no arm64 object; build with --arch x86_64,arm64" {
+		t.Errorf("x86_64 only: status %d, %+v", status, rep)
+	}
+	reps, status = eccTestAll(t, env, []string{arm}, "--samples", "3", repo+":multi")
+	if status != 0 || reps[0].Arch != "arm64" {
+		t.Errorf("multi: status %d, arch %q", status, reps[0].Arch)
+	}
+	checkExecEvents(t, reps[0])
 }

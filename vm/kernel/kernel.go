@@ -1,23 +1,23 @@
 // Package kernel finds the bootable kernel image an `ecc test --kernel K`
-// names: a vmlinuz/bzImage file as it is, or the boot/vmlinuz-* of a
-// Debian or Ubuntu linux-image-*.deb, extracted in Go and kept in a cache.
+// names: a vmlinuz file as it is (an x86 bzImage, or an arm64 Image, plain
+// or gzip-compressed), or the boot/vmlinuz-* of a Debian or Ubuntu
+// linux-image-*.deb of any architecture, extracted in Go and kept in a
+// cache.
 package kernel
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/ecc-bpf/ecc/internal/atomicfile"
 	"github.com/ecc-bpf/ecc/internal/debpkg"
+	"github.com/ecc-bpf/ecc/internal/kimage"
 	"github.com/ecc-bpf/ecc/registry"
 )
 
@@ -25,26 +25,20 @@ import (
 type Image struct {
 	// Name is the kernel as the user gave it.
 	Name string
-	// Path is the bzImage to pass to qemu -kernel.
+	// Path is the image to pass to qemu -kernel.
 	Path string
-	// Version is the kernel's own version string from the bzImage header
-	// ("6.1.0-57-cloud-amd64 (debian-kernel@lists.debian.org) #1 SMP ..."),
-	// or "" when it has none.
-	Version string
+	// Boot is what the image says: its architecture (the machine that
+	// boots it), its version string and Release (what uname -r will
+	// print), its format.
+	kimage.Boot
 	// Package is the linux-image-*.deb the kernel came from ("" for a
 	// vmlinuz file or an image): its modules can be loaded (Modules).
 	Package string
 }
 
-// Release is the first word of Version: what uname -r will print.
-func (im *Image) Release() string {
-	r, _, _ := strings.Cut(im.Version, " ")
-	return r
-}
-
 // ErrNotKernel is wrapped when a file is neither a bzImage nor a kernel
 // package.
-var ErrNotKernel = errors.New("not a kernel image (a vmlinuz/bzImage file) nor a linux-image-*.deb package")
+var ErrNotKernel = errors.New("not a kernel image (a vmlinuz file: an x86 bzImage or an arm64 Image) nor a linux-image-*.deb package")
 
 // Error is a kernel that cannot be used; it names it.
 type Error struct {
@@ -105,53 +99,42 @@ func open(name, cacheDir string) (*Image, error) {
 	if !st.Mode().IsRegular() {
 		return nil, ErrNotKernel
 	}
-	head := make([]byte, 1024)
+	head := make([]byte, len(debpkg.Magic))
 	n, _ := io.ReadFull(f, head)
-	head = head[:n]
-	switch {
-	case debpkg.IsDeb(head):
+	if debpkg.IsDeb(head[:n]) {
 		im, err := fromDeb(name, f, cacheDir)
 		if err != nil {
 			return nil, err
 		}
 		im.Package = name
 		return im, nil
-	case isBzImage(head):
-		v, err := Version(f)
-		if err != nil {
-			return nil, err
-		}
-		return &Image{Name: name, Path: name, Version: v}, nil
 	}
-	return nil, ErrNotKernel
+	return readImage(name, name, f)
 }
 
-// isBzImage checks the x86 boot protocol header: "HdrS" at 0x202.
-func isBzImage(head []byte) bool {
-	return len(head) >= 0x206 && string(head[0x202:0x206]) == "HdrS"
-}
-
-// Version reads the kernel version string a bzImage carries (boot
-// protocol: kernel_version at 0x20e is its offset minus 0x200).
-func Version(r io.ReaderAt) (string, error) {
-	hdr := make([]byte, 0x210)
-	if _, err := r.ReadAt(hdr, 0); err != nil {
-		return "", fmt.Errorf("read the boot header: %w", err)
+// readImage reads the boot image f (at path) with kimage.ParseBoot; a
+// file whose start is none is refused before the rest is read.
+func readImage(name, path string, f *os.File) (*Image, error) {
+	head := make([]byte, 4096)
+	n, _ := f.ReadAt(head, 0)
+	if _, err := kimage.ParseBoot(head[:n]); errors.Is(err, kimage.ErrNotBoot) {
+		return nil, ErrNotKernel
 	}
-	if !isBzImage(hdr) {
-		return "", ErrNotKernel
+	data, err := io.ReadAll(io.LimitReader(io.NewSectionReader(f, 0, kimage.MaxImageSize+1), kimage.MaxImageSize+1))
+	if err != nil {
+		return nil, err
 	}
-	off := binary.LittleEndian.Uint16(hdr[0x20e:])
-	if off == 0 {
-		return "", nil
+	if len(data) > kimage.MaxImageSize {
+		return nil, fmt.Errorf("larger than %d bytes: %w", kimage.MaxImageSize, ErrNotKernel)
 	}
-	buf := make([]byte, 256)
-	n, _ := r.ReadAt(buf, int64(off)+0x200)
-	buf = buf[:n]
-	if i := bytes.IndexByte(buf, 0); i >= 0 {
-		buf = buf[:i]
+	b, err := kimage.ParseBoot(data)
+	if errors.Is(err, kimage.ErrNotBoot) {
+		return nil, ErrNotKernel
 	}
-	return string(buf), nil
+	if err != nil {
+		return nil, err
+	}
+	return &Image{Name: name, Path: path, Boot: *b}, nil
 }
 
 // fromDeb extracts boot/vmlinuz-* from a kernel package into the cache,
@@ -198,9 +181,9 @@ func imageAt(name, path string) (*Image, error) {
 		return nil, err
 	}
 	defer f.Close()
-	v, err := Version(f)
+	im, err := readImage(name, path, f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
 	}
-	return &Image{Name: name, Path: path, Version: v}, nil
+	return im, nil
 }

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"debug/elf"
 	"encoding/binary"
@@ -44,6 +45,48 @@ func TestOpenBzImage(t *testing.T) {
 	}
 	if im.Path != path || im.Name != path || im.Version != testVersion || im.Release() != "6.1.0-99-test-amd64" {
 		t.Errorf("%+v, release %q", im, im.Release())
+	}
+}
+
+// arm64Image is the start of an arm64 Image: its header's magic and the
+// kernel's banner.
+func arm64Image(release string) []byte {
+	b := make([]byte, 0x1000)
+	copy(b[0x38:], "ARM\x64")
+	copy(b[0x800:], "Linux version "+release+" (someone@example.org) #1 SMP\n\x00")
+	return b
+}
+
+// An arm64 Image, plain or gzip-compressed, and the one in an arm64
+// package, are kernels of that architecture.
+func TestOpenArm64(t *testing.T) {
+	dir, cache := t.TempDir(), t.TempDir()
+	img := arm64Image("6.1.0-99-test-arm64")
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(img)
+	w.Close()
+	files := map[string][]byte{
+		"Image":    img,
+		"Image.gz": gz.Bytes(),
+		"linux-image-6.1.0-99-test-arm64_6.1.999-1_arm64.deb": deb(t, ".xz", map[string][]byte{"./boot/vmlinuz-6.1.0-99-test-arm64": img}),
+	}
+	for name, data := range files {
+		path := filepath.Join(dir, name)
+		os.WriteFile(path, data, 0o644)
+		im, err := Open(context.Background(), path, &OpenOptions{CacheDir: cache})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if im.Arch != "arm64" || im.Release() != "6.1.0-99-test-arm64" {
+			t.Errorf("%s: %+v", name, im)
+		}
+	}
+	path := filepath.Join(dir, "vmlinuz-x86")
+	os.WriteFile(path, bzImage(testVersion), 0o644)
+	if im, err := Open(context.Background(), path, nil); err != nil || im.Arch != "x86_64" {
+		t.Errorf("bzImage: %+v, %v", im, err)
 	}
 }
 
