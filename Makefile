@@ -17,10 +17,12 @@ deps:
 	@scripts/deps.sh
 
 # ecli is linked statically: ecc test boots it as the init of its VMs
-# (it finds the ecli next to ecc).
+# (it finds the ecli next to ecc), and an arm64 one is cross-compiled for
+# arm64 kernels (bin/ecli-arm64: pure Go, no cross toolchain).
 build: deps
 	$(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecc ./cmd/ecc
 	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecli ./cmd/ecli
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $(BIN)/ecli-arm64 ./cmd/ecli
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: both binaries into
 # PREFIX/bin (on sudo's secure_path, so 'sudo ecli' finds it), their man
@@ -42,9 +44,9 @@ GO_SOURCES := go.mod go.sum $(shell find cmd compiler registry runtime source pa
 $(BIN)/%: $(GO_SOURCES)
 	$(if $(filter ecli,$*),CGO_ENABLED=0 )$(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/$*
 
-# A static arm64 ecli, cross-compiled: ecc test boots it as the init of
-# arm64 kernels (it looks for ecli-arm64 next to ecc, then on PATH).
-# make install installs it when it is built.
+# A static arm64 ecli, cross-compiled (make build makes it too): ecc test
+# boots it as the init of arm64 kernels (it looks for ecli-arm64 next to
+# ecc, then on PATH). make install installs it when it is built.
 ecli-arm64: $(BIN)/ecli-arm64
 $(BIN)/ecli-arm64: $(GO_SOURCES)
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/ecli
