@@ -41,8 +41,8 @@ type KernelBTFOutput struct {
 type kernel struct {
 	// path is the file read, name the kernel as the user gave it.
 	path, name string
-	k    *kimage.Kernel
-	used bool
+	k          *kimage.Kernel
+	used       bool
 }
 
 // btfgenKey names the --btfgen kernels for the build cache, by file
