@@ -365,3 +365,17 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
+
+// Log2Bounds returns the values slot i of a log2 histogram counts, as
+// [Log2] prints them: [0, 1] for slot 0, [2^i, 2^(i+1)-1] after.
+func Log2Bounds(i int) (low, high uint64) {
+	r := rows{log2: true}
+	return r.bounds(i)
+}
+
+// LinearBounds returns the values slot i of a linear histogram counts, as
+// [Linear] prints them: [base+i*step, base+(i+1)*step-1].
+func LinearBounds(base, step uint64, i int) (low, high uint64) {
+	r := linearRows(base, step, nil)
+	return r.bounds(i)
+}
