@@ -125,6 +125,12 @@ type eventPrinter struct {
 	match    *decode.Matcher
 	none     bool
 	filtered atomic.Uint64
+	// quiet: count the records, print none (--quiet).
+	quiet bool
+	// buffer names the map for --metrics; lostCount reads its lost
+	// records (nil for ring buffers, which lose none on this side).
+	buffer    string
+	lostCount func() uint64
 }
 
 // stampKey is the key of the timestamp -j adds to each event:
@@ -152,6 +158,10 @@ func hasTimeColumn(dec *decode.Decoder) bool {
 // print formats one record. Records shorter than their type print as far
 // as they go; those shorter than even the first member are counted.
 func (p *eventPrinter) print(data []byte) {
+	if p.quiet {
+		p.count.Add(1)
+		return
+	}
 	if p.none || p.match != nil && !p.match.Match(data) {
 		p.filtered.Add(1)
 		return
@@ -210,7 +220,7 @@ func spliceObject(b []byte, mark int) []byte {
 // newEventPrinter prepares the printing of records of type t (nil: hex)
 // and, for text, prints the header.
 func (r *runner) newEventPrinter(what string, t btf.Type) (*eventPrinter, error) {
-	p := &eventPrinter{name: what, json: r.o.JSON, out: r.out, clock: true}
+	p := &eventPrinter{name: what, json: r.o.JSON, out: r.out, clock: true, quiet: r.quiet}
 	if t == nil {
 		if p.json {
 			p.stampKey = []byte(`{"timestamp":"`)
@@ -349,6 +359,11 @@ func (r *runner) startOutputs() error {
 		if err != nil {
 			return err
 		}
+		p.buffer = name
+		if ms.Type == ebpf.PerfEventArray {
+			p.lostCount = p.lost.Load
+		}
+		r.printers = append(r.printers, p)
 		if r.o.Verbose {
 			r.after = append(r.after, func() {
 				filtered := ""
@@ -366,6 +381,9 @@ func (r *runner) startOutputs() error {
 		return err
 	}
 	r.startResults(r.scan)
+	if err := r.startMetrics(); err != nil {
+		return err
+	}
 	r.startPrintk()
 	r.startInterval()
 	r.printIters()

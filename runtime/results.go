@@ -15,6 +15,7 @@ import (
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/hist"
+	"github.com/ecc-bpf/ecc/runtime/metrics"
 )
 
 // Results the programs compute are shown without being asked for, the
@@ -158,6 +159,9 @@ type resultVar struct {
 	hist        bool
 	n, elemSize int
 	slots       *sampler
+	// --metrics (exporter.go).
+	mh *metrics.Histogram
+	mv []numField
 }
 
 // globalsPrinter prints the result globals.
@@ -269,6 +273,9 @@ func (g *globalsPrinter) printFinal() {
 func (g *globalsPrinter) print() {
 	g.last = time.Now()
 	now := g.last
+	if g.r.quiet {
+		return
+	}
 	cur := g.read()
 	vals := cur
 	if g.r.o.Interval > 0 {

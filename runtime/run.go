@@ -19,6 +19,7 @@ import (
 	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
+	"github.com/ecc-bpf/ecc/runtime/metrics"
 	"github.com/ecc-bpf/ecc/runtime/progflags"
 )
 
@@ -65,6 +66,17 @@ type Options struct {
 	// OutputFile, when set, is created (or truncated), mode 0644, and
 	// receives what Stdout would.
 	OutputFile string
+	// Quiet prints neither events nor maps on Stdout (with OutputFile,
+	// the file is written all the same): for agents that serve --metrics.
+	Quiet bool
+	// Metrics, when set, serves the run's histograms, maps, result
+	// globals and event counts as Prometheus metrics while it runs
+	// (docs/metrics.md); the run sets it ready once attached. The caller
+	// listens and closes it.
+	Metrics *metrics.Server
+	// MetricsMaxSeries caps the label sets of each metric (0:
+	// metrics.DefaultMaxSeries).
+	MetricsMaxSeries int
 	// Stdout receives events and maps; Stderr status and warnings.
 	Stdout, Stderr io.Writer
 	// Ready, when set, is called once everything is attached and being read.
@@ -178,6 +190,9 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 		}
 		return nil
 	}
+	if o.Quiet && o.OutputFile == "" {
+		o.Stdout = io.Discard
+	}
 	var st states
 	if o.Programs != nil {
 		st = states{}
@@ -215,7 +230,7 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 
 	tr.mark("plans")
 	r := &runner{o: o, name: name, pkg: pkg, spec: spec, tr: tr, twins: newTwins(set), views: views, scan: views.scan,
-		needs: loader.NeedsOf(spec, plans), states: st}
+		needs: loader.NeedsOf(spec, plans), states: st, quiet: o.Quiet && o.OutputFile == ""}
 	defer r.close()
 	if err := r.load(set.Deferred()); err != nil {
 		var nr *loader.NothingRunsError
@@ -238,6 +253,9 @@ func Run(ctx context.Context, name string, pkg *packager.Package, progArgs []str
 		return err
 	}
 	tr.mark("outputs")
+	if o.Metrics != nil {
+		o.Metrics.SetReady(true)
+	}
 	if o.Ready != nil {
 		o.Ready()
 	}
@@ -307,6 +325,11 @@ type runner struct {
 	needs loader.Needs
 	// states is what became of each program, when Options.Programs wants it.
 	states states
+	// quiet: --quiet without -o, nothing is printed (events counted).
+	quiet bool
+	// printers are the buffers' event printers; metrics the --metrics set.
+	printers []*eventPrinter
+	metrics  *metrics.Set
 }
 
 type iterLink struct {
@@ -318,6 +341,9 @@ type iterLink struct {
 // programs, drain the buffers, print the maps one last time, flush the
 // output, then free the maps and programs.
 func (r *runner) close() {
+	if r.metrics != nil {
+		r.o.Metrics.SetReady(false)
+	}
 	if len(r.links) > 0 {
 		for _, l := range r.links {
 			l.Close()
@@ -361,6 +387,7 @@ func (r *runner) close() {
 		f()
 	}
 	r.after = nil
+	r.stopMetrics()
 	for i := len(r.closers) - 1; i >= 0; i-- {
 		r.closers[i]()
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -16,6 +17,7 @@ import (
 	"github.com/ecc-bpf/ecc/internal/ctype"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/runtime/hist"
+	"github.com/ecc-bpf/ecc/runtime/metrics"
 )
 
 // sampler prints one @sample map every interval.
@@ -48,6 +50,12 @@ type sampler struct {
 	skipZero bool
 	// keyStacks symbolises stack ids held in keys (profile-style counts).
 	keyStacks *stackPrinter
+
+	// mu orders the reads of the map: printing (which may clear it) and
+	// scrapes (--metrics), which feed mh or mv (exporter.go).
+	mu sync.Mutex
+	mh *metrics.Histogram
+	mv []numField
 }
 
 func (r *runner) startSamplers() error {
@@ -163,9 +171,9 @@ type entry struct {
 	key, val []byte
 }
 
-// entries reads the map (and clears it when asked): per-CPU values
-// summed, all-zero entries of arrays left out.
-func (s *sampler) entries() ([]entry, error) {
+// entries reads the map (and clears it when clear is set): per-CPU
+// values summed, all-zero entries of arrays left out.
+func (s *sampler) entries(clear bool) ([]entry, error) {
 	var out []entry
 	it := s.m.Iterate()
 	var k, v []byte
@@ -192,7 +200,7 @@ func (s *sampler) entries() ([]entry, error) {
 	if err := it.Err(); err != nil {
 		return nil, err
 	}
-	if s.sample.ClearMap {
+	if clear {
 		s.clear(out)
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].key, out[j].key) < 0 })
@@ -228,6 +236,22 @@ func (s *sampler) clear(ents []entry) {
 
 func (s *sampler) uint(b []byte) uint64 { return readUint(s.order, b, s.slotSz) }
 
+// slotsOfKeys gathers the slots of a map with one entry per slot.
+func (s *sampler) slotsOfKeys(ents []entry) []uint64 {
+	var slots []uint64
+	for _, e := range ents {
+		i := int(readUint(s.order, e.key, len(e.key)))
+		if i < 0 || i > 1<<16 {
+			continue
+		}
+		for len(slots) <= i {
+			slots = append(slots, 0)
+		}
+		slots[i] += s.uint(e.val)
+	}
+	return slots
+}
+
 func (s *sampler) slotsOf(v []byte) []uint64 {
 	slots := make([]uint64, s.nslots)
 	for i := range slots {
@@ -258,9 +282,17 @@ func (s *sampler) printFinal() {
 
 func (s *sampler) print() {
 	s.last = time.Now()
-	ents, err := s.entries()
+	s.mu.Lock()
+	ents, err := s.entries(s.sample.ClearMap)
+	if err == nil {
+		s.feed(ents, s.sample.ClearMap)
+	}
+	s.mu.Unlock()
 	if err != nil {
 		fmt.Fprintf(s.r.o.Stderr, "ecli: warning: read map %s: %v\n", s.name, err)
+		return
+	}
+	if s.r.quiet {
 		return
 	}
 	var b bytes.Buffer
@@ -271,18 +303,7 @@ func (s *sampler) print() {
 	}
 	switch {
 	case s.hist && s.keyIsSlot:
-		var slots []uint64
-		for _, e := range ents {
-			i := int(readUint(s.order, e.key, len(e.key)))
-			if i < 0 || i > 1<<16 {
-				continue
-			}
-			for len(slots) <= i {
-				slots = append(slots, 0)
-			}
-			slots[i] += s.uint(e.val)
-		}
-		s.writeHist(&b, now, unit, nil, nil, slots)
+		s.writeHist(&b, now, unit, nil, nil, s.slotsOfKeys(ents))
 	case s.hist:
 		if s.r.o.JSON {
 			for _, e := range ents {

@@ -19,6 +19,7 @@ import (
 	"github.com/ecc-bpf/ecc/runtime"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/runtime/loader"
+	"github.com/ecc-bpf/ecc/runtime/metrics"
 	"github.com/ecc-bpf/ecc/runtime/progflags"
 	"github.com/ecc-bpf/ecc/runtime/wasm"
 	"github.com/ecc-bpf/ecc/source"
@@ -77,7 +78,19 @@ expressions, unanchored), FIELD<N, <=, >, >=. Numbers compare as numbers (0x
 hex too, negative for signed members), strings as their text, enums by name
 or number, addresses as printed (daddr==10.0.0.1). A bad name lists the
 fields. Histograms, tables, result globals and bpf_printk lines ignore
---fields and --filter.
+--fields and --filter. -q/--quiet prints nothing on stdout (with -o FILE the
+file is still written); ecli's messages stay on stderr.
+
+Metrics: --metrics [HOST]:PORT serves Prometheus metrics on /metrics while
+the package runs, and /healthz (200 once the programs are attached, 503
+before): every histogram (le buckets in the map's unit), every integer of a
+key-value map or result global (a gauge, or a counter when it counts), and
+ecli_events_total / ecli_lost_events_total per ring buffer and perf event
+array, with ecli's own process and Go metrics. Map keys become labels, at
+most --metrics-max-series label sets per metric (default 1000); the rest fold
+into one series labelled "other" (gauges: dropped), counted by
+ecli_metrics_dropped_series_total. Names: ecli_PACKAGE_MAP[_MEMBER][_UNIT]
+(docs/metrics.md). The address is bound before anything is loaded.
 
 Examples:
    ecli run examples/execsnoop/package.json
@@ -86,6 +99,8 @@ Examples:
    ecli run --fields -ppid,-args_len --filter 'comm~^(bash|sh)$' examples/execsnoop/
    ecli run --filter uid==1000 --filter 'filename!~^/usr/' examples/execsnoop/
    ecli run --format json -o events.json -d 30s examples/execsnoop/
+   ecli run --metrics :9090 -q examples/runqlat/    # curl localhost:9090/metrics
+   ecli run --metrics 127.0.0.1:9090 -j -o events.json examples/execsnoop/
    ecli run --ifname lo examples/xdpcount/package.json
    ecli run --uprobe /bin/bash:readline probe.bpf.o
    ecli run --uprobe /bin/bash bashreadline/          # SEC("uretprobe/readline")
@@ -107,6 +122,9 @@ Examples:
 			&cli.StringSliceFlag{Name: "fields", Usage: "print only the event members `NAME,...`, in that order (timestamp: ecli's time stamp); +NAME/-NAME add to or take from the default columns (see Output above)"},
 			&cli.GenericFlag{Name: "filter", Value: &repeated{}, Usage: "print only events whose members match `EXPR`: FIELD==VALUE, FIELD!=VALUE, FIELD~REGEX, FIELD!~REGEX, FIELD<N (<=, >, >=); repeatable, all must match"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write events and maps to `FILE` (created or truncated) instead of stdout; messages stay on stderr"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print no events or maps on stdout (-o FILE is still written): for agents that serve --metrics"},
+			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics of the maps and event counts on `[HOST]:PORT` (/metrics; /healthz answers 200 once attached), e.g. :9090 or 127.0.0.1:9090"},
+			&cli.IntFlag{Name: "metrics-max-series", Value: metrics.DefaultMaxSeries, Usage: "at most `N` label sets per metric; more fold into one labelled \"other\" (see Metrics above)"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Usage: "stop after `TIME` (e.g. 10s, 500ms, 2m; a bare number is seconds)"},
 			&cli.StringFlag{Name: "interval", Aliases: []string{"i"}, Usage: "print histograms, tables and result globals every `TIME`, each showing that interval (default: once at exit; @sample maps on their own interval)"},
 			&cli.IntFlag{Name: "count", Aliases: []string{"c"}, Usage: "stop after `N` intervals (with --interval; alone it means --interval 1s)"},
@@ -155,6 +173,23 @@ Examples:
 			if err != nil {
 				return err
 			}
+			if n := c.Int("metrics-max-series"); n < 1 {
+				return commands.Usagef(c, "--metrics-max-series %d: use at least 1", n)
+			}
+			if addr := c.String("metrics"); c.IsSet("metrics") {
+				if err := metrics.CheckAddr(addr); err != nil {
+					return commands.Usagef(c, "--metrics: %v", err)
+				}
+			}
+			// Bound before anything is read or loaded: a port in use is one
+			// line, at once.
+			var server *metrics.Server
+			if c.IsSet("metrics") && !c.Bool("dry-run") {
+				if server, err = metrics.Listen(c.String("metrics")); err != nil {
+					return fmt.Errorf("--metrics: %w", err)
+				}
+				defer server.Close()
+			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			ro, err := commands.RegistryOptions(c)
@@ -172,18 +207,21 @@ Examples:
 				return err
 			}
 			o := &runtime.Options{
-				JSON:        json,
-				Fields:      c.StringSlice("fields"),
-				Filters:     c.Generic("filter").(*repeated).values,
-				OutputFile:  c.String("output"),
-				Duration:    dur,
-				Interval:    interval,
-				Count:       count,
-				Verbose:     c.Bool("verbose"),
-				DryRun:      c.Bool("dry-run"),
-				KernelBTF:   c.String("btf"),
-				NoKernelBTF: c.Bool("no-kernel-btf"),
-				MaxEntries:  c.StringSlice("max-entries"),
+				JSON:             json,
+				Quiet:            c.Bool("quiet"),
+				Metrics:          server,
+				MetricsMaxSeries: c.Int("metrics-max-series"),
+				Fields:           c.StringSlice("fields"),
+				Filters:          c.Generic("filter").(*repeated).values,
+				OutputFile:       c.String("output"),
+				Duration:         dur,
+				Interval:         interval,
+				Count:            count,
+				Verbose:          c.Bool("verbose"),
+				DryRun:           c.Bool("dry-run"),
+				KernelBTF:        c.String("btf"),
+				NoKernelBTF:      c.Bool("no-kernel-btf"),
+				MaxEntries:       c.StringSlice("max-entries"),
 				Attach: attach.Options{
 					IfName: c.String("ifname"),
 					Cgroup: c.String("cgroup"),
@@ -198,7 +236,7 @@ Examples:
 				return fmt.Errorf("--dry-run: %s is a Wasm program, which decides what it loads and attaches while it runs; run it without --dry-run: each load and attach is printed as it happens, and --ifname/--cgroup override the targets it asks for", src.Name)
 			}
 			if src.Wasm != nil {
-				for _, f := range []string{"fields", "filter", "output", "format", "json"} {
+				for _, f := range []string{"fields", "filter", "output", "format", "json", "quiet", "metrics"} {
 					if c.IsSet(f) {
 						return fmt.Errorf("--%s: %s is a Wasm program, which prints its own output; run it without --%s", f, src.Name, f)
 					}

@@ -214,6 +214,11 @@ func (s *Set) NewValues(o ValuesOpts) *Values {
 
 func (v *Values) name() string { return v.opts.Name }
 
+// SetRead sets the function a scrape calls before sending the values (a
+// map read once for several families sets it on one); call it before the
+// set is registered.
+func (v *Values) SetRead(read func()) { v.opts.Read = read }
+
 // Update records a read of the map (see [Histogram.Update]).
 func (v *Values) Update(entries []ValueEntry, cleared bool) {
 	v.mu.Lock()

@@ -36,6 +36,7 @@ type Set struct {
 	families []family
 	names    map[string]bool
 	buffers  []buffer
+	before   []func()
 	dropped  *prometheus.CounterVec
 
 	eventsDesc, lostDesc *prometheus.Desc
@@ -89,6 +90,14 @@ func (s *Set) uniqueName(name string) string {
 	return n
 }
 
+// BeforeCollect adds a function each scrape calls before the families
+// send their metrics: one read that updates several families.
+func (s *Set) BeforeCollect(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.before = append(s.before, f)
+}
+
 func (s *Set) add(f family) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -112,6 +121,9 @@ func (s *Set) Collect(ch chan<- prometheus.Metric) {
 	defer s.mu.RUnlock()
 	if s.closed {
 		return
+	}
+	for _, f := range s.before {
+		f()
 	}
 	for _, b := range s.buffers {
 		ch <- prometheus.MustNewConstMetric(s.eventsDesc, prometheus.CounterValue, float64(b.events()), b.name)
