@@ -28,6 +28,7 @@ var rules = []struct {
 	{"source", []string{"compiler", "runtime", "vm"}, "source resolves a PACKAGE argument for ecli run and both inspects, below the compiler and the runtime"},
 	{"packager", []string{"compiler", "registry", "runtime", "source", "vm"}, "the package model and metadata extraction serve every layer above them"},
 	{"decode", []string{"compiler", "registry", "runtime", "source", "packager", "vm"}, "the BTF value decoder serves metadata extraction and runtime output alike"},
+	{"runtime/metrics", []string{"runtime/loader", "runtime/attach", "runtime/progflags", "runtime/wasm", "decode", "packager", "source"}, "metrics turns the numbers the runtime reads and decodes into Prometheus metrics; it reads no map and decodes nothing itself"},
 	{"internal", []string{"compiler", "registry", "runtime", "source", "packager", "decode", "vm", "cmd"}, "internal holds the small helpers every layer may use"},
 }
 

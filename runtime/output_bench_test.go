@@ -4,10 +4,13 @@ import (
 	"encoding/binary"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/cilium/ebpf/btf"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ecc-bpf/ecc/decode"
+	"github.com/ecc-bpf/ecc/runtime/metrics"
 )
 
 // benchOpenEvent is struct open_event (output_test.go) and one event.
@@ -88,4 +91,44 @@ func BenchmarkPrintFieldsJSON(b *testing.B) {
 
 func BenchmarkPrintFieldsFilteredText(b *testing.B) {
 	benchPrint(b, false, []string{"pid", "flags", "fname"}, []string{"flags!=0", "fname~libc"})
+}
+
+// With --metrics, events cost what they cost without: ecli_events_total
+// reads the counter print keeps anyway. A scraper reads it every
+// millisecond meanwhile, far more often than Prometheus does.
+func BenchmarkPrintJSONMetrics(b *testing.B) {
+	dec, data := benchOpenEvent(b)
+	p := &eventPrinter{dec: dec, json: true, out: newOutput(io.Discard), clock: true, stampKey: []byte(`{"timestamp":"`), buffer: "events"}
+	set := metrics.NewSet(0)
+	set.AddBuffer(p.buffer, func() uint64 { return p.count.Load() + p.filtered.Load() }, nil)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(set)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				reg.Gather()
+			}
+		}
+	}()
+	b.ReportAllocs()
+	for b.Loop() {
+		p.print(data)
+	}
+}
+
+// --quiet: each event is counted, not formatted.
+func BenchmarkPrintQuiet(b *testing.B) {
+	dec, data := benchOpenEvent(b)
+	p := &eventPrinter{dec: dec, json: true, out: newOutput(io.Discard), quiet: true}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.print(data)
+	}
 }
