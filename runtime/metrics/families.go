@@ -33,7 +33,7 @@ type Histogram struct {
 
 	mu  sync.Mutex
 	lim limiter
-	// series by label key ("" is the folded series beyond the cap).
+	// series by label key (foldKey: the series beyond the cap).
 	series map[string]*histSeries
 	// nslots: the buckets every series shows, up to the highest slot
 	// ever counted, so that all series have the same buckets.

@@ -313,3 +313,22 @@ func TestServer(t *testing.T) {
 		t.Errorf("%s still accepts connections after Close", addr)
 	}
 }
+
+// A label set whose values are empty is a series of its own, not the
+// folded one.
+func TestEmptyLabelIsNotOther(t *testing.T) {
+	s := NewSet(1)
+	h := s.NewHistogram(HistogramOpts{Name: "ecli_e", Help: "h", Labels: []string{"comm"}})
+	h.Update([]HistEntry{{Labels: []string{""}, Slots: []uint64{1}}, {Labels: []string{"x"}, Slots: []uint64{2}}}, false)
+	mfs, err := gatherSet(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	for _, m := range mfs["ecli_e"].GetMetric() {
+		got[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+	}
+	if len(got) != 2 || got[""] != 1 || got[Other] != 2 {
+		t.Errorf("series %v, want comm=\"\" 1 and comm=other 2", got)
+	}
+}

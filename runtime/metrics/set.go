@@ -152,8 +152,12 @@ func newLimiter(s *Set, metric string) limiter {
 
 var seed = maphash.MakeSeed()
 
+// foldKey is the key of the series label sets beyond the cap fold into:
+// no label set joins to it (label values are text, without NUL).
+const foldKey = "\x00\xff"
+
 // series returns the key of the series a label set counts in: its own,
-// or "" (the folded series) beyond the cap; ok is false for the folded
+// or foldKey beyond the cap; ok is false for the folded
 // one.
 func (l *limiter) series(key string) (string, bool) {
 	if l.own[key] {
@@ -168,7 +172,7 @@ func (l *limiter) series(key string) (string, bool) {
 		l.over[h] = true
 		l.set.dropped.WithLabelValues(l.metric).Inc()
 	}
-	return "", false
+	return foldKey, false
 }
 
 // forget lets a label set's series go (a gauge whose entry is gone), so
