@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -133,17 +134,12 @@ func (h *Histogram) collect(ch chan<- prometheus.Metric) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	keys := make([]string, 0, len(h.series))
-	for k := range h.series {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	les := make([]float64, h.nslots)
 	mids := make([]float64, h.nslots)
 	for i := range les {
 		les[i], mids[i] = h.bound(i)
 	}
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(h.series)) {
 		s := h.series[k]
 		buckets := make(map[float64]uint64, h.nslots)
 		var count uint64
@@ -268,12 +264,7 @@ func (v *Values) collect(ch chan<- prometheus.Metric) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	keys := make([]string, 0, len(v.series))
-	for k := range v.series {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(v.series)) {
 		s := v.series[k]
 		ch <- prometheus.MustNewConstMetric(v.desc, v.typ, s.shown, s.labels...)
 	}
