@@ -15,6 +15,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/runtime/metrics"
 )
 
@@ -290,4 +291,35 @@ func names(mfs map[string]*dto.MetricFamily) []string {
 		}
 	}
 	return out
+}
+
+// -q with -o FILE: the file gets the events as without -q, stdout nothing.
+func TestQuietOutputFileKernel(t *testing.T) {
+	src := buildPackage(t, filepath.Join("testdata", "metrics", "readsize.bpf.c"), "")
+	file := filepath.Join(t.TempDir(), "events.json")
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(data, make([]byte, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := runFor(t, src, []string{"--tgid", strconv.Itoa(os.Getpid())}, Options{Quiet: true, JSON: true, OutputFile: file, Duration: time.Second}, func() {
+		for range 20 {
+			os.ReadFile(data)
+		}
+	})
+	if out != "" {
+		t.Errorf("stdout %q", tail(out, 300))
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range testenv.JSONLines(string(b)) {
+		if num(m["ret"]) == 100 {
+			n++
+		}
+	}
+	if n < 20 {
+		t.Errorf("%d events of 100-byte reads in %s, want ≥ 20:\n%s", n, file, tail(string(b), 1000))
+	}
 }
