@@ -42,6 +42,7 @@ Examples:
 			genCommand(),
 			initCommand(),
 			pushCommand(),
+			ecliImageCommand(),
 			testCommand(),
 			commands.Pull("ecc"),
 			commands.Login("ecc"),

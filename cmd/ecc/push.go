@@ -63,13 +63,8 @@ beside the object; ecli run REF then runs the Wasm program.`,
 				return err
 			}
 			po := &registry.PushOptions{Progress: commands.Progress(), Eunomia: c.Bool("eunomia")}
-			if e := os.Getenv("SOURCE_DATE_EPOCH"); e != "" {
-				sec, err := strconv.ParseInt(e, 10, 64)
-				if err != nil {
-					return fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", e)
-				}
-				t := time.Unix(sec, 0).UTC()
-				po.Created = &t
+			if po.Created, err = sourceDateEpoch(); err != nil {
+				return err
 			}
 			dst, err := registry.OpenTarget(c.Context, ref, o)
 			if err != nil {
@@ -89,4 +84,18 @@ beside the object; ecli run REF then runs the Wasm program.`,
 			})
 		},
 	}
+}
+
+// sourceDateEpoch is the time SOURCE_DATE_EPOCH names, nil when unset.
+func sourceDateEpoch() (*time.Time, error) {
+	e := os.Getenv("SOURCE_DATE_EPOCH")
+	if e == "" {
+		return nil, nil
+	}
+	sec, err := strconv.ParseInt(e, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", e)
+	}
+	t := time.Unix(sec, 0).UTC()
+	return &t, nil
 }
