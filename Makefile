@@ -9,7 +9,7 @@ EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
 OUT     ?= build/examples
 GOFLAGS_BUILD := -trimpath -buildvcs=true
 
-.PHONY: all deps test-deps vm-deps build ecli-arm64 examples test testdata demo bench fuzz clean install uninstall
+.PHONY: all deps test-deps vm-deps build ecli-arm64 image examples test testdata demo bench fuzz clean install uninstall
 
 all: build
 
@@ -50,6 +50,22 @@ $(BIN)/%: $(GO_SOURCES)
 ecli-arm64: $(BIN)/ecli-arm64
 $(BIN)/ecli-arm64: $(GO_SOURCES)
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/ecli
+
+# make image REGISTRY=host/repo: the ecli container image (docs/image.md),
+# built without Docker from bin/ecli and bin/ecli-arm64 (linux/amd64 and
+# linux/arm64) and pushed as REGISTRY:VERSION, VERSION being ecc's
+# (git describe's when Go stamped none; credentials as for ecc push). REGISTRY=oci:DIR writes a layout instead.
+# Dated by the last commit (SOURCE_DATE_EPOCH), so it is reproducible.
+REGISTRY ?=
+image:
+	@if [ -z "$(REGISTRY)" ]; then \
+		echo "usage: make image REGISTRY=host/repo (e.g. ghcr.io/org/ecli, 127.0.0.1:5000/ecli or oci:DIR)" >&2; exit 2; fi
+	@$(MAKE) --no-print-directory build
+	@set -e; v=$$($(BIN)/ecc --version | sed -n '1s/^ecc //p' | tr + -); \
+	if [ "$$v" = devel ]; then v=$$(git describe --tags --always --dirty 2>/dev/null || echo devel); fi; \
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)}; export SOURCE_DATE_EPOCH; \
+	echo "$(BIN)/ecc ecli-image $(REGISTRY):$$v"; \
+	$(BIN)/ecc ecli-image --ecli $(BIN)/ecli --ecli-arm64 $(BIN)/ecli-arm64 $(REGISTRY):$$v
 
 install: $(addprefix $(BIN)/,$(TOOLS))
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
