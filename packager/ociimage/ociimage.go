@@ -34,6 +34,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ecc-bpf/ecc/internal/kimage"
 	"github.com/ecc-bpf/ecc/packager"
@@ -314,6 +315,21 @@ func Build(o *Options) (*Image, error) {
 		ann[ocispec.AnnotationRevision] = revision
 	}
 
+	// The layers compress at once (gzip takes about a second per ecli).
+	layers := make([][]byte, len(bins))
+	diffIDs := make([]digest.Digest, len(bins))
+	var g errgroup.Group
+	for i := range bins {
+		g.Go(func() error {
+			var err error
+			layers[i], diffIDs[i], err = Layer(bins[i], caCerts, created)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+
 	art := &packager.Artifact{}
 	im := &Image{Artifact: art}
 	var manifests []ocispec.Descriptor
@@ -327,11 +343,7 @@ func Build(o *Options) (*Image, error) {
 		if i < 0 {
 			continue
 		}
-		layerData, diffID, err := Layer(bins[i], caCerts, created)
-		if err != nil {
-			return nil, err
-		}
-		layer := blob(ocispec.MediaTypeImageLayerGzip, layerData)
+		layer, diffID := blob(ocispec.MediaTypeImageLayerGzip, layers[i]), diffIDs[i]
 		osName, arch, _ := strings.Cut(p, "/")
 		comment := "ecli " + version
 		if caCerts != nil {

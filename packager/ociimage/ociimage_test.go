@@ -8,10 +8,8 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,49 +21,9 @@ import (
 	"github.com/ecc-bpf/ecc/packager/ociimage"
 )
 
-// tiny are small static Go programs, one per GOARCH, built once: the
-// image takes any static executable, and these build in seconds.
-var (
-	tinyOnce sync.Once
-	tinyDir  string
-	tinyErr  error
-)
-
-func tiny(t testing.TB, goarch string) string {
-	t.Helper()
-	goTool := testenv.Tool(t, "go")
-	tinyOnce.Do(func() {
-		tinyDir, tinyErr = os.MkdirTemp("", "ociimage-test-")
-		if tinyErr != nil {
-			return
-		}
-		src := filepath.Join(tinyDir, "src")
-		os.MkdirAll(src, 0o755)
-		os.WriteFile(filepath.Join(src, "go.mod"), []byte("module tiny\n\ngo 1.22\n"), 0o644)
-		os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"tiny\") }\n"), 0o644)
-		for _, a := range []string{"amd64", "arm64"} {
-			cmd := exec.Command(goTool, "build", "-trimpath", "-o", filepath.Join(tinyDir, "tiny-"+a), ".")
-			cmd.Dir = src
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a, "GOFLAGS=")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				tinyErr = errors.New(err.Error() + ": " + string(out))
-				return
-			}
-		}
-	})
-	if tinyErr != nil {
-		t.Fatal(tinyErr)
-	}
-	return filepath.Join(tinyDir, "tiny-"+goarch)
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if tinyDir != "" {
-		os.RemoveAll(tinyDir)
-	}
-	os.Exit(code)
-}
+// tiny is a small static program for goarch: the image takes any static
+// executable, and these build in seconds.
+func tiny(t testing.TB, goarch string) string { return testenv.StaticProgram(t, goarch) }
 
 // untar lists a gzip'd tar's headers and file contents.
 func untar(t *testing.T, layer []byte) ([]*tar.Header, map[string][]byte, []byte) {
