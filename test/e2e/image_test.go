@@ -16,6 +16,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/content"
 
+	"github.com/ecc-bpf/ecc/internal/regserver"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
@@ -229,4 +230,45 @@ exec "$CHROOT" "$root" "$@"`
 		r.waitFor(t, "the exec of pid", nil, func(m map[string]any) bool { return m["filename"] == bin && num(m["pid"]) == int64(pid) })
 	}
 	r.stop(t)
+}
+
+// The ecli image pushed by ecc ecli-image to Debian's docker-registry
+// (TLS, htpasswd) is what skopeo, a client that knows nothing of ecc,
+// expects: an index whose platforms resolve to configs with the
+// entrypoint, and blobs whose digests hold (skopeo copy checks them).
+func TestEcliImageRegistry(t *testing.T) {
+	skopeo := testenv.Tool(t, "skopeo")
+	reg := regserver.Start(t)
+	arm := testenv.StaticProgram(t, "arm64") // a stand-in for bin/ecli-arm64
+	e := newEnv(t)
+	ref := reg.Host + "/ecc/ecli:v1"
+	out := e.ok(reg.Password+"\n", eccBin, "ecli-image", "--format", "json", "--ca-file", reg.CAFile, "-u", reg.User, "--password-stdin",
+		"--ecli", ecliBin, "--ecli-arm64", arm, ref)
+	var res struct{ Digest string }
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !strings.HasPrefix(res.Digest, "sha256:") {
+		t.Fatalf("ecc ecli-image: %v\n%s", err, out)
+	}
+	creds := []string{"--cert-dir", reg.CertDir, "--creds", reg.User + ":" + reg.Password}
+	for _, arch := range []string{"amd64", "arm64"} {
+		cfgJSON := e.ok("", skopeo, append(append([]string{"inspect", "--config", "--override-os", "linux", "--override-arch", arch}, creds...), "docker://"+ref)...)
+		var cfg ocispec.Image
+		if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
+			t.Fatalf("skopeo inspect --config (%s): %v\n%s", arch, err, cfgJSON)
+		}
+		if cfg.Architecture != arch || cfg.OS != "linux" || strings.Join(cfg.Config.Entrypoint, " ") != "/usr/local/bin/ecli" || len(cfg.RootFS.DiffIDs) != 1 {
+			t.Errorf("%s config: %s", arch, cfgJSON)
+		}
+	}
+	// skopeo copies every platform out, checking each blob's digest, and
+	// the copy is the same image.
+	dir := filepath.Join(t.TempDir(), "copy")
+	e.ok("", skopeo, "copy", "--all", "--preserve-digests", "--src-cert-dir", reg.CertDir, "--src-creds", reg.User+":"+reg.Password,
+		"docker://"+ref, "oci:"+dir+":v1")
+	root := filepath.Join(t.TempDir(), "root")
+	unpackImage(t, "oci:"+dir+":v1", "linux/arm64", root)
+	got, _ := os.ReadFile(filepath.Join(root, "usr/local/bin/ecli"))
+	want, _ := os.ReadFile(arm)
+	if len(got) == 0 || string(got) != string(want) {
+		t.Errorf("the arm64 image's /usr/local/bin/ecli (%d bytes) is not the arm64 binary (%d bytes)", len(got), len(want))
+	}
 }
