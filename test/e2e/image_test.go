@@ -272,3 +272,32 @@ func TestEcliImageRegistry(t *testing.T) {
 		t.Errorf("the arm64 image's /usr/local/bin/ecli (%d bytes) is not the arm64 binary (%d bytes)", len(got), len(want))
 	}
 }
+
+// Each platform's ecli, taken out of the image as a runtime would unpack
+// it, boots as the init of its kernel in ecc test (x86_64 and arm64 6.1
+// cloud kernels in qemu) and runs that architecture's object there.
+func TestVMEcliImage(t *testing.T) {
+	arm := testenv.VMArm64Kernel(t)
+	x86 := testenv.VMKernel(t)
+	layout := "oci:" + filepath.Join(t.TempDir(), "layout") + ":test"
+	if _, stderr, status := ecc(t, "ecli-image", "--ecli", ecliBin, "--ecli-arm64", ecliArm64(t), layout); status != 0 {
+		t.Fatalf("ecc ecli-image: status %d\n%s", status, stderr)
+	}
+	var eclis []string
+	for _, p := range []string{"linux/amd64", "linux/arm64"} {
+		root := filepath.Join(t.TempDir(), "root")
+		cfg := unpackImage(t, layout, p, root)
+		eclis = append(eclis, "--ecli", filepath.Join(root, cfg.Config.Entrypoint[0]))
+	}
+	pkg := buildVM(t, "execsnoop", true, "--arch", "x86_64,arm64")
+	reps, status := eccTestAll(t, nil, []string{x86, arm}, append(eclis, "--samples", "5", pkg)...)
+	if status != 0 {
+		t.Errorf("status %d", status)
+	}
+	for i, arch := range []string{"x86_64", "arm64"} {
+		if reps[i].Arch != arch {
+			t.Errorf("report %d: arch %s, want %s", i, reps[i].Arch, arch)
+		}
+		checkExecEvents(t, reps[i])
+	}
+}
