@@ -1,0 +1,179 @@
+package sign
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/errdef"
+
+	"github.com/ecc-bpf/ecc/registry"
+)
+
+// ErrUnsigned says a digest has no signature at all (no cosign signature
+// manifest, by tag or as a referrer).
+var ErrUnsigned = errors.New("no signature")
+
+// ErrNotVerified says a digest has signatures but none that the keys
+// given verify.
+var ErrNotVerified = errors.New("no signature verifies")
+
+// VerifyError is a failed verification: of what, and why.
+type VerifyError struct {
+	// Reference is the reference as given; Digest the digest verified.
+	Reference string
+	Digest    string
+	// Reason says what was missing or wrong, in words.
+	Reason string
+	// Err is ErrUnsigned or ErrNotVerified, or what failed while reading.
+	Err error
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("verify %s (%s): %s", e.Reference, e.Digest, e.Reason)
+}
+
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// Signature is a signature that verified.
+type Signature struct {
+	// KeyID and Key name the public key that verified it.
+	KeyID string `json:"key_id"`
+	Key   string `json:"key"`
+	// Manifest is the digest of the manifest holding it.
+	Manifest string `json:"manifest"`
+	// DockerReference is the identity the payload names.
+	DockerReference string `json:"docker_reference"`
+}
+
+// Verified is what Verify found.
+type Verified struct {
+	Reference  string      `json:"reference"`
+	Digest     string      `json:"digest"`
+	Signatures []Signature `json:"signatures"`
+}
+
+// Verify checks that every key in keys has signed root (a descriptor the
+// caller resolved once: verify it, then pull exactly it) in src. ref
+// names it in messages. A signature counts when it verifies over its
+// payload with the key and the payload names root's digest; payloads that
+// verify but name another digest are a replayed signature and do not
+// count. Everything read is bounded and its digest checked.
+func Verify(ctx context.Context, src oras.ReadOnlyGraphTarget, ref registry.Reference, root ocispec.Descriptor, keys []*Key) (*Verified, error) {
+	fail := func(err error, format string, args ...any) error {
+		return &VerifyError{Reference: ref.String(), Digest: root.Digest.String(), Reason: fmt.Sprintf(format, args...), Err: err}
+	}
+	if len(keys) == 0 {
+		return nil, fail(errors.New("no keys"), "no public key to verify with")
+	}
+	sigs, err := candidates(ctx, src, root)
+	if err != nil {
+		return nil, fail(err, "read its signatures: %v", err)
+	}
+	if len(sigs) == 0 {
+		return nil, fail(ErrUnsigned, "no signature (neither %s nor a referrer of type %s)", SigTag(root.Digest), ArtifactType)
+	}
+	res := &Verified{Reference: ref.String(), Digest: root.Digest.String()}
+	var problems []string
+	signedBy := map[string]bool{}
+	for _, s := range sigs {
+		for _, k := range keys {
+			if err := k.v.VerifySignature(bytes.NewReader(s.sig), bytes.NewReader(s.payload)); err != nil {
+				continue
+			}
+			var p Payload
+			if err := json.Unmarshal(s.payload, &p); err != nil {
+				problems = append(problems, fmt.Sprintf("a payload signed by %s is not JSON", k.Name))
+				continue
+			}
+			if p.Critical.Type != PayloadType {
+				problems = append(problems, fmt.Sprintf("a payload signed by %s has type %q", k.Name, p.Critical.Type))
+				continue
+			}
+			if p.Critical.Image.DockerManifestDigest != root.Digest.String() {
+				problems = append(problems, fmt.Sprintf("a signature by %s is of %s, another digest", k.Name, p.Critical.Image.DockerManifestDigest))
+				continue
+			}
+			signedBy[k.ID] = true
+			res.Signatures = append(res.Signatures, Signature{KeyID: k.ID, Key: k.Name, Manifest: s.manifest.String(), DockerReference: p.Critical.Identity.DockerReference})
+		}
+	}
+	var missing []string
+	for _, k := range keys {
+		if !signedBy[k.ID] {
+			missing = append(missing, k.Name)
+		}
+	}
+	if len(missing) > 0 {
+		reason := fmt.Sprintf("no valid signature by %s among %d signature(s)", strings.Join(missing, ", "), len(sigs))
+		if len(problems) > 0 {
+			reason += " (" + strings.Join(problems, "; ") + ")"
+		}
+		return nil, fail(ErrNotVerified, "%s", reason)
+	}
+	return res, nil
+}
+
+// candidate is one signature read: its payload and raw signature.
+type candidate struct {
+	manifest digest.Digest
+	payload  []byte
+	sig      []byte
+}
+
+// candidates reads the cosign signatures of root: the manifest tagged
+// sha256-HEX.sig and the referrers of ArtifactType, each manifest once.
+// Layers that are not cosign signatures, or whose annotation is not
+// base64, are skipped.
+func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.Descriptor) ([]candidate, error) {
+	var manifests []ocispec.Descriptor
+	if d, err := src.Resolve(ctx, SigTag(root.Digest)); err == nil {
+		manifests = append(manifests, d)
+	} else if !errors.Is(err, errdef.ErrNotFound) {
+		return nil, err
+	}
+	refs, err := registry.Referrers(ctx, src, root, ArtifactType)
+	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+		return nil, err
+	}
+	seen := map[digest.Digest]bool{}
+	var out []candidate
+	for _, d := range append(manifests, refs...) {
+		if seen[d.Digest] {
+			continue
+		}
+		seen[d.Digest] = true
+		if len(seen) > MaxSignatureManifests {
+			return nil, fmt.Errorf("more than %d signature manifests", MaxSignatureManifests)
+		}
+		m, _, err := registry.FetchManifest(ctx, src, d)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range m.Layers {
+			if l.MediaType != PayloadMediaType {
+				continue
+			}
+			sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
+			if err != nil || len(sig) == 0 {
+				continue
+			}
+			if len(out) >= MaxSignatures {
+				return nil, fmt.Errorf("more than %d signatures", MaxSignatures)
+			}
+			payload, err := registry.FetchBlob(ctx, src, l, MaxPayloadSize)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, candidate{manifest: d.Digest, payload: payload, sig: sig})
+		}
+	}
+	return out, nil
+}
