@@ -84,6 +84,10 @@ func Verify(ctx context.Context, src oras.ReadOnlyGraphTarget, ref registry.Refe
 	var problems []string
 	signedBy := map[string]bool{}
 	for _, s := range sigs {
+		if s.malformed != "" {
+			problems = append(problems, s.malformed)
+			continue
+		}
 		for _, k := range keys {
 			if err := k.v.VerifySignature(bytes.NewReader(s.sig), bytes.NewReader(s.payload)); err != nil {
 				continue
@@ -126,12 +130,14 @@ type candidate struct {
 	manifest digest.Digest
 	payload  []byte
 	sig      []byte
+	// malformed says why the signature could not be read.
+	malformed string
 }
 
 // candidates reads the cosign signatures of root: the manifest tagged
 // sha256-HEX.sig and the referrers of ArtifactType, each manifest once.
-// Layers that are not cosign signatures, or whose annotation is not
-// base64, are skipped.
+// Layers that are not cosign signatures are skipped; those whose
+// signature is not base64 are returned as malformed.
 func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.Descriptor) ([]candidate, error) {
 	var manifests []ocispec.Descriptor
 	if d, err := src.Resolve(ctx, SigTag(root.Digest)); err == nil {
@@ -139,13 +145,22 @@ func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.
 	} else if !errors.Is(err, errdef.ErrNotFound) {
 		return nil, err
 	}
-	refs, err := registry.Referrers(ctx, src, root, ArtifactType)
+	// All referrers, filtered here: registries report a referrer's
+	// artifactType differently (some give its config's media type, which
+	// for cosign's .sig shape is an image config).
+	refs, err := registry.Referrers(ctx, src, root, "")
 	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
 		return nil, err
 	}
+	for _, d := range refs {
+		if d.ArtifactType == ArtifactType || d.ArtifactType == configMediaType {
+			manifests = append(manifests, d)
+		}
+	}
 	seen := map[digest.Digest]bool{}
+	seenSig := map[string]bool{}
 	var out []candidate
-	for _, d := range append(manifests, refs...) {
+	for _, d := range manifests {
 		if seen[d.Digest] {
 			continue
 		}
@@ -161,12 +176,20 @@ func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.
 			if l.MediaType != PayloadMediaType {
 				continue
 			}
-			sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
-			if err != nil || len(sig) == 0 {
+			// The same signature in two manifests (a .sig manifest
+			// and the one it replaced, still a referrer) counts once.
+			key := l.Digest.String() + " " + l.Annotations[SignatureAnnotation]
+			if seenSig[key] {
 				continue
 			}
+			seenSig[key] = true
 			if len(out) >= MaxSignatures {
 				return nil, fmt.Errorf("more than %d signatures", MaxSignatures)
+			}
+			sig, err := base64.StdEncoding.DecodeString(l.Annotations[SignatureAnnotation])
+			if err != nil || len(sig) == 0 {
+				out = append(out, candidate{manifest: d.Digest, malformed: "a signature annotation of " + l.Digest.String() + " is not base64"})
+				continue
 			}
 			payload, err := registry.FetchBlob(ctx, src, l, MaxPayloadSize)
 			if err != nil {
