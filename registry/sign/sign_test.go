@@ -322,3 +322,30 @@ func mustResolve(t *testing.T, dst registry.Target, tag string) ocispec.Descript
 	}
 	return d
 }
+
+// Signatures written into an oci-archive: tar survive Close and verify
+// when the archive is opened again (air-gapped use).
+func TestArchiveKeepsSignatures(t *testing.T) {
+	ctx := context.Background()
+	s, k := edKey(t, "ed")
+	ref := mustRef(t, "oci-archive:"+filepath.Join(t.TempDir(), "probes.tar")+":v1")
+	dst, root := pushPackage(t, ref, 1)
+	if _, err := Sign(ctx, dst, ref, s); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	src, err := registry.OpenTarget(ctx, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	again, err := registry.ResolveRoot(ctx, src, ref)
+	if err != nil || again.Digest != root.Digest {
+		t.Fatalf("resolve in the reopened archive: %v %v", again.Digest, err)
+	}
+	if _, err := Verify(ctx, src, ref, again, []*Key{k}); err != nil {
+		t.Fatal(err)
+	}
+}
