@@ -20,12 +20,7 @@ func signLayout(t *testing.T, layout string, s *sign.Signer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst, err := registry.OpenTarget(ctx, ref, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
-	if _, err := sign.Sign(ctx, dst, ref, s); err != nil {
+	if _, err := sign.SignReference(ctx, ref, nil, s); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -64,18 +64,18 @@ func cosignPassword() []byte {
 	return nil
 }
 
-// openSigned parses the command's REF argument and opens its target.
-func openSigned(c *cli.Context) (registry.Target, registry.Reference, error) {
+// signArgs checks that the command got one REF and returns it with the
+// registry options of its flags.
+func signArgs(c *cli.Context, example string) (registry.Reference, *registry.Options, error) {
+	if c.NArg() != 1 {
+		return registry.Reference{}, nil, commands.Usagef(c, "expects REF, got %s (e.g. '%s')", commands.NArgs(c), example)
+	}
 	ref, err := registry.ParseReference(c.Args().Get(0))
 	if err != nil {
-		return nil, ref, err
+		return ref, nil, err
 	}
 	o, err := commands.RegistryOptions(c)
-	if err != nil {
-		return nil, ref, err
-	}
-	t, err := registry.OpenTarget(c.Context, ref, o)
-	return t, ref, err
+	return ref, o, err
 }
 
 func signCommand() *cli.Command {
@@ -101,21 +101,15 @@ Examples:
 			&cli.StringFlag{Name: "key", Required: true, Usage: "sign with the private key in `FILE`"},
 		}, commands.RegistryFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return commands.Usagef(c, "expects REF, got %s (e.g. 'ecc sign --key ecc.key ghcr.io/org/probe:v1')", commands.NArgs(c))
+			ref, o, err := signArgs(c, "ecc sign --key ecc.key ghcr.io/org/probe:v1")
+			if err != nil {
+				return err
 			}
 			s, err := sign.LoadPrivateKey(c.String("key"), cosignPassword())
 			if err != nil {
 				return err
 			}
-			t, ref, err := openSigned(c)
-			if err != nil {
-				return err
-			}
-			res, err := sign.Sign(c.Context, t, ref, s)
-			if cerr := t.Close(); err == nil {
-				err = cerr
-			}
+			res, err := sign.SignReference(c.Context, ref, o, s)
 			if err != nil {
 				return err
 			}
@@ -148,27 +142,15 @@ Examples:
 			&cli.StringSliceFlag{Name: "key", Required: true, Usage: "the public key `FILE` that must have signed (repeat: all must have)"},
 		}, commands.RegistryFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return commands.Usagef(c, "expects REF, got %s (e.g. 'ecc verify --key ecc.pub ghcr.io/org/probe:v1')", commands.NArgs(c))
-			}
-			var keys []*sign.Key
-			for _, f := range c.StringSlice("key") {
-				k, err := sign.LoadPublicKey(f)
-				if err != nil {
-					return err
-				}
-				keys = append(keys, k)
-			}
-			t, ref, err := openSigned(c)
+			ref, o, err := signArgs(c, "ecc verify --key ecc.pub ghcr.io/org/probe:v1")
 			if err != nil {
 				return err
 			}
-			defer t.Close()
-			root, err := registry.ResolveRoot(c.Context, t, ref)
+			keys, err := sign.LoadPublicKeys(c.StringSlice("key"))
 			if err != nil {
 				return err
 			}
-			res, err := sign.Verify(c.Context, t, ref, root, keys)
+			res, err := sign.VerifyReference(c.Context, ref, o, keys)
 			if err != nil {
 				return err
 			}

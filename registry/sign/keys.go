@@ -130,36 +130,50 @@ func ParsePublicKey(data []byte, name string) (*Key, error) {
 	return &Key{v: v, ID: id, Name: name}, nil
 }
 
-// readKeyFile reads at most MaxKeyFileSize bytes of name.
-func readKeyFile(name string) ([]byte, error) {
+// readCapped reads name, refusing a file over max bytes; what says what
+// it should be, for the message.
+func readCapped(name string, max int64, what string) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxKeyFileSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	if len(data) > MaxKeyFileSize {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not a key file", name, MaxKeyFileSize)
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes: not %s", name, max, what)
 	}
 	return data, nil
 }
 
 // LoadPublicKey reads a PEM public key file.
 func LoadPublicKey(name string) (*Key, error) {
-	data, err := readKeyFile(name)
+	data, err := readCapped(name, MaxKeyFileSize, "a key file")
 	if err != nil {
 		return nil, err
 	}
 	return ParsePublicKey(data, name)
 }
 
+// LoadPublicKeys reads PEM public key files.
+func LoadPublicKeys(names []string) ([]*Key, error) {
+	var keys []*Key
+	for _, f := range names {
+		k, err := LoadPublicKey(f)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
 // LoadPrivateKey reads a PEM private key file; password decrypts cosign's
 // encrypted key files (nil: none given).
 func LoadPrivateKey(name string, password []byte) (*Signer, error) {
-	data, err := readKeyFile(name)
+	data, err := readCapped(name, MaxKeyFileSize, "a key file")
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -71,23 +70,11 @@ type policyFile struct {
 // LoadPolicy reads a policy file. Key files named in it are relative to
 // the policy file's folder.
 func LoadPolicy(name string) (*Policy, error) {
-	f, err := os.Open(name)
+	data, err := readCapped(name, MaxPolicySize, "a policy")
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxPolicySize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read policy %s: %w", name, err)
-	}
-	if len(data) > MaxPolicySize {
-		return nil, fmt.Errorf("policy %s is larger than %d bytes", name, MaxPolicySize)
-	}
-	p, err := ParsePolicy(data, name, filepath.Dir(name))
-	if err != nil {
-		return nil, err
-	}
-	return p, nil
+	return ParsePolicy(data, name, filepath.Dir(name))
 }
 
 // ParsePolicy parses a policy; key file names are relative to dir.

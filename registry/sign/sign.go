@@ -184,3 +184,17 @@ func sigConfig(layers []packager.Blob) (*packager.Blob, error) {
 	}
 	return &packager.Blob{Data: data, Desc: ocispec.Descriptor{MediaType: configMediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}}, nil
 }
+
+// SignReference opens ref's target with opts, signs what ref resolves to,
+// and closes the target (which writes an oci-archive: back).
+func SignReference(ctx context.Context, ref registry.Reference, opts *registry.Options, s *Signer) (*Signed, error) {
+	t, err := registry.OpenTarget(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	res, err := Sign(ctx, t, ref, s)
+	if cerr := t.Close(); err == nil && cerr != nil {
+		return nil, cerr
+	}
+	return res, err
+}

@@ -200,3 +200,18 @@ func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.
 	}
 	return out, nil
 }
+
+// VerifyReference opens ref's target with opts, resolves ref once and
+// verifies that digest with Verify.
+func VerifyReference(ctx context.Context, ref registry.Reference, opts *registry.Options, keys []*Key) (*Verified, error) {
+	t, err := registry.OpenTarget(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	root, err := registry.ResolveRoot(ctx, t, ref)
+	if err != nil {
+		return nil, err
+	}
+	return Verify(ctx, t, ref, root, keys)
+}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/ecc-bpf/ecc/internal/regserver"
 	"github.com/ecc-bpf/ecc/internal/testenv"
-	"github.com/ecc-bpf/ecc/source"
 )
 
 // opensslPair writes NAME.key and NAME.pub in dir with openssl genpkey
@@ -28,30 +26,12 @@ func opensslPair(t *testing.T, dir, name string, args ...string) (key, pub strin
 	return key, pub
 }
 
-// eventsPackage writes a package folder made from a committed object (no
-// clang needed).
-func eventsPackage(t *testing.T) string {
-	t.Helper()
-	src, err := source.Open(context.Background(), "../../packager/extract/testdata/events.bpf.o", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := src.Package.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "package.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
 // Signing on Debian's docker-registry (TLS, htpasswd, no referrers API):
 // keys made by openssl sign, the right key verifies, another does not,
 // ecli run --verify-key runs the signed digest and refuses an unsigned
 // package pushed over the same tag, before loading anything.
 func TestSignOnDockerRegistry(t *testing.T) {
+	testenv.BPFBuild(t)
 	reg := regserver.Start(t)
 	e := newEnv(t)
 	keys := t.TempDir()
@@ -61,7 +41,8 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	tls := []string{"--ca-file", reg.CAFile}
 	e.ok(reg.Password+"\n", eccBin, append([]string{"login", reg.Host, "-u", reg.User, "--password-stdin"}, tls...)...)
 
-	pkg := eventsPackage(t)
+	pkg := t.TempDir()
+	e.ok("", eccBin, "build", "-o", pkg, "../../examples/execsnoop/execsnoop.bpf.c", "../../examples/execsnoop/execsnoop.h")
 	ref := reg.Host + "/probes/signed:v1"
 	var pushed struct{ Digest string }
 	json.Unmarshal([]byte(e.ok("", eccBin, append([]string{"push", "--format", "json", pkg, ref}, tls...)...)), &pushed)

@@ -26,13 +26,9 @@ func Policy(c *cli.Context) (*sign.Policy, error) {
 		return nil, Usagef(c, "--verify-key and --policy exclude each other: put the keys in the policy")
 	}
 	if files := c.StringSlice("verify-key"); len(files) > 0 {
-		var keys []*sign.Key
-		for _, f := range files {
-			k, err := sign.LoadPublicKey(f)
-			if err != nil {
-				return nil, err
-			}
-			keys = append(keys, k)
+		keys, err := sign.LoadPublicKeys(files)
+		if err != nil {
+			return nil, err
 		}
 		return sign.KeysPolicy(keys), nil
 	}
