@@ -191,9 +191,12 @@ func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.
 				out = append(out, candidate{manifest: d.Digest, malformed: "a signature annotation of " + l.Digest.String() + " is not base64"})
 				continue
 			}
+			// A payload that cannot be read (missing, too large, not
+			// matching its digest) counts as no signature, and is said.
 			payload, err := registry.FetchBlob(ctx, src, l, MaxPayloadSize)
 			if err != nil {
-				return nil, err
+				out = append(out, candidate{manifest: d.Digest, malformed: fmt.Sprintf("payload %s: %v", l.Digest, err)})
+				continue
 			}
 			out = append(out, candidate{manifest: d.Digest, payload: payload, sig: sig})
 		}
