@@ -138,9 +138,9 @@ func Sign(ctx context.Context, dst oras.Target, ref registry.Reference, s *Signe
 	return &Signed{Reference: ref.String(), Digest: root.Digest.String(), Signature: desc.Digest.String(), Tag: tag, KeyID: s.KeyID}, nil
 }
 
-// existingSignatures returns the layers of the manifest at tag (nil when
-// there is none), their blobs left where they are (Attach pushes only what
-// the target lacks, and it has these).
+// existingSignatures returns the signature layers of the manifest at tag
+// (nil when there is none) with their payloads, leaving out those that
+// cannot be read.
 func existingSignatures(ctx context.Context, t oras.Target, tag string) ([]packager.Blob, error) {
 	d, err := t.Resolve(ctx, tag)
 	if errors.Is(err, errdef.ErrNotFound) {
@@ -161,9 +161,11 @@ func existingSignatures(ctx context.Context, t oras.Target, tag string) ([]packa
 		if l.MediaType != PayloadMediaType {
 			continue
 		}
+		// A layer that cannot be read could never verify: drop it
+		// rather than let it block signing.
 		data, err := registry.FetchBlob(ctx, t, l, MaxPayloadSize)
 		if err != nil {
-			return nil, err
+			continue
 		}
 		out = append(out, packager.Blob{Desc: l, Data: data})
 	}

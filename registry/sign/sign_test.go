@@ -260,7 +260,7 @@ func TestTampered(t *testing.T) {
 	}
 	for name, edit := range cases {
 		t.Run(name, func(t *testing.T) {
-			ref := mustRef(t, srv.Host+"/probes/tampered:v1")
+			ref := mustRef(t, srv.Host+"/probes/"+strings.ReplaceAll(name, " ", "-")+":v1")
 			dst, root := pushPackage(t, ref, 1)
 			if _, err := Sign(ctx, dst, ref, s); err != nil {
 				t.Fatal(err)
@@ -268,6 +268,13 @@ func TestTampered(t *testing.T) {
 			rewriteSig(t, dst, root, edit)
 			if _, err := Verify(ctx, dst, ref, root, []*Key{k}); !errors.Is(err, ErrNotVerified) {
 				t.Fatalf("verify of a tampered signature: %v", err)
+			}
+			// Signing again over the broken signature works.
+			if _, err := Sign(ctx, dst, ref, s); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Verify(ctx, dst, ref, root, []*Key{k}); err != nil {
+				t.Fatalf("verify after signing again: %v", err)
 			}
 		})
 	}
