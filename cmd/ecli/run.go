@@ -177,7 +177,7 @@ Examples:
 			uo := commands.URLOptions(c)
 			src, err := source.Open(ctx, c.Args().First(), &source.OpenOptions{
 				Policy: policy,
-				Stdin: os.Stdin, Registry: func() (*registry.Options, error) { return ro, nil }, Pull: c.String("pull"),
+				Stdin:  os.Stdin, Registry: func() (*registry.Options, error) { return ro, nil }, Pull: c.String("pull"),
 				Platform: c.String("platform"), Progress: commands.Progress(),
 				PlainHTTP: uo.PlainHTTP, CAFile: uo.CAFile, Insecure: uo.Insecure,
 				Digest: c.String("digest"), Timeout: uo.Timeout,

@@ -60,7 +60,7 @@ type Rule struct {
 type policyFile struct {
 	Version        int  `json:"version"`
 	ReferencesOnly bool `json:"references_only"`
-	Rules   []struct {
+	Rules          []struct {
 		Match         string   `json:"match"`
 		Keys          []string `json:"keys"`
 		AllowUnsigned bool     `json:"allow_unsigned"`

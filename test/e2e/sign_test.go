@@ -52,7 +52,9 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	out := e.ok("", eccBin, append([]string{"verify", "--format", "json", "--key", ecPub, "--key", edPub, ref}, tls...)...)
 	var v struct {
 		Digest     string
-		Signatures []struct{ KeyID string `json:"key_id"` }
+		Signatures []struct {
+			KeyID string `json:"key_id"`
+		}
 	}
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Digest != pushed.Digest || len(v.Signatures) != 2 {
 		t.Errorf("verify: %v\n%s", err, out)
