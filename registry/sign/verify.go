@@ -214,7 +214,7 @@ func VerifyReference(ctx context.Context, ref registry.Reference, opts *registry
 	defer t.Close()
 	root, err := registry.ResolveRoot(ctx, t, ref)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verify %s: %w", ref, err)
 	}
 	return Verify(ctx, t, ref, root, keys)
 }
