@@ -36,7 +36,7 @@ const (
 // Bounds on what is read when verifying: the signature manifests of one
 // digest, the signature layers in all, and one payload.
 const (
-	MaxSignatureManifests = 16
+	MaxSignatureManifests = 32
 	MaxSignatures         = 64
 	MaxPayloadSize        = 64 << 10
 )
@@ -106,6 +106,22 @@ func Sign(ctx context.Context, dst oras.Target, ref registry.Reference, s *Signe
 	if err != nil {
 		return nil, err
 	}
+	tag := SigTag(root.Digest)
+	layers, err := existingSignatures(ctx, dst, tag)
+	if err != nil {
+		return nil, fmt.Errorf("sign %s: read the signatures already at %s: %w", ref, tag, err)
+	}
+	// Signing again with the same key changes nothing (a CI job run
+	// twice): the signature there is kept.
+	for _, l := range layers {
+		if bytes.Equal(l.Data, payload) && s.signed(l) {
+			d, err := dst.Resolve(ctx, tag)
+			if err != nil {
+				return nil, fmt.Errorf("sign %s: %w", ref, err)
+			}
+			return &Signed{Reference: ref.String(), Digest: root.Digest.String(), Signature: d.Digest.String(), Tag: tag, KeyID: s.KeyID}, nil
+		}
+	}
 	sig, err := s.sv.SignMessage(bytes.NewReader(payload))
 	if err != nil {
 		return nil, fmt.Errorf("sign %s: %w", ref, err)
@@ -116,11 +132,6 @@ func Sign(ctx context.Context, dst oras.Target, ref registry.Reference, s *Signe
 		Size:        int64(len(payload)),
 		Annotations: map[string]string{SignatureAnnotation: base64.StdEncoding.EncodeToString(sig)},
 	}}
-	tag := SigTag(root.Digest)
-	layers, err := existingSignatures(ctx, dst, tag)
-	if err != nil {
-		return nil, fmt.Errorf("sign %s: read the signatures already at %s: %w", ref, tag, err)
-	}
 	layers = append(layers, layer)
 	cfg, err := sigConfig(layers)
 	if err != nil {
@@ -199,4 +210,10 @@ func SignReference(ctx context.Context, ref registry.Reference, opts *registry.O
 		return nil, cerr
 	}
 	return res, err
+}
+
+// signed says whether layer's signature verifies with s's key.
+func (s *Signer) signed(layer packager.Blob) bool {
+	sig, err := base64.StdEncoding.DecodeString(layer.Desc.Annotations[SignatureAnnotation])
+	return err == nil && s.sv.VerifySignature(bytes.NewReader(sig), bytes.NewReader(layer.Data)) == nil
 }

@@ -157,6 +157,15 @@ func TestSignVerify(t *testing.T) {
 				t.Errorf("verify needing a key that has not signed: %v", err)
 			}
 
+			// Signing again with the same key keeps the signature.
+			again, err := Sign(ctx, dst, ref, ecS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Signature != signed.Signature {
+				t.Errorf("signing again with the same key made %s, want %s kept", again.Signature, signed.Signature)
+			}
+
 			// A second signature joins the first.
 			if _, err := Sign(ctx, dst, ref, edS); err != nil {
 				t.Fatal(err)
@@ -359,5 +368,43 @@ func TestArchiveKeepsSignatures(t *testing.T) {
 	}
 	if _, err := Verify(ctx, src, ref, again, []*Key{k}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Many signers leave many replaced .sig manifests behind as referrers;
+// past the bound they are not read, and the current .sig manifest, read
+// first, still holds every signature.
+func TestManySigners(t *testing.T) {
+	ctx := context.Background()
+	ref := mustRef(t, "oci:"+t.TempDir()+":v1")
+	dst, root := pushPackage(t, ref, 1)
+	var keys []*Key
+	for i := 0; i < MaxSignatureManifests+3; i++ {
+		privPEM, pubPEM, err := GenerateKey(Ed25519)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ParsePrivateKey(privPEM, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := ParsePublicKey(pubPEM, fmt.Sprint("key", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Sign(ctx, dst, ref, s); err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	if refs, err := registry.Referrers(ctx, dst, root, ""); err != nil || len(refs) <= MaxSignatureManifests {
+		t.Fatalf("%d referrers (%v), want more than %d", len(refs), err, MaxSignatureManifests)
+	}
+	v, err := Verify(ctx, dst, ref, root, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Signatures) != len(keys) {
+		t.Errorf("%d signatures verified, want %d", len(v.Signatures), len(keys))
 	}
 }

@@ -165,8 +165,13 @@ func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.
 			continue
 		}
 		seen[d.Digest] = true
+		// The .sig manifest comes first and holds every signature
+		// ecc or cosign added; the referrers after it are mostly the
+		// .sig manifests it replaced. Read a bounded number, and say so
+		// when some are left.
 		if len(seen) > MaxSignatureManifests {
-			return nil, fmt.Errorf("more than %d signature manifests", MaxSignatureManifests)
+			out = append(out, candidate{malformed: fmt.Sprintf("%d signature manifests past the first %d were not read", len(manifests)-MaxSignatureManifests, MaxSignatureManifests)})
+			break
 		}
 		m, _, err := registry.FetchManifest(ctx, src, d)
 		if err != nil {
