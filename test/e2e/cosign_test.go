@@ -12,18 +12,7 @@ import (
 )
 
 // cosignCLI finds the cosign CLI that make test-deps installs.
-func cosignCLI(t *testing.T) string {
-	if abs, err := filepath.Abs("../../.tools/bin/cosign"); err == nil {
-		if _, err := os.Stat(abs); err == nil {
-			return abs
-		}
-	}
-	if p, err := exec.LookPath("cosign"); err == nil {
-		return p
-	}
-	testenv.Missing(t, "the cosign CLI is not installed (make test-deps installs it)")
-	return ""
-}
+func cosignCLI(t *testing.T) string { return testDepTool(t, "cosign") }
 
 // cosign and ecc accept each other's signatures, on Debian's
 // docker-registry (TLS, htpasswd), without a transparency log.
