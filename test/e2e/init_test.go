@@ -18,6 +18,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/registry/registrytest"
+	"github.com/ecc-bpf/ecc/registry/sign"
 	"github.com/ecc-bpf/ecc/templates"
 )
 
@@ -430,10 +431,20 @@ func TestInitWorkflowRuns(t *testing.T) {
 				"${{ github.ref_name }}", "v0.1.0",
 				"ghcr.io", reg.Host,
 			)
+			// The Sign step's secret: a key made by ecc key generate.
+			keys := t.TempDir()
+			if _, _, err := sign.WriteKeyPair(filepath.Join(keys, "ecc"), sign.ECDSAP256); err != nil {
+				t.Fatal(err)
+			}
+			signingKey, err := os.ReadFile(filepath.Join(keys, "ecc.key"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			env := append(os.Environ(),
 				"PATH="+filepath.Dir(eccBin)+":"+os.Getenv("PATH"),
 				"DOCKER_CONFIG="+t.TempDir(), "ECC_STORE_DIR="+t.TempDir(),
-				"ECC_REGISTRY_USERNAME=", "ECC_REGISTRY_PASSWORD=")
+				"ECC_REGISTRY_USERNAME=", "ECC_REGISTRY_PASSWORD=",
+				"ECC_SIGNING_KEY="+string(signingKey), "RUNNER_TEMP="+t.TempDir())
 			var pushOut string
 			ran := 0
 			for _, job := range readWorkflow(t, dir).Jobs {
@@ -465,8 +476,8 @@ func TestInitWorkflowRuns(t *testing.T) {
 					}
 				}
 			}
-			if ran != 3 {
-				t.Errorf("ran %d ecc steps, want 3 (build, login, push)", ran)
+			if ran != 4 {
+				t.Errorf("ran %d ecc steps, want 4 (build, login, push, sign)", ran)
 			}
 			var res struct{ Reference, Digest string }
 			if err := json.Unmarshal([]byte(pushOut), &res); err != nil {
@@ -504,6 +515,12 @@ func TestInitWorkflowRuns(t *testing.T) {
 				t.Errorf("pushed %s with %v, want an index of %s", idx.MediaType, plats, wantPlats)
 			}
 			t.Logf("pushed %s (%s): %v", res.Reference, res.Digest[:19], plats)
+			// The Sign step signed what was pushed.
+			verify := exec.Command(eccBin, "verify", "--key", filepath.Join(keys, "ecc.pub"), res.Reference)
+			verify.Env = env
+			if out, err := verify.CombinedOutput(); err != nil {
+				t.Errorf("the pushed package is not signed: %v\n%s", err, out)
+			}
 		})
 	}
 }
