@@ -25,7 +25,9 @@ require (
 )
 
 require (
+	github.com/in-toto/attestation v1.2.0 // indirect
 	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
+	github.com/spdx/tools-golang v0.5.7 // indirect
 )

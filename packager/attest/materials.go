@@ -1,0 +1,203 @@
+// Package attest says what a package's build was made from and what it
+// holds, in the supply-chain formats the field reads: SLSA provenance v1
+// and an SPDX 2.3 SBOM, each as an in-toto Statement v1
+// (docs/format.md, "Attestations"). Everything comes from Materials, the
+// inputs `ecc build` recorded (the build cache keeps them with its
+// entries, so a cached build reports the same); nothing is read from the
+// machine here.
+package attest
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+// MaterialsFile is the file `ecc build` writes beside package.json with the
+// build's Materials, for `ecc push --attest`.
+const MaterialsFile = "materials.json"
+
+// File kinds in Materials.Files.
+const (
+	// KindSource is the NAME.bpf.c compiled.
+	KindSource = "source"
+	// KindExportHeader is the EXPORT_HEADER.h given to ecc build.
+	KindExportHeader = "export-header"
+	// KindHeader is a header the source included from the project.
+	KindHeader = "header"
+	// KindECC is a header ecc ships (<ecc.h>, the compat headers).
+	KindECC = "ecc"
+	// KindVmlinux is the vmlinux.h ecc generated from the BTF.
+	KindVmlinux = "vmlinux"
+	// KindSystem is a header of the system (libbpf's, the C library's).
+	KindSystem = "system"
+)
+
+// File is one input of a build.
+type File struct {
+	// Path is relative to the source's folder for the project's files
+	// (KindSource, KindExportHeader, KindHeader), "ecc/include/NAME" for
+	// ecc's headers, "vmlinux.h" for the generated one, and absolute for
+	// system headers.
+	Path   string `json:"path"`
+	Kind   string `json:"kind"`
+	SHA256 string `json:"sha256"`
+}
+
+// Materials are a build's inputs, as ecc build knows them.
+type Materials struct {
+	// Name is NAME of NAME.bpf.c.
+	Name string `json:"name"`
+	// Arch is the target architecture (ecc's name: x86_64, arm64, ...).
+	Arch string `json:"arch"`
+	// Files are the source and every file clang read (clang -MD), sorted
+	// by path, the source first.
+	Files []File `json:"files"`
+	// CFlags are the user's extra flags (--cflags); Args the whole clang
+	// command line but for the input, output and dependency file.
+	CFlags []string `json:"cflags"`
+	// Clang is the compiler.
+	Clang Tool `json:"clang"`
+	// BTF is the kernel BTF vmlinux.h was generated from: its path and the
+	// SHA-256 of the raw BTF.
+	BTF BTF `json:"btf"`
+	// KernelBTF are the kernels whose BTF the package carries (--btfgen):
+	// release and SHA-256 of the cut-down BTF.
+	KernelBTF []KernelBTF `json:"kernel_btf,omitempty"`
+	// Builder is the ecc that built it.
+	Builder Tool `json:"builder"`
+}
+
+// Tool names a program and its version.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// Commit is the source revision it was built from, when known.
+	Commit string `json:"commit,omitempty"`
+	// Path is where it was found (clang), when it matters.
+	Path string `json:"path,omitempty"`
+}
+
+// BTF is the BTF a build's vmlinux.h came from.
+type BTF struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// KernelBTF is a kernel's BTF in the package.
+type KernelBTF struct {
+	Release string `json:"release"`
+	SHA256  string `json:"sha256"`
+}
+
+// Source returns the source file's entry (nil when absent).
+func (m *Materials) Source() *File {
+	for i := range m.Files {
+		if m.Files[i].Kind == KindSource {
+			return &m.Files[i]
+		}
+	}
+	return nil
+}
+
+// Sort puts the files in their canonical order: the source first, then by
+// path.
+func (m *Materials) Sort() {
+	sort.SliceStable(m.Files, func(i, j int) bool {
+		a, b := m.Files[i], m.Files[j]
+		if (a.Kind == KindSource) != (b.Kind == KindSource) {
+			return a.Kind == KindSource
+		}
+		return a.Path < b.Path
+	})
+}
+
+// ErrMaterials wraps every refusal of recorded materials.
+var ErrMaterials = errors.New("invalid build materials")
+
+// Check refuses materials that could not describe a build: no source, a
+// digest that is not SHA-256 hex, an empty path or a file listed twice.
+func (m *Materials) Check() error {
+	if m.Name == "" || m.Arch == "" {
+		return fmt.Errorf("%w: no name or architecture", ErrMaterials)
+	}
+	if m.Source() == nil {
+		return fmt.Errorf("%w: no source file", ErrMaterials)
+	}
+	seen := map[string]bool{}
+	for _, f := range m.Files {
+		if f.Path == "" || seen[f.Path] {
+			return fmt.Errorf("%w: file %q listed twice or unnamed", ErrMaterials, f.Path)
+		}
+		seen[f.Path] = true
+		if !isSHA256(f.SHA256) {
+			return fmt.Errorf("%w: file %s: sha256 %q is not 64 hex digits", ErrMaterials, f.Path, f.SHA256)
+		}
+	}
+	if !isSHA256(m.BTF.SHA256) {
+		return fmt.Errorf("%w: BTF %s: sha256 %q is not 64 hex digits", ErrMaterials, m.BTF.Path, m.BTF.SHA256)
+	}
+	for _, k := range m.KernelBTF {
+		if !isSHA256(k.SHA256) {
+			return fmt.Errorf("%w: kernel BTF %s: sha256 %q is not 64 hex digits", ErrMaterials, k.Release, k.SHA256)
+		}
+	}
+	return nil
+}
+
+func isSHA256(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
+// maxMaterialsFile bounds what ReadMaterials reads: a build's inputs are
+// a few hundred files.
+const maxMaterialsFile = 4 << 20
+
+// ReadMaterials reads and checks a materials.json.
+func ReadMaterials(path string) (*Materials, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > maxMaterialsFile {
+		return nil, fmt.Errorf("%s: %w: %d bytes, more than %d", path, ErrMaterials, st.Size(), maxMaterialsFile)
+	}
+	var m Materials
+	dec := json.NewDecoder(f)
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", path, ErrMaterials, err)
+	}
+	if err := m.Check(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &m, nil
+}
+
+// Marshal is the materials as materials.json holds them.
+func (m *Materials) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// ReadBuildMaterials reads the materials ecc build wrote beside a
+// package.json (pkgPath, or a folder holding one).
+func ReadBuildMaterials(pkgPath string) (*Materials, error) {
+	dir := pkgPath
+	if st, err := os.Stat(pkgPath); err == nil && !st.IsDir() {
+		dir = filepath.Dir(pkgPath)
+	}
+	return ReadMaterials(filepath.Join(dir, MaterialsFile))
+}
