@@ -386,8 +386,8 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string, single bool
 		return nil, nil, err
 	}
 	out := &Output{Arch: a, Dir: dir, Clang: b.clang,
-		Object:  filepath.Join(dir, b.name+ObjSuffix),
-		Skel:    filepath.Join(dir, b.name+SkelSuffix),
+		Object:        filepath.Join(dir, b.name+ObjSuffix),
+		Skel:          filepath.Join(dir, b.name+SkelSuffix),
 		Package:       filepath.Join(dir, PackageFile),
 		MaterialsFile: filepath.Join(dir, attest.MaterialsFile),
 	}
@@ -483,7 +483,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string, single bool
 	if err := os.WriteFile(filepath.Join(work, names[2]), pkg, 0o644); err != nil {
 		return nil, nil, err
 	}
-	mats, err := b.materials(a, bi, deps, kbtf)
+	mats, err := b.materials(a, bi, deps, kbtf, start)
 	if err != nil {
 		return nil, nil, err
 	}

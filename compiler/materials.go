@@ -1,10 +1,12 @@
 package compiler
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ecc-bpf/ecc/compiler/buildcache"
 	"github.com/ecc-bpf/ecc/packager"
@@ -27,14 +29,21 @@ func (b *builder) builder() attest.Tool {
 // materials records what a build read: every file clang's dependency
 // output names (the source first), with its SHA-256 as the build cache
 // recorded it, and the flags, clang, BTF and ecc that made the object.
-func (b *builder) materials(a Arch, bi *btfInfo, deps []buildcache.Dep, kbtf []packager.KernelBTF) (*attest.Materials, error) {
+func (b *builder) materials(a Arch, bi *btfInfo, deps []buildcache.Dep, kbtf []packager.KernelBTF, start time.Time) (*attest.Materials, error) {
+	id := make([]byte, 16)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
 	m := &attest.Materials{
-		Name:    b.name,
-		Arch:    a.Name,
-		CFlags:  append([]string{}, b.o.CFlags...),
-		Clang:   attest.Tool{Name: "clang", Version: b.clang.Version, Path: b.clang.Path},
-		BTF:     attest.BTF{Path: bi.path, SHA256: bi.digest},
-		Builder: b.builder(),
+		InvocationID: hex.EncodeToString(id),
+		StartedOn:    start.UTC(),
+		FinishedOn:   time.Now().UTC(),
+		Name:         b.name,
+		Arch:         a.Name,
+		CFlags:       append([]string{}, b.o.CFlags...),
+		Clang:        attest.Tool{Name: "clang", Version: b.clang.Version, Path: b.clang.Path},
+		BTF:          attest.BTF{Path: bi.path, SHA256: bi.digest},
+		Builder:      b.builder(),
 	}
 	srcDir := filepath.Dir(b.src)
 	for _, d := range deps {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 )
 
 // MaterialsFile is the file `ecc build` writes beside package.json with the
@@ -70,6 +71,11 @@ type Materials struct {
 	KernelBTF []KernelBTF `json:"kernel_btf,omitempty"`
 	// Builder is the ecc that built it.
 	Builder Tool `json:"builder"`
+	// InvocationID names the build that made the object; StartedOn and
+	// FinishedOn are when it ran (a cached build keeps the first's).
+	InvocationID string    `json:"invocation_id"`
+	StartedOn    time.Time `json:"started_on"`
+	FinishedOn   time.Time `json:"finished_on"`
 }
 
 // Tool names a program and its version.
