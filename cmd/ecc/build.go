@@ -13,6 +13,7 @@ import (
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/kimage"
+	"github.com/ecc-bpf/ecc/packager/attest"
 	"github.com/ecc-bpf/ecc/vm/kernel"
 )
 
@@ -123,6 +124,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 				Color:        commands.Color(os.Stderr),
 				BTFGen:       btfgen,
 				KernelNames:  kernelNames,
+				Builder:      eccBuilder(),
 			}
 			if c.Bool("verbose") {
 				o.Verbose = os.Stderr
@@ -223,6 +225,12 @@ func (b buildJSON) print(w io.Writer) {
 	if m := b.Wasm; m != nil {
 		fmt.Fprintf(w, "%s: %s (wasm32, %s, %d KiB)\n", b.Name, m.Path, m.Lang, (m.Size+1023)/1024)
 	}
+}
+
+// eccBuilder names this ecc in a build's materials.
+func eccBuilder() attest.Tool {
+	bi := commands.ReadBuildInfo()
+	return attest.Tool{Name: "ecc", Version: bi.Version, Commit: bi.Commit}
 }
 
 // kernelAdvice adds what to pass instead to a --btfgen kernel that holds

@@ -198,12 +198,50 @@ func (m *Materials) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ReadBuildMaterials reads the materials ecc build wrote beside a
-// package.json (pkgPath, or a folder holding one).
-func ReadBuildMaterials(pkgPath string) (*Materials, error) {
-	dir := pkgPath
-	if st, err := os.Stat(pkgPath); err == nil && !st.IsDir() {
-		dir = filepath.Dir(pkgPath)
+// OpenBuildMaterials reads the materials of what packager.OpenBuild
+// reads at path (a package.json, or a build folder with one folder per
+// extra architecture), by architecture. A package.json without
+// materials beside it gives an error matching fs.ErrNotExist.
+func OpenBuildMaterials(path string) (map[string]*Materials, error) {
+	out := map[string]*Materials{}
+	add := func(file string) error {
+		m, err := ReadMaterials(file)
+		if err != nil {
+			return err
+		}
+		if other := out[m.Arch]; other != nil {
+			return fmt.Errorf("%s: %w: a second build for %s", file, ErrMaterials, m.Arch)
+		}
+		out[m.Arch] = m
+		return nil
 	}
-	return ReadMaterials(filepath.Join(dir, MaterialsFile))
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return out, add(filepath.Join(filepath.Dir(path), MaterialsFile))
+	}
+	if _, err := os.Stat(filepath.Join(path, "package.json")); err == nil {
+		if err := add(filepath.Join(path, MaterialsFile)); err != nil {
+			return nil, err
+		}
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		sub := filepath.Join(path, e.Name())
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(sub, "package.json")); err != nil {
+			continue
+		}
+		if err := add(filepath.Join(sub, MaterialsFile)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
