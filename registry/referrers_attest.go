@@ -280,3 +280,50 @@ func FetchStatement(ctx context.Context, src content.Fetcher, referrer ocispec.D
 	}
 	return st, nil
 }
+
+// Referrers is what refers to the package a reference names, sorted into
+// signatures and attestations (inspect's lists).
+type Referrers struct {
+	// Subject is the digest the reference resolved to.
+	Subject      string     `json:"subject"`
+	Signatures   []Referrer `json:"signatures"`
+	Attestations []Referrer `json:"attestations"`
+}
+
+// ReferrersOf resolves ref where it lives (a registry, oci:DIR,
+// oci-archive:FILE) and lists the signatures and attestations that refer
+// to it. An attestation of ours whose manifest does not carry its
+// predicate type is read (FetchStatement) to learn it.
+func ReferrersOf(ctx context.Context, ref Reference, o *Options) (*Referrers, error) {
+	src, err := OpenTarget(ctx, ref, o)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	root, err := src.Resolve(ctx, ref.TagOrDigest())
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", ref, err)
+	}
+	refs, err := ListReferrers(ctx, src, root)
+	if err != nil {
+		return nil, fmt.Errorf("referrers of %s: %w", ref, MapError(err, ref))
+	}
+	out := &Referrers{Subject: root.Digest.String(), Signatures: []Referrer{}, Attestations: []Referrer{}}
+	for _, r := range refs {
+		switch r.Kind {
+		case "signature":
+			out.Signatures = append(out.Signatures, r)
+		case "attestation":
+			if r.PredicateType == "" && r.ArtifactType == attest.MediaType {
+				d, err := src.Resolve(ctx, r.Digest)
+				if err == nil {
+					if st, err := FetchStatement(ctx, src, d, root.Digest); err == nil {
+						r.PredicateType = st.PredicateType
+					}
+				}
+			}
+			out.Attestations = append(out.Attestations, r)
+		}
+	}
+	return out, nil
+}
