@@ -2,6 +2,8 @@ package attest
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 
@@ -75,4 +77,40 @@ func (p *Package) check() error {
 		}
 	}
 	return nil
+}
+
+// Files `ecc build --attest` writes beside package.json.
+const (
+	ProvenanceSuffix = ".provenance.json"
+	SBOMSuffix       = ".sbom.spdx.json"
+)
+
+// WriteBuild writes the provenance and the SBOM of a built, not yet
+// pushed, object (its subject is the object alone) into dir as
+// NAME.provenance.json and NAME.sbom.spdx.json, and returns their paths.
+func WriteBuild(dir, objectPath string, mats *Materials) ([]string, error) {
+	obj, err := os.ReadFile(objectPath)
+	if err != nil {
+		return nil, err
+	}
+	p := &Package{Name: mats.Name, Platforms: []Platform{NewPlatform(mats.Name, obj, mats, "")}}
+	var written []string
+	for _, s := range []struct {
+		make   func(*Package) ([]byte, error)
+		suffix string
+	}{{Provenance, ProvenanceSuffix}, {SBOM, SBOMSuffix}} {
+		data, err := s.make(p)
+		if err == nil {
+			path := filepath.Join(dir, mats.Name+s.suffix)
+			if err = packager.WriteFileAtomic(path, data, 0o644); err == nil {
+				written = append(written, path)
+				continue
+			}
+		}
+		for _, f := range written {
+			os.Remove(f)
+		}
+		return nil, err
+	}
+	return written, nil
 }
