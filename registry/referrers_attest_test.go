@@ -65,15 +65,7 @@ func TestPushAttested(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ref, err := ParseReference(target)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dst, err := OpenTarget(ctx, ref, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer dst.Close()
+			ref, dst := openAttestTarget(t, target)
 			res, err := PushAttested(ctx, pkgs, mats, dst, ref, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -136,6 +128,21 @@ func TestPushAttested(t *testing.T) {
 	}
 }
 
+// openAttestTarget parses a reference and opens its target until the test ends.
+func openAttestTarget(t *testing.T, s string) (Reference, Target) {
+	t.Helper()
+	ref, err := ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := OpenTarget(context.Background(), ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dst.Close() })
+	return ref, dst
+}
+
 // sizeOf resolves a manifest digest's size in dst.
 func sizeOf(t *testing.T, ctx context.Context, dst Target, d string) int64 {
 	t.Helper()
@@ -153,15 +160,7 @@ func sizeOf(t *testing.T, ctx context.Context, dst Target, d string) int64 {
 func TestFetchStatementHostile(t *testing.T) {
 	ctx := context.Background()
 	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
-	ref, err := ParseReference(reg.Host + "/probes/hostile:v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := OpenTarget(ctx, ref, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dst.Close()
+	ref, dst := openAttestTarget(t, reg.Host+"/probes/hostile:v1")
 	pkgs := testPackages(t, 1)
 	res, err := Push(ctx, pkgs, dst, ref, nil)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -171,16 +172,15 @@ func ReadMaterials(path string) (*Materials, error) {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
+	data, err := io.ReadAll(io.LimitReader(f, maxMaterialsFile+1))
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > maxMaterialsFile {
-		return nil, fmt.Errorf("%s: %w: %d bytes, more than %d", path, ErrMaterials, st.Size(), maxMaterialsFile)
+	if len(data) > maxMaterialsFile {
+		return nil, fmt.Errorf("%s: %w: more than %d bytes", path, ErrMaterials, maxMaterialsFile)
 	}
 	var m Materials
-	dec := json.NewDecoder(f)
-	if err := dec.Decode(&m); err != nil {
+	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%s: %w: %w", path, ErrMaterials, err)
 	}
 	if err := m.Check(); err != nil {
