@@ -483,7 +483,7 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string, single bool
 	if err := os.WriteFile(filepath.Join(work, names[2]), pkg, 0o644); err != nil {
 		return nil, nil, err
 	}
-	mats, err := b.materials(a, bi, deps, kbtf, start)
+	mats, err := b.materials(a, bi, objBytes, deps, kbtf, start)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,7 +29,7 @@ func (b *builder) builder() attest.Tool {
 // materials records what a build read: every file clang's dependency
 // output names (the source first), with its SHA-256 as the build cache
 // recorded it, and the flags, clang, BTF and ecc that made the object.
-func (b *builder) materials(a Arch, bi *btfInfo, deps []buildcache.Dep, kbtf []packager.KernelBTF, start time.Time) (*attest.Materials, error) {
+func (b *builder) materials(a Arch, bi *btfInfo, object []byte, deps []buildcache.Dep, kbtf []packager.KernelBTF, start time.Time) (*attest.Materials, error) {
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
 		return nil, err
@@ -39,6 +39,7 @@ func (b *builder) materials(a Arch, bi *btfInfo, deps []buildcache.Dep, kbtf []p
 		StartedOn:    start.UTC(),
 		FinishedOn:   time.Now().UTC(),
 		Name:         b.name,
+		Object:       sha256Hex(object),
 		Arch:         a.Name,
 		CFlags:       append([]string{}, b.o.CFlags...),
 		Clang:        attest.Tool{Name: "clang", Version: b.clang.Version, Path: b.clang.Path},

@@ -94,6 +94,9 @@ char LICENSE[] SEC("license") = "GPL";
 	if m.BTF.Path != btf || m.BTF.SHA256 != fileSHA256(t, btf) {
 		t.Errorf("btf %+v, want %s", m.BTF, fileSHA256(t, btf))
 	}
+	if m.Object != fileSHA256(t, filepath.Join(dir, "out", "mat.bpf.o")) {
+		t.Errorf("object_sha256 %s is not the object's", m.Object)
+	}
 	if m.InvocationID == "" || m.StartedOn.IsZero() || m.FinishedOn.Before(m.StartedOn) {
 		t.Errorf("invocation %q %v %v", m.InvocationID, m.StartedOn, m.FinishedOn)
 	}

@@ -127,8 +127,8 @@ func attestedPackage(art *packager.Artifact, pkgs []packager.PlatformPackage, ma
 		if m == nil {
 			return nil, fmt.Errorf("no build materials for %s (%s): rebuild with this ecc, which writes %s beside package.json", pp.Name, arch, attest.MaterialsFile)
 		}
-		if m.Name != pp.Name {
-			return nil, fmt.Errorf("the build materials are of %s, the package is %s: rebuild it", m.Name, pp.Name)
+		if err := m.CheckObject(pp.Package.Object); err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", pp.Name, arch, err)
 		}
 		var manifest digest.Digest
 		for _, d := range idx.Manifests {

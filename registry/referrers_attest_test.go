@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,15 @@ func TestPushAttested(t *testing.T) {
 				t.Fatal(err)
 			}
 			ref, dst := openAttestTarget(t, target)
+			// Materials of another build are refused before anything is pushed.
+			stale := *mats["x86_64"]
+			stale.Object = digest.FromString("another object").Encoded()
+			if _, err := PushAttested(ctx, pkgs, map[string]*attest.Materials{"x86_64": &stale}, dst, ref, nil); !errors.Is(err, attest.ErrMaterials) {
+				t.Fatalf("stale materials: %v", err)
+			}
+			if _, err := dst.Resolve(ctx, ref.Tag); err == nil {
+				t.Fatal("a refused push --attest pushed the package")
+			}
 			res, err := PushAttested(ctx, pkgs, mats, dst, ref, nil)
 			if err != nil {
 				t.Fatal(err)

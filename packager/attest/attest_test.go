@@ -14,7 +14,7 @@ func sum(s string) string { return digest.FromString(s).Encoded() }
 
 func testMaterials(arch string) *Materials {
 	m := &Materials{
-		Name: "probe", Arch: arch,
+		Name: "probe", Arch: arch, Object: sum("object " + map[string]string{"x86_64": "amd64"}[arch] + map[string]string{"arm64": "arm64"}[arch]),
 		Files: []File{
 			{Path: "vmlinux.h", Kind: KindVmlinux, SHA256: sum("vmlinux " + arch)},
 			{Path: "probe.h", Kind: KindExportHeader, SHA256: sum("probe.h")},

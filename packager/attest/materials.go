@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // MaterialsFile is the file `ecc build` writes beside package.json with the
@@ -56,6 +58,10 @@ type Materials struct {
 	Name string `json:"name"`
 	// Arch is the target architecture (ecc's name: x86_64, arm64, ...).
 	Arch string `json:"arch"`
+	// Object is the SHA-256 of the BPF object the build produced (as
+	// package.json holds it), so that materials left beside another
+	// package are refused (CheckObject).
+	Object string `json:"object_sha256"`
 	// Files are the source and every file clang read (clang -MD), sorted
 	// by path, the source first.
 	Files []File `json:"files"`
@@ -123,6 +129,14 @@ func (m *Materials) Sort() {
 	})
 }
 
+// CheckObject refuses materials of another build than object's.
+func (m *Materials) CheckObject(object []byte) error {
+	if got := digest.FromBytes(object).Encoded(); got != m.Object {
+		return fmt.Errorf("%w: they describe the build of an object with sha256 %s, and the package's object is %s (rebuild it)", ErrMaterials, m.Object, got)
+	}
+	return nil
+}
+
 // ErrMaterials wraps every refusal of recorded materials.
 var ErrMaterials = errors.New("invalid build materials")
 
@@ -134,6 +148,9 @@ func (m *Materials) Check() error {
 	}
 	if m.Source() == nil {
 		return fmt.Errorf("%w: no source file", ErrMaterials)
+	}
+	if !isSHA256(m.Object) {
+		return fmt.Errorf("%w: object_sha256 %q is not 64 hex digits", ErrMaterials, m.Object)
 	}
 	seen := map[string]bool{}
 	for _, f := range m.Files {

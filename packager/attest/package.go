@@ -93,6 +93,9 @@ func WriteBuild(dir, objectPath string, mats *Materials) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := mats.CheckObject(obj); err != nil {
+		return nil, err
+	}
 	p := &Package{Name: mats.Name, Platforms: []Platform{NewPlatform(mats.Name, obj, mats, "")}}
 	var written []string
 	for _, s := range []struct {
