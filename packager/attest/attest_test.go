@@ -1,6 +1,7 @@
 package attest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -8,6 +9,9 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	spdxjson "github.com/spdx/tools-golang/json"
+	"github.com/spdx/tools-golang/spdx/v2/common"
+	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
 )
 
 func sum(s string) string { return digest.FromString(s).Encoded() }
@@ -201,6 +205,31 @@ func TestSBOM(t *testing.T) {
 	}
 	if pkgs["probe"] != "1.0" || pkgs["clang"] != "19.1.7" || pkgs["ecc"] != "v1.2.3" {
 		t.Errorf("packages %v", pkgs)
+	}
+	// spdx/tools-golang reads the predicate back as an SPDX 2.3 document
+	// whose relationships resolve. Ten files: two objects, the source,
+	// header and system header shared, a vmlinux.h and a BTF per arch,
+	// one kernel BTF.
+	var predicate struct{ Predicate json.RawMessage }
+	json.Unmarshal(data, &predicate)
+	var read spdx.Document
+	if err := spdxjson.ReadInto(bytes.NewReader(predicate.Predicate), &read); err != nil {
+		t.Fatalf("spdx/tools-golang reads: %v", err)
+	}
+	if read.SPDXVersion != "SPDX-2.3" || len(read.Files) != 10 || len(read.Packages) != 3 {
+		t.Errorf("read back: %s, %d files, %d packages", read.SPDXVersion, len(read.Files), len(read.Packages))
+	}
+	ids := map[common.ElementID]bool{"DOCUMENT": true}
+	for _, f := range read.Files {
+		ids[f.FileSPDXIdentifier] = true
+	}
+	for _, p := range read.Packages {
+		ids[p.PackageSPDXIdentifier] = true
+	}
+	for _, r := range read.Relationships {
+		if !ids[r.RefA.ElementRefID] || !ids[r.RefB.ElementRefID] {
+			t.Errorf("relationship %v %s %v names an element the document lacks", r.RefA, r.Relationship, r.RefB)
+		}
 	}
 	// Every file of the arm64 object is something it was generated from.
 	generated := map[string]bool{}
