@@ -245,3 +245,69 @@ func TestFetchStatementHostile(t *testing.T) {
 		t.Errorf("listed %d attestations and %d signatures: %+v", attestations, signatures, refs)
 	}
 }
+
+// A two-architecture build pushes one index; its provenance names both
+// manifests and both objects, and each architecture's vmlinux.h.
+func TestPushAttestedMultiArch(t *testing.T) {
+	testenv.BPFBuild(t)
+	out := t.TempDir()
+	arches, err := compiler.ParseArches([]string{"x86_64,arm64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	if _, err := compiler.Build(context.Background(), &compiler.Options{
+		Source: "../examples/execsnoop/execsnoop.bpf.c", ExportHeader: "../examples/execsnoop/execsnoop.h",
+		OutDir: out, CacheDir: filepath.Join(t.TempDir(), "cache"), Stderr: &stderr, Arches: arches,
+	}); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	pkgs, err := packager.OpenBuild(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mats, err := attest.OpenBuildMaterials(out)
+	if err != nil || len(mats) != 2 {
+		t.Fatalf("materials %v %v", mats, err)
+	}
+	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
+	ref, dst := openAttestTarget(t, reg.Host+"/probes/multi:v1")
+	ctx := context.Background()
+	res, err := PushAttested(ctx, pkgs, mats, dst, ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, rootData, err := fetchRoot(ctx, dst, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(rootData, &idx); err != nil || len(idx.Manifests) != 2 {
+		t.Fatalf("index %v %s", err, rootData)
+	}
+	d, err := dst.Resolve(ctx, res.Attestations[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := FetchStatement(ctx, dst, d, root.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range idx.Manifests {
+		if !st.HasSubject(m.Digest) {
+			t.Errorf("the provenance does not name the %s manifest", m.Platform.Architecture)
+		}
+	}
+	for _, pp := range pkgs {
+		if !st.HasSubject(digest.FromBytes(pp.Package.Object)) {
+			t.Errorf("the provenance does not name the %s object", pp.Package.Meta.Arch)
+		}
+	}
+	for arch, m := range mats {
+		for _, f := range m.Files {
+			if f.Kind == attest.KindVmlinux && !strings.Contains(string(st.Predicate), f.SHA256) {
+				t.Errorf("the provenance lacks %s's vmlinux.h %s", arch, f.SHA256)
+			}
+		}
+	}
+}
