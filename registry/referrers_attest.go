@@ -51,13 +51,19 @@ type AttestResult struct {
 	Attestations []Attached `json:"attestations"`
 }
 
+// Statements makes the statements to attach to a package (ecc's:
+// statement.All, SLSA provenance v1 and an SPDX 2.3 SBOM). It is passed
+// in so that the registry package, which ecli links, links no statement
+// writer.
+type Statements func(*attest.Package) ([]attest.Document, error)
+
 // PushAttested pushes the packages as Push does, then attaches to the
-// pushed index, as OCI referrers, an in-toto statement of SLSA provenance
-// v1 and one of an SPDX 2.3 SBOM, made from each platform's build
-// materials (mats, by the package's arch). On a registry without the
-// referrers API oras-go keeps the OCI referrers tag (sha256-HEX, an index
-// of the referrers) up to date instead.
-func PushAttested(ctx context.Context, pkgs []packager.PlatformPackage, mats map[string]*attest.Materials, dst oras.Target, ref Reference, po *PushOptions) (*AttestResult, error) {
+// pushed index, as OCI referrers, the in-toto statements that statements writes
+// about it, from each platform's build materials (mats, by the package's
+// arch). On a registry without the referrers API oras-go keeps the OCI
+// referrers tag (sha256-HEX, an index of the referrers) up to date
+// instead.
+func PushAttested(ctx context.Context, pkgs []packager.PlatformPackage, mats map[string]*attest.Materials, statements Statements, dst oras.Target, ref Reference, po *PushOptions) (*AttestResult, error) {
 	if po == nil {
 		po = &PushOptions{}
 	}
@@ -72,32 +78,26 @@ func PushAttested(ctx context.Context, pkgs []packager.PlatformPackage, mats map
 	if err != nil {
 		return nil, fmt.Errorf("push %s: %w", ref, err)
 	}
+	// The statements are made before anything is pushed: one that cannot
+	// be made leaves the target as it was.
+	docs, err := statements(desc)
+	if err != nil {
+		return nil, fmt.Errorf("push %s: %w", ref, err)
+	}
 	res, err := PushArtifact(ctx, art, dst, ref, po)
 	if err != nil {
 		return nil, err
 	}
 	out := &AttestResult{PushResult: res}
-	statements := []struct {
-		make  func(*attest.Package) ([]byte, error)
-		ptype string
-		title string
-	}{
-		{attest.Provenance, attest.ProvenancePredicateType, desc.Name + ".provenance.json"},
-		{attest.SBOM, attest.SBOMPredicateType, desc.Name + ".sbom.spdx.json"},
-	}
 	created := po.Created
 	if created == nil {
 		t := desc.Platforms[0].Materials.FinishedOn
 		created = &t
 	}
-	for _, s := range statements {
-		data, err := s.make(desc)
+	for _, d := range docs {
+		a, err := attachStatement(ctx, dst, art.Root, d, *created)
 		if err != nil {
-			return nil, fmt.Errorf("push %s: %w", ref, err)
-		}
-		a, err := attachStatement(ctx, dst, art.Root, data, s.ptype, s.title, *created)
-		if err != nil {
-			return nil, fmt.Errorf("push %s: attach %s: %w", ref, s.title, MapError(err, ref))
+			return nil, fmt.Errorf("push %s: attach %s: %w", ref, d.Title, MapError(err, ref))
 		}
 		out.Attestations = append(out.Attestations, *a)
 	}
@@ -149,7 +149,8 @@ func attestedPackage(art *packager.Artifact, pkgs []packager.PlatformPackage, ma
 
 // attachStatement pushes a statement as the only layer of a manifest
 // whose artifactType is attest.MediaType and whose subject is subject.
-func attachStatement(ctx context.Context, dst oras.Target, subject ocispec.Descriptor, data []byte, predicateType, title string, created time.Time) (*Attached, error) {
+func attachStatement(ctx context.Context, dst oras.Target, subject ocispec.Descriptor, doc attest.Document, created time.Time) (*Attached, error) {
+	data, predicateType, title := doc.Data, doc.PredicateType, doc.Title
 	layer := ocispec.Descriptor{
 		MediaType: attest.MediaType,
 		Digest:    digest.FromBytes(data),

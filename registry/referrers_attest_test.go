@@ -18,6 +18,7 @@ import (
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/attest"
+	"github.com/ecc-bpf/ecc/packager/attest/statement"
 	"github.com/ecc-bpf/ecc/registry/registrytest"
 )
 
@@ -70,13 +71,13 @@ func TestPushAttested(t *testing.T) {
 			// Materials of another build are refused before anything is pushed.
 			stale := *mats["x86_64"]
 			stale.Object = digest.FromString("another object").Encoded()
-			if _, err := PushAttested(ctx, pkgs, map[string]*attest.Materials{"x86_64": &stale}, dst, ref, nil); !errors.Is(err, attest.ErrMaterials) {
+			if _, err := PushAttested(ctx, pkgs, map[string]*attest.Materials{"x86_64": &stale}, statement.All, dst, ref, nil); !errors.Is(err, attest.ErrMaterials) {
 				t.Fatalf("stale materials: %v", err)
 			}
 			if _, err := dst.Resolve(ctx, ref.Tag); err == nil {
 				t.Fatal("a refused push --attest pushed the package")
 			}
-			res, err := PushAttested(ctx, pkgs, mats, dst, ref, nil)
+			res, err := PushAttested(ctx, pkgs, mats, statement.All, dst, ref, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -84,7 +85,7 @@ func TestPushAttested(t *testing.T) {
 				t.Fatalf("attached %+v", res.Attestations)
 			}
 			// A second push attaches the same two, not two more.
-			again, err := PushAttested(ctx, pkgs, mats, dst, ref, nil)
+			again, err := PushAttested(ctx, pkgs, mats, statement.All, dst, ref, nil)
 			if err != nil || again.Attestations[0].Digest != res.Attestations[0].Digest {
 				t.Fatalf("again: %v %+v", err, again)
 			}
@@ -109,13 +110,13 @@ func TestPushAttested(t *testing.T) {
 				}
 				byType[r.PredicateType] = r
 			}
-			if len(refs) != 2 || byType[attest.ProvenancePredicateType].Digest != res.Attestations[0].Digest || byType[attest.SBOMPredicateType].Digest == "" {
+			if len(refs) != 2 || byType[statement.ProvenancePredicateType].Digest != res.Attestations[0].Digest || byType[statement.SBOMPredicateType].Digest == "" {
 				t.Fatalf("referrers %+v, attached %+v", refs, res.Attestations)
 			}
 			object := digest.FromBytes(pkgs[0].Package.Object)
 			src := sha256File(t, "../examples/execsnoop/execsnoop.bpf.c")
 			hdr := sha256File(t, "../examples/execsnoop/execsnoop.h")
-			for _, ptype := range []string{attest.ProvenancePredicateType, attest.SBOMPredicateType} {
+			for _, ptype := range []string{statement.ProvenancePredicateType, statement.SBOMPredicateType} {
 				r := byType[ptype]
 				st, err := FetchStatement(ctx, dst, ocispec.Descriptor{Digest: digest.Digest(r.Digest), Size: sizeOf(t, ctx, dst, r.Digest)}, root.Digest)
 				if err != nil {
@@ -130,7 +131,7 @@ func TestPushAttested(t *testing.T) {
 						t.Errorf("%s: the predicate lacks %s", ptype, want)
 					}
 				}
-				if ptype == attest.ProvenancePredicateType && (!strings.Contains(pred, `"-DECC_ATTEST_TEST"`) || !strings.Contains(pred, mats["x86_64"].Clang.Version) || !strings.Contains(pred, "v0.0.1-test")) {
+				if ptype == statement.ProvenancePredicateType && (!strings.Contains(pred, `"-DECC_ATTEST_TEST"`) || !strings.Contains(pred, mats["x86_64"].Clang.Version) || !strings.Contains(pred, "v0.0.1-test")) {
 					t.Errorf("provenance lacks the flags, clang or ecc version:\n%s", pred)
 				}
 			}
@@ -273,7 +274,7 @@ func TestPushAttestedMultiArch(t *testing.T) {
 	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
 	ref, dst := openAttestTarget(t, reg.Host+"/probes/multi:v1")
 	ctx := context.Background()
-	res, err := PushAttested(ctx, pkgs, mats, dst, ref, nil)
+	res, err := PushAttested(ctx, pkgs, mats, statement.All, dst, ref, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

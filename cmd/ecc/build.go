@@ -14,6 +14,7 @@ import (
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/kimage"
 	"github.com/ecc-bpf/ecc/packager/attest"
+	"github.com/ecc-bpf/ecc/packager/attest/statement"
 	"github.com/ecc-bpf/ecc/vm/kernel"
 )
 
@@ -154,7 +155,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 				out = buildResult(res)
 				if c.Bool("attest") {
 					for i, o := range res.Outputs {
-						if out.Outputs[i].Attestations, err = attest.WriteBuild(o.Dir, o.Object, o.Materials); err != nil {
+						if out.Outputs[i].Attestations, err = statement.WriteBuild(o.Dir, o.Object, o.Materials); err != nil {
 							return fmt.Errorf("--attest: %w", err)
 						}
 					}

@@ -14,6 +14,7 @@ import (
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/attest"
+	"github.com/ecc-bpf/ecc/packager/attest/statement"
 	"github.com/ecc-bpf/ecc/registry"
 )
 
@@ -102,7 +103,7 @@ sign them with 'ecc sign' to make them evidence (docs/security.md).
 			var attested []registry.Attached
 			if mats != nil {
 				var ar *registry.AttestResult
-				if ar, err = registry.PushAttested(c.Context, pkgs, mats, dst, ref, po); err == nil {
+				if ar, err = registry.PushAttested(c.Context, pkgs, mats, statement.All, dst, ref, po); err == nil {
 					res, out, attested = ar.PushResult, ar, ar.Attestations
 				}
 			} else if res, err = registry.Push(c.Context, pkgs, dst, ref, po); err == nil {

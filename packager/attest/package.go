@@ -2,8 +2,6 @@ package attest
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/opencontainers/go-digest"
 
@@ -64,7 +62,9 @@ func (p *Package) Subjects() []Subject {
 	return out
 }
 
-func (p *Package) check() error {
+// Check refuses a package the statements cannot describe: no name, no
+// platform, a platform without materials or with bad ones.
+func (p *Package) Check() error {
 	if p.Name == "" || len(p.Platforms) == 0 {
 		return fmt.Errorf("%w: no package name or platform", ErrStatement)
 	}
@@ -79,41 +79,10 @@ func (p *Package) check() error {
 	return nil
 }
 
-// Files `ecc build --attest` writes beside package.json.
-const (
-	ProvenanceSuffix = ".provenance.json"
-	SBOMSuffix       = ".sbom.spdx.json"
-)
-
-// WriteBuild writes the provenance and the SBOM of a built, not yet
-// pushed, object (its subject is the object alone) into dir as
-// NAME.provenance.json and NAME.sbom.spdx.json, and returns their paths.
-func WriteBuild(dir, objectPath string, mats *Materials) ([]string, error) {
-	obj, err := os.ReadFile(objectPath)
-	if err != nil {
-		return nil, err
-	}
-	if err := mats.CheckObject(obj); err != nil {
-		return nil, err
-	}
-	p := &Package{Name: mats.Name, Platforms: []Platform{NewPlatform(mats.Name, obj, mats, "")}}
-	var written []string
-	for _, s := range []struct {
-		make   func(*Package) ([]byte, error)
-		suffix string
-	}{{Provenance, ProvenanceSuffix}, {SBOM, SBOMSuffix}} {
-		data, err := s.make(p)
-		if err == nil {
-			path := filepath.Join(dir, mats.Name+s.suffix)
-			if err = packager.WriteFileAtomic(path, data, 0o644); err == nil {
-				written = append(written, path)
-				continue
-			}
-		}
-		for _, f := range written {
-			os.Remove(f)
-		}
-		return nil, err
-	}
-	return written, nil
+// Document is a statement ready to store: its JSON, its predicate type
+// and the file name it goes by (NAME.provenance.json).
+type Document struct {
+	Data          []byte
+	PredicateType string
+	Title         string
 }

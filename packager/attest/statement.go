@@ -1,22 +1,18 @@
 package attest
 
 import (
-	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 
-	intoto "github.com/in-toto/attestation/go/v1"
 	"github.com/opencontainers/go-digest"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/structpb"
 )
 
 // Types of what this package writes (docs/format.md, "Attestations").
 const (
 	// StatementType is the in-toto Statement v1 `_type`.
-	StatementType = intoto.StatementTypeUri
+	StatementType = "https://in-toto.io/Statement/v1"
 	// MediaType is an in-toto statement in JSON, unsigned: the type of the
 	// layer and the artifactType of the referrer manifest that holds one
 	// (as `oras attach` and BuildKit store attestations).
@@ -37,88 +33,9 @@ type Subject struct {
 	Platform string
 }
 
-func (s Subject) descriptor() (*intoto.ResourceDescriptor, error) {
-	if err := s.Digest.Validate(); err != nil {
-		return nil, fmt.Errorf("subject %s: %w", s.Name, err)
-	}
-	rd := &intoto.ResourceDescriptor{
-		Name:      s.Name,
-		Digest:    map[string]string{s.Digest.Algorithm().String(): s.Digest.Encoded()},
-		MediaType: s.MediaType,
-	}
-	if s.Platform != "" {
-		ann, err := structpb.NewStruct(map[string]any{"platform": s.Platform})
-		if err != nil {
-			return nil, err
-		}
-		rd.Annotations = ann
-	}
-	return rd, nil
-}
-
-// ErrStatement wraps refusals to write a statement (no subject, a bad
-// digest): what in-toto's own validation says.
+// ErrStatement wraps refusals to read or write a statement (no subject, a
+// bad digest): what in-toto's validation says.
 var ErrStatement = errors.New("invalid in-toto statement")
-
-// statement wraps a predicate (any value that marshals to a JSON object)
-// in an in-toto Statement v1, checks it with in-toto's validation, and
-// returns its JSON, indented, keys in a stable order.
-func statement(subjects []Subject, predicateType string, predicate any) ([]byte, error) {
-	pj, err := toJSON(predicate)
-	if err != nil {
-		return nil, err
-	}
-	var pm map[string]any
-	if err := json.Unmarshal(pj, &pm); err != nil {
-		return nil, fmt.Errorf("%w: predicate: %w", ErrStatement, err)
-	}
-	ps, err := structpb.NewStruct(pm)
-	if err != nil {
-		return nil, fmt.Errorf("%w: predicate: %w", ErrStatement, err)
-	}
-	st := &intoto.Statement{Type: StatementType, PredicateType: predicateType, Predicate: ps}
-	for _, s := range subjects {
-		rd, err := s.descriptor()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrStatement, err)
-		}
-		st.Subject = append(st.Subject, rd)
-	}
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStatement, err)
-	}
-	return toJSON(st)
-}
-
-// toJSON marshals protobuf messages with protojson (the field names the
-// in-toto and SLSA specs use) and anything else with encoding/json, then
-// re-indents: protojson's spacing is deliberately unstable, and a
-// statement's bytes should depend on its content only.
-func toJSON(v any) ([]byte, error) {
-	var raw []byte
-	var err error
-	if m, ok := v.(proto.Message); ok {
-		raw, err = protojson.Marshal(m)
-	} else {
-		raw, err = json.Marshal(v)
-	}
-	if err != nil {
-		return nil, err
-	}
-	// Through a generic value so that keys come out sorted either way.
-	var g any
-	if err := json.Unmarshal(raw, &g); err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(g); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
 
 // Statement is what Parse reads of a statement: enough to list and check
 // it, the predicate left raw.
@@ -139,24 +56,54 @@ type StatementSubject struct {
 const MaxStatementSize = 16 << 20
 
 // Parse reads an in-toto statement (v1, or v0.1 as older tools write),
-// refusing what is not one: another `_type`, no subject or a subject
-// without a digest, no predicate type, no predicate object.
+// refusing what is not one: another `_type`, no subject, a subject
+// without a digest or with a malformed one, no predicate type, no
+// predicate object. These are in-toto's own rules (its Go Statement
+// Validate), checked here with encoding/json so that ecli, which lists
+// attestations, links no protobuf code.
 func Parse(data []byte) (*Statement, error) {
 	if len(data) > MaxStatementSize {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrStatement, len(data), MaxStatementSize)
-	}
-	var st intoto.Statement
-	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStatement, err)
-	}
-	if err := st.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStatement, err)
 	}
 	var s Statement
 	if err := json.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStatement, err)
 	}
+	switch {
+	case s.Type != StatementType && s.Type != "https://in-toto.io/Statement/v0.1":
+		return nil, fmt.Errorf("%w: _type %q", ErrStatement, s.Type)
+	case len(s.Subject) == 0:
+		return nil, fmt.Errorf("%w: no subject", ErrStatement)
+	case s.PredicateType == "":
+		return nil, fmt.Errorf("%w: no predicateType", ErrStatement)
+	case len(s.Predicate) == 0 || s.Predicate[0] != '{':
+		return nil, fmt.Errorf("%w: the predicate is not an object", ErrStatement)
+	}
+	for i, sub := range s.Subject {
+		if len(sub.Digest) == 0 {
+			return nil, fmt.Errorf("%w: subject %d has no digest", ErrStatement, i)
+		}
+		for alg, hexd := range sub.Digest {
+			if n, known := digestHexLen[alg]; known && (len(hexd) != n || !isHex(hexd)) {
+				return nil, fmt.Errorf("%w: subject %d: %s digest %q is not %d hex digits", ErrStatement, i, alg, hexd, n)
+			}
+		}
+	}
 	return &s, nil
+}
+
+// digestHexLen is the hex length of in-toto's fixed-size digest
+// algorithms; others are allowed unchecked, as in-toto allows them.
+var digestHexLen = map[string]int{
+	"md5": 32, "sha1": 40, "gitBlob": 40, "gitCommit": 40, "gitTag": 40, "gitTree": 40,
+	"sha224": 56, "sha512_224": 56, "sha3_224": 56,
+	"sha256": 64, "sha512_256": 64, "sha3_256": 64, "dirHash": 64,
+	"sha384": 96, "sha3_384": 96, "sha512": 128, "sha3_512": 128,
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 // HasSubject reports whether the statement names d among its subjects.

@@ -1,4 +1,4 @@
-package attest
+package statement
 
 import (
 	"fmt"
@@ -9,6 +9,8 @@ import (
 	intoto "github.com/in-toto/attestation/go/v1"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/ecc-bpf/ecc/packager/attest"
 )
 
 const (
@@ -26,8 +28,8 @@ const (
 // architectures, flags, BTF), what it resolved (resolvedDependencies: the
 // source and every header with their SHA-256, the BTF, clang), and who and
 // when (runDetails: ecc and its version, the build's id and times).
-func Provenance(p *Package) ([]byte, error) {
-	if err := p.check(); err != nil {
+func Provenance(p *attest.Package) ([]byte, error) {
+	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	first := p.Platforms[0].Materials
@@ -57,7 +59,7 @@ func Provenance(p *Package) ([]byte, error) {
 		arches = append(arches, m.Arch)
 		btf[m.Arch] = m.BTF.Path
 		for _, f := range m.Files {
-			if f.Kind == KindExportHeader {
+			if f.Kind == attest.KindExportHeader {
 				ext["exportHeader"] = f.Path
 			}
 			ann, err := structpb.NewStruct(map[string]any{"kind": f.Kind})
@@ -114,7 +116,7 @@ func Provenance(p *Package) ([]byte, error) {
 		},
 	}
 	if err := pred.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStatement, err)
+		return nil, fmt.Errorf("%w: %w", attest.ErrStatement, err)
 	}
 	return statement(p.Subjects(), ProvenancePredicateType, pred)
 }

@@ -1,4 +1,4 @@
-package attest
+package statement
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 
 	"github.com/spdx/tools-golang/spdx/v2/common"
 	spdx "github.com/spdx/tools-golang/spdx/v2/v2_3"
+
+	"github.com/ecc-bpf/ecc/packager/attest"
 )
 
 const (
@@ -24,8 +26,8 @@ const (
 // each platform's BPF object (a file the package CONTAINS, GENERATED_FROM
 // the source and every header), those inputs with their SHA-256, and the
 // tools that built it (clang and ecc, BUILD_TOOL_OF the package).
-func SBOM(p *Package) ([]byte, error) {
-	if err := p.check(); err != nil {
+func SBOM(p *attest.Package) ([]byte, error) {
+	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	doc, err := sbomDocument(p)
@@ -35,7 +37,7 @@ func SBOM(p *Package) ([]byte, error) {
 	return statement(p.Subjects(), SBOMPredicateType, doc)
 }
 
-func sbomDocument(p *Package) (*spdx.Document, error) {
+func sbomDocument(p *attest.Package) (*spdx.Document, error) {
 	first := p.Platforms[0].Materials
 	subjects := p.Subjects()
 	created := first.FinishedOn
@@ -77,7 +79,7 @@ func sbomDocument(p *Package) (*spdx.Document, error) {
 	}
 	rel("DOCUMENT", pkgID, "DESCRIBES")
 	tools := map[string]common.ElementID{}
-	tool := func(t Tool) common.ElementID {
+	tool := func(t attest.Tool) common.ElementID {
 		key := t.Name + " " + t.Version
 		if id, ok := tools[key]; ok {
 			return id
@@ -112,7 +114,7 @@ func sbomDocument(p *Package) (*spdx.Document, error) {
 		rel(pkgID, obj, "CONTAINS")
 		for _, f := range m.Files {
 			typ := "SOURCE"
-			if f.Kind == KindVmlinux {
+			if f.Kind == attest.KindVmlinux {
 				typ = "OTHER" // generated from the BTF below
 			}
 			rel(obj, file(f.Path, f.SHA256, typ, f.Kind), "GENERATED_FROM")
@@ -121,7 +123,7 @@ func sbomDocument(p *Package) (*spdx.Document, error) {
 		for _, k := range m.KernelBTF {
 			rel(pkgID, file("btf/"+k.Release+".btf", k.SHA256, "BINARY", "kernel BTF the package carries"), "CONTAINS")
 		}
-		tool(Tool{Name: "clang", Version: m.Clang.Version})
+		tool(attest.Tool{Name: "clang", Version: m.Clang.Version})
 	}
 	tool(first.Builder)
 	return doc, nil
