@@ -1,10 +1,10 @@
-// Package attest says what a package's build was made from and what it
-// holds, in the supply-chain formats the field reads: SLSA provenance v1
-// and an SPDX 2.3 SBOM, each as an in-toto Statement v1
-// (docs/format.md, "Attestations"). Everything comes from Materials, the
+// Package attest is what ecc knows for attestations: Materials, the
 // inputs `ecc build` recorded (the build cache keeps them with its
-// entries, so a cached build reports the same); nothing is read from the
-// machine here.
+// entries, so a cached build reports the same), the Package the
+// statements describe, and Parse, which checks in-toto statements read
+// back from a registry (docs/format.md, "Attestations"). The statements
+// themselves (SLSA provenance v1, an SPDX 2.3 SBOM) are written by
+// packager/attest/statement, which ecli does not link.
 package attest
 
 import (
