@@ -62,7 +62,7 @@ func TestBuildAttest(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	app := newApp()
 	app.Writer, app.ErrWriter = &stdout, &stderr
-	if err := app.Run([]string{"ecc", "build", "--attest", "--cache-dir", t.TempDir(), "--format", "json", "-o", out,
+	if err := app.Run([]string{"ecc", "build", "--attest", "--cache-dir", t.TempDir(), "-o", out,
 		"../../examples/execsnoop/execsnoop.bpf.c", "../../examples/execsnoop/execsnoop.h"}); err != nil {
 		t.Fatalf("%v\n%s", err, stderr.String())
 	}
