@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -47,8 +48,11 @@ type Signature struct {
 	// KeyID and Key name the public key that verified it.
 	KeyID string `json:"key_id"`
 	Key   string `json:"key"`
-	// Manifest is the digest of the manifest holding it.
-	Manifest string `json:"manifest"`
+	// Manifest is the digest of the manifest holding it; AlsoIn those of
+	// other manifests holding the same signature (the .sig manifests that
+	// a later signature replaced, still referrers).
+	Manifest string   `json:"manifest"`
+	AlsoIn   []string `json:"also_in,omitempty"`
 	// DockerReference is the identity the payload names.
 	DockerReference string `json:"docker_reference"`
 }
@@ -106,7 +110,11 @@ func Verify(ctx context.Context, src oras.ReadOnlyGraphTarget, ref registry.Refe
 				continue
 			}
 			signedBy[k.ID] = true
-			res.Signatures = append(res.Signatures, Signature{KeyID: k.ID, Key: k.Name, Manifest: s.manifest.String(), DockerReference: p.Critical.Identity.DockerReference})
+			sig := Signature{KeyID: k.ID, Key: k.Name, Manifest: s.manifest.String(), DockerReference: p.Critical.Identity.DockerReference}
+			for _, d := range s.alsoIn {
+				sig.AlsoIn = append(sig.AlsoIn, d.String())
+			}
+			res.Signatures = append(res.Signatures, sig)
 		}
 	}
 	var missing []string
@@ -128,8 +136,10 @@ func Verify(ctx context.Context, src oras.ReadOnlyGraphTarget, ref registry.Refe
 // candidate is one signature read: its payload and raw signature.
 type candidate struct {
 	manifest digest.Digest
-	payload  []byte
-	sig      []byte
+	// alsoIn are other manifests that hold the same signature.
+	alsoIn  []digest.Digest
+	payload []byte
+	sig     []byte
 	// malformed says why the signature could not be read.
 	malformed string
 }
@@ -158,7 +168,7 @@ func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.
 		}
 	}
 	seen := map[digest.Digest]bool{}
-	seenSig := map[string]bool{}
+	seenSig := map[string]int{} // signature -> its index in out
 	var out []candidate
 	for _, d := range manifests {
 		if seen[d.Digest] {
@@ -184,10 +194,13 @@ func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.
 			// The same signature in two manifests (a .sig manifest
 			// and the one it replaced, still a referrer) counts once.
 			key := l.Digest.String() + " " + l.Annotations[SignatureAnnotation]
-			if seenSig[key] {
+			if i, ok := seenSig[key]; ok {
+				if out[i].manifest != d.Digest && !slices.Contains(out[i].alsoIn, d.Digest) {
+					out[i].alsoIn = append(out[i].alsoIn, d.Digest)
+				}
 				continue
 			}
-			seenSig[key] = true
+			seenSig[key] = len(out)
 			if len(out) >= MaxSignatures {
 				return nil, fmt.Errorf("more than %d signatures", MaxSignatures)
 			}

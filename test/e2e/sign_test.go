@@ -27,7 +27,9 @@ func opensslPair(t *testing.T, dir, name string, args ...string) (key, pub strin
 }
 
 // Signing on Debian's docker-registry (TLS, htpasswd, no referrers API):
-// keys made by openssl sign, the right key verifies, another does not,
+// a package pushed with --attest, keys made by openssl sign it, inspect
+// lists the signature (with its signers) and both attestations, the right
+// key verifies, another does not,
 // ecli run --verify-key runs the signed digest and refuses an unsigned
 // package pushed over the same tag, before loading anything.
 func TestSignOnDockerRegistry(t *testing.T) {
@@ -45,11 +47,46 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	e.ok("", eccBin, "build", "-o", pkg, "../../examples/execsnoop/execsnoop.bpf.c", "../../examples/execsnoop/execsnoop.h")
 	ref := reg.Host + "/probes/signed:v1"
 	var pushed struct{ Digest string }
-	json.Unmarshal([]byte(e.ok("", eccBin, append([]string{"push", "--format", "json", pkg, ref}, tls...)...)), &pushed)
+	json.Unmarshal([]byte(e.ok("", eccBin, append([]string{"push", "--attest", "--format", "json", pkg, ref}, tls...)...)), &pushed)
 
 	e.ok("", eccBin, append([]string{"sign", "--key", ecKey, ref}, tls...)...)
 	e.ok("", eccBin, append([]string{"sign", "--key", edKey, ref}, tls...)...)
-	out := e.ok("", eccBin, append([]string{"verify", "--format", "json", "--key", ecPub, "--key", edPub, ref}, tls...)...)
+
+	// inspect --format json: the signature manifests (the first, with ec's
+	// signature, and the one that replaced it under the .sig tag, with
+	// both), the provenance and the SBOM, all of the pushed digest.
+	var inspected struct {
+		Subject    string
+		Signatures []struct {
+			Digest, Signer string
+		}
+		Attestations []struct {
+			PredicateType string `json:"predicate_type"`
+		}
+	}
+	out := e.ok("", eccBin, append([]string{"inspect", "--format", "json", "--verify-key", ecPub, "--verify-key", edPub, "--verify-key", otherPub, ref}, tls...)...)
+	if err := json.Unmarshal([]byte(out), &inspected); err != nil || inspected.Subject != pushed.Digest || len(inspected.Signatures) != 2 || len(inspected.Attestations) != 2 {
+		t.Fatalf("inspect: %v\n%s", err, out)
+	}
+	signers := map[string]bool{}
+	for _, s := range inspected.Signatures {
+		signers[s.Signer] = true
+	}
+	if !signers[ecPub] || !signers[ecPub+","+edPub] {
+		t.Errorf("inspect names the signers %v, want %s and %s,%s", signers, ecPub, ecPub, edPub)
+	}
+	types := map[string]bool{}
+	for _, a := range inspected.Attestations {
+		types[a.PredicateType] = true
+	}
+	if !types["https://slsa.dev/provenance/v1"] || !types["https://spdx.dev/Document/v2.3"] {
+		t.Errorf("inspect lists the attestations %v", types)
+	}
+	text := e.ok("", eccBin, append([]string{"inspect", ref}, tls...)...)
+	if !strings.Contains(text, "signatures of "+pushed.Digest+" (2)") || !strings.Contains(text, "attestations of "+pushed.Digest+" (2)") {
+		t.Errorf("inspect text:\n%s", text)
+	}
+	out = e.ok("", eccBin, append([]string{"verify", "--format", "json", "--key", ecPub, "--key", edPub, ref}, tls...)...)
 	var v struct {
 		Digest     string
 		Signatures []struct {
@@ -72,13 +109,16 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	if out, errs, status := run("--verify-key", ecPub, ref); status != 0 || !strings.Contains(out+errs, "dry run") {
 		t.Errorf("ecli run of the signed package: status %d\n%s%s", status, out, errs)
 	}
+	if out, errs, status := run("--verify-key", otherPub, ref); status != 1 || strings.Contains(out, "dry run") || !strings.Contains(errs, pushed.Digest) || !strings.Contains(errs, otherPub) {
+		t.Errorf("ecli run with another key: status %d\n%s%s", status, out, errs)
+	}
 	cmd := exec.Command(eccBin, append([]string{"push", pkg, ref}, tls...)...)
 	cmd.Env = append(os.Environ(), append(e.vars(), "SOURCE_DATE_EPOCH=1")...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("push over the tag: %v\n%s", err, b)
 	}
 	out, errs, status = run("--verify-key", ecPub, ref)
-	if status != 1 || strings.Contains(out, "dry run") || !strings.Contains(errs, "no signature") || strings.Contains(errs, pushed.Digest) {
+	if status != 1 || strings.Contains(out, "dry run") || !strings.Contains(errs, "no signature") || !strings.Contains(errs, ref) || strings.Contains(errs, pushed.Digest) {
 		t.Errorf("ecli run of the unsigned package pushed over the tag: status %d\n%s%s", status, out, errs)
 	}
 	// The signed digest still runs when named.
