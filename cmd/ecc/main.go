@@ -42,6 +42,7 @@ Examples:
 			genCommand(),
 			initCommand(),
 			pushCommand(),
+			copyCommand(),
 			signCommand(),
 			verifyCommand(),
 			keyCommand(),

@@ -86,6 +86,21 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	if !strings.Contains(text, "signatures of "+pushed.Digest+" (2)") || !strings.Contains(text, "attestations of "+pushed.Digest+" (2)") {
 		t.Errorf("inspect text:\n%s", text)
 	}
+	// Carried into an air-gapped network: an oci-archive copy keeps the
+	// signatures and attestations, and verifies there as here.
+	archive := "oci-archive:" + filepath.Join(t.TempDir(), "probe.tar") + ":v1"
+	e.ok("", eccBin, append([]string{"copy", ref, archive}, tls...)...)
+	e.ok("", eccBin, "verify", "--key", ecPub, "--key", edPub, archive)
+	if _, errs, status := e.run("", eccBin, "verify", "--key", otherPub, archive); status != 1 || !strings.Contains(errs, pushed.Digest) {
+		t.Errorf("verify of the archive with another key: status %d\n%s", status, errs)
+	}
+	if out, errs, status := e.run("", ecliBin, "run", "--dry-run", "--verify-key", edPub, archive); status != 0 || !strings.Contains(out+errs, "dry run") {
+		t.Errorf("ecli run --verify-key of the archive: status %d\n%s%s", status, out, errs)
+	}
+	if out := e.ok("", eccBin, "inspect", archive); !strings.Contains(out, "attestations of "+pushed.Digest+" (2)") {
+		t.Errorf("inspect of the archive:\n%s", out)
+	}
+
 	out = e.ok("", eccBin, append([]string{"verify", "--format", "json", "--key", ecPub, "--key", edPub, ref}, tls...)...)
 	var v struct {
 		Digest     string
