@@ -264,17 +264,20 @@ func TestInitWorkflow(t *testing.T) {
 				}
 			}
 			apt, build := "apt-get install -y clang llvm libbpf-dev", "ecc build --arch x86_64,arm64 -o build "+d.Sources
+			pushLine := "ecc push --attest --format json build ghcr.io/${{ github.repository }}:${{ github.ref_name }}"
 			if isWasm(d.Sources) {
 				// A Wasm program embeds one object: one architecture, and
-				// the wasm32 toolchain.
+				// the wasm32 toolchain; --attest describes packages without
+				// a Wasm program only.
 				apt, build = apt+" lld wasi-libc libclang-rt-dev-wasm32", "ecc build -o build "+d.Sources
+				pushLine = "ecc push --format json build ghcr.io/${{ github.repository }}:${{ github.ref_name }}"
 			}
 			want := map[string]map[string]string{"publish": {
 				"apt-get install": apt,
 				"go install":      "go install github.com/ecc-bpf/ecc/cmd/ecc@latest",
 				"build":           build,
 				"login":           "ecc login ghcr.io -u ${{ github.actor }} --password-stdin",
-				"push":            "ecc push --format json build ghcr.io/${{ github.repository }}:${{ github.ref_name }}",
+				"push":            pushLine,
 			}}
 			if d.Kernels != "" {
 				// Built by make, with qemu and a static ecli next to ecc.
@@ -479,9 +482,22 @@ func TestInitWorkflowRuns(t *testing.T) {
 			if ran != 4 {
 				t.Errorf("ran %d ecc steps, want 4 (build, login, push, sign)", ran)
 			}
-			var res struct{ Reference, Digest string }
+			var res struct {
+				Reference, Digest string
+				Attestations      []struct {
+					PredicateType string `json:"predicate_type"`
+				}
+			}
 			if err := json.Unmarshal([]byte(pushOut), &res); err != nil {
 				t.Fatalf("push --format json: %v: %q", err, pushOut)
+			}
+			// Packages without Wasm are pushed with their provenance and SBOM.
+			wantAtt := 2
+			if d, _ := templates.ScaffoldFor(s.Name, name, nil); isWasm(d.Sources) {
+				wantAtt = 0
+			}
+			if len(res.Attestations) != wantAtt {
+				t.Errorf("push attached %+v, want %d attestations", res.Attestations, wantAtt)
 			}
 			if res.Reference != reg.Host+"/octo-org/"+name+":v0.1.0" || !strings.HasPrefix(res.Digest, "sha256:") {
 				t.Errorf("pushed %+v", res)
