@@ -143,6 +143,9 @@ fuzz: deps
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzReadBTFArchive$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/kimage -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./registry -run '^$$' -fuzz '^FuzzExtractTar$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./registry/sign -run '^$$' -fuzz '^FuzzParsePolicy$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./registry/sign -run '^$$' -fuzz '^FuzzParseKeys$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./packager/attest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./packager/doccomment -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./runtime/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/bpfobj -run '^$$' -fuzz '^FuzzPromoteWeakMaps$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
