@@ -253,6 +253,15 @@ func TestEcliImageRegistry(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "copy")
 	e.ok("", skopeo, "copy", "--all", "--preserve-digests", "--src-cert-dir", reg.CertDir, "--src-creds", reg.User+":"+reg.Password,
 		"docker://"+ref, "oci:"+dir+":v1")
+	// Signed and verified like a package (cosign's format).
+	key := filepath.Join(t.TempDir(), "image")
+	e.ok("", eccBin, "key", "generate", "--output-key-prefix", key)
+	e.ok(reg.Password+"\n", eccBin, "login", "--ca-file", reg.CAFile, "-u", reg.User, "--password-stdin", reg.Host)
+	e.ok("", eccBin, "sign", "--ca-file", reg.CAFile, "--key", key+".key", ref)
+	if out := e.ok("", eccBin, "verify", "--ca-file", reg.CAFile, "--key", key+".pub", ref); !strings.Contains(out, res.Digest) {
+		t.Errorf("ecc verify: %s", out)
+	}
+
 	root := filepath.Join(t.TempDir(), "root")
 	unpackImage(t, "oci:"+dir+":v1", "linux/arm64", root)
 	got, _ := os.ReadFile(filepath.Join(root, "usr/local/bin/ecli"))
