@@ -35,6 +35,7 @@ var rules = []struct {
 var linksNot = []struct{ cmd, not, reason string }{
 	{"cmd/ecli", "compiler", "ecli runs packages; it never compiles"},
 	{"cmd/ecli", "vm", "ecli is the guest of a test VM, never its host"},
+	{"cmd/ecli", "packager/ociimage", "ecli is what the image holds; ecc ecli-image builds it"},
 	{"cmd/ecli", "packager/attest/statement", "ecli lists and reads attestations (packager/attest); writing them, with protobuf and SPDX code, is ecc's"},
 }
 

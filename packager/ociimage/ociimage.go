@@ -35,6 +35,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+	"oras.land/oras-go/v2/content"
 
 	"github.com/ecc-bpf/ecc/internal/kimage"
 	"github.com/ecc-bpf/ecc/packager"
@@ -215,11 +216,7 @@ func Layer(ecli, caCerts []byte, mtime time.Time) (layer []byte, diffID digest.D
 }
 
 func blob(mediaType string, data []byte) packager.Blob {
-	return packager.Blob{Desc: ocispec.Descriptor{
-		MediaType: mediaType,
-		Digest:    digest.FromBytes(data),
-		Size:      int64(len(data)),
-	}, Data: data}
+	return packager.Blob{Desc: content.NewDescriptorFromBytes(mediaType, data), Data: data}
 }
 
 // stamps reads the module version and VCS revision Go stamped into an
