@@ -52,20 +52,25 @@ $(BIN)/ecli-arm64: $(GO_SOURCES)
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/ecli
 
 # make image REGISTRY=host/repo: the ecli container image (docs/image.md),
-# built without Docker from bin/ecli and bin/ecli-arm64 (linux/amd64 and
-# linux/arm64) and pushed as REGISTRY:VERSION, VERSION being ecc's
-# (git describe's when Go stamped none; credentials as for ecc push). REGISTRY=oci:DIR writes a layout instead.
+# built without Docker and pushed as REGISTRY:VERSION, VERSION being ecc's
+# (git describe's when Go stamped none; credentials as for ecc push).
+# REGISTRY=oci:DIR writes a layout instead. Its ecli are static (as make
+# build's) and stripped (-s -w: half the layer; Go's stack traces and
+# version stamps stay), for linux/amd64 and linux/arm64, in $(IMAGE_BIN).
 # Dated by the last commit (SOURCE_DATE_EPOCH), so it is reproducible.
 REGISTRY ?=
+IMAGE_BIN ?= build/image
 image:
 	@if [ -z "$(REGISTRY)" ]; then \
 		echo "usage: make image REGISTRY=host/repo (e.g. ghcr.io/org/ecli, 127.0.0.1:5000/ecli or oci:DIR)" >&2; exit 2; fi
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory deps $(BIN)/ecc
+	CGO_ENABLED=0 GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -ldflags='-s -w' -o $(IMAGE_BIN)/ecli ./cmd/ecli
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -ldflags='-s -w' -o $(IMAGE_BIN)/ecli-arm64 ./cmd/ecli
 	@set -e; v=$$($(BIN)/ecc --version | sed -n '1s/^ecc //p' | tr + -); \
 	if [ "$$v" = devel ]; then v=$$(git describe --tags --always --dirty 2>/dev/null || echo devel); fi; \
 	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)}; export SOURCE_DATE_EPOCH; \
 	echo "$(BIN)/ecc ecli-image $(REGISTRY):$$v"; \
-	$(BIN)/ecc ecli-image --ecli $(BIN)/ecli --ecli-arm64 $(BIN)/ecli-arm64 $(REGISTRY):$$v
+	$(BIN)/ecc ecli-image --ecli $(IMAGE_BIN)/ecli --ecli-arm64 $(IMAGE_BIN)/ecli-arm64 $(REGISTRY):$$v
 
 install: $(addprefix $(BIN)/,$(TOOLS))
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
