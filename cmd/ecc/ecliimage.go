@@ -46,7 +46,7 @@ manifest and layer size; --format json prints {"reference", "digest",
 "binary", "manifest", "layer", "layer_size", "diff_id"}]} (docs/image.md).
 
 Examples:
-   make image REGISTRY=ghcr.io/org/ecli         # make build, then this, tagged with ecc's version
+   make image REGISTRY=ghcr.io/org/ecli         # builds stripped static ecli, then this, tagged with ecc's version
    ecc ecli-image ghcr.io/org/ecli:v1
    ecc ecli-image --ecli bin/ecli --ecli-arm64 bin/ecli-arm64 127.0.0.1:5000/ecli:dev
    ecc ecli-image --platform linux/amd64 oci:/tmp/ecli-image:dev
