@@ -49,8 +49,10 @@ const (
 	KeysDir = ConfigDir + "/keys"
 	// PolicyPath is the --policy file.
 	PolicyPath = ConfigDir + "/policy.json"
-	// DockerConfigDir holds the pull secret's config.json ($DOCKER_CONFIG).
-	DockerConfigDir = ConfigDir + "/docker"
+	// DockerConfigDir holds the pull secret's config.json ($DOCKER_CONFIG),
+	// beside ConfigDir: a mount inside a read-only ConfigMap volume could
+	// not be made.
+	DockerConfigDir = "/etc/ecc-docker"
 	// StateDir is an emptyDir for ecli's store and caches.
 	StateDir = "/var/lib/ecc"
 	// HostRoot is where uprobe packages see the node's root file system.
@@ -77,9 +79,10 @@ const (
 )
 
 // DefaultImage is the ecli image of ecc's version: a release's tag (v1.2.3
-// → ghcr.io/ecc-bpf/ecli:v1.2.3), "latest" for a development build.
+// → ghcr.io/ecc-bpf/ecli:v1.2.3), "latest" for a development build (no
+// version, a pseudo-version of a commit, uncommitted changes).
 func DefaultImage(version string) string {
-	if version == "" || version == "devel" || strings.ContainsAny(version, "+ ") {
+	if !releaseRegexp.MatchString(version) {
 		version = "latest"
 	}
 	return ImageRepository + ":" + version
@@ -465,6 +468,8 @@ func settle(o *Options) (*settled, error) {
 	}
 	return d, nil
 }
+
+var releaseRegexp = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$`)
 
 var capRegexp = regexp.MustCompile(`^[A-Z][A-Z_]{1,30}$`)
 
