@@ -63,6 +63,9 @@ Examples:
 				return commands.Usagef(c, "expects a REF, got %s (e.g. 'ecc deploy ghcr.io/org/probe:v1')", commands.NArgs(c))
 			}
 			refArg := c.Args().First()
+			if _, err := os.Stat(refArg); err == nil || refArg == "-" {
+				return commands.Usagef(c, "%s is not on a registry, and the nodes pull REF from one: push it first (ecc push %s HOST/REPO:TAG), then deploy that REF", refArg, refArg)
+			}
 			ref, err := registry.ParseReference(refArg)
 			if err != nil {
 				return commands.Usagef(c, "%v", err)
