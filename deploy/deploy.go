@@ -314,6 +314,9 @@ func Generate(p *packager.Package, o *Options) (*Manifests, error) {
 	if progs.cgroup {
 		caps = append(caps, "NET_ADMIN")
 	}
+	if progs.usdt {
+		caps = append(caps, "SYS_ADMIN") // kernels before 6.6 attach USDT with PMU uprobes
+	}
 	for _, c := range d.addCaps {
 		caps = append(caps, corev1.Capability(c))
 	}
@@ -514,6 +517,7 @@ type programs struct {
 	netWhat  string // what, for the --ifname message
 	cgroup   bool   // attached to a cgroup: --cgroup /sys/fs/cgroup
 	user     bool   // uprobes: the node's PIDs and files
+	usdt     bool   // USDT probes
 	userArgs []string
 }
 
@@ -543,7 +547,7 @@ func plan(spec *ebpf.CollectionSpec) *programs {
 				p.userArgs = append(p.userArgs, "--uprobe", name+"="+HostRoot+bin)
 			}
 		case section.USDT:
-			p.user = true
+			p.user, p.usdt = true, true
 			_, extra, _ := strings.Cut(ps.SectionName, "/")
 			if bin := sectionBinary(ps.SectionName, true); bin != "" {
 				rest := strings.TrimPrefix(extra, bin)

@@ -183,7 +183,7 @@ func TestCapabilitiesFollowPrograms(t *testing.T) {
 	}{
 		{pkg: "execsnoop", want: []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE"}},
 		{pkg: "xdpcount", o: Options{IfName: "eth0"}, want: []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE", "NET_ADMIN"}, hostNet: true},
-		{pkg: "bashreadline", want: []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE"}, hostPID: true, hostRoot: true},
+		{pkg: "bashreadline", want: []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE", "SYS_ADMIN"}, hostPID: true, hostRoot: true},
 		{pkg: "execsnoop", o: Options{AddCaps: []string{"cap_sys_admin"}, HostPID: true}, want: []corev1.Capability{"BPF", "PERFMON", "SYS_RESOURCE", "SYS_ADMIN"}, hostPID: true},
 	} {
 		o := c.o

@@ -32,7 +32,9 @@
 //	socket (socket filter)                CAP_NET_RAW (the AF_PACKET socket); the node's network
 //	cgroup_skb                            CAP_NET_ADMIN (BPF_PROG_ATTACH checks it on older kernels)
 //	bpf_probe_write_user                  CAP_SYS_ADMIN (the kernel gives the helper to no one else)
-//	uprobe, uretprobe, usdt (+ .multi)    the node's PIDs (hostPID) and its root file system at /host
+//	uprobe, uretprobe, usdt               CAP_SYS_ADMIN: perf's uprobe PMU refuses CAP_BPF + CAP_PERFMON
+//	                                      (measured, Linux 6.18); usdt is PMU uprobes before 6.6
+//	uprobe, uretprobe, usdt, .multi       the node's PIDs (hostPID) and its root file system at /host
 //	                                      (read-only); binaries named by absolute path in sections
 //	                                      are given as --uprobe/--usdt PROG=/host/PATH..., commands
 //	                                      and libraries are looked up in the node's PATH and

@@ -24,7 +24,8 @@ func deployCommand() *cli.Command {
 with the capabilities, host namespaces and mounts the package's programs need
 (docs/fleet.md has the table): CAP_BPF, CAP_PERFMON and CAP_SYS_RESOURCE always,
 CAP_NET_ADMIN and the node's network for XDP and tc (give --ifname), the node's
-PIDs and files (/host) for uprobes and USDT; every other capability dropped.
+PIDs and files (/host) and CAP_SYS_ADMIN for uprobes and USDT; every other
+capability dropped.
 Pods carry prometheus.io/scrape annotations; --pod-monitor adds a PodMonitor
 (monitoring.coreos.com/v1). --verify-key and --policy ship the files in a
 ConfigMap and make ecli verify REF's signature before running it.

@@ -71,7 +71,8 @@ var NetAdminTypes = map[ebpf.ProgramType]string{
 // loaded) need besides CAP_BPF and CAP_PERFMON: CAP_NET_ADMIN to load
 // and attach network programs (XDP, tc, cgroup socket hooks, ...),
 // CAP_NET_RAW for the packet socket of a socket filter, CAP_SYS_ADMIN
-// for programs that call bpf_probe_write_user, CAP_DAC_READ_SEARCH to
+// for uprobes and uretprobes (perf's uprobe PMU asks for it) and for
+// programs that call bpf_probe_write_user, CAP_DAC_READ_SEARCH to
 // read the ids of tracepoints in tracefs (mode 0700, root's: a process
 // running as another user needs it).
 func Of(spec *ebpf.CollectionSpec, kinds map[string]section.Kind) Needs {
@@ -97,6 +98,14 @@ func Of(spec *ebpf.CollectionSpec, kinds map[string]section.Kind) Needs {
 		}
 		if kind == section.SocketFilter {
 			add("opens a packet socket", "CAP_NET_RAW")
+		}
+		if kind == section.Uprobe || kind == section.Uretprobe {
+			// Measured on Linux 6.18: perf_event_open of the uprobe PMU
+			// fails with EACCES for a process with CAP_BPF and
+			// CAP_PERFMON, and passes with CAP_SYS_ADMIN; uprobe.multi
+			// links (bpf_link_create) need no more than CAP_BPF and
+			// CAP_PERFMON.
+			add("attaches uprobes through perf's uprobe PMU", "CAP_SYS_ADMIN")
 		}
 		if CallsProbeWriteUser(ps) {
 			add("calls bpf_probe_write_user", "CAP_SYS_ADMIN")

@@ -33,7 +33,7 @@ func TestOf(t *testing.T) {
 	}
 	got := Of(spec, kinds)
 	want := []Need{{"reads tracefs for its tracepoints", "CAP_DAC_READ_SEARCH"}, {"attaches XDP", "CAP_NET_ADMIN"}, {"attaches tc", "CAP_NET_ADMIN"},
-		{"opens a packet socket", "CAP_NET_RAW"}, {"calls bpf_probe_write_user", "CAP_SYS_ADMIN"}}
+		{"opens a packet socket", "CAP_NET_RAW"}, {"calls bpf_probe_write_user", "CAP_SYS_ADMIN"}, {"attaches uprobes through perf's uprobe PMU", "CAP_SYS_ADMIN"}}
 	if !reflect.DeepEqual(got.Extra, want) {
 		t.Errorf("Of = %+v\nwant %+v", got.Extra, want)
 	}

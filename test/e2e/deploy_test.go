@@ -19,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ecc-bpf/ecc/deploy"
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/registry/registrytest"
 )
@@ -143,13 +144,31 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 	reg := registrytest.NewServer(t, registrytest.ServerOptions{})
 	e := newEnv(t)
 
-	run := func(t *testing.T, ds *appsv1.DaemonSet, caps []corev1.Capability) (*ecliRun, []string) {
+	// run runs the container's command line with only caps, its
+	// environment's and arguments' /host standing for hostRoot (the node's
+	// root, as a hostPath volume mounts it) when that is not "".
+	run := func(t *testing.T, ds *appsv1.DaemonSet, caps []corev1.Capability, hostRoot string) (*ecliRun, []string) {
 		c := ds.Spec.Template.Spec.Containers[0]
 		keep := "-all"
 		for _, cp := range caps {
 			keep += ",+" + strings.ToLower(string(cp))
 		}
-		args := slices.Clone(c.Args)
+		host := func(s string) string {
+			if hostRoot == "" {
+				return s
+			}
+			return strings.ReplaceAll(s, deploy.HostRoot+"/", hostRoot+"/")
+		}
+		var args []string
+		for _, a := range c.Args {
+			args = append(args, host(a))
+		}
+		var podEnv []string
+		for _, v := range c.Env {
+			if v.Name == "PATH" || v.Name == "LD_LIBRARY_PATH" {
+				podEnv = append(podEnv, v.Name+"="+host(v.Value))
+			}
+		}
 		// ecli run --metrics comes with another change; without it the
 		// rest of the command line is run.
 		if help, _, _ := e.run("", ecliBin, "run", "--help"); !strings.Contains(help, "--metrics") {
@@ -158,8 +177,17 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 				args = slices.Delete(args, i, i+2)
 			}
 		}
-		cmd := exec.Command(setpriv, append([]string{"--bounding-set", keep, "--inh-caps", "-all", "--", ecliBin}, args...)...)
-		cmd.Env = append(os.Environ(), append(e.vars(), "ECLI_TRACE=1")...)
+		line := append([]string{setpriv, "--bounding-set", keep, "--inh-caps", "-all", "--", ecliBin}, args...)
+		if hostRoot != "" {
+			// The node's root bind-mounted read-only, as the kubelet
+			// mounts a hostPath, in a mount namespace of ecli's own.
+			// Absolute paths: PATH is the pod's, under the mount.
+			mount := testenv.Tool(t, "mount")
+			line = append([]string{testenv.Tool(t, "unshare"), "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+				mount + ` --rbind / "$0" && ` + mount + ` -o remount,bind,ro "$0" && exec "$@"`, hostRoot}, line...)
+		}
+		cmd := exec.Command(line[0], line[1:]...)
+		cmd.Env = append(os.Environ(), append(append(e.vars(), podEnv...), "ECLI_TRACE=1")...)
 		r := &ecliRun{cmd: cmd, out: &testenv.SyncBuffer{}, errs: &testenv.SyncBuffer{}, done: make(chan struct{})}
 		cmd.Stdout, cmd.Stderr = r.out, r.errs
 		if err := cmd.Start(); err != nil {
@@ -188,7 +216,7 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 		port := freePort(t)
 		ds := daemonSet(t, e.ok("", eccBin, "deploy", "--metrics-port", strconv.Itoa(port), ref))
 		caps := ds.Spec.Template.Spec.Containers[0].SecurityContext.Capabilities.Add
-		r, args := run(t, ds, caps)
+		r, args := run(t, ds, caps, "")
 		if !attached(r) {
 			t.Fatalf("ecli with %v did not attach: %v\n%s", caps, r.err, r.errs.String())
 		}
@@ -205,6 +233,43 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 		r.stop(t)
 	})
 
+	// A uretprobe on the node's bash, through its root at /host: the
+	// section's /bin/bash becomes --uprobe PROG=/host/bin/bash.
+	t.Run("uprobe", func(t *testing.T) {
+		ref := pushExample(t, e, reg.Host, "bashreadline")
+		ds := daemonSet(t, e.ok("", eccBin, "deploy", "--metrics-port", strconv.Itoa(freePort(t)), ref))
+		caps := ds.Spec.Template.Spec.Containers[0].SecurityContext.Capabilities.Add
+		if !ds.Spec.Template.Spec.HostPID || !slices.Contains(ds.Spec.Template.Spec.Containers[0].Args, "bash_readline_return=/host/bin/bash") {
+			t.Fatalf("a uprobe package: hostPID %v, args %q", ds.Spec.Template.Spec.HostPID, ds.Spec.Template.Spec.Containers[0].Args)
+		}
+		// perf's uprobe PMU refuses CAP_BPF and CAP_PERFMON alone.
+		without := slices.DeleteFunc(slices.Clone(caps), func(c corev1.Capability) bool { return c == "SYS_ADMIN" })
+		r, _ := run(t, ds, without, t.TempDir())
+		if attached(r) {
+			t.Fatalf("ecli attached a uprobe without CAP_SYS_ADMIN: the table grants more than needed")
+		}
+		if !strings.Contains(r.errs.String(), "CAP_SYS_ADMIN") {
+			t.Errorf("without CAP_SYS_ADMIN: %v\n%s", r.err, r.errs.String())
+		}
+		r, _ = run(t, ds, caps, t.TempDir())
+		if !attached(r) {
+			t.Fatalf("ecli with %v did not attach: %v\n%s", caps, r.err, r.errs.String())
+		}
+		if !strings.Contains(r.errs.String(), "/bin/bash:readline") {
+			t.Logf("stderr: %s", r.errs.String())
+		}
+		bash, master := startBash(t)
+		line := "echo ecc-deploy-readline-" + strconv.Itoa(os.Getpid())
+		time.Sleep(300 * time.Millisecond)
+		master.Write([]byte(line + "\n"))
+		ev := r.waitFor(t, "the typed line", nil, func(m map[string]any) bool { return m["line"] == line })
+		if num(ev["pid"]) != int64(bash.Process.Pid) {
+			t.Errorf("pid %v, want bash's %d", ev["pid"], bash.Process.Pid)
+		}
+		master.Write([]byte("exit\n"))
+		r.stop(t)
+	})
+
 	t.Run("xdp", func(t *testing.T) {
 		testenv.Exclusive(t, "xdp-lo")
 		ref := pushExample(t, e, reg.Host, "xdpcount")
@@ -214,14 +279,14 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 			t.Fatalf("an XDP package: capabilities %v, hostNetwork %v", caps, ds.Spec.Template.Spec.HostNetwork)
 		}
 		without := slices.DeleteFunc(slices.Clone(caps), func(c corev1.Capability) bool { return c == "NET_ADMIN" })
-		r, _ := run(t, ds, without)
+		r, _ := run(t, ds, without, "")
 		if attached(r) {
 			t.Fatalf("ecli attached XDP without CAP_NET_ADMIN")
 		}
 		if !strings.Contains(r.errs.String(), "CAP_NET_ADMIN") {
 			t.Errorf("without CAP_NET_ADMIN: %v\n%s", r.err, r.errs.String())
 		}
-		r, _ = run(t, ds, caps)
+		r, _ = run(t, ds, caps, "")
 		if !attached(r) {
 			t.Fatalf("ecli with %v did not attach: %v\n%s", caps, r.err, r.errs.String())
 		}
