@@ -116,7 +116,7 @@ Examples:
 				IfName:       c.String("ifname"),
 				HostPID:      c.Bool("host-pid"),
 				AddCaps:      c.StringSlice("add-cap"),
-				ProgramArgs:  c.Args().Tail(),
+				ProgramArgs:  programArgs(c.Args().Tail()),
 			})
 			var fe *deploy.FlagError
 			if errors.As(err, &fe) {
@@ -135,4 +135,13 @@ Examples:
 			return m.WriteYAML(os.Stdout)
 		},
 	}
+}
+
+// programArgs are the words after REF, without the "--" that ended ecc
+// deploy's flags (urfave/cli keeps it when it follows an argument).
+func programArgs(tail []string) []string {
+	if len(tail) > 0 && tail[0] == "--" {
+		return tail[1:]
+	}
+	return tail
 }

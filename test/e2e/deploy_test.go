@@ -98,6 +98,12 @@ func TestDeploy(t *testing.T) {
 		t.Errorf("a tracepoint package shares the node's PIDs or network")
 	}
 
+	// Words after -- are the program's flags, after REF.
+	args := daemonSet(t, e.ok("", eccBin, "deploy", ref, "--", "--pid", "1")).Spec.Template.Spec.Containers[0].Args
+	if !slices.Equal(args[len(args)-3:], []string{ref, "--pid", "1"}) {
+		t.Errorf("program flags: args %q", args)
+	}
+
 	// --format json: one v1 List with the same DaemonSet.
 	js := e.ok("", eccBin, "deploy", "--format", "json", "--namespace", "probes", "--node-selector", "kubernetes.io/arch=amd64", ref)
 	var list struct {
