@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,7 +34,7 @@ var (
 	buildErr  error
 )
 
-func example(t *testing.T, name string) *packager.Package {
+func example(t testing.TB, name string) *packager.Package {
 	t.Helper()
 	testenv.BPFBuild(t)
 	buildOnce.Do(func() {
@@ -359,6 +360,22 @@ func TestDefaultImage(t *testing.T) {
 	} {
 		if got := DefaultImage(v); got != ImageRepository+":"+want {
 			t.Errorf("DefaultImage(%q) = %q, want tag %q", v, got, want)
+		}
+	}
+}
+
+// BenchmarkGenerate is ecc deploy's work after the package is read: the
+// object's programs, the objects, the YAML.
+func BenchmarkGenerate(b *testing.B) {
+	p := example(b, "bashreadline")
+	o := &Options{Ref: "ghcr.io/org/bashreadline:v1", PodMonitor: true, VerifyKeys: []string{"testdata/org.pub"}}
+	for b.Loop() {
+		m, err := Generate(p, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := m.WriteYAML(io.Discard); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
