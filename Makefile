@@ -85,12 +85,16 @@ examples: build
 		$(BIN)/ecc build -o $(OUT)/$$ex examples/$$ex/$$ex.bpf.c $$hdr; \
 	done
 
-# Tests also use Debian's docker-registry and skopeo, the oras CLI, and gcc
+# Tests also use Debian's docker-registry and skopeo, the oras CLI, the
+# cosign CLI (signature interop; its first build takes minutes, later ones
+# come from Go's build cache), jq (the publish workflow's Sign step), and gcc
 # with <sys/sdt.h> (systemtap-sdt-dev) to build USDT targets.
 ORAS_VERSION := v1.3.6
+COSIGN_VERSION := v2.6.1
 test-deps: vm-deps
-	@EXTRA_PKGS="docker-registry skopeo gcc systemtap-sdt-dev" scripts/deps.sh
+	@EXTRA_PKGS="docker-registry skopeo jq gcc systemtap-sdt-dev" scripts/deps.sh
 	@[ -x .tools/bin/oras ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+	@[ -x .tools/bin/cosign ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
 # ecc test's VM tests boot Debian's amd64 and arm64 cloud kernels
 # (downloaded into .tools/kernels, not installed) in qemu-system-x86_64 and
@@ -139,6 +143,9 @@ fuzz: deps
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzReadBTFArchive$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/kimage -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./registry -run '^$$' -fuzz '^FuzzExtractTar$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./registry/sign -run '^$$' -fuzz '^FuzzParsePolicy$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./registry/sign -run '^$$' -fuzz '^FuzzParseKeys$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./packager/attest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./packager/doccomment -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./runtime/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/bpfobj -run '^$$' -fuzz '^FuzzPromoteWeakMaps$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s

@@ -37,6 +37,7 @@ var rules = []struct {
 var linksNot = []struct{ cmd, not, reason string }{
 	{"cmd/ecli", "compiler", "ecli runs packages; it never compiles"},
 	{"cmd/ecli", "vm", "ecli is the guest of a test VM, never its host"},
+	{"cmd/ecli", "packager/attest/statement", "ecli lists and reads attestations (packager/attest); writing them, with protobuf and SPDX code, is ecc's"},
 	{"cmd/ecli", "deploy", "ecli runs in the pods ecc deploy describes; it writes no manifests"},
 	{"cmd/ecli", "k8s.io", "ecli stays small: the Kubernetes API types are ecc deploy's"},
 }
