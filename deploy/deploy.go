@@ -595,7 +595,7 @@ var keyNameRegexp = regexp.MustCompile(`[^-._a-zA-Z0-9]+`)
 // configFiles reads the keys and the policy into ConfigMap entries and
 // returns ecli's flags for them. A policy's key files (relative to the
 // policy's folder, as ecli reads them) are shipped too, and the policy
-// shipped names them where they are mounted.
+// shipped names them as keys/NAME.pub, beside it.
 func configFiles(o *Options) ([]file, []string, error) {
 	var files []file
 	var args []string
@@ -618,14 +618,14 @@ func configFiles(o *Options) ([]file, []string, error) {
 		used[key] = true
 		size += len(data)
 		files = append(files, file{key: key, path: "keys/" + key, data: string(data)})
-		return KeysDir + "/" + key, nil
+		return key, nil
 	}
 	for _, k := range o.VerifyKeys {
-		at, err := addKey("--verify-key", k)
+		key, err := addKey("--verify-key", k)
 		if err != nil {
 			return nil, nil, err
 		}
-		args = append(args, "--verify-key", at)
+		args = append(args, "--verify-key", KeysDir+"/"+key)
 	}
 	if o.Policy != "" {
 		data, err := os.ReadFile(o.Policy)
@@ -654,11 +654,13 @@ func configFiles(o *Options) ([]file, []string, error) {
 				if !filepath.IsAbs(name) {
 					name = filepath.Join(filepath.Dir(o.Policy), name)
 				}
-				at, err := addKey("--policy", name)
+				key, err := addKey("--policy", name)
 				if err != nil {
 					return nil, nil, err
 				}
-				keys[j] = at
+				// Relative to the policy's folder, as ecli reads them:
+				// KeysDir where the ConfigMap is mounted.
+				keys[j] = "keys/" + key
 			}
 		}
 		out, err := json.MarshalIndent(policy, "", "  ")

@@ -271,7 +271,7 @@ func TestKeysAndPolicy(t *testing.T) {
 			Keys []string
 		}
 	}
-	if err := json.Unmarshal([]byte(cm.Data["policy.json"]), &policy); err != nil || !slices.Equal(policy.Rules[0].Keys, []string{"/etc/ecc/keys/org-3.pub"}) {
+	if err := json.Unmarshal([]byte(cm.Data["policy.json"]), &policy); err != nil || !slices.Equal(policy.Rules[0].Keys, []string{"keys/org-3.pub"}) {
 		t.Errorf("shipped policy %s (%v)", cm.Data["policy.json"], err)
 	}
 	args := strings.Join(container(ds).Args, " ")

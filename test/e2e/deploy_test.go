@@ -153,7 +153,8 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 	// run runs the container's command line with only caps, its
 	// environment's and arguments' /host standing for hostRoot (the node's
 	// root, as a hostPath volume mounts it) when that is not "".
-	run := func(t *testing.T, ds *appsv1.DaemonSet, caps []corev1.Capability, hostRoot string) (*ecliRun, []string) {
+	// etc, when not "", stands for /etc/ecc, the ConfigMap's mount.
+	run := func(t *testing.T, ds *appsv1.DaemonSet, caps []corev1.Capability, hostRoot, etc string) (*ecliRun, []string) {
 		c := ds.Spec.Template.Spec.Containers[0]
 		keep := "-all"
 		for _, cp := range caps {
@@ -167,6 +168,9 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 		}
 		var args []string
 		for _, a := range c.Args {
+			if etc != "" {
+				a = strings.ReplaceAll(a, deploy.ConfigDir+"/", etc+"/")
+			}
 			args = append(args, host(a))
 		}
 		var podEnv []string
@@ -217,12 +221,21 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 		return true
 	}
 
+	// Signed with a key the DaemonSet's ConfigMap ships: the pod's
+	// command line verifies REF and traces execs; with another key it
+	// refuses REF before loading anything.
 	t.Run("tracepoint", func(t *testing.T) {
 		ref := pushExample(t, e, reg.Host, "execsnoop")
+		keys := t.TempDir()
+		key, pub := opensslPair(t, keys, "org", "-algorithm", "ed25519")
+		_, otherPub := opensslPair(t, keys, "other", "-algorithm", "ed25519")
+		e.ok("", eccBin, "sign", "--key", key, ref)
+
 		port := freePort(t)
-		ds := daemonSet(t, e.ok("", eccBin, "deploy", "--metrics-port", strconv.Itoa(port), ref))
+		out := e.ok("", eccBin, "deploy", "--verify-key", pub, "--metrics-port", strconv.Itoa(port), ref)
+		ds := daemonSet(t, out)
 		caps := ds.Spec.Template.Spec.Containers[0].SecurityContext.Capabilities.Add
-		r, args := run(t, ds, caps, "")
+		r, args := run(t, ds, caps, "", configFiles(t, out))
 		if !attached(r) {
 			t.Fatalf("ecli with %v did not attach: %v\n%s", caps, r.err, r.errs.String())
 		}
@@ -237,6 +250,25 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 			}
 		}
 		r.stop(t)
+
+		// A policy naming the key beside it: shipped with the key.
+		policy := filepath.Join(keys, "policy.json")
+		os.WriteFile(policy, []byte(`{"version": 1, "rules": [{"match": "`+reg.Host+`/**", "keys": ["org.pub"]}]}`), 0o644)
+		out = e.ok("", eccBin, "deploy", "--policy", policy, "--metrics-port", strconv.Itoa(port), ref)
+		r, _ = run(t, daemonSet(t, out), caps, "", configFiles(t, out))
+		if !attached(r) {
+			t.Fatalf("ecli --policy did not run the signed package: %v\n%s", r.err, r.errs.String())
+		}
+		r.stop(t)
+
+		out = e.ok("", eccBin, "deploy", "--verify-key", otherPub, "--metrics-port", strconv.Itoa(port), ref)
+		r, _ = run(t, daemonSet(t, out), caps, "", configFiles(t, out))
+		if attached(r) {
+			t.Fatalf("ecli ran a package the key did not sign")
+		}
+		if !strings.Contains(r.errs.String(), "sign") {
+			t.Errorf("refused without a word of signatures: %v\n%s", r.err, r.errs.String())
+		}
 	})
 
 	// A uretprobe on the node's bash, through its root at /host: the
@@ -250,14 +282,14 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 		}
 		// perf's uprobe PMU refuses CAP_BPF and CAP_PERFMON alone.
 		without := slices.DeleteFunc(slices.Clone(caps), func(c corev1.Capability) bool { return c == "SYS_ADMIN" })
-		r, _ := run(t, ds, without, t.TempDir())
+		r, _ := run(t, ds, without, t.TempDir(), "")
 		if attached(r) {
 			t.Fatalf("ecli attached a uprobe without CAP_SYS_ADMIN: the table grants more than needed")
 		}
 		if !strings.Contains(r.errs.String(), "CAP_SYS_ADMIN") {
 			t.Errorf("without CAP_SYS_ADMIN: %v\n%s", r.err, r.errs.String())
 		}
-		r, _ = run(t, ds, caps, t.TempDir())
+		r, _ = run(t, ds, caps, t.TempDir(), "")
 		if !attached(r) {
 			t.Fatalf("ecli with %v did not attach: %v\n%s", caps, r.err, r.errs.String())
 		}
@@ -285,14 +317,14 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 			t.Fatalf("an XDP package: capabilities %v, hostNetwork %v", caps, ds.Spec.Template.Spec.HostNetwork)
 		}
 		without := slices.DeleteFunc(slices.Clone(caps), func(c corev1.Capability) bool { return c == "NET_ADMIN" })
-		r, _ := run(t, ds, without, "")
+		r, _ := run(t, ds, without, "", "")
 		if attached(r) {
 			t.Fatalf("ecli attached XDP without CAP_NET_ADMIN")
 		}
 		if !strings.Contains(r.errs.String(), "CAP_NET_ADMIN") {
 			t.Errorf("without CAP_NET_ADMIN: %v\n%s", r.err, r.errs.String())
 		}
-		r, _ = run(t, ds, caps, "")
+		r, _ = run(t, ds, caps, "", "")
 		if !attached(r) {
 			t.Fatalf("ecli with %v did not attach: %v\n%s", caps, r.err, r.errs.String())
 		}
@@ -308,4 +340,44 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// configFiles writes the ConfigMap of ecc deploy's output as the kubelet
+// mounts it (its items at their paths) into a folder, and returns it ("":
+// no ConfigMap).
+func configFiles(t *testing.T, out string) string {
+	t.Helper()
+	var cm *corev1.ConfigMap
+	for _, doc := range strings.Split(out, "\n---\n") {
+		j, err := yaml.YAMLToJSONStrict([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tm struct{ Kind string }
+		json.Unmarshal(j, &tm)
+		if tm.Kind == "ConfigMap" {
+			cm = &corev1.ConfigMap{}
+			if err := json.Unmarshal(j, cm); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if cm == nil {
+		return ""
+	}
+	ds := daemonSet(t, out)
+	dir := t.TempDir()
+	for _, v := range ds.Spec.Template.Spec.Volumes {
+		if v.ConfigMap == nil || v.ConfigMap.Name != cm.Name {
+			continue
+		}
+		for _, it := range v.ConfigMap.Items {
+			p := filepath.Join(dir, it.Path)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, []byte(cm.Data[it.Key]), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
 }
