@@ -78,14 +78,16 @@ const (
 	ManagedBy      = "ecc"
 )
 
-// DefaultImage is the ecli image of ecc's version: a release's tag (v1.2.3
-// → ghcr.io/ecc-bpf/ecli:v1.2.3), "latest" for a development build (no
-// version, a pseudo-version of a commit, uncommitted changes).
+// DefaultImage is the ecli image of ecc's version, tagged as make image
+// tags it: the version with "+" made "-" (v1.2.3 → ghcr.io/ecc-bpf/ecli:v1.2.3;
+// a pseudo-version of a commit stays as it is); "latest" for a build
+// without a version ("devel") or one no tag can spell.
 func DefaultImage(version string) string {
-	if !releaseRegexp.MatchString(version) {
-		version = "latest"
+	tag := strings.ReplaceAll(version, "+", "-")
+	if version == "devel" || !tagRegexp.MatchString(tag) {
+		tag = "latest"
 	}
-	return ImageRepository + ":" + version
+	return ImageRepository + ":" + tag
 }
 
 // Options say what to deploy and where. Generate does not modify them.
@@ -472,7 +474,8 @@ func settle(o *Options) (*settled, error) {
 	return d, nil
 }
 
-var releaseRegexp = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.]+)?$`)
+// tagRegexp is what an OCI tag may be.
+var tagRegexp = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 
 var capRegexp = regexp.MustCompile(`^[A-Z][A-Z_]{1,30}$`)
 

@@ -356,7 +356,7 @@ func TestNameOf(t *testing.T) {
 func TestDefaultImage(t *testing.T) {
 	for v, want := range map[string]string{
 		"v1.0.0": "v1.0.0", "v1.2.0-rc.1": "v1.2.0-rc.1", "devel": "latest", "": "latest",
-		"v0.0.0-20261205124700-94bbd5b1c2d3": "latest", "v1.0.0+dirty": "latest",
+		"v0.0.0-20261205124700-94bbd5b1c2d3": "v0.0.0-20261205124700-94bbd5b1c2d3", "v1.0.0+dirty": "v1.0.0-dirty", "a b": "latest",
 	} {
 		if got := DefaultImage(v); got != ImageRepository+":"+want {
 			t.Errorf("DefaultImage(%q) = %q, want tag %q", v, got, want)
