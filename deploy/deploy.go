@@ -29,6 +29,7 @@ import (
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/capability"
+	"github.com/ecc-bpf/ecc/packager/ociimage"
 	"github.com/ecc-bpf/ecc/packager/section"
 )
 
@@ -37,8 +38,8 @@ const (
 	// ImageRepository is the ecli image's repository; DefaultImage adds
 	// ecc's version as the tag.
 	ImageRepository = "ghcr.io/ecc-bpf/ecli"
-	// EcliPath is ecli in the image (packager/ociimage's EcliPath).
-	EcliPath = "/usr/local/bin/ecli"
+	// EcliPath is ecli in the image ecc ecli-image builds.
+	EcliPath = ociimage.EcliPath
 	// DefaultNamespace is where the objects go without --namespace.
 	DefaultNamespace = "default"
 	// DefaultMetricsPort serves /metrics and /healthz (ecli run --metrics).
