@@ -9,7 +9,7 @@ EXAMPLES := $(sort $(notdir $(wildcard examples/*)))
 OUT     ?= build/examples
 GOFLAGS_BUILD := -trimpath -buildvcs=true
 
-.PHONY: all deps test-deps vm-deps build ecli-arm64 examples test testdata demo bench fuzz clean install uninstall
+.PHONY: all deps test-deps vm-deps build ecli-arm64 image examples test testdata demo bench fuzz clean install uninstall
 
 all: build
 
@@ -51,6 +51,27 @@ ecli-arm64: $(BIN)/ecli-arm64
 $(BIN)/ecli-arm64: $(GO_SOURCES)
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -o $@ ./cmd/ecli
 
+# make image REGISTRY=host/repo: the ecli container image (docs/image.md),
+# built without Docker and pushed as REGISTRY:VERSION, VERSION being ecc's
+# (git describe's when Go stamped none; credentials as for ecc push).
+# REGISTRY=oci:DIR writes a layout instead. Its ecli are static (as make
+# build's) and stripped (-s -w: half the layer; Go's stack traces and
+# version stamps stay), for linux/amd64 and linux/arm64, in $(IMAGE_BIN).
+# Dated by the last commit (SOURCE_DATE_EPOCH), so it is reproducible.
+REGISTRY ?=
+IMAGE_BIN ?= build/image
+image:
+	@if [ -z "$(REGISTRY)" ]; then \
+		echo "usage: make image REGISTRY=host/repo (e.g. ghcr.io/org/ecli, 127.0.0.1:5000/ecli or oci:DIR)" >&2; exit 2; fi
+	@$(MAKE) --no-print-directory deps $(BIN)/ecc
+	CGO_ENABLED=0 GOARCH=amd64 $(GO) build $(GOFLAGS_BUILD) -ldflags='-s -w' -o $(IMAGE_BIN)/ecli ./cmd/ecli
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) build $(GOFLAGS_BUILD) -ldflags='-s -w' -o $(IMAGE_BIN)/ecli-arm64 ./cmd/ecli
+	@set -e; v=$$($(BIN)/ecc --version | sed -n '1s/^ecc //p' | tr + -); \
+	if [ "$$v" = devel ]; then v=$$(git describe --tags --always --dirty 2>/dev/null || echo devel); fi; \
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || echo 0)}; export SOURCE_DATE_EPOCH; \
+	echo "$(BIN)/ecc ecli-image $(REGISTRY):$$v"; \
+	$(BIN)/ecc ecli-image --ecli $(IMAGE_BIN)/ecli --ecli-arm64 $(IMAGE_BIN)/ecli-arm64 $(REGISTRY):$$v
+
 install: $(addprefix $(BIN)/,$(TOOLS))
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
@@ -85,12 +106,16 @@ examples: build
 		$(BIN)/ecc build -o $(OUT)/$$ex examples/$$ex/$$ex.bpf.c $$hdr; \
 	done
 
-# Tests also use Debian's docker-registry and skopeo, the oras CLI, and gcc
+# Tests also use Debian's docker-registry and skopeo, the oras CLI, the
+# cosign CLI (signature interop; its first build takes minutes, later ones
+# come from Go's build cache), jq (the publish workflow's Sign step), and gcc
 # with <sys/sdt.h> (systemtap-sdt-dev) to build USDT targets.
 ORAS_VERSION := v1.3.6
+COSIGN_VERSION := v2.6.1
 test-deps: vm-deps
-	@EXTRA_PKGS="docker-registry skopeo gcc systemtap-sdt-dev" scripts/deps.sh
+	@EXTRA_PKGS="docker-registry skopeo jq gcc systemtap-sdt-dev" scripts/deps.sh
 	@[ -x .tools/bin/oras ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
+	@[ -x .tools/bin/cosign ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
 # ecc test's VM tests boot Debian's amd64 and arm64 cloud kernels
 # (downloaded into .tools/kernels, not installed) in qemu-system-x86_64 and
@@ -139,6 +164,9 @@ fuzz: deps
 	$(GO) test ./packager -run '^$$' -fuzz '^FuzzReadBTFArchive$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/kimage -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./registry -run '^$$' -fuzz '^FuzzExtractTar$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./registry/sign -run '^$$' -fuzz '^FuzzParsePolicy$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./registry/sign -run '^$$' -fuzz '^FuzzParseKeys$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./packager/attest -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./packager/doccomment -run '^$$' -fuzz '^FuzzScan$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./runtime/tracepipe -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/bpfobj -run '^$$' -fuzz '^FuzzPromoteWeakMaps$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s

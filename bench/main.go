@@ -48,7 +48,7 @@ import (
 var (
 	runs    = flag.Int("n", 11, "runs per command (the median is reported)")
 	eccBin  = flag.String("ecc", "bin/ecc", "ecc binary to measure")
-	only    = flag.String("only", "", "run only this part: build, vmlinux, run, results, oci, wasm or btfgen")
+	only    = flag.String("only", "", "run only this part: build, vmlinux, run, results, oci, sign, wasm or btfgen")
 	exGlob  = flag.String("examples", "examples/*", "example folders")
 	keepOut = flag.Bool("keep", false, "keep the output folder")
 )
@@ -134,6 +134,9 @@ func main() {
 	}
 	if *only == "" || *only == "oci" {
 		ok = benchOCI(ecc, out, env) && ok
+	}
+	if *only == "" || *only == "sign" {
+		ok = benchSign(ecc, out, env) && ok
 	}
 	if *only == "" || *only == "wasm" {
 		ok = benchWasm(ecc, out, env) && ok

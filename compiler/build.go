@@ -19,6 +19,7 @@ import (
 	"github.com/ecc-bpf/ecc/compiler/vmlinux"
 	"github.com/ecc-bpf/ecc/internal/bpfobj"
 	"github.com/ecc-bpf/ecc/packager"
+	"github.com/ecc-bpf/ecc/packager/attest"
 	"github.com/ecc-bpf/ecc/packager/extract"
 	"github.com/ecc-bpf/ecc/packager/progscan"
 	"github.com/ecc-bpf/ecc/packager/section"
@@ -75,6 +76,9 @@ type Options struct {
 	// gave them, when that was not the path (a kernel image REF pulled
 	// into a cache file); paths not in it are named as they are.
 	KernelNames map[string]string
+	// Builder names the ecc doing the build (version, commit) in the
+	// build's materials; default: "ecc", version "devel".
+	Builder attest.Tool
 }
 
 // Output is what one architecture's build produced.
@@ -92,6 +96,11 @@ type Output struct {
 	// BTF lists the kernels' BTF put in the package (BTFGen), when
 	// built rather than taken from the cache.
 	BTF []KernelBTFOutput
+	// Materials are the build's inputs (source, headers, flags, clang,
+	// BTF), the same for a cached build; MaterialsFile is where they were
+	// written (attest.MaterialsFile beside package.json).
+	Materials     *attest.Materials
+	MaterialsFile string
 }
 
 // Result is a build's outcome.
@@ -377,18 +386,25 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string, single bool
 		return nil, nil, err
 	}
 	out := &Output{Arch: a, Dir: dir, Clang: b.clang,
-		Object:  filepath.Join(dir, b.name+ObjSuffix),
-		Skel:    filepath.Join(dir, b.name+SkelSuffix),
-		Package: filepath.Join(dir, PackageFile),
+		Object:        filepath.Join(dir, b.name+ObjSuffix),
+		Skel:          filepath.Join(dir, b.name+SkelSuffix),
+		Package:       filepath.Join(dir, PackageFile),
+		MaterialsFile: filepath.Join(dir, attest.MaterialsFile),
 	}
-	key := buildcache.Key([]byte("ecc-build-2"), []byte(b.selfID), []byte(b.clang.id),
+	key := buildcache.Key([]byte("ecc-build-3"), []byte(b.selfID), []byte(b.clang.id),
+		// What the materials name besides contents: a cached build
+		// reports the same materials (attest.MaterialsFile).
+		[]byte(bi.path), []byte(b.builder().Name+"\x00"+b.builder().Version+"\x00"+b.builder().Commit),
 		[]byte(a.Name), []byte(bi.digest), []byte(vmlinux.FormatVersion), []byte(templates.IncludeDigest()),
 		[]byte(strings.Join(b.o.CFlags, "\x00")), []byte(b.src), b.srcText,
 		[]byte(b.hdr), b.hdrText, b.btfgenKey())
-	names := []string{b.name + ObjSuffix, b.name + SkelSuffix, PackageFile}
+	names := []string{b.name + ObjSuffix, b.name + SkelSuffix, PackageFile, attest.MaterialsFile}
 	if !b.o.NoCache {
 		if e, ok := b.cache.Get(key); ok {
 			files, err := installOutputs(e, names, dir)
+			if err == nil {
+				out.Materials, err = attest.ReadMaterials(out.MaterialsFile)
+			}
 			if err != nil {
 				return nil, nil, err
 			}
@@ -467,8 +483,21 @@ func (b *builder) buildArch(ctx context.Context, a Arch, dir string, single bool
 	if err := os.WriteFile(filepath.Join(work, names[2]), pkg, 0o644); err != nil {
 		return nil, nil, err
 	}
+	mats, err := b.materials(a, bi, objBytes, deps, kbtf, start)
+	if err != nil {
+		return nil, nil, err
+	}
+	matsData, err := mats.Marshal()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(work, names[3]), matsData, 0o644); err != nil {
+		return nil, nil, err
+	}
+	out.Materials = mats
 	e, err := b.cache.Put(key, map[string]string{
 		names[0]: obj, names[1]: filepath.Join(work, names[1]), names[2]: filepath.Join(work, names[2]),
+		names[3]: filepath.Join(work, names[3]),
 	}, deps)
 	if err != nil {
 		return nil, nil, err

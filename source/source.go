@@ -20,6 +20,7 @@ import (
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/extract"
 	"github.com/ecc-bpf/ecc/registry"
+	"github.com/ecc-bpf/ecc/registry/sign"
 	"github.com/ecc-bpf/ecc/registry/store"
 )
 
@@ -80,6 +81,13 @@ type OpenOptions struct {
 	// parsing anything. For a reference it is the manifest or index digest,
 	// as in REF@sha256:HEX.
 	Digest string
+	// Policy, when set, decides which references may run: a reference
+	// it wants verified is resolved once on its registry (or layout),
+	// its signatures checked there against that digest, and exactly that
+	// digest pulled; one that fails is returned as the policy's error
+	// and nothing of it is loaded. Files, folders, URLs and stdin carry
+	// no signatures: Open refuses them when the policy is ReferencesOnly.
+	Policy *sign.Policy
 }
 
 // Pull policies.
@@ -114,6 +122,11 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 			}
 		}
 		return fromBytes(what, name, data)
+	}
+	if ref == "-" || fetch.IsURL(ref) {
+		if err := unverifiable(ref, o.Policy); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case ref == "":
@@ -154,11 +167,17 @@ func Open(ctx context.Context, ref string, o *OpenOptions) (*Source, error) {
 					}
 					r.Digest = want.String()
 				}
+				if o.Policy != nil && o.Policy.NeedsVerification(r) {
+					return openVerified(ctx, r, o)
+				}
 				return openReference(ctx, r, o)
 			}
 			return nil, fmt.Errorf("package %s: no such file or folder, nor a registry reference; pass a package.json, a build folder, a .bpf.o, a URL, - or host/repo:tag", ref)
 		}
 		return nil, fmt.Errorf("package %s: %w", ref, err)
+	}
+	if err := unverifiable(ref, o.Policy); err != nil {
+		return nil, err
 	}
 	file := ref
 	if st.IsDir() {
@@ -319,4 +338,64 @@ func openReference(ctx context.Context, ref registry.Reference, o *OpenOptions) 
 		return nil, err
 	}
 	return &Source{Name: ref.String(), Package: pp.Package, Wasm: pp.Wasm}, nil
+}
+
+// unverifiable refuses a package that is not a reference (a file, a
+// folder, a URL, stdin), which carries no signatures, under a policy that
+// runs references only.
+func unverifiable(ref string, p *sign.Policy) error {
+	if p == nil || !p.ReferencesOnly {
+		return nil
+	}
+	return fmt.Errorf("package %s is not a registry reference, and %s runs only references whose signatures it checks: run it by reference, or pin it with --digest", ref, p.Name)
+}
+
+// openVerified resolves ref once on its registry or layout, applies the
+// policy to that digest, then pulls exactly that digest: a tag pushed
+// again between the check and the pull cannot swap the package. The
+// local store is not trusted for signatures (it keeps none), so the
+// registry is asked even with --pull=missing; blobs the store has are
+// not downloaded again.
+func openVerified(ctx context.Context, ref registry.Reference, o *OpenOptions) (*Source, error) {
+	if o.Pull == PullNever {
+		return nil, fmt.Errorf("%s: %s needs its signatures from the registry, and --pull=never forbids asking it", ref, o.Policy.Name)
+	}
+	var ro *registry.Options
+	var err error
+	if o.Registry != nil {
+		if ro, err = o.Registry(); err != nil {
+			return nil, err
+		}
+	}
+	src, err := registry.OpenTarget(ctx, ref, ro)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	root, err := registry.ResolveRoot(ctx, src, ref)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := o.Policy.Check(ctx, src, ref, root); err != nil {
+		return nil, err
+	}
+	pinned := ref
+	pinned.Digest = root.Digest.String()
+	st, err := store.Open(store.DefaultDir())
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	into := st
+	if o.NoStore {
+		into = nil
+	}
+	p, err := registry.Pull(ctx, src, pinned, into, &registry.PullOptions{Platform: o.Platform, Progress: o.Progress})
+	if err != nil {
+		return nil, err
+	}
+	if p.Root.Digest != root.Digest {
+		return nil, fmt.Errorf("%s: pulled %s, not the verified %s", ref, p.Root.Digest, root.Digest)
+	}
+	return &Source{Name: ref.String(), Package: p.Package.Package, Wasm: p.Package.Wasm}, nil
 }

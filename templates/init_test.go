@@ -189,6 +189,7 @@ func TestInitRenderEveryTemplate(t *testing.T) {
 				"go install github.com/ecc-bpf/ecc/cmd/ecc@latest", // no version given: latest
 				"sudo apt-get install -y clang llvm libbpf-dev",
 				`go-version: "1.26"`,
+				"${{ secrets.ECC_SIGNING_KEY }}", `ecc sign --key "$RUNNER_TEMP/ecc.key" "ghcr.io/${{ github.repository }}@$(jq -r .digest push.json)"`,
 			} {
 				if !strings.Contains(wf, w) {
 					t.Errorf("publish.yml lacks %q", w)

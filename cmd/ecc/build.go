@@ -13,6 +13,8 @@ import (
 	"github.com/ecc-bpf/ecc/cmd/internal/commands"
 	"github.com/ecc-bpf/ecc/compiler"
 	"github.com/ecc-bpf/ecc/internal/kimage"
+	"github.com/ecc-bpf/ecc/packager/attest"
+	"github.com/ecc-bpf/ecc/packager/attest/statement"
 	"github.com/ecc-bpf/ecc/vm/kernel"
 )
 
@@ -39,6 +41,14 @@ Examples:
    ecc build --arch x86_64,arm64 --btfgen vmlinuz-6.1-amd64 --btfgen vmlinuz-6.1-arm64 opensnoop.bpf.c
    ecc build --btfgen linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb execsnoop.bpf.c execsnoop.h
    ecc build --btfgen ghcr.io/cilium/ci-kernels:6.6 execsnoop.bpf.c execsnoop.h
+   ecc build --attest -o build/ execsnoop.bpf.c execsnoop.h
+
+Every build also writes materials.json beside package.json: the source and
+every header clang read with their sha256, the flags, clang, the BTF and
+ecc's version (docs/format.md), which 'ecc push --attest' turns into
+provenance and an SBOM attached to the pushed package. With --attest the
+build writes them now too, about the object alone: NAME.provenance.json and
+NAME.sbom.spdx.json.
 
 With --btfgen K, the package also carries kernel K's BTF, cut down to the
 types, members and enum values the object's CO-RE relocations use (a few
@@ -81,11 +91,15 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 			&cli.StringFlag{Name: "wasm", Usage: "also build the user-space `GUEST` program (main.c or main.go) into NAME.wasm, a Wasm module embedding the BPF object, for 'ecli run NAME.wasm'"},
 			&cli.StringFlag{Name: "bpf", Usage: "with --wasm: the BPF program `FILE.bpf.c` (default: the only *.bpf.c in the guest's folder)"},
 			&cli.StringFlag{Name: "wasm-cflags", Usage: "with --wasm: extra clang `FLAGS` for a C guest"},
+			&cli.BoolFlag{Name: "attest", Usage: "also write NAME.provenance.json (SLSA provenance v1) and NAME.sbom.spdx.json (SPDX 2.3), in-toto statements about the object, beside package.json"},
 			&cli.StringSliceFlag{Name: "btfgen", Usage: "also ship kernel `K`'s BTF, minimised to what the program needs, for kernels without BTF: raw BTF, a vmlinux, a vmlinuz, a linux-image-*.deb or a kernel image REF; repeatable, comma-separated"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("wasm") == "" && (c.String("bpf") != "" || c.String("wasm-cflags") != "") {
 				return commands.Usagef(c, "--bpf and --wasm-cflags go with --wasm GUEST")
+			}
+			if c.String("wasm") != "" && c.Bool("attest") {
+				return commands.Usagef(c, "--attest describes BPF builds; leave it out with --wasm (ecc push --attest attests the package's object)")
 			}
 			if c.String("wasm") != "" && c.NArg() > 2 {
 				return commands.Usagef(c, "--wasm GUEST expects an optional SOURCE.bpf.c and EXPORT_HEADER.h, got %s", commands.NArgs(c))
@@ -123,6 +137,7 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 				Color:        commands.Color(os.Stderr),
 				BTFGen:       btfgen,
 				KernelNames:  kernelNames,
+				Builder:      eccBuilder(),
 			}
 			if c.Bool("verbose") {
 				o.Verbose = os.Stderr
@@ -138,6 +153,13 @@ imports github.com/ecc-bpf/ecc/templates/wasm/go/eccwasm.
 					return kernelAdvice(err)
 				}
 				out = buildResult(res)
+				if c.Bool("attest") {
+					for i, o := range res.Outputs {
+						if out.Outputs[i].Attestations, err = statement.WriteBuild(o.Dir, o.Object, o.Materials); err != nil {
+							return fmt.Errorf("--attest: %w", err)
+						}
+					}
+				}
 			}
 			out.print(os.Stderr)
 			if c.Bool("json") || commands.JSON(c) {
@@ -169,6 +191,10 @@ type buildOutputJSON struct {
 	// BTF lists the kernels' BTF put in the package (--btfgen), when
 	// built rather than cached.
 	BTF []buildBTFJSON `json:"btf,omitempty"`
+	// Materials is materials.json; Attestations the statements --attest
+	// wrote.
+	Materials    string   `json:"materials,omitempty"`
+	Attestations []string `json:"attestations,omitempty"`
 
 	clang string // the version, for the summary on stderr
 }
@@ -195,7 +221,7 @@ func buildResult(res *compiler.Result) buildJSON {
 	out := buildJSON{Name: res.Name, Outputs: []buildOutputJSON{}}
 	for _, o := range res.Outputs {
 		oj := buildOutputJSON{
-			Arch: o.Arch.Name, Object: o.Object, Skel: o.Skel, Package: o.Package,
+			Arch: o.Arch.Name, Object: o.Object, Skel: o.Skel, Package: o.Package, Materials: o.MaterialsFile,
 			Cached: o.Cached, Millis: o.Took.Milliseconds(), clang: o.Clang.Version,
 		}
 		for _, k := range o.BTF {
@@ -223,6 +249,12 @@ func (b buildJSON) print(w io.Writer) {
 	if m := b.Wasm; m != nil {
 		fmt.Fprintf(w, "%s: %s (wasm32, %s, %d KiB)\n", b.Name, m.Path, m.Lang, (m.Size+1023)/1024)
 	}
+}
+
+// eccBuilder names this ecc in a build's materials.
+func eccBuilder() attest.Tool {
+	bi := commands.ReadBuildInfo()
+	return attest.Tool{Name: "ecc", Version: bi.Version, Commit: bi.Commit}
 }
 
 // kernelAdvice adds what to pass instead to a --btfgen kernel that holds

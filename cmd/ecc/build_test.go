@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/ecc-bpf/ecc/compiler"
+	"github.com/ecc-bpf/ecc/internal/testenv"
+	"github.com/ecc-bpf/ecc/packager/attest"
 )
 
 // ecc build --json has one shape: name, outputs[] and, for --wasm only,
@@ -44,5 +50,44 @@ func TestBuildJSONShape(t *testing.T) {
 	}
 	if b, _ := json.Marshal(buildResult(&compiler.Result{Name: "x"})); !strings.Contains(string(b), `"outputs":[]`) {
 		t.Errorf("no outputs: %s", b)
+	}
+}
+
+// ecc build --attest writes the provenance and the SBOM beside the
+// package: in-toto statements whose subject is the object just built and
+// whose materials name the source with its sha256.
+func TestBuildAttest(t *testing.T) {
+	testenv.BPFBuild(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	app := newApp()
+	app.Writer, app.ErrWriter = &stdout, &stderr
+	if err := app.Run([]string{"ecc", "build", "--attest", "--cache-dir", t.TempDir(), "-o", out,
+		"../../examples/execsnoop/execsnoop.bpf.c", "../../examples/execsnoop/execsnoop.h"}); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	object, err := os.ReadFile(filepath.Join(out, "execsnoop.bpf.o"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	source, err := os.ReadFile("../../examples/execsnoop/execsnoop.bpf.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"execsnoop.provenance.json", "execsnoop.sbom.spdx.json"} {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := attest.Parse(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Subject) != 1 || !st.HasSubject(digest.FromBytes(object)) {
+			t.Errorf("%s: subjects %+v, want the object %s", name, st.Subject, digest.FromBytes(object))
+		}
+		if !strings.Contains(string(st.Predicate), digest.FromBytes(source).Encoded()) {
+			t.Errorf("%s: the source's sha256 is missing", name)
+		}
 	}
 }

@@ -34,7 +34,8 @@ Examples:
    ecc pull ghcr.io/org/execsnoop:v1
    ecc test --kernel linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb examples/execsnoop/
    ecc gen vmlinux -o vmlinux.h
-   ecc init my_probe --template xdp`,
+   ecc init my_probe --template xdp
+   ecc deploy ghcr.io/org/execsnoop:v1 | kubectl apply -f -`,
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
@@ -42,7 +43,13 @@ Examples:
 			genCommand(),
 			initCommand(),
 			pushCommand(),
+			ecliImageCommand(),
+			copyCommand(),
+			signCommand(),
+			verifyCommand(),
+			keyCommand(),
 			testCommand(),
+			deployCommand(),
 			commands.Pull("ecc"),
 			commands.Login("ecc"),
 			commands.Logout("ecc"),

@@ -283,7 +283,7 @@ func TestBashCompletion(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "probe.bpf.c"), nil, 0o644)
 	for _, c := range []struct{ words, want string }{
-		{"ecc ''", "build gen init push test pull login logout images tag inspect version completion"},
+		{"ecc ''", "build gen init push ecli-image copy cp sign verify key test deploy pull login logout images tag inspect version completion"},
 		{"ecc bu", "build"},
 		{"ecc init --template ''", "histogram profile tc tracepoint uprobe wasm-c wasm-go xdp"},
 		{"ecc init -t x", "xdp"},

@@ -208,7 +208,7 @@ func TestBuildFormatJSON(t *testing.T) {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		wantKeys(t, "build outputs", keys, "arch", "object", "skel", "package", "cached", "ms")
+		wantKeys(t, "build outputs", keys, "arch", "object", "skel", "package", "cached", "ms", "materials")
 	}
 }
 

@@ -60,6 +60,13 @@ to it: the file named, a folder's package.json, a URL's body or stdin, i.e.
 what 'sha256sum package.json' prints. For a REF it is the manifest digest,
 the same as REF@sha256:HEX.
 
+Signatures: --verify-key PUB runs a REF only if PUB signed (ecc sign, cosign
+sign) the digest that runs, and nothing that is not a REF; --policy FILE (by
+default $XDG_CONFIG_HOME/ecc/policy.json when it exists) says per registry or
+repository which keys must have signed and what may run unsigned
+(docs/security.md). The REF is resolved once, that digest verified and that
+digest pulled; a package that fails never reaches the kernel.
+
 Maps that declare max_entries 0 (sized by libbpf-tools' user space) get 10240
 entries, stack traces 16384: --max-entries N changes that, --max-entries
 MAP=N sizes one map.
@@ -111,6 +118,8 @@ Examples:
    ecli run build/examples/wasm-counter/counter.wasm
    ecli run ghcr.io/org/execsnoop:v1 --uid 1000
    ecli run --pull=never 127.0.0.1:5000/probes/runqlat:latest
+   ecli run --verify-key ecc.pub ghcr.io/org/execsnoop:v1   # refuses it unless ecc.pub signed it
+   ecli run --policy /etc/ecc/policy.json ghcr.io/org/execsnoop:v1
    ecli run https://example.org/p/package.json
    ecli run --ca-file ca.pem https://pkgs.internal:8443/execsnoop/package.json
    ecli run --digest sha256:$(sha256sum < reviewed/package.json | cut -d' ' -f1) https://example.org/p/package.json
@@ -141,7 +150,7 @@ Examples:
 			&cli.BoolFlag{Name: "dry-run", Usage: "check the package and its flags, print what would be attached where (-j: as JSON) and exit without loading anything"},
 			&cli.StringFlag{Name: "pull", Value: source.PullMissing, Usage: "for a REF: `POLICY` missing (use the local store, pull what it lacks), never or always"},
 			&cli.StringFlag{Name: "platform", Usage: "for a multi-arch REF: the `OS/ARCH` to run (default: this host's)"},
-		}, commands.SourceFlags()...),
+		}, append(commands.SourceFlags(), commands.PolicyFlags()...)...),
 		// An unknown flag before PACKAGE is most often one of the
 		// program's own flags, which go after it.
 		OnUsageError: commands.OnUsageError(func(cmd, flag string) string {
@@ -196,9 +205,14 @@ Examples:
 			if err != nil {
 				return err
 			}
+			policy, err := commands.Policy(c)
+			if err != nil {
+				return err
+			}
 			uo := commands.URLOptions(c)
 			src, err := source.Open(ctx, c.Args().First(), &source.OpenOptions{
-				Stdin: os.Stdin, Registry: func() (*registry.Options, error) { return ro, nil }, Pull: c.String("pull"),
+				Policy: policy,
+				Stdin:  os.Stdin, Registry: func() (*registry.Options, error) { return ro, nil }, Pull: c.String("pull"),
 				Platform: c.String("platform"), Progress: commands.Progress(),
 				PlainHTTP: uo.PlainHTTP, CAFile: uo.CAFile, Insecure: uo.Insecure,
 				Digest: c.String("digest"), Timeout: uo.Timeout,

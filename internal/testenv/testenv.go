@@ -159,3 +159,52 @@ func VMArm64Kernel(t testing.TB) string {
 	}
 	return arm64Deb(t)
 }
+
+var (
+	staticMu   sync.Mutex
+	staticBins = map[string]string{}
+)
+
+// StaticProgram is a small statically linked Go program for linux/goarch
+// (amd64, arm64, ...), a stand-in for the static ecli where only its ELF
+// matters. It is built once per test binary (in seconds, from Go's build
+// cache) into one folder under the temporary folder, shared by every run.
+func StaticProgram(t testing.TB, goarch string) string {
+	t.Helper()
+	goTool := Tool(t, "go")
+	staticMu.Lock()
+	defer staticMu.Unlock()
+	if p, ok := staticBins[goarch]; ok {
+		return p
+	}
+	dir := filepath.Join(os.TempDir(), "ecc-test-static-programs")
+	src, err := os.MkdirTemp(dir+"-src", "")
+	if os.IsNotExist(err) {
+		os.MkdirAll(dir+"-src", 0o755)
+		src, err = os.MkdirTemp(dir+"-src", "")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(src)
+	os.WriteFile(filepath.Join(src, "go.mod"), []byte("module static\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "main.go"), []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"static\") }\n"), 0o644)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Built next to its name and renamed over it: tests of other
+	// packages may be building it at the same time.
+	bin := filepath.Join(dir, "static-"+goarch)
+	tmp := filepath.Join(src, "out")
+	cmd := exec.Command(goTool, "build", "-trimpath", "-o", tmp, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build a static %s program: %v\n%s", goarch, err, out)
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		t.Fatal(err)
+	}
+	staticBins[goarch] = bin
+	return bin
+}

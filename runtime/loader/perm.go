@@ -4,13 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/cilium/ebpf"
-	"github.com/cilium/ebpf/asm"
 	"golang.org/x/sys/unix"
 
+	"github.com/ecc-bpf/ecc/packager/capability"
+	"github.com/ecc-bpf/ecc/packager/section"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 )
 
@@ -18,17 +18,12 @@ import (
 var ErrPermission = errors.New("not permitted")
 
 // Need is a capability some programs of a package need besides CAP_BPF
-// and CAP_PERFMON, and why, e.g. {"attaches XDP", "CAP_NET_ADMIN"}.
-type Need struct {
-	Why string
-	Cap string
-}
+// and CAP_PERFMON, and why (packager/capability).
+type Need = capability.Need
 
 // Needs are what loading and attaching a package's programs take: root,
-// or CAP_BPF and CAP_PERFMON and the Extra ones.
-type Needs struct {
-	Extra []Need
-}
+// or CAP_BPF and CAP_PERFMON and the Extra ones (packager/capability).
+type Needs = capability.Needs
 
 // The capabilities Needs name, by number.
 var capNumbers = map[string]int{
@@ -41,71 +36,23 @@ var capNumbers = map[string]int{
 	"CAP_DAC_READ_SEARCH": unix.CAP_DAC_READ_SEARCH,
 }
 
-// netAdminTypes are the program types the kernel loads only with
-// CAP_NET_ADMIN (its is_net_admin_prog_type), and what to call them.
-var netAdminTypes = map[ebpf.ProgramType]string{
-	ebpf.XDP:            "XDP",
-	ebpf.SchedCLS:       "tc",
-	ebpf.SchedACT:       "tc",
-	ebpf.CGroupSock:     "cgroup",
-	ebpf.CGroupSockAddr: "cgroup",
-	ebpf.CGroupSockopt:  "cgroup",
-	ebpf.CGroupSysctl:   "cgroup",
-	ebpf.CGroupDevice:   "cgroup",
-	ebpf.SockOps:        "sockops",
-	ebpf.SkSKB:          "sk_skb",
-	ebpf.SkMsg:          "sk_msg",
-	ebpf.LWTIn:          "lwt",
-	ebpf.LWTOut:         "lwt",
-	ebpf.LWTXmit:        "lwt",
-	ebpf.LWTSeg6Local:   "lwt",
-	ebpf.FlowDissector:  "flow_dissector",
-	ebpf.Netfilter:      "netfilter",
-}
-
 // NeedsOf says which capabilities the planned programs of spec need
-// besides CAP_BPF and CAP_PERFMON: CAP_NET_ADMIN to load and attach
-// network programs (XDP, tc, cgroup socket hooks, ...), CAP_NET_RAW for
-// the packet socket of a socket filter, CAP_SYS_ADMIN for programs that
-// call bpf_probe_write_user, CAP_DAC_READ_SEARCH to read the ids of
-// tracepoints in tracefs.
+// besides CAP_BPF and CAP_PERFMON (capability.Of: the table is shared
+// with ecc deploy).
 func NeedsOf(spec *ebpf.CollectionSpec, plans map[string]*attach.Plan) Needs {
-	var n Needs
-	seen := map[Need]bool{}
-	add := func(why, capName string) {
-		if need := (Need{why, capName}); !seen[need] {
-			seen[need] = true
-			n.Extra = append(n.Extra, need)
+	kinds := make(map[string]section.Kind, len(plans))
+	for name, plan := range plans {
+		if plan != nil {
+			kinds[name] = plan.Kind
 		}
 	}
-	for _, name := range SortedPrograms(spec) {
-		ps, plan := spec.Programs[name], plans[name]
-		if plan == nil {
-			continue // skipped: not loaded
-		}
-		if what, ok := netAdminTypes[ps.Type]; ok {
-			add("attaches "+what, "CAP_NET_ADMIN")
-		}
-		if plan.Kind == attach.Tracepoint {
-			add("reads tracefs for its tracepoints", "CAP_DAC_READ_SEARCH")
-		}
-		if plan.Kind == attach.SocketFilter {
-			add("opens a packet socket", "CAP_NET_RAW")
-		}
-		for _, ins := range ps.Instructions {
-			if ins.IsBuiltinCall() && asm.BuiltinFunc(ins.Constant) == asm.FnProbeWriteUser {
-				add("calls bpf_probe_write_user", "CAP_SYS_ADMIN")
-				break
-			}
-		}
-	}
-	return n
+	return capability.Of(spec, kinds)
 }
 
 // missing lists the capabilities of n that the effective set eff lacks.
 // CAP_SYS_ADMIN stands in for those the kernel's BPF checks take it for
 // (bpf_token_capable): CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN.
-func (n Needs) missing(eff uint64) []string {
+func missing(n Needs, eff uint64) []string {
 	has := func(name string) bool {
 		if eff&(1<<capNumbers[name]) != 0 {
 			return true
@@ -117,20 +64,9 @@ func (n Needs) missing(eff uint64) []string {
 		return false
 	}
 	var out []string
-	for _, c := range append([]string{"CAP_BPF", "CAP_PERFMON"}, n.caps()...) {
+	for _, c := range append([]string{"CAP_BPF", "CAP_PERFMON"}, n.Caps()...) {
 		if !has(c) {
 			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// caps lists the extra capabilities once each, in order.
-func (n Needs) caps() []string {
-	var out []string
-	for _, need := range n.Extra {
-		if !slices.Contains(out, need.Cap) {
-			out = append(out, need.Cap)
 		}
 	}
 	return out
@@ -202,7 +138,7 @@ func Permission(op string, err error, n Needs) error {
 	if cerr != nil {
 		return err
 	}
-	missing := n.missing(eff)
+	missing := missing(n, eff)
 	if len(missing) == 0 {
 		return err
 	}

@@ -30,8 +30,8 @@ func TestNeedsOf(t *testing.T) {
 		"d_sock": {Kind: attach.SocketFilter}, "e_write": {Kind: attach.Kprobe}, "f_xdp2": {Kind: attach.XDP},
 	}
 	got := NeedsOf(spec, plans)
-	want := []Need{{"reads tracefs for its tracepoints", "CAP_DAC_READ_SEARCH"}, {"attaches XDP", "CAP_NET_ADMIN"}, {"attaches tc", "CAP_NET_ADMIN"},
-		{"opens a packet socket", "CAP_NET_RAW"}, {"calls bpf_probe_write_user", "CAP_SYS_ADMIN"}}
+	want := []Need{{Why: "reads tracefs for its tracepoints", Cap: "CAP_DAC_READ_SEARCH"}, {Why: "attaches XDP", Cap: "CAP_NET_ADMIN"}, {Why: "attaches tc", Cap: "CAP_NET_ADMIN"},
+		{Why: "opens a packet socket", Cap: "CAP_NET_RAW"}, {Why: "calls bpf_probe_write_user", Cap: "CAP_SYS_ADMIN"}}
 	if !reflect.DeepEqual(got.Extra, want) {
 		t.Errorf("NeedsOf = %+v\nwant %+v", got.Extra, want)
 	}
@@ -50,7 +50,7 @@ func TestPermission(t *testing.T) {
 		}
 		effectiveCaps = func() (uint64, error) { return eff, nil }
 	}
-	xdp := Needs{Extra: []Need{{"attaches XDP", "CAP_NET_ADMIN"}}}
+	xdp := Needs{Extra: []Need{{Why: "attaches XDP", Cap: "CAP_NET_ADMIN"}}}
 	eperm := fmt.Errorf("map create: %w (MEMLOCK may be too low, consider rlimit.RemoveMemlock)", unix.EPERM)
 
 	set() // no capability at all
@@ -82,7 +82,7 @@ func TestPermission(t *testing.T) {
 		t.Errorf("with CAP_SYS_ADMIN: %v", err)
 	}
 	// but not for reading tracefs.
-	tp := Needs{Extra: []Need{{"reads tracefs for its tracepoints", "CAP_DAC_READ_SEARCH"}}}
+	tp := Needs{Extra: []Need{{Why: "reads tracefs for its tracepoints", Cap: "CAP_DAC_READ_SEARCH"}}}
 	if err := Permission("attaching", fmt.Errorf("open: %w", unix.EACCES), tp); err == nil ||
 		err.Error() != "attaching needs root or CAP_BPF and CAP_PERFMON (this package also reads tracefs for its tracepoints: CAP_DAC_READ_SEARCH); this process lacks CAP_DAC_READ_SEARCH" {
 		t.Errorf("tracefs with CAP_SYS_ADMIN: %v", err)

@@ -75,9 +75,16 @@ func startEcli(t *testing.T, args ...string) *ecliRun {
 
 func tryEcli(t *testing.T, args []string) (r *ecliRun, busy bool) {
 	t.Helper()
-	r = &ecliRun{out: &testenv.SyncBuffer{}, errs: &testenv.SyncBuffer{}, done: make(chan struct{})}
-	r.cmd = exec.Command(ecliBin, args...)
-	r.cmd.Env = append(os.Environ(), "ECLI_TRACE=1")
+	cmd := exec.Command(ecliBin, args...)
+	cmd.Env = append(os.Environ(), "ECLI_TRACE=1")
+	return tryEcliCmd(t, cmd, args)
+}
+
+// tryEcliCmd is tryEcli for a command that runs ecli in the end (with
+// ECLI_TRACE=1 in its environment), e.g. ecli run in a chroot.
+func tryEcliCmd(t *testing.T, cmd *exec.Cmd, args []string) (r *ecliRun, busy bool) {
+	t.Helper()
+	r = &ecliRun{out: &testenv.SyncBuffer{}, errs: &testenv.SyncBuffer{}, done: make(chan struct{}), cmd: cmd}
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.errs
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ecc-bpf/ecc/internal/testenv"
 	"github.com/ecc-bpf/ecc/registry/registrytest"
+	"github.com/ecc-bpf/ecc/registry/sign"
 	"github.com/ecc-bpf/ecc/templates"
 )
 
@@ -263,17 +264,20 @@ func TestInitWorkflow(t *testing.T) {
 				}
 			}
 			apt, build := "apt-get install -y clang llvm libbpf-dev", "ecc build --arch x86_64,arm64 -o build "+d.Sources
+			pushLine := "ecc push --attest --format json build ghcr.io/${{ github.repository }}:${{ github.ref_name }}"
 			if isWasm(d.Sources) {
 				// A Wasm program embeds one object: one architecture, and
-				// the wasm32 toolchain.
+				// the wasm32 toolchain; --attest describes packages without
+				// a Wasm program only.
 				apt, build = apt+" lld wasi-libc libclang-rt-dev-wasm32", "ecc build -o build "+d.Sources
+				pushLine = "ecc push --format json build ghcr.io/${{ github.repository }}:${{ github.ref_name }}"
 			}
 			want := map[string]map[string]string{"publish": {
 				"apt-get install": apt,
 				"go install":      "go install github.com/ecc-bpf/ecc/cmd/ecc@latest",
 				"build":           build,
 				"login":           "ecc login ghcr.io -u ${{ github.actor }} --password-stdin",
-				"push":            "ecc push --format json build ghcr.io/${{ github.repository }}:${{ github.ref_name }}",
+				"push":            pushLine,
 			}}
 			if d.Kernels != "" {
 				// Built by make, with qemu and a static ecli next to ecc.
@@ -430,10 +434,20 @@ func TestInitWorkflowRuns(t *testing.T) {
 				"${{ github.ref_name }}", "v0.1.0",
 				"ghcr.io", reg.Host,
 			)
+			// The Sign step's secret: a key made by ecc key generate.
+			keys := t.TempDir()
+			if _, _, err := sign.WriteKeyPair(filepath.Join(keys, "ecc"), sign.ECDSAP256); err != nil {
+				t.Fatal(err)
+			}
+			signingKey, err := os.ReadFile(filepath.Join(keys, "ecc.key"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			env := append(os.Environ(),
 				"PATH="+filepath.Dir(eccBin)+":"+os.Getenv("PATH"),
 				"DOCKER_CONFIG="+t.TempDir(), "ECC_STORE_DIR="+t.TempDir(),
-				"ECC_REGISTRY_USERNAME=", "ECC_REGISTRY_PASSWORD=")
+				"ECC_REGISTRY_USERNAME=", "ECC_REGISTRY_PASSWORD=",
+				"ECC_SIGNING_KEY="+string(signingKey), "RUNNER_TEMP="+t.TempDir())
 			var pushOut string
 			ran := 0
 			for _, job := range readWorkflow(t, dir).Jobs {
@@ -465,12 +479,25 @@ func TestInitWorkflowRuns(t *testing.T) {
 					}
 				}
 			}
-			if ran != 3 {
-				t.Errorf("ran %d ecc steps, want 3 (build, login, push)", ran)
+			if ran != 4 {
+				t.Errorf("ran %d ecc steps, want 4 (build, login, push, sign)", ran)
 			}
-			var res struct{ Reference, Digest string }
+			var res struct {
+				Reference, Digest string
+				Attestations      []struct {
+					PredicateType string `json:"predicate_type"`
+				}
+			}
 			if err := json.Unmarshal([]byte(pushOut), &res); err != nil {
 				t.Fatalf("push --format json: %v: %q", err, pushOut)
+			}
+			// Packages without Wasm are pushed with their provenance and SBOM.
+			wantAtt := 2
+			if d, _ := templates.ScaffoldFor(s.Name, name, nil); isWasm(d.Sources) {
+				wantAtt = 0
+			}
+			if len(res.Attestations) != wantAtt {
+				t.Errorf("push attached %+v, want %d attestations", res.Attestations, wantAtt)
 			}
 			if res.Reference != reg.Host+"/octo-org/"+name+":v0.1.0" || !strings.HasPrefix(res.Digest, "sha256:") {
 				t.Errorf("pushed %+v", res)
@@ -504,6 +531,12 @@ func TestInitWorkflowRuns(t *testing.T) {
 				t.Errorf("pushed %s with %v, want an index of %s", idx.MediaType, plats, wantPlats)
 			}
 			t.Logf("pushed %s (%s): %v", res.Reference, res.Digest[:19], plats)
+			// The Sign step signed what was pushed.
+			verify := exec.Command(eccBin, "verify", "--key", filepath.Join(keys, "ecc.pub"), res.Reference)
+			verify.Env = env
+			if out, err := verify.CombinedOutput(); err != nil {
+				t.Errorf("the pushed package is not signed: %v\n%s", err, out)
+			}
 		})
 	}
 }

@@ -159,18 +159,20 @@ func TestRegistryEndToEnd(t *testing.T) {
 }
 
 // orasCLI finds the oras CLI that make test-deps installs.
-func orasCLI(t *testing.T) string {
-	for _, p := range []string{"../../.tools/bin/oras"} {
-		if abs, err := filepath.Abs(p); err == nil {
-			if _, err := os.Stat(abs); err == nil {
-				return abs
-			}
+func orasCLI(t *testing.T) string { return testDepTool(t, "oras") }
+
+// testDepTool finds a CLI that make test-deps installs into .tools/bin,
+// else on PATH.
+func testDepTool(t *testing.T, name string) string {
+	if abs, err := filepath.Abs("../../.tools/bin/" + name); err == nil {
+		if _, err := os.Stat(abs); err == nil {
+			return abs
 		}
 	}
-	if p, err := exec.LookPath("oras"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	testenv.Missing(t, "the oras CLI is not installed (make test-deps installs it)")
+	testenv.Missing(t, "the %s CLI is not installed (make test-deps installs it)", name)
 	return ""
 }
 

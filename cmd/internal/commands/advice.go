@@ -12,6 +12,7 @@ import (
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/packager/section"
 	"github.com/ecc-bpf/ecc/registry"
+	"github.com/ecc-bpf/ecc/registry/sign"
 	"github.com/ecc-bpf/ecc/registry/store"
 	"github.com/ecc-bpf/ecc/runtime/loader"
 )
@@ -68,6 +69,12 @@ func hintFor(prog string, err error) string {
 		return "run it with sudo"
 	case errors.Is(err, section.ErrUnknown):
 		return "fix the SEC(\"...\") name in the source (docs/guide.md, Attaching, lists the names ecli attaches), or start it with ? if other user space attaches the program"
+	case errors.Is(err, sign.ErrUnsigned):
+		return "sign it with 'ecc sign --key KEY REF' (the publisher's key), or run a package that is signed"
+	case errors.Is(err, sign.ErrNotVerified):
+		return "check that the public key is the signer's; a package pushed again over a tag needs signing again"
+	case errors.Is(err, sign.ErrPasswordNeeded):
+		return "set COSIGN_PASSWORD to the key's password"
 	case errors.Is(err, store.ErrNotInStore):
 		return fmt.Sprintf("run '%s images' to list the local store", prog)
 	case errors.Is(err, packager.ErrMismatch):

@@ -2,10 +2,13 @@ package commands
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
@@ -15,6 +18,7 @@ import (
 	"github.com/ecc-bpf/ecc/internal/termsafe"
 	"github.com/ecc-bpf/ecc/packager"
 	"github.com/ecc-bpf/ecc/registry"
+	"github.com/ecc-bpf/ecc/registry/sign"
 	"github.com/ecc-bpf/ecc/runtime/attach"
 	"github.com/ecc-bpf/ecc/source"
 )
@@ -34,12 +38,23 @@ package in the local store or on a registry (read without storing it).
 With --format json it prints the package's metadata (the "meta" of
 package.json: bpf_skel, export_types, ...), as docs/format.md describes.
 
+For a REF it also lists what refers to the package where the reference
+lives: attestations (ecc push --attest's SLSA provenance and SPDX SBOM, or
+any in-toto statement) and signatures, found through the OCI referrers API,
+the referrers tag, or cosign's sha256-HEX.sig and .att tags; in JSON as
+"attestations" and "signatures" (docs/output.md). Listing is not verifying:
+with --verify-key PUB each signature that PUB verifies names it as its
+signer; the others say "unverified".
+
 Examples:
    PROG inspect examples/execsnoop/package.json
-   PROG inspect --format json ghcr.io/org/probe:v1 | jq '.bpf_skel.progs'`,
+   PROG inspect --format json ghcr.io/org/probe:v1 | jq '.bpf_skel.progs'
+   PROG inspect --format json ghcr.io/org/probe:v1 | jq '.attestations[].predicate_type'
+   PROG inspect --verify-key ecc.pub ghcr.io/org/probe:v1   # signatures name their signer`,
 		Flags: append([]cli.Flag{
 			FormatFlag(),
 			&cli.StringFlag{Name: "platform", Usage: "the `OS/ARCH` of a multi-arch artifact (default: this host's)"},
+			&cli.StringSliceFlag{Name: "verify-key", Usage: "for a REF: name the signer of each signature the public key `FILE` verifies (repeatable)"},
 		}, RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -70,16 +85,133 @@ Examples:
 			if err := p.CheckObject(); err != nil {
 				return fmt.Errorf("%s: %w; the metadata does not describe this package's object", c.Args().First(), err)
 			}
-			return Print(c, &p.Meta, func(out io.Writer) error {
+			refs := inspectReferrers(c)
+			return Print(c, inspectJSON{meta: &p.Meta, refs: refs}, func(out io.Writer) error {
 				w := bufio.NewWriter(out)
 				if err := packager.WriteSummary(w, p); err != nil {
 					return err
 				}
 				writePlans(w, p)
+				writeReferrers(w, refs)
 				return w.Flush()
 			})
 		},
 	})
+}
+
+// inspectReferrers lists the signatures and attestations of a REF
+// argument where it lives; nil for files, URLs and stdin. Failing to list
+// them is a note, not an error: the package itself may have come from
+// the local store.
+func inspectReferrers(c *cli.Context) *registry.PackageReferrers {
+	arg := c.Args().First()
+	if _, err := os.Stat(arg); err == nil || arg == "-" {
+		return nil
+	}
+	ref, err := registry.ParseReference(arg)
+	if err != nil {
+		return nil
+	}
+	o, err := RegistryOptions(c)
+	if err == nil {
+		var refs *registry.PackageReferrers
+		if refs, err = registry.ReferrersOf(c.Context, ref, o); err == nil {
+			nameSigners(c, ref, o, refs)
+			return refs
+		}
+	}
+	fmt.Fprintf(os.Stderr, "%s: note: signatures and attestations of %s not listed: %v\n", c.App.Name, ref, err)
+	return nil
+}
+
+// nameSigners verifies the signatures of refs with each --verify-key and
+// names the key as the signer of those it verifies; the others are
+// "unverified" when keys were given. A key that cannot be read is a note.
+func nameSigners(c *cli.Context, ref registry.Reference, o *registry.Options, refs *registry.PackageReferrers) {
+	files := c.StringSlice("verify-key")
+	if len(files) == 0 {
+		return
+	}
+	keys, err := sign.LoadPublicKeys(files)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: note: signers not named: %v\n", c.App.Name, err)
+		return
+	}
+	signers := map[string][]string{} // signature manifest digest -> key names
+	for _, k := range keys {
+		v, err := sign.VerifyReference(c.Context, ref, o, []*sign.Key{k})
+		if err != nil || v.Digest != refs.Subject {
+			continue // not signed by k, or the tag moved since it was listed
+		}
+		for _, s := range v.Signatures {
+			for _, m := range append([]string{s.Manifest}, s.AlsoIn...) {
+				if !slices.Contains(signers[m], s.Key) {
+					signers[m] = append(signers[m], s.Key)
+				}
+			}
+		}
+	}
+	for i, r := range refs.Signatures {
+		refs.Signatures[i].Signer = "unverified"
+		if names := signers[r.Digest]; len(names) > 0 {
+			refs.Signatures[i].Signer = strings.Join(names, ",")
+		}
+	}
+}
+
+// inspectJSON is the metadata, with the REF's referrers beside its keys.
+type inspectJSON struct {
+	meta *packager.Meta
+	refs *registry.PackageReferrers
+}
+
+func (i inspectJSON) MarshalJSON() ([]byte, error) {
+	if i.refs == nil {
+		return json.Marshal(i.meta)
+	}
+	data, err := json.Marshal(i.meta)
+	if err != nil {
+		return nil, err
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, err
+	}
+	for k, v := range map[string]any{"subject": i.refs.Subject, "signatures": i.refs.Signatures, "attestations": i.refs.Attestations} {
+		if obj[k], err = json.Marshal(v); err != nil {
+			return nil, err
+		}
+	}
+	return json.Marshal(obj)
+}
+
+// writeReferrers lists a REF's signatures and attestations.
+func writeReferrers(w io.Writer, refs *registry.PackageReferrers) {
+	if refs == nil {
+		return
+	}
+	list := func(title string, rs []registry.Referrer) {
+		fmt.Fprintf(w, "\n%s of %s (%d)\n", title, refs.Subject, len(rs))
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, r := range rs {
+			what := r.PredicateType
+			if what == "" {
+				what = r.ArtifactType
+			}
+			where := "referrer"
+			if r.Tag != "" {
+				where = "tag " + r.Tag
+			}
+			where = termsafe.Line(where)
+			if r.Signer != "" {
+				where += "\tsigner " + termsafe.Line(r.Signer)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", termsafe.Line(what), r.Digest, where)
+		}
+		tw.Flush()
+	}
+	list("signatures", refs.Signatures)
+	list("attestations", refs.Attestations)
 }
 
 // writePlans says how ecli run would attach each program of the object on

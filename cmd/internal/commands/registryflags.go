@@ -28,7 +28,7 @@ func RegistryFlags() []cli.Flag {
 		&cli.BoolFlag{Name: "plain-http", Usage: "talk HTTP, not HTTPS (automatic for localhost and 127.0.0.0/8)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "do not verify the registry's TLS certificate"},
 		&cli.DurationFlag{Name: "timeout", Value: registry.DefaultTimeout, Usage: "give up on a registry that takes longer than `DUR` to connect, to answer, or to move another 1 KiB (0: wait forever)", EnvVars: []string{"ECC_REGISTRY_TIMEOUT"}},
-		&cli.StringFlag{Name: "max-bytes", Value: "256MiB", Usage: "refuse pulls of more than `SIZE` in all (the platform's manifest, metadata and layers), and oci-archive: files that unpack to more"},
+		&cli.StringFlag{Name: "max-bytes", Value: "256MiB", Usage: "refuse pulls of more than `SIZE` in all (the platform's manifest, metadata and layers), copies of more, and oci-archive: files that unpack to more"},
 		&cli.IntFlag{Name: "max-manifests", Value: registry.DefaultMaxManifests, Usage: "refuse indexes that list more than `N` manifests (platforms)"},
 	}
 }
