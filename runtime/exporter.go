@@ -64,12 +64,16 @@ func unitName(unit string) string {
 // keyLabels names a key's fields as labels: the members of a struct key,
 // "key" for any other.
 func keyLabels(d *decode.Decoder) []string {
+	return metrics.LabelNames(keyFields(d))
+}
+
+func keyFields(d *decode.Decoder) []string {
 	cols := d.Columns()
 	names := make([]string, len(cols))
 	for i, c := range cols {
 		names[i] = c.Member
 	}
-	return metrics.LabelNames(names)
+	return names
 }
 
 // labelValues formats a key as label values: its text cells, as the
@@ -159,7 +163,14 @@ func (s *sampler) addMetrics(set *metrics.Set, pkg string) {
 	if s.hist {
 		var labels []string
 		if !s.keyIsSlot {
-			labels = keyLabels(s.keyDec)
+			// The key's fields, then the value's other members (comm…),
+			// as the text heading shows them.
+			names := keyFields(s.keyDec)
+			s.extra = s.extraColumns()
+			for _, i := range s.extra {
+				names = append(names, s.valDec.Columns()[i].Member)
+			}
+			labels = metrics.LabelNames(names)
 		}
 		kind := "Log2"
 		if s.sample.Type == packager.SampleLinearHist {
@@ -214,7 +225,14 @@ func (s *sampler) feed(ents []entry, cleared bool) {
 	case s.mh != nil:
 		hs := make([]metrics.HistEntry, len(ents))
 		for i, e := range ents {
-			hs[i] = metrics.HistEntry{Labels: labelValues(s.keyDec, e.key), Slots: s.slotsOf(e.val)}
+			labels := labelValues(s.keyDec, e.key)
+			if len(s.extra) > 0 {
+				vals := labelValues(s.valDec, e.val)
+				for _, j := range s.extra {
+					labels = append(labels, vals[j])
+				}
+			}
+			hs[i] = metrics.HistEntry{Labels: labels, Slots: s.slotsOf(e.val)}
 		}
 		s.mh.Update(hs, cleared)
 	case len(s.mv) > 0:

@@ -236,6 +236,17 @@ func TestMetricsResultsKernel(t *testing.T) {
 		t.Fatalf("no ecli_results_hists_usecs{key=%q}: %v", pid, names(mfs))
 	}
 	checkBuckets(t, "hists", h.GetHistogram())
+	// The value's comm is a label beside the key, as the text heading
+	// shows it ("key = PID comm=NAME").
+	comm := ""
+	for _, l := range h.GetLabel() {
+		if l.GetName() == "comm" {
+			comm = l.GetValue()
+		}
+	}
+	if want := filepath.Base(os.Args[0]); len(want) > 15 && comm != want[:15] || len(want) <= 15 && comm != want {
+		t.Errorf("hists comm label %q, want %q", comm, want)
+	}
 	if n := h.GetHistogram().GetSampleCount(); n != 20 {
 		t.Errorf("hists count %d, want 20 sleeps", n)
 	}

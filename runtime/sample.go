@@ -56,6 +56,8 @@ type sampler struct {
 	mu sync.Mutex
 	mh *metrics.Histogram
 	mv []numField
+	// extra: the value's columns that are labels beside the key's.
+	extra []int
 }
 
 func (r *runner) startSamplers() error {
@@ -368,23 +370,38 @@ func (s *sampler) writeHist(b *bytes.Buffer, now time.Time, unit string, key, va
 
 // valueExtras prints the non-slot members of a histogram value (comm…).
 func (s *sampler) valueExtras(val []byte) string {
-	st, ok := btf.UnderlyingType(s.spec.Value).(*btf.Struct)
-	if !ok || len(st.Members) < 2 {
+	extra := s.extraColumns()
+	if len(extra) == 0 {
 		return ""
 	}
-	vt, err := s.valDec.AppendText(nil, val)
-	if err != nil {
-		return ""
-	}
-	var parts []string
-	fields := strings.Fields(string(vt))
-	cols := s.valDec.Columns()
-	for i, c := range cols {
-		if i < len(fields) && int(st.Members[i].Offset.Bytes()) != s.slotOff {
-			parts = append(parts, strings.ToLower(c.Name)+"="+fields[i])
-		}
+	cols, cs := s.valDec.Columns(), cells(s.valDec, val)
+	parts := make([]string, 0, len(extra))
+	for _, i := range extra {
+		parts = append(parts, strings.ToLower(cols[i].Name)+"="+strings.TrimSpace(cs[i]))
 	}
 	return strings.Join(parts, " ")
+}
+
+// extraColumns are the value's text columns other than the slots: what a
+// histogram's heading shows beside its key (comm…), and --metrics' labels.
+func (s *sampler) extraColumns() []int {
+	st, ok := btf.UnderlyingType(s.spec.Value).(*btf.Struct)
+	if !ok || len(st.Members) < 2 {
+		return nil
+	}
+	slots := ""
+	for _, m := range st.Members {
+		if int(m.Offset.Bytes()) == s.slotOff {
+			slots = m.Name
+		}
+	}
+	var out []int
+	for i, c := range s.valDec.Columns() {
+		if c.Member != slots {
+			out = append(out, i)
+		}
+	}
+	return out
 }
 
 func (s *sampler) writeKV(b *bytes.Buffer, now time.Time, ents []entry) {
