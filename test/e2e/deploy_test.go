@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -179,14 +180,6 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 				podEnv = append(podEnv, v.Name+"="+host(v.Value))
 			}
 		}
-		// ecli run --metrics comes with another change; without it the
-		// rest of the command line is run.
-		if help, _, _ := e.run("", ecliBin, "run", "--help"); !strings.Contains(help, "--metrics") {
-			if i := slices.Index(args, "--metrics"); i >= 0 {
-				t.Logf("this ecli has no --metrics: running without %s", args[i+1])
-				args = slices.Delete(args, i, i+2)
-			}
-		}
 		line := append([]string{setpriv, "--bounding-set", keep, "--inh-caps", "-all", "--", ecliBin}, args...)
 		if hostRoot != "" {
 			// The node's root bind-mounted read-only, as the kubelet
@@ -243,10 +236,20 @@ func TestDeployCapabilitiesSuffice(t *testing.T) {
 		r.waitFor(t, "an exec event", func() { exec.Command(bin).Run() }, func(m map[string]any) bool {
 			return m["comm"] == "ecc-deploy-prob" // comm is 15 characters
 		})
-		if slices.Contains(args, "--metrics") {
-			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
-			if err != nil || resp.StatusCode != 200 {
-				t.Errorf("/healthz: %v %v", resp, err)
+		// The readiness probe's path and the scraped page, on the port
+		// the DaemonSet names.
+		if !slices.Contains(args, "--metrics") {
+			t.Fatalf("the pod's command line %v serves no metrics", args)
+		}
+		for _, path := range []string{"/healthz", "/metrics"} {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || path == "/metrics" && !strings.Contains(string(body), `ecli_events_total{buffer="events"}`) {
+				t.Errorf("%s: %d\n%.2000s", path, resp.StatusCode, body)
 			}
 		}
 		r.stop(t)
