@@ -107,15 +107,17 @@ examples: build
 	done
 
 # Tests also use Debian's docker-registry and skopeo, the oras CLI, the
-# cosign CLI (signature interop; its first build takes minutes, later ones
-# come from Go's build cache), jq (the publish workflow's Sign step), and gcc
-# with <sys/sdt.h> (systemtap-sdt-dev) to build USDT targets.
+# cosign CLI (signature interop; its first build takes minutes of CPU, so it
+# is started first, in the background, and its test waits for it; later
+# builds come from Go's build cache), jq (the publish workflow's Sign step),
+# and gcc with <sys/sdt.h> (systemtap-sdt-dev) to build USDT targets.
 ORAS_VERSION := v1.3.6
 COSIGN_VERSION := v2.6.1
-test-deps: vm-deps
+test-deps: deps
+	@scripts/cosign.sh $(CURDIR)/.tools $(COSIGN_VERSION) "$$(command -v $(GO))"
+	@$(MAKE) --no-print-directory vm-deps
 	@EXTRA_PKGS="docker-registry skopeo jq gcc systemtap-sdt-dev" scripts/deps.sh
 	@[ -x .tools/bin/oras ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
-	@[ -x .tools/bin/cosign ] || GOBIN=$(CURDIR)/.tools/bin $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
 # ecc test's VM tests boot Debian's amd64 and arm64 cloud kernels
 # (downloaded into .tools/kernels, not installed) in qemu-system-x86_64 and

@@ -15,8 +15,11 @@ import (
 func cosignCLI(t *testing.T) string { return testDepTool(t, "cosign") }
 
 // cosign and ecc accept each other's signatures, on Debian's
-// docker-registry (TLS, htpasswd), without a transparency log.
+// docker-registry (TLS, htpasswd), without a transparency log. Parallel,
+// so that it runs after the package's other tests, by when make test-deps'
+// background build of cosign has most likely finished.
 func TestCosignInterop(t *testing.T) {
+	t.Parallel()
 	cosign := cosignCLI(t)
 	testenv.BPFBuild(t)
 	reg := regserver.Start(t)

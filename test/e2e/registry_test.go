@@ -164,6 +164,7 @@ func orasCLI(t *testing.T) string { return testDepTool(t, "oras") }
 // testDepTool finds a CLI that make test-deps installs into .tools/bin,
 // else on PATH.
 func testDepTool(t *testing.T, name string) string {
+	waitBuilding(t, name)
 	if abs, err := filepath.Abs("../../.tools/bin/" + name); err == nil {
 		if _, err := os.Stat(abs); err == nil {
 			return abs
@@ -174,6 +175,35 @@ func testDepTool(t *testing.T, name string) string {
 	}
 	testenv.Missing(t, "the %s CLI is not installed (make test-deps installs it)", name)
 	return ""
+}
+
+// waitBuilding waits while make test-deps still builds the CLI name in the
+// background (scripts/cosign.sh: .tools/NAME.building holds the builder's
+// pid), at most 20 minutes; a build that failed leaves no binary, and its
+// log is shown.
+func waitBuilding(t *testing.T, name string) {
+	t.Helper()
+	marker, _ := filepath.Abs("../../.tools/" + name + ".building")
+	logged := false
+	for deadline := time.Now().Add(20 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		pid, err := os.ReadFile(marker)
+		if err != nil {
+			break // not being built (any more)
+		}
+		if p, err := strconv.Atoi(strings.TrimSpace(string(pid))); err != nil || syscall.Kill(p, 0) != nil {
+			break // its builder is gone
+		}
+		if !logged {
+			t.Logf("waiting for the %s CLI that make test-deps is building", name)
+			logged = true
+		}
+	}
+	bin, _ := filepath.Abs("../../.tools/bin/" + name)
+	if _, err := os.Stat(bin); err != nil {
+		if log, err := os.ReadFile(filepath.Join(filepath.Dir(marker), name+".log")); err == nil {
+			t.Logf("%s's build log ends:\n%s", name, tail(string(log), 2000))
+		}
+	}
 }
 
 // Eight ecc processes push and pull at once through one local store.
