@@ -127,6 +127,18 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	if out, errs, status := run("--verify-key", otherPub, ref); status != 1 || strings.Contains(out, "dry run") || !strings.Contains(errs, pushed.Digest) || !strings.Contains(errs, otherPub) {
 		t.Errorf("ecli run with another key: status %d\n%s%s", status, out, errs)
 	}
+	// pull --verify-key: the same check before anything is downloaded.
+	pulled := filepath.Join(t.TempDir(), "pulled")
+	if _, errs, status := e.run("", ecliBin, append([]string{"pull", "--verify-key", otherPub, "-o", pulled, ref}, tls...)...); status != 1 || !strings.Contains(errs, pushed.Digest) {
+		t.Errorf("ecli pull with another key: status %d\n%s", status, errs)
+	}
+	if _, err := os.Stat(pulled); err == nil {
+		t.Errorf("a refused pull wrote %s", pulled)
+	}
+	out = e.ok("", eccBin, append([]string{"pull", "--format", "json", "--verify-key", ecPub, "-o", pulled, ref}, tls...)...)
+	if !strings.Contains(out, pushed.Digest) {
+		t.Errorf("ecc pull --verify-key: %s", out)
+	}
 	cmd := exec.Command(eccBin, append([]string{"push", pkg, ref}, tls...)...)
 	cmd.Env = append(os.Environ(), append(e.vars(), "SOURCE_DATE_EPOCH=1")...)
 	if b, err := cmd.CombinedOutput(); err != nil {

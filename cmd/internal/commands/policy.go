@@ -9,11 +9,11 @@ import (
 	"github.com/ecc-bpf/ecc/registry/sign"
 )
 
-// PolicyFlags are --verify-key and --policy, for commands that run
-// packages.
+// PolicyFlags are --verify-key and --policy, for commands that run or
+// pull packages.
 func PolicyFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "verify-key", Usage: "run a REF only if the public key `FILE` signed the digest run (repeat: all must have); replaces the policy file"},
+		&cli.StringSliceFlag{Name: "verify-key", Usage: "take a REF only if the public key `FILE` signed the digest it names (repeat: all must have); replaces the policy file"},
 		&cli.StringFlag{Name: "policy", Usage: "apply the signature policy in `FILE` (default: $XDG_CONFIG_HOME/ecc/policy.json when it exists; docs/security.md)"},
 	}
 }

@@ -27,18 +27,22 @@ naming the file, before anything is written. NAME comes from the artifact
 only when it is a plain file name, and nothing is written outside DIR. Pulls
 are limited (--max-bytes, --max-manifests) and time out on a registry that
 stops answering (--timeout). A progress bar shows on a terminal (stderr).
+With --verify-key PUB or --policy FILE (or the default policy file, as for
+'ecli run') REF is resolved once, that digest's signatures are checked, and
+exactly that digest is pulled; a package that fails is not downloaded.
 
 Examples:
    PROG pull ghcr.io/org/execsnoop:v1                  # into ./execsnoop/
    PROG pull -o out/ --platform linux/arm64 127.0.0.1:5000/probes/execsnoop:latest
    PROG pull --force -o . ghcr.io/org/execsnoop:v1     # here, replacing package.json
-   PROG pull --format json ghcr.io/org/execsnoop:v1    # {"reference", "digest", "platform", "directory", "files"}`,
+   PROG pull --format json ghcr.io/org/execsnoop:v1    # {"reference", "digest", "platform", "directory", "files"}
+   PROG pull --verify-key ecc.pub ghcr.io/org/execsnoop:v1   # refused unless ecc.pub signed it`,
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the files to `DIR` (default: ./NAME, NAME the repository's last component)"},
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "replace files already in the folder"},
 			&cli.StringFlag{Name: "platform", Usage: "the `OS/ARCH` to take from a multi-arch artifact (default: this host's)"},
 			FormatFlag(),
-		}, RegistryFlags()...),
+		}, append(PolicyFlags(), RegistryFlags()...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return Usagef(c, "expects one REF, got %s (e.g. '%s pull ghcr.io/org/probe:v1')", NArgs(c), c.App.Name)
@@ -67,11 +71,27 @@ Examples:
 				}
 			}()
 			openStore := func() (*store.Store, error) { <-opened; return st, storeErr }
+			policy, err := Policy(c)
+			if err != nil {
+				return err
+			}
 			src, err := registry.OpenTarget(c.Context, ref, o)
 			if err != nil {
 				return err
 			}
 			defer src.Close()
+			// Under a policy: resolve once, check that digest's
+			// signatures, then pull exactly it.
+			if policy != nil && policy.NeedsVerification(ref) {
+				root, err := registry.ResolveRoot(c.Context, src, ref)
+				if err != nil {
+					return err
+				}
+				if _, err := policy.Check(c.Context, src, ref, root); err != nil {
+					return err
+				}
+				ref.Digest = root.Digest.String()
+			}
 			dir := c.String("output")
 			if dir == "" {
 				dir = ref.Name()
