@@ -68,7 +68,7 @@ Examples:
    ecc build --arch x86_64,arm64 -o build/ probe.bpf.c  # then, with bin/ecli-arm64 next to ecc:
    ecc test --kernel k-amd64.deb --kernel linux-image-6.1.0-57-cloud-arm64_6.1.192-3_arm64.deb build/
    ecc test --kernel Image.gz --ecli bin/ecli-arm64 ghcr.io/org/probe:v1   # an arm64 kernel, the index's arm64 object`,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringSliceFlag{Name: "kernel", Aliases: []string{"k"}, Usage: "`K`: a vmlinuz file (x86 bzImage or arm64 Image), a linux-image-*.deb or an image REF (cilium/ci-kernels layout); repeatable"},
 			&cli.StringFlag{Name: "duration", Aliases: []string{"d"}, Value: "2s", Usage: "run the package for `TIME` in each VM (with COMMAND: at most)"},
 			commands.FormatFlag(),
@@ -80,7 +80,7 @@ Examples:
 			&cli.IntFlag{Name: "memory", Value: 512, Usage: "guest memory in `MiB`"},
 			&cli.IntFlag{Name: "samples", Value: 3, Usage: "keep the first `N` events of each kernel in the report"},
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "copy each VM's serial console to stderr"},
-		},
+		}, commands.PolicyFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
 				return commands.Usagef(c, "expects a PACKAGE (e.g. 'ecc test --kernel linux-image-6.1.0-57-cloud-amd64_6.1.192-3_amd64.deb build/')")
@@ -95,7 +95,11 @@ Examples:
 			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			pkgs := vm.Source(c.Args().First(), &source.OpenOptions{Stdin: os.Stdin, Progress: commands.Progress()})
+			policy, err := commands.Policy(c)
+			if err != nil {
+				return err
+			}
+			pkgs := vm.Source(c.Args().First(), &source.OpenOptions{Stdin: os.Stdin, Progress: commands.Progress(), Policy: policy})
 			command := c.Args().Tail()
 			if len(command) > 0 && command[0] == "--" {
 				command = command[1:]

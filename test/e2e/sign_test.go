@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -99,6 +100,17 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	}
 	if out := e.ok("", eccBin, "inspect", archive); !strings.Contains(out, "attestations of "+pushed.Digest+" (2)") {
 		t.Errorf("inspect of the archive:\n%s", out)
+	}
+	// ecc test checks too, before booting anything: a file with a bzImage
+	// header passes as a kernel until qemu, which is never reached.
+	vmlinuz := filepath.Join(t.TempDir(), "vmlinuz")
+	img := make([]byte, 4096)
+	copy(img[0x202:], "HdrS")
+	binary.LittleEndian.PutUint16(img[0x20e:], 0x200)
+	copy(img[0x400:], "6.1.0-test\x00")
+	os.WriteFile(vmlinuz, img, 0o644)
+	if _, errs, status := e.run("", eccBin, "test", "--kernel", vmlinuz, "--verify-key", otherPub, archive); status != 1 || !strings.Contains(errs, pushed.Digest) || !strings.Contains(errs, otherPub) || strings.Contains(errs, "qemu") {
+		t.Errorf("ecc test --verify-key with another key: status %d\n%s", status, errs)
 	}
 
 	out = e.ok("", eccBin, append([]string{"verify", "--format", "json", "--key", ecPub, "--key", edPub, ref}, tls...)...)
