@@ -60,10 +60,8 @@ func staticArch(path, role string) (string, error) {
 		return "", &NotStaticError{Path: path, Role: role, Err: fmt.Errorf("not an ELF executable: %w", err)}
 	}
 	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return "", &NotStaticError{Path: path, Role: role}
-		}
+	if kimage.Interp(f) != "" {
+		return "", &NotStaticError{Path: path, Role: role}
 	}
 	arch := kimage.ELFArch(f)
 	if arch == "" {

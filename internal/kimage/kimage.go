@@ -328,3 +328,20 @@ func releaseWord(b []byte) string {
 	}
 	return string(b[:end])
 }
+
+// Interp is the program interpreter a dynamically linked ELF executable
+// names (e.g. /lib64/ld-linux-x86-64.so.2), "" for a static one. A
+// PT_INTERP that cannot be read is reported as "an interpreter".
+func Interp(f *elf.File) string {
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_INTERP {
+			continue
+		}
+		b, err := io.ReadAll(io.LimitReader(p.Open(), 256))
+		if s := strings.TrimRight(string(b), "\x00"); err == nil && s != "" {
+			return s
+		}
+		return "an interpreter"
+	}
+	return ""
+}

@@ -381,3 +381,33 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// Interp names a dynamic executable's interpreter and nothing for a
+// static one (the test binary is static or not as Go built it; /bin/true
+// is dynamic on Debian).
+func TestInterp(t *testing.T) {
+	f, err := elf.Open("/bin/true")
+	if err != nil {
+		t.Skipf("no /bin/true: %v", err)
+	}
+	defer f.Close()
+	if got := Interp(f); !strings.Contains(got, "ld-linux") {
+		t.Errorf("Interp(/bin/true) = %q, want the dynamic loader", got)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	dynamic := false
+	for _, p := range self.Progs {
+		dynamic = dynamic || p.Type == elf.PT_INTERP
+	}
+	if got := Interp(self); (got != "") != dynamic {
+		t.Errorf("Interp(test binary) = %q, PT_INTERP present: %v", got, dynamic)
+	}
+}

@@ -131,14 +131,8 @@ func CheckBinary(path string, data []byte, platform string) error {
 	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
 		return &BinaryError{Path: path, Platform: platform, Reason: fmt.Sprintf("an ELF %s, not an executable", f.Type)}
 	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			interp := ""
-			if b, err := io.ReadAll(io.LimitReader(p.Open(), 256)); err == nil {
-				interp = " on " + strings.TrimRight(string(b), "\x00")
-			}
-			return &BinaryError{Path: path, Platform: platform, Reason: fmt.Sprintf("dynamically linked (it depends%s); the image has no shared libraries: build it with CGO_ENABLED=0 (make build)", interp)}
-		}
+	if interp := kimage.Interp(f); interp != "" {
+		return &BinaryError{Path: path, Platform: platform, Reason: fmt.Sprintf("dynamically linked (it depends on %s); the image has no shared libraries: build it with CGO_ENABLED=0 (make build)", interp)}
 	}
 	return nil
 }
