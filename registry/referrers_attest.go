@@ -195,13 +195,13 @@ func ListReferrers(ctx context.Context, src oras.ReadOnlyGraphTarget, subject oc
 	seen := map[digest.Digest]bool{}
 	for _, d := range descs {
 		seen[d.Digest] = true
-		r := Referrer{Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Kind: "other"}
-		switch {
-		case d.ArtifactType == attest.MediaType || d.ArtifactType == dsseEnvelopeType || strings.HasPrefix(d.ArtifactType, "application/vnd.in-toto"):
-			r.Kind = "attestation"
-			r.PredicateType = d.Annotations[attest.AnnotationPredicateType]
-		case d.ArtifactType == cosignSignatureType || d.ArtifactType == sigstoreBundleType:
-			r.Kind = "signature"
+		r := classifyReferrer(d.Digest, d.ArtifactType, d.Annotations)
+		if r.Kind == "other" {
+			// Registries report a referrer's artifactType differently
+			// (some give its config's media type): the manifest says.
+			if m, _, err := FetchManifest(ctx, src, d); err == nil && m.ArtifactType != "" {
+				r = classifyReferrer(d.Digest, m.ArtifactType, m.Annotations)
+			}
 		}
 		out = append(out, r)
 	}
@@ -213,6 +213,19 @@ func ListReferrers(ctx context.Context, src oras.ReadOnlyGraphTarget, subject oc
 		out = append(out, Referrer{Kind: c.kind, Digest: d.Digest.String(), ArtifactType: d.ArtifactType, Tag: c.tag})
 	}
 	return out, nil
+}
+
+// classifyReferrer sorts a referrer by its artifact type.
+func classifyReferrer(d digest.Digest, artifactType string, annotations map[string]string) Referrer {
+	r := Referrer{Digest: d.String(), ArtifactType: artifactType, Kind: "other"}
+	switch {
+	case artifactType == attest.MediaType || artifactType == dsseEnvelopeType || strings.HasPrefix(artifactType, "application/vnd.in-toto"):
+		r.Kind = "attestation"
+		r.PredicateType = annotations[attest.AnnotationPredicateType]
+	case artifactType == cosignSignatureType || artifactType == sigstoreBundleType:
+		r.Kind = "signature"
+	}
+	return r
 }
 
 // cosignTags are the tags cosign stores a digest's signatures (.sig) and

@@ -180,8 +180,10 @@ func TestInitRenderEveryTemplate(t *testing.T) {
 
 			wf := got[".github/workflows/publish.yml"]
 			buildLine := "ecc build --arch x86_64,arm64 -o build " + d.Sources + "\n"
-			if strings.Contains(d.Sources, "--wasm") { // one object per Wasm program
+			signLine := `ecc sign --attestations --key "$RUNNER_TEMP/ecc.key" "ghcr.io/${{ github.repository }}@$(jq -r .digest push.json)"`
+			if strings.Contains(d.Sources, "--wasm") { // one object per Wasm program, no attestations
 				buildLine = "ecc build -o build " + d.Sources + "\n"
+				signLine = `ecc sign --key "$RUNNER_TEMP/ecc.key" "ghcr.io/${{ github.repository }}@$(jq -r .digest push.json)"`
 			}
 			for _, w := range []string{
 				"${{ github.repository }}", "${{ github.ref_name }}", "${{ secrets.GITHUB_TOKEN }}", "${{ github.actor }}",
@@ -189,7 +191,7 @@ func TestInitRenderEveryTemplate(t *testing.T) {
 				"go install github.com/ecc-bpf/ecc/cmd/ecc@latest", // no version given: latest
 				"sudo apt-get install -y clang llvm libbpf-dev",
 				`go-version: "1.26"`,
-				"${{ secrets.ECC_SIGNING_KEY }}", `ecc sign --key "$RUNNER_TEMP/ecc.key" "ghcr.io/${{ github.repository }}@$(jq -r .digest push.json)"`,
+				"${{ secrets.ECC_SIGNING_KEY }}", signLine,
 			} {
 				if !strings.Contains(wf, w) {
 					t.Errorf("publish.yml lacks %q", w)

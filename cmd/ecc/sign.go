@@ -89,16 +89,22 @@ digest, signed with KEY, stored under cosign's tag sha256-HEX.sig and as an
 OCI 1.1 referrer of the digest. Signatures already there are kept, so
 several keys can sign. KEY is a PEM private key (PKCS#8 or SEC 1; ECDSA
 P-256 or Ed25519) or cosign's encrypted key file, decrypted with
-$COSIGN_PASSWORD. No transparency log is written. --format json prints
-{"reference", "digest", "signature", "tag", "key_id"} (docs/output.md).
+$COSIGN_PASSWORD. No transparency log is written. With --attestations the
+attestations that refer to the digest (ecc push --attest's provenance and
+SBOM) are signed too, each by its manifest's digest: 'ecc inspect
+--verify-key PUB REF' then names their signer. --format json prints
+{"reference", "digest", "signature", "tag", "key_id"}, and "attestations",
+the same for each, with --attestations (docs/output.md).
 
 Examples:
    ecc sign --key ecc.key ghcr.io/org/probe:v1
+   ecc sign --attestations --key ecc.key ghcr.io/org/probe:v1   # and its provenance and SBOM
    COSIGN_PASSWORD=... ecc sign --key cosign.key 127.0.0.1:5000/probes/execsnoop@sha256:...
    ecc sign --key ecc.key oci:/media/usb/probes:execsnoop`,
 		Flags: append([]cli.Flag{
 			commands.FormatFlag(),
 			&cli.StringFlag{Name: "key", Required: true, Usage: "sign with the private key in `FILE`"},
+			&cli.BoolFlag{Name: "attestations", Usage: "also sign the attestations that refer to the package (provenance, SBOM)"},
 		}, commands.RegistryFlags()...),
 		Action: func(c *cli.Context) error {
 			ref, o, err := signArgs(c, "ecc sign --key ecc.key ghcr.io/org/probe:v1")
@@ -113,12 +119,30 @@ Examples:
 			if err != nil {
 				return err
 			}
-			return commands.Print(c, res, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "Signed %s\nDigest: %s\nSignature: %s (%s)\n", res.Reference, res.Digest, res.Tag, res.Signature)
-				return err
+			out := signJSON{Signed: res}
+			if c.Bool("attestations") {
+				// The digest signed, not the tag again.
+				pinned := ref
+				pinned.Digest = res.Digest
+				if out.Attestations, err = sign.SignAttestations(c.Context, pinned, o, s); err != nil {
+					return err
+				}
+			}
+			return commands.Print(c, out, func(w io.Writer) error {
+				fmt.Fprintf(w, "Signed %s\nDigest: %s\nSignature: %s (%s)\n", res.Reference, res.Digest, res.Tag, res.Signature)
+				for _, a := range out.Attestations {
+					fmt.Fprintf(w, "Signed the attestation %s: %s\n", a.Digest, a.Tag)
+				}
+				return nil
 			})
 		},
 	}
+}
+
+// signJSON is what ecc sign --format json prints.
+type signJSON struct {
+	*sign.Signed
+	Attestations []*sign.Signed `json:"attestations,omitempty"`
 }
 
 func verifyCommand() *cli.Command {

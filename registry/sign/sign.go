@@ -217,3 +217,26 @@ func (s *Signer) signed(layer packager.Blob) bool {
 	sig, err := base64.StdEncoding.DecodeString(layer.Desc.Annotations[SignatureAnnotation])
 	return err == nil && s.sv.VerifySignature(bytes.NewReader(sig), bytes.NewReader(layer.Data)) == nil
 }
+
+// SignAttestations signs, with s, each attestation that refers to ref's
+// digest where ref lives (ecc push --attest's statements, cosign's .att):
+// the digests of their manifests, so that a verifier can tell the
+// statements a key vouches for from those anyone with push access
+// attached. It returns what it signed, in listing order.
+func SignAttestations(ctx context.Context, ref registry.Reference, opts *registry.Options, s *Signer) ([]*Signed, error) {
+	refs, err := registry.ReferrersOf(ctx, ref, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Signed
+	for _, a := range refs.Attestations {
+		at := ref
+		at.Tag, at.Digest = "", a.Digest
+		res, err := SignReference(ctx, at, opts, s)
+		if err != nil {
+			return out, fmt.Errorf("sign the attestation %s of %s: %w", a.Digest, ref, err)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}

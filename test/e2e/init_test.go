@@ -531,11 +531,30 @@ func TestInitWorkflowRuns(t *testing.T) {
 				t.Errorf("pushed %s with %v, want an index of %s", idx.MediaType, plats, wantPlats)
 			}
 			t.Logf("pushed %s (%s): %v", res.Reference, res.Digest[:19], plats)
-			// The Sign step signed what was pushed.
+			// The Sign step signed what was pushed, and its attestations.
 			verify := exec.Command(eccBin, "verify", "--key", filepath.Join(keys, "ecc.pub"), res.Reference)
 			verify.Env = env
 			if out, err := verify.CombinedOutput(); err != nil {
 				t.Errorf("the pushed package is not signed: %v\n%s", err, out)
+			}
+			inspect := exec.Command(eccBin, "inspect", "--format", "json", "--verify-key", filepath.Join(keys, "ecc.pub"), res.Reference)
+			inspect.Env = env
+			var inspectErr strings.Builder
+			inspect.Stderr = &inspectErr
+			out, err := inspect.Output()
+			var refs struct {
+				Attestations []struct{ Signer string }
+			}
+			if err := json.Unmarshal(out, &refs); err != nil {
+				t.Fatalf("inspect: %v\n%s%s", err, out, inspectErr.String())
+			}
+			if len(refs.Attestations) != wantAtt {
+				t.Errorf("inspect lists %d attestations, want %d\n%s", len(refs.Attestations), wantAtt, inspectErr.String())
+			}
+			for _, a := range refs.Attestations {
+				if a.Signer != filepath.Join(keys, "ecc.pub") {
+					t.Errorf("an attestation signed by %q, want the Sign step's key", a.Signer)
+				}
 			}
 		})
 	}

@@ -50,7 +50,14 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	var pushed struct{ Digest string }
 	json.Unmarshal([]byte(e.ok("", eccBin, append([]string{"push", "--attest", "--format", "json", pkg, ref}, tls...)...)), &pushed)
 
-	e.ok("", eccBin, append([]string{"sign", "--key", ecKey, ref}, tls...)...)
+	var signed struct {
+		Digest       string
+		Attestations []struct{ Digest string }
+	}
+	json.Unmarshal([]byte(e.ok("", eccBin, append([]string{"sign", "--attestations", "--format", "json", "--key", ecKey, ref}, tls...)...)), &signed)
+	if signed.Digest != pushed.Digest || len(signed.Attestations) != 2 {
+		t.Errorf("sign --attestations signed %+v", signed)
+	}
 	e.ok("", eccBin, append([]string{"sign", "--key", edKey, ref}, tls...)...)
 
 	// inspect --format json: the signature manifests (the first, with ec's
@@ -63,6 +70,7 @@ func TestSignOnDockerRegistry(t *testing.T) {
 		}
 		Attestations []struct {
 			PredicateType string `json:"predicate_type"`
+			Signer        string
 		}
 	}
 	out := e.ok("", eccBin, append([]string{"inspect", "--format", "json", "--verify-key", ecPub, "--verify-key", edPub, "--verify-key", otherPub, ref}, tls...)...)
@@ -79,6 +87,9 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	types := map[string]bool{}
 	for _, a := range inspected.Attestations {
 		types[a.PredicateType] = true
+		if a.Signer != ecPub {
+			t.Errorf("inspect names %q as the signer of the %s attestation, want %s (sign --attestations)", a.Signer, a.PredicateType, ecPub)
+		}
 	}
 	if !types["https://slsa.dev/provenance/v1"] || !types["https://spdx.dev/Document/v2.3"] {
 		t.Errorf("inspect lists the attestations %v", types)
@@ -100,6 +111,10 @@ func TestSignOnDockerRegistry(t *testing.T) {
 	}
 	if out := e.ok("", eccBin, "inspect", archive); !strings.Contains(out, "attestations of "+pushed.Digest+" (2)") {
 		t.Errorf("inspect of the archive:\n%s", out)
+	}
+	// The attestations' signatures came along (referrers of referrers).
+	for _, a := range signed.Attestations {
+		e.ok("", eccBin, "verify", "--key", ecPub, strings.TrimSuffix(archive, ":v1")+"@"+a.Digest)
 	}
 	// ecc test checks too, before booting anything: a file with a bzImage
 	// header passes as a kernel until qemu, which is never reached.

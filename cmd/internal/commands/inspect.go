@@ -43,7 +43,8 @@ lives: attestations (ecc push --attest's SLSA provenance and SPDX SBOM, or
 any in-toto statement) and signatures, found through the OCI referrers API,
 the referrers tag, or cosign's sha256-HEX.sig and .att tags; in JSON as
 "attestations" and "signatures" (docs/output.md). Listing is not verifying:
-with --verify-key PUB each signature that PUB verifies names it as its
+with --verify-key PUB each signature that PUB verifies, and each
+attestation that PUB signed (ecc sign --attestations), names it as its
 signer; the others say "unverified".
 
 Examples:
@@ -125,8 +126,10 @@ func inspectReferrers(c *cli.Context) *registry.PackageReferrers {
 }
 
 // nameSigners verifies the signatures of refs with each --verify-key and
-// names the key as the signer of those it verifies; the others are
-// "unverified" when keys were given. A key that cannot be read is a note.
+// names the key as the signer of those it verifies, and of the
+// attestations whose manifest digest it signed (ecc sign --attestations);
+// the others are "unverified" when keys were given. A key that cannot be
+// read is a note.
 func nameSigners(c *cli.Context, ref registry.Reference, o *registry.Options, refs *registry.PackageReferrers) {
 	files := c.StringSlice("verify-key")
 	if len(files) == 0 {
@@ -155,6 +158,20 @@ func nameSigners(c *cli.Context, ref registry.Reference, o *registry.Options, re
 		refs.Signatures[i].Signer = "unverified"
 		if names := signers[r.Digest]; len(names) > 0 {
 			refs.Signatures[i].Signer = strings.Join(names, ",")
+		}
+	}
+	for i, a := range refs.Attestations {
+		at := ref
+		at.Tag, at.Digest = "", a.Digest
+		var names []string
+		for _, k := range keys {
+			if _, err := sign.VerifyReference(c.Context, at, o, []*sign.Key{k}); err == nil {
+				names = append(names, k.Name)
+			}
+		}
+		refs.Attestations[i].Signer = "unverified"
+		if len(names) > 0 {
+			refs.Attestations[i].Signer = strings.Join(names, ",")
 		}
 	}
 }
