@@ -147,6 +147,17 @@ func Referrers(ctx context.Context, src oras.ReadOnlyGraphTarget, subject ocispe
 		if d.MediaType != ocispec.MediaTypeImageManifest || d.Digest.Validate() != nil || d.Size <= 0 || d.Size > packager.MaxManifestSize {
 			continue
 		}
+		// Some registries (go-containerregistry's among them) report a
+		// referrer's config media type where its manifest has an
+		// artifactType: the manifest says, for every caller.
+		if d.ArtifactType == "" || d.ArtifactType == ocispec.MediaTypeEmptyJSON || d.ArtifactType == ocispec.MediaTypeImageConfig {
+			if m, _, err := FetchManifest(ctx, src, d); err == nil && m.ArtifactType != "" {
+				d.ArtifactType = m.ArtifactType
+				if d.Annotations == nil {
+					d.Annotations = m.Annotations
+				}
+			}
+		}
 		out = append(out, d)
 	}
 	return out, nil

@@ -179,7 +179,7 @@ type Referrer struct {
 // Artifact types of cosign's signatures as OCI 1.1 referrers, and of
 // in-toto attestations, that listing classifies.
 const (
-	cosignSignatureType = "application/vnd.dev.cosign.artifact.sig.v1+json"
+	CosignSignatureType = "application/vnd.dev.cosign.artifact.sig.v1+json"
 	sigstoreBundleType  = "application/vnd.dev.sigstore.bundle.v0.3+json"
 	dsseEnvelopeType    = "application/vnd.dsse.envelope.v1+json"
 )
@@ -195,15 +195,7 @@ func ListReferrers(ctx context.Context, src oras.ReadOnlyGraphTarget, subject oc
 	seen := map[digest.Digest]bool{}
 	for _, d := range descs {
 		seen[d.Digest] = true
-		r := classifyReferrer(d.Digest, d.ArtifactType, d.Annotations)
-		if r.Kind == "other" {
-			// Registries report a referrer's artifactType differently
-			// (some give its config's media type): the manifest says.
-			if m, _, err := FetchManifest(ctx, src, d); err == nil && m.ArtifactType != "" {
-				r = classifyReferrer(d.Digest, m.ArtifactType, m.Annotations)
-			}
-		}
-		out = append(out, r)
+		out = append(out, classifyReferrer(d.Digest, d.ArtifactType, d.Annotations))
 	}
 	for _, c := range cosignTags(subject.Digest) {
 		d, err := src.Resolve(ctx, c.tag)
@@ -222,7 +214,7 @@ func classifyReferrer(d digest.Digest, artifactType string, annotations map[stri
 	case artifactType == attest.MediaType || artifactType == dsseEnvelopeType || strings.HasPrefix(artifactType, "application/vnd.in-toto"):
 		r.Kind = "attestation"
 		r.PredicateType = annotations[attest.AnnotationPredicateType]
-	case artifactType == cosignSignatureType || artifactType == sigstoreBundleType:
+	case artifactType == CosignSignatureType || artifactType == sigstoreBundleType:
 		r.Kind = "signature"
 	}
 	return r

@@ -26,7 +26,7 @@ const (
 	SignatureAnnotation = "dev.cosignproject.cosign/signature"
 	// ArtifactType is the artifactType cosign gives signatures stored as
 	// OCI 1.1 referrers.
-	ArtifactType = "application/vnd.dev.cosign.artifact.sig.v1+json"
+	ArtifactType = registry.CosignSignatureType
 	// PayloadType is critical.type of the payload.
 	PayloadType = "cosign container image signature"
 	// configMediaType is the config of cosign's .sig manifests.

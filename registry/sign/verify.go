@@ -155,15 +155,14 @@ func candidates(ctx context.Context, src oras.ReadOnlyGraphTarget, root ocispec.
 	} else if !errors.Is(err, errdef.ErrNotFound) {
 		return nil, err
 	}
-	// All referrers, filtered here: registries report a referrer's
-	// artifactType differently (some give its config's media type, which
-	// for cosign's .sig shape is an image config).
+	// All referrers, filtered here (registry.Referrers has put right the
+	// registries that report a config's media type as artifactType).
 	refs, err := registry.Referrers(ctx, src, root, "")
 	if err != nil && !errors.Is(err, errdef.ErrNotFound) {
 		return nil, err
 	}
 	for _, d := range refs {
-		if d.ArtifactType == ArtifactType || d.ArtifactType == configMediaType {
+		if d.ArtifactType == ArtifactType {
 			manifests = append(manifests, d)
 		}
 	}
