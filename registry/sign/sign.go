@@ -222,17 +222,33 @@ func (s *Signer) signed(layer packager.Blob) bool {
 // digest where ref lives (ecc push --attest's statements, cosign's .att):
 // the digests of their manifests, so that a verifier can tell the
 // statements a key vouches for from those anyone with push access
-// attached. It returns what it signed, in listing order.
-func SignAttestations(ctx context.Context, ref registry.Reference, opts *registry.Options, s *Signer) ([]*Signed, error) {
-	refs, err := registry.ReferrersOf(ctx, ref, opts)
+// attached. The target is opened once (an oci-archive: is written once).
+// It returns what it signed, in listing order.
+func SignAttestations(ctx context.Context, ref registry.Reference, opts *registry.Options, s *Signer) (out []*Signed, err error) {
+	t, err := registry.OpenTarget(ctx, ref, opts)
 	if err != nil {
 		return nil, err
 	}
-	var out []*Signed
-	for _, a := range refs.Attestations {
+	defer func() {
+		if cerr := t.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	root, err := registry.ResolveRoot(ctx, t, ref)
+	if err != nil {
+		return nil, fmt.Errorf("sign the attestations of %s: %w", ref, err)
+	}
+	refs, err := registry.ListReferrers(ctx, t, root)
+	if err != nil {
+		return nil, fmt.Errorf("sign the attestations of %s: %w", ref, err)
+	}
+	for _, a := range refs {
+		if a.Kind != "attestation" {
+			continue
+		}
 		at := ref
 		at.Tag, at.Digest = "", a.Digest
-		res, err := SignReference(ctx, at, opts, s)
+		res, err := Sign(ctx, t, at, s)
 		if err != nil {
 			return out, fmt.Errorf("sign the attestation %s of %s: %w", a.Digest, ref, err)
 		}

@@ -235,3 +235,65 @@ func VerifyReference(ctx context.Context, ref registry.Reference, opts *registry
 	}
 	return Verify(ctx, t, ref, root, keys)
 }
+
+// NameSigners sets the Signer of each signature and attestation in refs
+// (as registry.ReferrersOf listed them for ref): the names of the keys
+// that verify a signature manifest's signatures, or that signed an
+// attestation's manifest, comma-separated, else "unverified". The target
+// is opened once; a tag that moved since the listing names nothing.
+func NameSigners(ctx context.Context, ref registry.Reference, opts *registry.Options, refs *registry.PackageReferrers, keys []*Key) error {
+	t, err := registry.OpenTarget(ctx, ref, opts)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	root, err := registry.ResolveRoot(ctx, t, ref)
+	if err != nil {
+		return err
+	}
+	signers := map[string][]string{} // manifest digest -> key names
+	add := func(m, key string) {
+		if !slices.Contains(signers[m], key) {
+			signers[m] = append(signers[m], key)
+		}
+	}
+	if root.Digest.String() == refs.Subject {
+		for _, k := range keys {
+			v, err := Verify(ctx, t, ref, root, []*Key{k})
+			if err != nil {
+				continue // not signed by k
+			}
+			for _, s := range v.Signatures {
+				for _, m := range append([]string{s.Manifest}, s.AlsoIn...) {
+					add(m, s.Key)
+				}
+			}
+		}
+	}
+	for _, a := range refs.Attestations {
+		at := ref
+		at.Tag, at.Digest = "", a.Digest
+		d, err := t.Resolve(ctx, a.Digest)
+		if err != nil {
+			continue
+		}
+		for _, k := range keys {
+			if _, err := Verify(ctx, t, at, d, []*Key{k}); err == nil {
+				add(a.Digest, k.Name)
+			}
+		}
+	}
+	name := func(d string) string {
+		if names := signers[d]; len(names) > 0 {
+			return strings.Join(names, ",")
+		}
+		return "unverified"
+	}
+	for i, r := range refs.Signatures {
+		refs.Signatures[i].Signer = name(r.Digest)
+	}
+	for i, r := range refs.Attestations {
+		refs.Attestations[i].Signer = name(r.Digest)
+	}
+	return nil
+}

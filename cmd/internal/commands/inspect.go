@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/cilium/ebpf"
@@ -140,39 +138,8 @@ func nameSigners(c *cli.Context, ref registry.Reference, o *registry.Options, re
 		fmt.Fprintf(os.Stderr, "%s: note: signers not named: %v\n", c.App.Name, err)
 		return
 	}
-	signers := map[string][]string{} // signature manifest digest -> key names
-	for _, k := range keys {
-		v, err := sign.VerifyReference(c.Context, ref, o, []*sign.Key{k})
-		if err != nil || v.Digest != refs.Subject {
-			continue // not signed by k, or the tag moved since it was listed
-		}
-		for _, s := range v.Signatures {
-			for _, m := range append([]string{s.Manifest}, s.AlsoIn...) {
-				if !slices.Contains(signers[m], s.Key) {
-					signers[m] = append(signers[m], s.Key)
-				}
-			}
-		}
-	}
-	for i, r := range refs.Signatures {
-		refs.Signatures[i].Signer = "unverified"
-		if names := signers[r.Digest]; len(names) > 0 {
-			refs.Signatures[i].Signer = strings.Join(names, ",")
-		}
-	}
-	for i, a := range refs.Attestations {
-		at := ref
-		at.Tag, at.Digest = "", a.Digest
-		var names []string
-		for _, k := range keys {
-			if _, err := sign.VerifyReference(c.Context, at, o, []*sign.Key{k}); err == nil {
-				names = append(names, k.Name)
-			}
-		}
-		refs.Attestations[i].Signer = "unverified"
-		if len(names) > 0 {
-			refs.Attestations[i].Signer = strings.Join(names, ",")
-		}
+	if err := sign.NameSigners(c.Context, ref, o, refs, keys); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: note: signers not named: %v\n", c.App.Name, err)
 	}
 }
 
